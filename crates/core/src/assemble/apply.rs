@@ -1,0 +1,352 @@
+//! How each diagnostic event shapes the span it belongs to: role, name, times, attributes, status.
+
+use serde_json::Value;
+
+use super::span::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
+use super::state::SpanState;
+use crate::ingest::{event::ms_to_ns, Event};
+
+/// Event types that mean an agent actually worked on something; a trace without any is infra noise.
+pub fn is_agent_work(kind: &str) -> bool {
+    kind.starts_with("message.")
+        || kind.starts_with("harness.run.")
+        || kind.starts_with("model.")
+        || kind.starts_with("tool.execution.")
+        || matches!(kind, "run.started" | "run.completed" | "session.turn.created" | "context.assembled")
+}
+
+/// Types that are never spans and never correlated: samples and process-level signals.
+pub fn is_infra(kind: &str) -> bool {
+    matches!(
+        kind,
+        "diagnostic.heartbeat"
+            | "diagnostic.gc"
+            | "diagnostic.memory.sample"
+            | "diagnostic.memory.pressure"
+            | "diagnostic.phase.completed"
+            | "diagnostic.child_process.spawn"
+            | "diagnostic.liveness.warning"
+            | "diagnostic.async_queue.dropped"
+            | "gateway.event_loop.sample"
+            | "telemetry.exporter"
+            | "payload.large"
+    )
+}
+
+/// Every diagnostic type this version understands; others are counted and skipped.
+pub fn is_known(kind: &str) -> bool {
+    is_agent_work(kind)
+        || is_infra(kind)
+        || kind.starts_with("session.")
+        || kind.starts_with("queue.lane.")
+        || kind.starts_with("run.")
+        || kind.starts_with("webhook.")
+        || kind.starts_with("exec.")
+        || kind.starts_with("mcp.")
+        || matches!(kind, "log.record" | "gateway.rpc" | "security.event" | "skill.used" | "talk.event" | "tool.loop")
+}
+
+/// Copies the scalar fields OpenClaw documents for this span into `openclaw.*` attributes.
+fn copy_fields(s: &mut SpanState, e: &Event, keys: &[(&str, &str)]) {
+    for (field, attr) in keys {
+        if let Some(v) = e.fields.get(*field) {
+            if let Some(a) = scalar(v) {
+                s.span.attrs.insert((*attr).to_string(), a);
+            }
+        }
+    }
+}
+
+pub fn scalar(v: &Value) -> Option<AttrValue> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(AttrValue::Str(truncate(s, 1024))),
+        Value::Bool(b) => Some(AttrValue::Bool(*b)),
+        Value::Number(n) => n.as_i64().map(AttrValue::Int).or_else(|| n.as_f64().map(AttrValue::F64)),
+        _ => None,
+    }
+}
+
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+const COMMON: &[(&str, &str)] = &[
+    ("sessionKey", "openclaw.session_key"),
+    ("sessionId", "openclaw.session_id"),
+    ("runId", "openclaw.run_id"),
+    ("channel", "openclaw.channel"),
+    ("agentId", "openclaw.agent_id"),
+    ("trigger", "openclaw.trigger"),
+];
+
+fn set_role(s: &mut SpanState, role: SpanRole, name: String, kind: SpanKind) {
+    s.span.role = role;
+    s.span.name = name;
+    s.span.kind = kind;
+    s.described = true;
+}
+
+fn start(s: &mut SpanState, e: &Event) {
+    if s.span.start_ns == 0 || e.ts_ns() < s.span.start_ns {
+        s.span.start_ns = e.ts_ns();
+    }
+    if !s.ended {
+        s.open = true;
+    }
+}
+
+/// Ends the span at the event time; `durationMs` fixes the start when the start event never came.
+fn end(s: &mut SpanState, e: &Event) {
+    let end_ns = e.ts_ns();
+    s.span.end_ns = s.span.end_ns.max(end_ns);
+    if let Some(d) = e.f64("durationMs") {
+        let from_duration = end_ns.saturating_sub(ms_to_ns(d));
+        if s.span.start_ns == 0 || from_duration < s.span.start_ns {
+            s.span.start_ns = from_duration;
+        }
+        s.span.attrs.insert("openclaw.duration_ms".into(), AttrValue::F64(d));
+    }
+    if s.span.start_ns == 0 {
+        s.span.start_ns = end_ns;
+    }
+    s.open = false;
+    s.ended = true;
+}
+
+fn point(s: &mut SpanState, e: &Event) {
+    start(s, e);
+    end(s, e);
+}
+
+fn error(s: &mut SpanState, msg: String) {
+    s.span.status = Status::Error(truncate(&msg, 512));
+}
+
+fn outcome_status(s: &mut SpanState, e: &Event) {
+    match e.str("outcome") {
+        Some("error") | Some("timed_out") => {
+            let detail = e.str("error").or(e.str("errorCategory")).or(e.str("reason")).unwrap_or("");
+            let outcome = e.str("outcome").unwrap_or("error");
+            error(s, if detail.is_empty() { outcome.to_string() } else { format!("{outcome}: {detail}") });
+        }
+        Some("completed") if !s.span.status.is_error() => s.span.status = Status::Ok,
+        _ => {}
+    }
+    copy_fields(s, e, &[("outcome", "openclaw.outcome"), ("reason", "openclaw.reason")]);
+}
+
+fn usage_attrs(s: &mut SpanState, usage: &serde_json::Map<String, Value>, prefix: &str) {
+    let get = |k: &str| usage.get(k).and_then(Value::as_i64);
+    let input = get("input").unwrap_or(0);
+    let cache_read = get("cacheRead").unwrap_or(0);
+    let cache_write = get("cacheWrite").unwrap_or(0);
+    // gen_ai input tokens are inclusive of cache tokens; OpenClaw's `input` is not.
+    let prompt = get("promptTokens").unwrap_or(input + cache_read + cache_write);
+    let attrs = &mut s.span.attrs;
+    attrs.insert(format!("{prefix}input_tokens"), AttrValue::Int(prompt));
+    if let Some(o) = get("output") {
+        attrs.insert(format!("{prefix}output_tokens"), AttrValue::Int(o));
+    }
+    attrs.insert(format!("{prefix}cache_read.input_tokens"), AttrValue::Int(cache_read));
+    attrs.insert(format!("{prefix}cache_creation.input_tokens"), AttrValue::Int(cache_write));
+    if let Some(r) = get("reasoningTokens") {
+        attrs.insert(format!("{prefix}reasoning.output_tokens"), AttrValue::Int(r));
+    }
+    let cost = usage.get("cost").and_then(|c| c.get("total")).and_then(Value::as_f64);
+    if let Some(c) = cost.filter(|c| *c > 0.0) {
+        attrs.insert("openclaw.cost_usd".into(), AttrValue::F64(c));
+    }
+}
+
+/// Applies one placed diagnostic event to its span.
+pub fn apply(s: &mut SpanState, e: &Event) {
+    let kind = e.kind.as_str();
+    match kind {
+        "message.received" => {
+            set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+            start(s, e);
+            copy_fields(s, e, COMMON);
+            copy_fields(s, e, &[("messageId", "openclaw.message_id"), ("chatId", "openclaw.chat_id"), ("source", "openclaw.message.source")]);
+        }
+        "message.queued" => {
+            if s.span.role == SpanRole::Synthetic {
+                set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+                start(s, e);
+            }
+            copy_fields(s, e, COMMON);
+            copy_fields(s, e, &[("queueDepth", "openclaw.queue_depth")]);
+            if e.str("source") == Some("followup-queue-steer") {
+                s.span.attrs.insert("openclaw.message.steered".into(), AttrValue::Bool(true));
+            }
+        }
+        "message.dispatch.started" => copy_fields(s, e, COMMON),
+        "message.dispatch.completed" => {
+            copy_fields(s, e, &[("durationMs", "openclaw.dispatch.duration_ms")]);
+            outcome_status(s, e);
+        }
+        "message.processed" => {
+            if s.span.role == SpanRole::Synthetic {
+                set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+            }
+            copy_fields(s, e, COMMON);
+            copy_fields(s, e, &[("messageId", "openclaw.message_id")]);
+            outcome_status(s, e);
+            end(s, e);
+            s.terminal = true;
+        }
+        "session.turn.created" => copy_fields(s, e, COMMON),
+        "harness.run.started" => {
+            set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
+            start(s, e);
+            copy_fields(s, e, COMMON);
+            copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model"), ("harnessId", "openclaw.harness_id")]);
+        }
+        "harness.run.completed" | "harness.run.error" => {
+            set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
+            outcome_status(s, e);
+            if kind == "harness.run.error" {
+                error(s, format!("{}: {}", e.str("phase").unwrap_or("error"), e.str("errorCategory").unwrap_or("error")));
+            }
+            end(s, e);
+            // A harness attempt without a parent is the trace root (`--local` runs).
+            if s.span.parent_span_id.is_none() {
+                s.terminal = true;
+            }
+        }
+        "run.started" => {
+            set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
+            start(s, e);
+            copy_fields(s, e, COMMON);
+            copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model")]);
+        }
+        "run.completed" => {
+            set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
+            outcome_status(s, e);
+            copy_fields(s, e, &[("errorCategory", "error.type"), ("blockedBy", "openclaw.blocked_by")]);
+            end(s, e);
+        }
+        "model.call.started" | "model.call.completed" | "model.call.error" => {
+            let model = e.str("model").unwrap_or("unknown");
+            set_role(s, SpanRole::ModelCall, format!("chat {model}"), SpanKind::Client);
+            s.span.attrs.insert("gen_ai.operation.name".into(), "chat".into());
+            copy_fields(s, e, COMMON);
+            copy_fields(
+                s,
+                e,
+                &[
+                    ("provider", "gen_ai.provider.name"),
+                    ("model", "gen_ai.request.model"),
+                    ("callId", "openclaw.call_id"),
+                    ("api", "openclaw.api"),
+                    ("transport", "openclaw.transport"),
+                    ("timeToFirstByteMs", "openclaw.time_to_first_byte_ms"),
+                    ("requestPayloadBytes", "openclaw.request_bytes"),
+                    ("responseStreamBytes", "openclaw.response_bytes"),
+                    ("failureKind", "openclaw.failure_kind"),
+                ],
+            );
+            if let Some(m) = e.str("model") {
+                s.span.attrs.insert("gen_ai.response.model".into(), m.into());
+            }
+            match kind {
+                "model.call.started" => start(s, e),
+                _ => {
+                    if let Some(u) = e.obj("usage") {
+                        usage_attrs(s, u, "gen_ai.usage.");
+                    }
+                    if kind == "model.call.error" {
+                        let cat = e.str("errorCategory").unwrap_or("Error");
+                        s.span.attrs.insert("error.type".into(), cat.into());
+                        error(s, format!("model call failed: {}{}", cat, e.str("failureKind").map(|k| format!(" ({k})")).unwrap_or_default()));
+                    } else if !s.span.status.is_error() {
+                        s.span.status = Status::Ok;
+                    }
+                    end(s, e);
+                }
+            }
+        }
+        k if k.starts_with("tool.execution.") => {
+            let tool = e.str("toolName").unwrap_or("tool");
+            set_role(s, SpanRole::Tool, format!("execute_tool {tool}"), SpanKind::Internal);
+            s.span.attrs.insert("gen_ai.operation.name".into(), "execute_tool".into());
+            copy_fields(s, e, COMMON);
+            copy_fields(
+                s,
+                e,
+                &[
+                    ("toolName", "gen_ai.tool.name"),
+                    ("toolCallId", "gen_ai.tool.call.id"),
+                    ("toolSource", "openclaw.tool.source"),
+                    ("toolOwner", "openclaw.tool.owner"),
+                    ("mutatingAction", "openclaw.tool.mutating"),
+                ],
+            );
+            match k {
+                "tool.execution.started" => start(s, e),
+                "tool.execution.completed" => {
+                    if !s.span.status.is_error() {
+                        s.span.status = Status::Ok;
+                    }
+                    end(s, e);
+                }
+                _ => {
+                    let why = e.str("errorCategory").or(e.str("deniedReason")).or(e.str("reason")).unwrap_or("failed");
+                    s.span.attrs.insert("error.type".into(), why.into());
+                    error(s, format!("{}: {why}", k.trim_start_matches("tool.execution.")));
+                    end(s, e);
+                }
+            }
+        }
+        "context.assembled" => {
+            set_role(s, SpanRole::Context, "openclaw.context.assembled".into(), SpanKind::Internal);
+            copy_fields(
+                s,
+                e,
+                &[
+                    ("messageCount", "openclaw.context.message_count"),
+                    ("promptChars", "openclaw.context.prompt_chars"),
+                    ("systemPromptChars", "openclaw.context.system_prompt_chars"),
+                    ("historyTextChars", "openclaw.context.history_chars"),
+                    ("contextTokenBudget", "openclaw.context.token_budget"),
+                ],
+            );
+            point(s, e);
+        }
+        "model.usage" => {
+            set_role(s, SpanRole::Usage, "openclaw.model.usage".into(), SpanKind::Internal);
+            copy_fields(s, e, COMMON);
+            copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model"), ("costUsd", "openclaw.cost_usd")]);
+            if let Some(u) = e.obj("usage") {
+                usage_attrs(s, u, "openclaw.usage.");
+            }
+            point(s, e);
+        }
+        "queue.lane.dequeue" => {
+            if let Some(w) = e.f64("waitMs") {
+                let prev = s.span.attr_f64("openclaw.queue.wait_ms").unwrap_or(0.0);
+                s.span.attrs.insert("openclaw.queue.wait_ms".into(), AttrValue::F64(prev + w));
+            }
+        }
+        "run.execution_phase" => {
+            if let Some(p) = e.str("phase") {
+                if s.span.events.len() < 64 {
+                    s.span.events.push(SpanEvent { name: format!("phase.{p}"), time_ns: e.ts_ns(), attrs: Default::default() });
+                }
+            }
+        }
+        "session.state" => {
+            // The HTTP path's root is never described; the session going idle is its end.
+            if e.str("state") == Some("idle") && s.span.role == SpanRole::Synthetic && s.span.parent_span_id.is_none() {
+                s.terminal = true;
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,131 @@
+//! Turns an open trace into an exportable one: extents of synthesised spans, statuses that OpenClaw reports as
+//! "completed" although a model call failed, enrichment, and parent-before-child order.
+
+use std::collections::HashMap;
+
+use super::span::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
+use super::state::{SpanState, TraceState};
+use crate::enrich::{self, pricing::PriceTable};
+use crate::stats::Stats;
+
+pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, prices: &PriceTable) -> Option<Trace> {
+    let TraceState { trace_id, spans, straggler, .. } = state;
+    let mut spans: HashMap<SpanId, SpanState> = spans;
+    if straggler {
+        // Parents referenced by late spans were exported already.
+        spans.retain(|_, s| s.observed);
+    }
+    let mut children: HashMap<SpanId, Vec<SpanId>> = HashMap::new();
+    for s in spans.values() {
+        if let Some(p) = s.span.parent_span_id.filter(|p| spans.contains_key(p)) {
+            children.entry(p).or_default().push(s.span.span_id);
+        }
+    }
+    let mut roots: Vec<SpanId> = spans
+        .values()
+        .filter(|s| s.span.parent_span_id.is_none_or(|p| !spans.contains_key(&p)))
+        .map(|s| s.span.span_id)
+        .collect();
+    break_cycles(&mut spans, &mut roots, &mut children);
+
+    // Extents, children before parents.
+    let order = post_order(&roots, &children);
+    for id in &order {
+        let (kids_from, kids_to) = children.get(id).map_or((u64::MAX, 0), |kids| {
+            kids.iter().fold((u64::MAX, 0), |(f, t), k| (f.min(spans[k].span.start_ns), t.max(spans[k].span.end_ns)))
+        });
+        let s = spans.get_mut(id).expect("span in order");
+        if !s.described {
+            s.span.start_ns = s.seen_from_ns.min(kids_from);
+            s.span.end_ns = s.seen_to_ns.max(kids_to);
+            Stats::inc(&stats.spans_synthesised);
+        } else {
+            if s.span.start_ns == 0 {
+                s.span.start_ns = s.seen_from_ns.min(kids_from);
+            }
+            if s.open || s.span.end_ns == 0 {
+                s.span.end_ns = s.seen_to_ns.max(kids_to);
+                s.span.attrs.insert("openclaw.incomplete".into(), AttrValue::Bool(true));
+            }
+        }
+        if s.span.start_ns == u64::MAX {
+            s.span.start_ns = s.span.end_ns;
+        }
+        s.span.end_ns = s.span.end_ns.max(s.span.start_ns);
+        // A failed model call fails its run and harness attempt, whatever their outcome field said.
+        let failed_call = children.get(id).is_some_and(|kids| {
+            kids.iter().any(|k| {
+                let c = &spans[k].span;
+                c.status.is_error() && matches!(c.role, SpanRole::ModelCall | SpanRole::Run)
+            })
+        });
+        let s = spans.get_mut(id).expect("span in order");
+        if failed_call && matches!(s.span.role, SpanRole::Run | SpanRole::Harness) && !s.span.status.is_error() {
+            s.span.status = Status::Error("model call failed".into());
+        }
+    }
+    // An undescribed root (HTTP path, correlation turns) fails when its last attempt failed.
+    for id in &roots {
+        let last_attempt = children.get(id).and_then(|kids| {
+            kids.iter().filter(|k| spans[*k].span.role == SpanRole::Harness).max_by_key(|k| spans[*k].span.start_ns).copied()
+        });
+        let failed = last_attempt.is_some_and(|k| spans[&k].span.status.is_error());
+        let root = spans.get_mut(id).expect("root");
+        if !root.described && failed && !root.span.status.is_error() {
+            root.span.status = Status::Error("agent run failed".into());
+        }
+    }
+
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    let mut roots_sorted = roots;
+    roots_sorted.sort_by_key(|id| spans[id].span.start_ns);
+    let mut stack: Vec<SpanId> = roots_sorted.into_iter().rev().collect();
+    while let Some(id) = stack.pop() {
+        let s = spans.remove(&id).expect("each span once");
+        if let Some(kids) = children.get_mut(&id) {
+            kids.sort_by_key(|k| std::cmp::Reverse(spans[k].span.start_ns));
+            stack.extend(kids.iter().copied());
+        }
+        out.push(s.span);
+    }
+    if out.is_empty() {
+        return None;
+    }
+    if straggler {
+        Stats::add(&stats.spans_straggler, out.len() as u64);
+    }
+    let mut trace = Trace { trace_id, spans: out, straggler, incomplete };
+    enrich::enrich(&mut trace, prices);
+    Some(trace)
+}
+
+fn post_order(roots: &[SpanId], children: &HashMap<SpanId, Vec<SpanId>>) -> Vec<SpanId> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(SpanId, bool)> = roots.iter().map(|r| (*r, false)).collect();
+    while let Some((id, visited)) = stack.pop() {
+        if visited {
+            out.push(id);
+            continue;
+        }
+        stack.push((id, true));
+        if let Some(kids) = children.get(&id) {
+            stack.extend(kids.iter().map(|k| (*k, false)));
+        }
+    }
+    out
+}
+
+/// Parent ids come from the wire: a cycle (A under B under A) would hide spans from every traversal.
+/// Spans unreachable from a root are cut loose and become roots themselves.
+fn break_cycles(spans: &mut HashMap<SpanId, SpanState>, roots: &mut Vec<SpanId>, children: &mut HashMap<SpanId, Vec<SpanId>>) {
+    loop {
+        let reachable: std::collections::HashSet<SpanId> = post_order(roots, children).into_iter().collect();
+        let Some(orphan) = spans.keys().find(|id| !reachable.contains(*id)).copied() else { return };
+        if let Some(p) = spans.get_mut(&orphan).and_then(|s| s.span.parent_span_id.take()) {
+            if let Some(kids) = children.get_mut(&p) {
+                kids.retain(|k| *k != orphan);
+            }
+        }
+        roots.push(orphan);
+    }
+}

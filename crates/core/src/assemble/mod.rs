@@ -1,0 +1,295 @@
+//! Assemble: placed events become spans, spans become traces. A trace leaves when its root closed, nothing in it
+//! is still running and a grace window passed without news; later events for it leave as straggler spans of the
+//! same trace. Open traces are bounded in number and age, so a closing event that never comes costs nothing.
+
+pub mod apply;
+pub mod correlate;
+pub mod finalize;
+pub mod ids;
+pub mod span;
+pub mod state;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::enrich::pricing::PriceTable;
+use crate::ingest::{Event, Source};
+use crate::stats::Stats;
+use correlate::{Correlator, Placement, Target};
+use span::{AttrValue, Status, Trace, TraceId};
+use state::TraceState;
+
+#[derive(Debug, Clone)]
+pub struct AssembleConfig {
+    /// How long a closed trace waits for late events before export.
+    pub grace_ms: f64,
+    /// Open traces older than this are exported as incomplete.
+    pub trace_ttl_ms: f64,
+    /// At most this many traces open at once; the oldest is exported as incomplete beyond it.
+    pub max_open_traces: usize,
+    pub capture_content: bool,
+    pub max_content_chars: usize,
+    pub prices: Arc<PriceTable>,
+}
+
+impl Default for AssembleConfig {
+    fn default() -> Self {
+        AssembleConfig { grace_ms: 2000.0, trace_ttl_ms: 600_000.0, max_open_traces: 10_000, capture_content: false, max_content_chars: 8192, prices: Arc::default() }
+    }
+}
+
+pub struct Assembler {
+    cfg: AssembleConfig,
+    stats: Arc<Stats>,
+    traces: HashMap<TraceId, TraceState>,
+    correlator: Correlator,
+    /// Recently exported traces, so late events become stragglers of the same trace instead of a new one.
+    exported: HashMap<TraceId, f64>,
+    exported_order: VecDeque<TraceId>,
+}
+
+const MAX_REMEMBERED_EXPORTS: usize = 100_000;
+const INFRA_IDLE_MS: f64 = 10_000.0;
+
+impl Assembler {
+    pub fn new(cfg: AssembleConfig, stats: Arc<Stats>) -> Self {
+        Assembler {
+            cfg,
+            stats,
+            traces: HashMap::new(),
+            correlator: Correlator::default(),
+            exported: HashMap::new(),
+            exported_order: VecDeque::new(),
+        }
+    }
+
+    pub fn set_config(&mut self, cfg: AssembleConfig) {
+        self.cfg = cfg;
+    }
+
+    pub fn open_traces(&self) -> usize {
+        self.traces.len()
+    }
+
+    /// Takes one event (already in `seq` order for its process).
+    pub fn ingest(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
+        match e.src {
+            Source::Diagnostic => self.ingest_diagnostic(e, now_ms, out),
+            Source::Agent | Source::Hook => self.ingest_annotation(e, now_ms),
+        }
+    }
+
+    fn ingest_diagnostic(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
+        let kind = e.kind.as_str();
+        if apply::is_infra(kind) {
+            Stats::inc(&self.stats.skipped_infra_event);
+            return;
+        }
+        if !apply::is_known(kind) {
+            Stats::inc(&self.stats.skipped_unknown_type);
+            return;
+        }
+        let Some(mut place) = self.correlator.place_diagnostic(&e) else {
+            Stats::inc(if e.trace.is_some() { &self.stats.skipped_infra_event } else { &self.stats.skipped_no_correlation });
+            return;
+        };
+        // The HTTP path reports model.usage on the (undescribed) root itself: give it a child span of its own.
+        if kind == "model.usage" && place.parent.is_none() {
+            place = Placement { span_id: ids::span_id(&place.trace_id, &["usage", &span::hex(&place.span_id)]), parent: Some(place.span_id), ..place };
+        }
+        if !self.traces.contains_key(&place.trace_id) {
+            self.make_room(now_ms, out);
+        }
+        let straggler = self.exported.contains_key(&place.trace_id);
+        let trace = self.traces.entry(place.trace_id).or_insert_with(|| TraceState::new(place.trace_id, now_ms, straggler));
+        trace.last_event_ms = now_ms;
+        trace.events += 1;
+        trace.agent_work |= apply::is_agent_work(kind);
+        trace.usage_seen |= kind == "model.usage";
+        if let Some(parent) = place.parent {
+            if parent != place.span_id {
+                trace.span_mut(parent);
+            }
+        }
+        let Some(s) = trace.span_mut(place.span_id) else {
+            Stats::inc(&self.stats.skipped_no_correlation);
+            return;
+        };
+        if s.span.parent_span_id.is_none() && place.parent != Some(place.span_id) {
+            s.span.parent_span_id = place.parent;
+        }
+        s.observe(e.ts_ns());
+        if place.correlated {
+            s.span.attrs.insert("openclaw.correlated".into(), AttrValue::Bool(true));
+        }
+        apply::apply(s, &e);
+        if kind == "message.processed" && e.str("reason") == Some("active_run_injected") {
+            if let Some((trace_id, span_id)) = e.str("sessionKey").and_then(|sk| self.correlator.active_run(sk)) {
+                if trace_id != place.trace_id {
+                    let mut attrs = span::Attrs::new();
+                    attrs.insert("openclaw.link.reason".into(), AttrValue::Str("active_run_injected".into()));
+                    s.span.links.push(span::SpanLink { trace_id, span_id, attrs });
+                }
+            }
+        }
+        Stats::inc(&self.stats.events_in_spans);
+    }
+
+    /// Agent events and hooks carry no trace context: they annotate spans found through the correlation indices.
+    fn ingest_annotation(&mut self, e: Event, now_ms: f64) {
+        let kind = e.kind.as_str();
+        let phase = e.data_str("phase");
+        let is_lifecycle = e.src == Source::Agent && kind == "lifecycle";
+        let is_agent_end = e.src == Source::Hook && kind == "agent_end";
+        if !is_lifecycle && !is_agent_end && !self.cfg.capture_content {
+            Stats::inc(&self.stats.skipped_content_disabled);
+            return;
+        }
+        let want = match kind {
+            "tool" | "before_tool_call" | "after_tool_call" => Target::Tool,
+            "assistant" | "llm_input" | "llm_output" => Target::Model,
+            _ => Target::Turn,
+        };
+        let Some((trace_id, span_id)) = self.correlator.annotation_target(&e, want) else {
+            Stats::inc(&self.stats.skipped_no_correlation);
+            return;
+        };
+        let Some(trace) = self.traces.get_mut(&trace_id) else {
+            Stats::inc(&self.stats.skipped_no_correlation);
+            return;
+        };
+        trace.last_event_ms = now_ms;
+        let max = self.cfg.max_content_chars;
+        let Some(s) = trace.span_mut(span_id) else { return };
+        match (kind, phase) {
+            ("lifecycle", Some("error")) => {
+                let msg = e.data_str("error").unwrap_or("agent run failed");
+                s.span.status = Status::Error(apply::truncate(msg, 512));
+                if !s.described {
+                    s.terminal = true;
+                }
+            }
+            ("lifecycle", Some("end")) | ("agent_end", _) => {
+                if kind == "agent_end" && e.fields.get("success") == Some(&Value::Bool(false)) {
+                    let msg = e.str("error").unwrap_or("agent run failed");
+                    s.span.status = Status::Error(apply::truncate(msg, 512));
+                }
+                if !s.described {
+                    s.terminal = true;
+                }
+            }
+            ("lifecycle", _) => {}
+            ("assistant", _) => {
+                if let Some(text) = e.data_str("text") {
+                    s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(apply::truncate(text, max)));
+                }
+            }
+            ("tool", Some("start")) | ("before_tool_call", _) => {
+                let args = e.data().and_then(|d| d.get("args")).or_else(|| e.fields.get("params"));
+                if let Some(a) = args {
+                    s.span.attrs.insert("gen_ai.tool.call.arguments".into(), AttrValue::Str(apply::truncate(&a.to_string(), max)));
+                }
+            }
+            ("tool", Some("result")) | ("after_tool_call", _) => {
+                let result = e.data().and_then(|d| d.get("result")).or_else(|| e.fields.get("result"));
+                if let Some(r) = result {
+                    s.span.attrs.insert("gen_ai.tool.call.result".into(), AttrValue::Str(apply::truncate(&r.to_string(), max)));
+                }
+            }
+            ("llm_input", _) => {
+                if let Some(p) = e.str("prompt") {
+                    s.span.attrs.insert("openclaw.content.input".into(), AttrValue::Str(apply::truncate(p, max)));
+                }
+            }
+            ("llm_output", _) => {
+                if let Some(Value::Array(texts)) = e.fields.get("assistantTexts") {
+                    let joined: Vec<&str> = texts.iter().filter_map(Value::as_str).collect();
+                    s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(apply::truncate(&joined.join("\n"), max)));
+                }
+            }
+            _ => {
+                Stats::inc(&self.stats.skipped_unknown_type);
+                return;
+            }
+        }
+        Stats::inc(&self.stats.events_in_spans);
+    }
+
+    /// Exports what is ready: closed traces past their grace window, and traces past their TTL.
+    pub fn tick(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        let grace = self.cfg.grace_ms;
+        let ttl = self.cfg.trace_ttl_ms;
+        let ready: Vec<(TraceId, bool)> = self
+            .traces
+            .values()
+            .filter_map(|t| {
+                if t.is_closed() && now_ms - t.last_event_ms >= grace {
+                    Some((t.trace_id, false))
+                } else if now_ms - t.created_ms >= ttl {
+                    Some((t.trace_id, true))
+                } else if !t.agent_work && !t.straggler && now_ms - t.last_event_ms >= grace.max(INFRA_IDLE_MS) {
+                    // Infra-only traces (a lone security.event, gateway.rpc) never close by themselves.
+                    Some((t.trace_id, false))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (id, incomplete) in ready {
+            self.emit(id, incomplete, now_ms, out);
+        }
+        self.correlator.sweep(now_ms, ttl);
+        while let Some(id) = self.exported_order.front().copied() {
+            let old = self.exported.get(&id).is_none_or(|&at| now_ms - at > ttl);
+            if !old && self.exported_order.len() <= MAX_REMEMBERED_EXPORTS {
+                break;
+            }
+            self.exported_order.pop_front();
+            self.exported.remove(&id);
+        }
+    }
+
+    /// Exports everything that is closed, ignoring the grace window (flush).
+    pub fn flush_closed(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        let ready: Vec<TraceId> = self.traces.values().filter(|t| t.is_closed()).map(|t| t.trace_id).collect();
+        for id in ready {
+            self.emit(id, false, now_ms, out);
+        }
+    }
+
+    /// Exports everything, open traces as incomplete (shutdown).
+    pub fn drain_all(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        let ids: Vec<(TraceId, bool)> = self.traces.values().map(|t| (t.trace_id, !t.is_closed())).collect();
+        for (id, incomplete) in ids {
+            self.emit(id, incomplete, now_ms, out);
+        }
+    }
+
+    fn make_room(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        while self.traces.len() >= self.cfg.max_open_traces {
+            let Some(oldest) = self.traces.values().min_by(|a, b| a.last_event_ms.total_cmp(&b.last_event_ms)).map(|t| t.trace_id) else {
+                return;
+            };
+            Stats::inc(&self.stats.traces_evicted_capacity);
+            self.emit(oldest, true, now_ms, out);
+        }
+    }
+
+    fn emit(&mut self, id: TraceId, incomplete: bool, now_ms: f64, out: &mut Vec<Trace>) {
+        let Some(state) = self.traces.remove(&id) else { return };
+        if !state.agent_work && !state.straggler {
+            Stats::inc(&self.stats.traces_infra_only);
+            return;
+        }
+        if !self.exported.contains_key(&id) {
+            self.exported_order.push_back(id);
+        }
+        self.exported.insert(id, now_ms);
+        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &self.cfg.prices) {
+            Stats::inc(if incomplete { &self.stats.traces_incomplete } else { &self.stats.traces_completed });
+            out.push(trace);
+        }
+    }
+}

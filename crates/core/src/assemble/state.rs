@@ -1,0 +1,108 @@
+//! Open traces while they are being assembled.
+
+use std::collections::HashMap;
+
+use super::span::{Span, SpanId, SpanKind, SpanRole, Status, TraceId};
+
+#[derive(Debug)]
+pub struct SpanState {
+    pub span: Span,
+    /// An event of this span's own (start, end or point) described it; otherwise it is only a referenced parent
+    /// or an id other events carried, and its extent is synthesised.
+    pub described: bool,
+    pub open: bool,
+    pub ended: bool,
+    /// This span closes its trace (message processed, root harness completed, idle HTTP root).
+    pub terminal: bool,
+    /// Range of every event that carried this span id.
+    pub seen_from_ns: u64,
+    pub seen_to_ns: u64,
+    /// Events other than parent references touched it (placeholders in straggler traces are not re-sent).
+    pub observed: bool,
+}
+
+impl SpanState {
+    pub fn new(trace_id: TraceId, span_id: SpanId) -> Self {
+        SpanState {
+            span: Span {
+                trace_id,
+                span_id,
+                parent_span_id: None,
+                name: String::new(),
+                role: SpanRole::Synthetic,
+                kind: SpanKind::Internal,
+                start_ns: 0,
+                end_ns: 0,
+                status: Status::Unset,
+                attrs: Default::default(),
+                events: Vec::new(),
+                links: Vec::new(),
+            },
+            described: false,
+            open: false,
+            ended: false,
+            terminal: false,
+            seen_from_ns: u64::MAX,
+            seen_to_ns: 0,
+            observed: false,
+        }
+    }
+
+    pub fn observe(&mut self, ts_ns: u64) {
+        self.observed = true;
+        self.seen_from_ns = self.seen_from_ns.min(ts_ns);
+        self.seen_to_ns = self.seen_to_ns.max(ts_ns);
+    }
+}
+
+#[derive(Debug)]
+pub struct TraceState {
+    pub trace_id: TraceId,
+    pub spans: HashMap<SpanId, SpanState>,
+    pub agent_work: bool,
+    pub usage_seen: bool,
+    /// Spans of a trace already exported: only what is new is sent.
+    pub straggler: bool,
+    pub created_ms: f64,
+    pub last_event_ms: f64,
+    pub events: u64,
+}
+
+/// Spans per trace are capped: a runaway turn cannot take unbounded memory.
+pub const MAX_SPANS_PER_TRACE: usize = 4096;
+
+impl TraceState {
+    pub fn new(trace_id: TraceId, now_ms: f64, straggler: bool) -> Self {
+        TraceState {
+            trace_id,
+            spans: HashMap::new(),
+            agent_work: false,
+            usage_seen: false,
+            straggler,
+            created_ms: now_ms,
+            last_event_ms: now_ms,
+            events: 0,
+        }
+    }
+
+    pub fn span_mut(&mut self, id: SpanId) -> Option<&mut SpanState> {
+        if !self.spans.contains_key(&id) && self.spans.len() >= MAX_SPANS_PER_TRACE {
+            return None;
+        }
+        let trace_id = self.trace_id;
+        Some(self.spans.entry(id).or_insert_with(|| SpanState::new(trace_id, id)))
+    }
+
+    fn roots(&self) -> impl Iterator<Item = &SpanState> {
+        self.spans.values().filter(|s| s.span.parent_span_id.map_or(true, |p| !self.spans.contains_key(&p)))
+    }
+
+    /// Closed by its own events: the root said so, and nothing that started is still running.
+    pub fn is_closed(&self) -> bool {
+        if self.spans.values().any(|s| s.open) {
+            return false;
+        }
+        self.roots().any(|r| r.terminal || (self.usage_seen && !r.described))
+            || (self.straggler && !self.spans.is_empty())
+    }
+}

@@ -1,0 +1,241 @@
+//! Runs one exporter: its own bounded queue, batching by spans and bytes, deadlines, retries with backoff and
+//! `Retry-After`, and splitting of rejected batches to isolate the bad trace. A slow sink only fills its own queue.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{sleep, timeout, Instant};
+
+use super::{ExportError, Exporter};
+use crate::assemble::span::Trace;
+use crate::config::BatchConfig;
+use crate::errors::ErrorReporter;
+use crate::stats::Stats;
+
+#[derive(Default, Debug)]
+pub struct SinkStats {
+    pub traces_received: AtomicU64,
+    pub spans_exported: AtomicU64,
+    pub spans_rejected: AtomicU64,
+    pub spans_failed: AtomicU64,
+    pub spans_dropped_queue_full: AtomicU64,
+    pub batches_sent: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+impl SinkStats {
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("traces_received", self.traces_received.load(Relaxed)),
+            ("spans_exported", self.spans_exported.load(Relaxed)),
+            ("spans_rejected", self.spans_rejected.load(Relaxed)),
+            ("spans_failed", self.spans_failed.load(Relaxed)),
+            ("spans_dropped_queue_full", self.spans_dropped_queue_full.load(Relaxed)),
+            ("batches_sent", self.batches_sent.load(Relaxed)),
+            ("retries", self.retries.load(Relaxed)),
+        ]
+    }
+}
+
+enum SinkMsg {
+    Trace(Arc<Trace>),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct SinkHandle {
+    pub name: &'static str,
+    pub stats: Arc<SinkStats>,
+    tx: mpsc::Sender<SinkMsg>,
+}
+
+/// How long a batch keeps being retried before it counts as failed.
+const RETRY_DEADLINE: Duration = Duration::from_secs(30);
+
+impl SinkHandle {
+    /// Never waits: a full sink queue drops the trace and counts its spans.
+    pub fn offer(&self, trace: Arc<Trace>, global: &Stats) {
+        let spans = trace.spans.len() as u64;
+        match self.tx.try_send(SinkMsg::Trace(trace)) {
+            Ok(()) => {
+                self.stats.traces_received.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
+                self.stats.spans_dropped_queue_full.fetch_add(spans, Relaxed);
+                Stats::add(&global.spans_dropped_sink_queue_full, spans);
+            }
+        }
+    }
+
+    /// Resolves once everything offered before it was exported (or given up on).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(SinkMsg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+pub fn spawn_sink(mut exporter: Box<dyn Exporter>, cfg: BatchConfig, global: Arc<Stats>, errors: ErrorReporter) -> SinkHandle {
+    let (tx, mut rx) = mpsc::channel::<SinkMsg>(cfg.queue_traces);
+    let stats = Arc::new(SinkStats::default());
+    let name = exporter.name();
+    let handle = SinkHandle { name, stats: stats.clone(), tx };
+    tokio::spawn(async move {
+        let mut pending: Vec<Arc<Trace>> = Vec::new();
+        let mut pending_spans = 0usize;
+        let mut deadline: Option<Instant> = None;
+        let ctx = RunCtx { cfg: &cfg, stats: &stats, global: &global, errors: &errors, name };
+        loop {
+            let msg = tokio::select! {
+                m = rx.recv() => m,
+                _ = sleep_until_opt(deadline) => {
+                    ctx.send_all(exporter.as_mut(), std::mem::take(&mut pending)).await;
+                    pending_spans = 0;
+                    deadline = None;
+                    continue;
+                }
+            };
+            match msg {
+                Some(SinkMsg::Trace(t)) => {
+                    pending_spans += t.spans.len();
+                    pending.push(t);
+                    deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
+                    if pending_spans >= cfg.max_spans {
+                        ctx.send_all(exporter.as_mut(), std::mem::take(&mut pending)).await;
+                        pending_spans = 0;
+                        deadline = None;
+                    }
+                }
+                Some(SinkMsg::Flush(done)) => {
+                    ctx.send_all(exporter.as_mut(), std::mem::take(&mut pending)).await;
+                    pending_spans = 0;
+                    deadline = None;
+                    if let Err(e) = exporter.flush().await {
+                        errors.report(name, "flush", e.message());
+                    }
+                    let _ = done.send(());
+                }
+                None => {
+                    ctx.send_all(exporter.as_mut(), std::mem::take(&mut pending)).await;
+                    let _ = exporter.flush().await;
+                    break;
+                }
+            }
+        }
+    });
+    handle
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct RunCtx<'a> {
+    cfg: &'a BatchConfig,
+    stats: &'a SinkStats,
+    global: &'a Stats,
+    errors: &'a ErrorReporter,
+    name: &'static str,
+}
+
+impl RunCtx<'_> {
+    /// Cuts the pending traces into batches bounded by spans and (estimated) bytes and sends each.
+    async fn send_all(&self, exporter: &mut dyn Exporter, traces: Vec<Arc<Trace>>) {
+        let mut batch: Vec<Arc<Trace>> = Vec::new();
+        let (mut spans, mut bytes) = (0usize, 0usize);
+        for t in traces {
+            let (s, b) = (t.spans.len(), estimate_bytes(&t));
+            if !batch.is_empty() && (spans + s > self.cfg.max_spans || bytes + b > self.cfg.max_bytes) {
+                self.send_isolating(exporter, std::mem::take(&mut batch)).await;
+                spans = 0;
+                bytes = 0;
+            }
+            spans += s;
+            bytes += b;
+            batch.push(t);
+        }
+        if !batch.is_empty() {
+            self.send_isolating(exporter, batch).await;
+        }
+    }
+
+    /// Sends a batch; a rejected batch is halved until the rejected trace stands alone.
+    async fn send_isolating(&self, exporter: &mut dyn Exporter, batch: Vec<Arc<Trace>>) {
+        let mut work = VecDeque::from([batch]);
+        while let Some(b) = work.pop_front() {
+            let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
+            match self.send_with_retry(exporter, &b).await {
+                Ok(()) => {
+                    self.stats.spans_exported.fetch_add(n, Relaxed);
+                    Stats::add(&self.global.spans_exported, n);
+                    Stats::add(&self.global.traces_exported, b.len() as u64);
+                }
+                Err(ExportError::Rejected { message }) if b.len() > 1 => {
+                    let _ = message;
+                    let mut b = b;
+                    let right = b.split_off(b.len() / 2);
+                    work.push_front(right);
+                    work.push_front(b);
+                }
+                Err(ExportError::Rejected { message }) => {
+                    self.stats.spans_rejected.fetch_add(n, Relaxed);
+                    Stats::add(&self.global.spans_rejected_by_backend, n);
+                    self.errors.report(self.name, "rejected", &message);
+                }
+                Err(ExportError::Retryable { message, .. }) => {
+                    self.stats.spans_failed.fetch_add(n, Relaxed);
+                    Stats::add(&self.global.spans_failed_export, n);
+                    self.errors.report(self.name, "unavailable", &message);
+                }
+            }
+        }
+    }
+
+    async fn send_with_retry(&self, exporter: &mut dyn Exporter, batch: &[Arc<Trace>]) -> Result<(), ExportError> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            self.stats.batches_sent.fetch_add(1, Relaxed);
+            let result = match timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(batch)).await {
+                Ok(r) => r,
+                Err(_) => Err(ExportError::Retryable { message: format!("{} export timed out", self.name), retry_after: None }),
+            };
+            match result {
+                Err(ExportError::Retryable { message, retry_after }) => {
+                    let wait = retry_after.unwrap_or_else(|| jitter(backoff));
+                    if started.elapsed() + wait > RETRY_DEADLINE {
+                        return Err(ExportError::Retryable { message, retry_after });
+                    }
+                    self.stats.retries.fetch_add(1, Relaxed);
+                    sleep(wait).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Full jitter in [d/2, d): spreads retries of many clients without a random-number dependency.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0) as u64;
+    let half = d.as_nanos() as u64 / 2;
+    Duration::from_nanos(half + nanos % half.max(1))
+}
+
+fn estimate_bytes(t: &Trace) -> usize {
+    t.spans
+        .iter()
+        .map(|s| {
+            120 + s.name.len()
+                + s.attrs.iter().map(|(k, v)| k.len() + 16 + if let crate::assemble::span::AttrValue::Str(x) = v { x.len() } else { 8 }).sum::<usize>()
+        })
+        .sum()
+}

@@ -1,0 +1,221 @@
+//! A validated event, with typed accessors over the fields assembly reads.
+
+use serde_json::{Map, Value};
+
+use super::{Body, Inbound, MAX_EVENT_BYTES};
+use crate::assemble::span::{parse_hex, SpanId, TraceId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Diagnostic,
+    Agent,
+    Hook,
+}
+
+/// OpenClaw's own trace context (`evt.trace`), already validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceCtx {
+    pub trace_id: TraceId,
+    pub span_id: Option<SpanId>,
+    pub parent_span_id: Option<SpanId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub src: Source,
+    pub pid: u32,
+    pub arrived_ms: f64,
+    pub trusted: bool,
+    /// `type` for diagnostic events, `stream` for agent events, the hook name for hooks.
+    pub kind: String,
+    pub seq: Option<u64>,
+    /// Emit time in ms (falls back to arrival time).
+    pub ts_ms: f64,
+    pub trace: Option<TraceCtx>,
+    pub fields: Map<String, Value>,
+    /// Hook context, merged view for correlation ids.
+    pub ctx: Map<String, Value>,
+    /// Trace context was present but malformed (counted, event kept).
+    pub bad_trace: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    NotObject,
+    MissingType,
+    WrongFieldType,
+    MalformedJson,
+    TooLarge,
+    BadHookName,
+}
+
+/// Fields whose type assembly relies on; a mismatch rejects the event rather than guessing.
+const STRING_FIELDS: &[&str] = &[
+    "type", "runId", "callId", "sessionKey", "sessionId", "toolCallId", "toolName", "provider", "model",
+    "channel", "agentId", "outcome", "stream", "lane", "source", "reason", "state", "phase",
+];
+const NUMBER_FIELDS: &[&str] = &["seq", "ts", "durationMs", "costUsd", "waitMs", "timeToFirstByteMs"];
+const OBJECT_FIELDS: &[&str] = &["usage", "lastCallUsage", "data", "trace"];
+
+pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
+    let fields = to_object(inbound.body)?;
+    let ctx = match inbound.ctx {
+        Some(body) => to_object(body).unwrap_or_default(),
+        None => Map::new(),
+    };
+    for key in STRING_FIELDS {
+        if matches!(fields.get(*key), Some(v) if !v.is_string() && !v.is_null()) {
+            return Err(DecodeError::WrongFieldType);
+        }
+    }
+    for key in NUMBER_FIELDS {
+        if matches!(fields.get(*key), Some(v) if !v.is_number() && !v.is_null()) {
+            return Err(DecodeError::WrongFieldType);
+        }
+    }
+    for key in OBJECT_FIELDS {
+        if matches!(fields.get(*key), Some(v) if !v.is_object() && !v.is_null()) {
+            return Err(DecodeError::WrongFieldType);
+        }
+    }
+    let kind = match inbound.src {
+        Source::Diagnostic => fields.get("type").and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
+        Source::Agent => fields.get("stream").and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
+        Source::Hook => match inbound.hook.as_deref() {
+            Some(h) if valid_hook_name(h) => h,
+            _ => return Err(DecodeError::BadHookName),
+        },
+    }
+    .to_string();
+    let (trace, bad_trace) = match fields.get("trace") {
+        Some(Value::Object(t)) => match parse_trace(t) {
+            Some(tc) => (Some(tc), false),
+            None => (None, true),
+        },
+        _ => (None, false),
+    };
+    let seq = fields.get("seq").and_then(Value::as_u64);
+    let ts_ms = fields.get("ts").and_then(Value::as_f64).filter(|t| t.is_finite() && *t > 0.0).unwrap_or(inbound.arrived_ms);
+    Ok(Event {
+        src: inbound.src,
+        pid: inbound.pid,
+        arrived_ms: inbound.arrived_ms,
+        trusted: inbound.trusted,
+        kind,
+        seq,
+        ts_ms,
+        trace,
+        fields,
+        ctx,
+        bad_trace,
+    })
+}
+
+fn valid_hook_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+}
+
+fn to_object(body: Body) -> Result<Map<String, Value>, DecodeError> {
+    let value = match body {
+        Body::Json(text) => {
+            if text.len() > MAX_EVENT_BYTES {
+                return Err(DecodeError::TooLarge);
+            }
+            // serde_json refuses nesting deeper than 128 levels: deep input is a parse error, not a stack overflow.
+            serde_json::from_str::<Value>(&text).map_err(|_| DecodeError::MalformedJson)?
+        }
+        Body::Value(v) => v,
+    };
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(DecodeError::NotObject),
+    }
+}
+
+fn parse_trace(t: &Map<String, Value>) -> Option<TraceCtx> {
+    let trace_id = parse_hex::<16>(t.get("traceId")?.as_str()?)?;
+    let span = |key: &str| -> Result<Option<SpanId>, ()> {
+        match t.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => parse_hex::<8>(s).map(Some).ok_or(()),
+            Some(_) => Err(()),
+        }
+    };
+    let span_id = span("spanId").ok()?;
+    let parent_span_id = span("parentSpanId").ok()?;
+    Some(TraceCtx { trace_id, span_id, parent_span_id })
+}
+
+impl Event {
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+    /// A correlation id from the event or, for hooks, from the hook context.
+    pub fn id(&self, key: &str) -> Option<&str> {
+        self.str(key).or_else(|| self.ctx.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()))
+    }
+    pub fn f64(&self, key: &str) -> Option<f64> {
+        self.fields.get(key).and_then(Value::as_f64).filter(|v| v.is_finite())
+    }
+    pub fn obj(&self, key: &str) -> Option<&Map<String, Value>> {
+        self.fields.get(key).and_then(Value::as_object)
+    }
+    /// Agent event payload (`data`).
+    pub fn data(&self) -> Option<&Map<String, Value>> {
+        self.obj("data")
+    }
+    pub fn data_str(&self, key: &str) -> Option<&str> {
+        self.data()?.get(key).and_then(Value::as_str)
+    }
+    pub fn ts_ns(&self) -> u64 {
+        ms_to_ns(self.ts_ms)
+    }
+}
+
+/// Milliseconds to nanoseconds without f64 rounding: epoch nanoseconds exceed f64's 53-bit mantissa.
+pub fn ms_to_ns(ms: f64) -> u64 {
+    if !(ms.is_finite() && ms > 0.0) || ms >= (u64::MAX / 1_000_000) as f64 {
+        return 0;
+    }
+    let whole = ms.trunc();
+    (whole as u64) * 1_000_000 + ((ms - whole) * 1e6).round() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbound(json: &str) -> Inbound {
+        Inbound { src: Source::Diagnostic, pid: 1, arrived_ms: 5.0, trusted: true, hook: None, body: Body::Json(json.into()), ctx: None }
+    }
+
+    #[test]
+    fn decodes_trace_context_and_fields() {
+        let e = decode(inbound(r#"{"type":"run.started","runId":"r","seq":3,"ts":10,"trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","spanId":"e4a1b1684ae49708"}}"#)).unwrap();
+        assert_eq!(e.kind, "run.started");
+        assert_eq!(e.seq, Some(3));
+        assert_eq!(e.ts_ms, 10.0);
+        assert!(e.trace.unwrap().parent_span_id.is_none());
+        assert_eq!(e.str("runId"), Some("r"));
+    }
+
+    #[test]
+    fn rejects_bad_input_with_reasons() {
+        assert_eq!(decode(inbound("[1,2]")).unwrap_err(), DecodeError::NotObject);
+        assert_eq!(decode(inbound("{\"seq\":1}")).unwrap_err(), DecodeError::MissingType);
+        assert_eq!(decode(inbound("{\"type\":5}")).unwrap_err(), DecodeError::WrongFieldType);
+        assert_eq!(decode(inbound("{\"type\":\"x\",\"usage\":3}")).unwrap_err(), DecodeError::WrongFieldType);
+        assert_eq!(decode(inbound("{\"type\":")).unwrap_err(), DecodeError::MalformedJson);
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(decode(inbound(&deep)).unwrap_err(), DecodeError::MalformedJson);
+        let huge = format!("{{\"type\":\"x\",\"s\":\"{}\"}}", "a".repeat(MAX_EVENT_BYTES));
+        assert_eq!(decode(inbound(&huge)).unwrap_err(), DecodeError::TooLarge);
+    }
+
+    #[test]
+    fn malformed_trace_context_is_flagged_not_fatal() {
+        let e = decode(inbound(r#"{"type":"run.started","trace":{"traceId":"nothex"}}"#)).unwrap();
+        assert!(e.trace.is_none());
+        assert!(e.bad_trace);
+    }
+}

@@ -1,0 +1,37 @@
+//! Ingest: what crosses from the record calls to the background, and its decoding into validated events.
+//!
+//! The gateway thread only moves a JSON string (or an already-parsed value) into an [`Inbound`]; parsing,
+//! validation and ordering all happen here, on the runtime.
+
+pub mod event;
+pub mod record;
+pub mod reorder;
+
+pub use event::{decode, DecodeError, Event, Source, TraceCtx};
+
+/// The body of a record call: the raw JSON text produced on the gateway thread, or a value built in Rust.
+#[derive(Debug)]
+pub enum Body {
+    Json(String),
+    Value(serde_json::Value),
+}
+
+/// One record call, as queued for the background. Everything here is cheap to build on the gateway thread.
+#[derive(Debug)]
+pub struct Inbound {
+    pub src: Source,
+    /// Emitting process: `seq` restarts per process, so ordering is per pid.
+    pub pid: u32,
+    /// Arrival time in ms since the epoch (the record's `rt` when replaying).
+    pub arrived_ms: f64,
+    /// Listener metadata `{trusted, internal}` for diagnostic events.
+    pub trusted: bool,
+    /// Hook name for hook records.
+    pub hook: Option<String>,
+    pub body: Body,
+    /// Hook context (second argument of the hook handler).
+    pub ctx: Option<Body>,
+}
+
+/// Events larger than this are refused before parsing: no legitimate diagnostic event comes close.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;

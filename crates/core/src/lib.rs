@@ -1,0 +1,17 @@
+//! clawtrace-core: OpenClaw gateway events in, complete traces out.
+//!
+//! Data flow, one module each: [`ingest`] (decode, validate, reorder by `seq`) → [`assemble`] (spans and traces,
+//! by trace context or correlation) → [`enrich`] (usage, cost, session, latency) → [`export`] (one sink per
+//! backend). [`pipeline`] runs it all on a Tokio runtime off the caller's thread; [`registry`] is the one
+//! instance per process that the N-API layer talks to.
+
+pub mod assemble;
+pub mod config;
+pub mod enrich;
+pub mod errors;
+pub mod export;
+pub mod ingest;
+pub mod pipeline;
+pub mod registry;
+pub mod stats;
+pub mod tree;

@@ -1,0 +1,77 @@
+//! The background pipeline: one worker task owns ordering and assembly (so they need no locks), fed by a bounded
+//! queue; each sink runs in its own task behind its own queue.
+
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::errors::ErrorReporter;
+use crate::export::runner::SinkStats;
+use crate::ingest::Inbound;
+use crate::stats::Stats;
+
+pub(crate) enum Control {
+    Configure(Box<Config>, oneshot::Sender<Result<(), String>>),
+    /// Export what is closed (and with `close_open`, everything, open traces as incomplete), then wait for sinks.
+    Flush { close_open: bool, done: oneshot::Sender<()> },
+}
+
+/// The sinks in service, published for `stats()` without a round trip to the worker.
+pub type SinkRegistry = Arc<std::sync::Mutex<Vec<(&'static str, Arc<SinkStats>)>>>;
+
+pub struct Pipeline {
+    runtime: tokio::runtime::Runtime,
+    tx: mpsc::Sender<Inbound>,
+    ctl: mpsc::UnboundedSender<Control>,
+}
+
+impl Pipeline {
+    pub fn start(cfg: Config, stats: Arc<Stats>, errors: ErrorReporter, sinks: SinkRegistry) -> std::io::Result<Pipeline> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("clawtrace")
+            .enable_all()
+            .build()?;
+        let (tx, rx) = mpsc::channel(cfg.queue_capacity);
+        let (ctl, ctl_rx) = mpsc::unbounded_channel();
+        runtime.spawn(worker::run(cfg, stats, errors, sinks, rx, ctl_rx));
+        Ok(Pipeline { runtime, tx, ctl })
+    }
+
+    /// Never blocks: `Err` gives the event back when the queue is full.
+    pub fn try_send(&self, inbound: Inbound) -> Result<(), Inbound> {
+        self.tx.try_send(inbound).map_err(|e| e.into_inner())
+    }
+
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
+    }
+
+    /// Waits for queue space (replay: nothing is dropped, the reader slows down instead).
+    pub async fn send(&self, inbound: Inbound) -> bool {
+        self.tx.send(inbound).await.is_ok()
+    }
+
+    pub async fn configure(&self, cfg: Config) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.ctl.send(Control::Configure(Box::new(cfg), tx)).map_err(|_| "pipeline stopped".to_string())?;
+        rx.await.map_err(|_| "pipeline stopped".to_string())?
+    }
+
+    /// `true` when everything was delivered before the timeout.
+    pub async fn flush(&self, close_open: bool, timeout: Duration) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.ctl.send(Control::Flush { close_open, done: tx }).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}

@@ -1,0 +1,213 @@
+//! The worker: decode → reorder → assemble → offer finished traces to every sink.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+
+use super::Control;
+use crate::assemble::{AssembleConfig, Assembler};
+use crate::config::Config;
+use crate::enrich::pricing::PriceTable;
+use crate::errors::ErrorReporter;
+use crate::export::file::FileExporter;
+use crate::export::runner::{spawn_sink, SinkHandle};
+use crate::export::Exporter;
+use crate::ingest::reorder::Reorder;
+use crate::ingest::{decode, DecodeError, Inbound};
+use crate::stats::Stats;
+
+/// Event time, driven by arrivals: live events arrive at wall time; replayed ones carry their recorded arrival,
+/// so grace windows and TTLs mean the same thing in a replay as they did live.
+struct Clock {
+    last_arrival_ms: f64,
+    at: Instant,
+}
+
+impl Clock {
+    fn now(&self) -> f64 {
+        self.last_arrival_ms + self.at.elapsed().as_secs_f64() * 1000.0
+    }
+    fn arrive(&mut self, ms: f64) {
+        if ms.is_finite() && ms > 0.0 {
+            self.last_arrival_ms = ms;
+            self.at = Instant::now();
+        }
+    }
+}
+
+fn wall_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+pub fn assemble_config(cfg: &Config) -> AssembleConfig {
+    AssembleConfig {
+        grace_ms: cfg.grace_ms,
+        trace_ttl_ms: cfg.trace_ttl_ms,
+        max_open_traces: cfg.max_open_traces,
+        capture_content: cfg.capture_content,
+        max_content_chars: cfg.max_content_chars,
+        prices: Arc::new(PriceTable::with_overrides(cfg.pricing.clone())),
+    }
+}
+
+fn build_sinks(cfg: &Config, stats: &Arc<Stats>, errors: &ErrorReporter) -> Vec<SinkHandle> {
+    let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
+    if let Some(path) = cfg.file_path() {
+        exporters.push(Box::new(FileExporter::new(path, &cfg.service_name)));
+    }
+    exporters.into_iter().map(|e| spawn_sink(e, cfg.batch.clone(), stats.clone(), errors.clone())).collect()
+}
+
+pub(super) async fn run(
+    cfg: Config,
+    stats: Arc<Stats>,
+    errors: ErrorReporter,
+    published: super::SinkRegistry,
+    mut rx: mpsc::Receiver<Inbound>,
+    mut ctl: mpsc::UnboundedReceiver<Control>,
+) {
+    let mut w = Worker {
+        assembler: Assembler::new(assemble_config(&cfg), stats.clone()),
+        reorder: Reorder::new(cfg.reorder_window_ms, 100_000),
+        sinks: Vec::new(),
+        published,
+        stats,
+        errors,
+        clock: Clock { last_arrival_ms: wall_ms(), at: Instant::now() },
+        last_tick_ms: 0.0,
+        released: Vec::new(),
+        finished: Vec::new(),
+    };
+    w.set_sinks(&cfg);
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            c = ctl.recv() => match c {
+                Some(c) => w.control(c, &mut rx).await,
+                None => break,
+            },
+            inbound = rx.recv() => match inbound {
+                Some(i) => w.take(i),
+                None => break,
+            },
+            _ = ticker.tick() => w.tick(),
+        }
+    }
+}
+
+struct Worker {
+    assembler: Assembler,
+    reorder: Reorder,
+    sinks: Vec<SinkHandle>,
+    published: super::SinkRegistry,
+    stats: Arc<Stats>,
+    errors: ErrorReporter,
+    clock: Clock,
+    last_tick_ms: f64,
+    released: Vec<crate::ingest::Event>,
+    finished: Vec<crate::assemble::span::Trace>,
+}
+
+impl Worker {
+    fn take(&mut self, inbound: Inbound) {
+        self.clock.arrive(inbound.arrived_ms);
+        match decode(inbound) {
+            Ok(e) => {
+                if e.bad_trace {
+                    Stats::inc(&self.stats.invalid_trace_context);
+                }
+                let now = self.clock.now();
+                let forced = self.reorder.push(e, now, &mut self.released);
+                Stats::add(&self.stats.reorder_forced_releases, forced);
+                self.assemble_released(now);
+                // Ticks follow event time too, so a fast replay still closes traces as it goes.
+                if now - self.last_tick_ms >= 100.0 {
+                    self.tick();
+                }
+            }
+            Err(reason) => Stats::inc(match reason {
+                DecodeError::NotObject => &self.stats.invalid_not_object,
+                DecodeError::MissingType => &self.stats.invalid_missing_type,
+                DecodeError::WrongFieldType => &self.stats.invalid_wrong_field_type,
+                DecodeError::MalformedJson => &self.stats.invalid_malformed_json,
+                DecodeError::TooLarge => &self.stats.invalid_too_large,
+                DecodeError::BadHookName => &self.stats.invalid_hook_name,
+            }),
+        }
+    }
+
+    fn assemble_released(&mut self, now: f64) {
+        for e in self.released.drain(..) {
+            self.assembler.ingest(e, now, &mut self.finished);
+        }
+        self.offer_finished();
+    }
+
+    fn tick(&mut self) {
+        let now = self.clock.now();
+        self.last_tick_ms = now;
+        self.reorder.release(now, &mut self.released);
+        self.assemble_released(now);
+        self.assembler.tick(now, &mut self.finished);
+        self.offer_finished();
+    }
+
+    fn offer_finished(&mut self) {
+        for t in self.finished.drain(..) {
+            let t = Arc::new(t);
+            for s in &self.sinks {
+                s.offer(t.clone(), &self.stats);
+            }
+        }
+    }
+
+    async fn control(&mut self, c: Control, rx: &mut mpsc::Receiver<Inbound>) {
+        match c {
+            Control::Configure(cfg, done) => {
+                // What was assembled under the old configuration leaves through the old sinks first.
+                self.drain_queue(rx);
+                self.flush_sinks().await;
+                self.assembler.set_config(assemble_config(&cfg));
+                self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
+                self.set_sinks(&cfg);
+                self.errors.reset();
+                let _ = done.send(Ok(()));
+            }
+            Control::Flush { close_open, done } => {
+                // Everything accepted before the flush call is already in the queue: take it all first.
+                self.drain_queue(rx);
+                let now = self.clock.now();
+                self.reorder.drain(&mut self.released);
+                self.assemble_released(now);
+                if close_open {
+                    self.assembler.drain_all(now, &mut self.finished);
+                } else {
+                    self.assembler.flush_closed(now, &mut self.finished);
+                }
+                self.offer_finished();
+                self.flush_sinks().await;
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn set_sinks(&mut self, cfg: &Config) {
+        self.sinks = build_sinks(cfg, &self.stats, &self.errors);
+        *self.published.lock().unwrap_or_else(|e| e.into_inner()) = self.sinks.iter().map(|s| (s.name, s.stats.clone())).collect();
+    }
+
+    fn drain_queue(&mut self, rx: &mut mpsc::Receiver<Inbound>) {
+        while let Ok(i) = rx.try_recv() {
+            self.take(i);
+        }
+    }
+
+    async fn flush_sinks(&self) {
+        for s in &self.sinks {
+            s.flush().await;
+        }
+    }
+}

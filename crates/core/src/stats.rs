@@ -1,0 +1,77 @@
+//! Named counters: every event and span is either delivered or accounted for here.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! counters {
+    ($( $(#[$doc:meta])* $name:ident ),* $(,)?) => {
+        /// Process-wide counters. All relaxed atomics: they are tallies, not synchronisation.
+        #[derive(Default, Debug)]
+        pub struct Stats { $( $(#[$doc])* pub $name: AtomicU64, )* }
+
+        impl Stats {
+            /// Every counter with its name, in declaration order.
+            pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+                vec![ $( (stringify!($name), self.$name.load(Relaxed)), )* ]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Events handed to a record call.
+    events_received,
+    /// Events accepted onto the background queue.
+    events_queued,
+    /// Events dropped because the bounded queue was full (the gateway is never blocked).
+    dropped_queue_full,
+    /// Events dropped because the pipeline was shut down.
+    dropped_after_shutdown,
+    /// Bad input, by reason.
+    invalid_not_object,
+    invalid_missing_type,
+    invalid_wrong_field_type,
+    invalid_malformed_json,
+    invalid_too_large,
+    invalid_unserializable,
+    invalid_hook_name,
+    /// Trace context present but malformed: the event is still used, by correlation.
+    invalid_trace_context,
+    /// Skipped on purpose, by reason.
+    skipped_unknown_type,
+    skipped_unknown_source,
+    skipped_infra_event,
+    skipped_no_correlation,
+    skipped_content_disabled,
+    /// Events that became part of a span.
+    events_in_spans,
+    /// Trace assembly.
+    traces_completed,
+    traces_incomplete,
+    traces_infra_only,
+    traces_evicted_capacity,
+    traces_sampled_out,
+    spans_synthesised,
+    spans_straggler,
+    spans_exported,
+    traces_exported,
+    /// Export losses (per-sink detail is in the sink stats).
+    spans_dropped_sink_queue_full,
+    spans_rejected_by_backend,
+    spans_failed_export,
+    spans_spooled,
+    spool_full_dropped,
+    export_errors,
+    reorder_forced_releases,
+}
+
+impl Stats {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Relaxed)
+    }
+}

@@ -1,0 +1,187 @@
+//! The N-API surface of clawtrace (DESIGN §6) and nothing more: conversion at the boundary, the registry handle,
+//! promises and the error callback. Everything else lives in `clawtrace-core`.
+//!
+//! Record calls run on the gateway's thread: they serialise the event with V8's own `JSON.stringify` (measured
+//! fastest, see `bench/`), push it onto a bounded queue and return. They never throw and never let a panic out.
+
+#![deny(clippy::all)]
+
+mod boundary;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use clawtrace_core::config::Config;
+use clawtrace_core::errors::ErrorReport;
+use clawtrace_core::ingest::{Body, Inbound, Source};
+use clawtrace_core::registry::REGISTRY;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+
+use boundary::{now_ms, read_trusted, stringify};
+
+/// Runs `f`, turning a panic into `fallback`: no panic ever crosses into Node.
+fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+fn record(env: &Env, src: Source, hook: Option<String>, evt: Unknown, ctx: Option<Unknown>, trusted: bool) -> bool {
+    let Some(json) = stringify(env, &evt) else {
+        REGISTRY.count_invalid(&REGISTRY.stats.invalid_unserializable);
+        return false;
+    };
+    let ctx = ctx.and_then(|c| stringify(env, &c)).map(Body::Json);
+    REGISTRY.record(Inbound { src, pid: std::process::id(), arrived_ms: now_ms(), trusted, hook, body: Body::Json(json), ctx })
+}
+
+/// Records an OpenClaw diagnostic event (`onInternalDiagnosticEvent(evt, meta)` / `onDiagnosticEvent(evt)`).
+/// Returns whether it was queued; bad input is counted in `stats()`, never thrown.
+#[napi]
+pub fn record_diagnostic(env: Env, evt: Unknown, meta: Option<Unknown>) -> bool {
+    guarded(false, || {
+        let trusted = meta.as_ref().is_some_and(|m| read_trusted(&env, m));
+        record(&env, Source::Diagnostic, None, evt, None, trusted)
+    })
+}
+
+/// Records an agent event (`api.runtime.events.onAgentEvent`).
+#[napi]
+pub fn record_agent(env: Env, evt: Unknown) -> bool {
+    guarded(false, || record(&env, Source::Agent, None, evt, None, false))
+}
+
+/// Records a plugin hook call: its name, payload and context.
+#[napi]
+pub fn record_hook(env: Env, name: Unknown, payload: Unknown, ctx: Option<Unknown>) -> bool {
+    guarded(false, || {
+        let name = match name.get_type() {
+            Ok(ValueType::String) => unsafe { name.cast::<String>() }.ok(),
+            _ => None,
+        };
+        match name {
+            Some(n) if n.len() <= 64 => record(&env, Source::Hook, Some(n), payload, ctx, false),
+            _ => {
+                REGISTRY.count_invalid(&REGISTRY.stats.invalid_hook_name);
+                false
+            }
+        }
+    })
+}
+
+/// Applies a configuration (see `index.d.ts`). Throws on an invalid configuration; resolves once applied.
+#[napi(ts_args_type = "config?: ClawtraceConfig", ts_return_type = "Promise<void>")]
+pub fn configure(env: &Env, config: Option<serde_json::Value>) -> Result<Object<'_>> {
+    let cfg = Config::from_json(config.unwrap_or(serde_json::json!({}))).map_err(|e| Error::new(Status::InvalidArg, e))?;
+    promise(env, async move { REGISTRY.configure(cfg).await.map_err(|e| Error::new(Status::GenericFailure, e)) })
+}
+
+/// Resolves `true` once everything recorded so far and already closed is delivered, `false` on timeout.
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn flush(env: &Env, timeout_ms: Option<u32>) -> Result<Object<'_>> {
+    let t = Duration::from_millis(timeout_ms.unwrap_or(10_000) as u64);
+    promise(env, async move { Ok(REGISTRY.flush(t).await) })
+}
+
+/// Flushes, exports open traces as incomplete, and stops accepting events until the next `configure()`.
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn shutdown(env: &Env, timeout_ms: Option<u32>) -> Result<Object<'_>> {
+    let t = Duration::from_millis(timeout_ms.unwrap_or(10_000) as u64);
+    promise(env, async move { Ok(REGISTRY.shutdown(t).await) })
+}
+
+#[napi(object)]
+pub struct ReplaySummary {
+    pub lines: i64,
+    pub events: i64,
+    pub markers: i64,
+    pub malformed_lines: i64,
+    pub unknown_source_lines: i64,
+    pub flushed: bool,
+}
+
+/// Replays a record file (`{"src":"diagnostic",…}` per line) through the pipeline into the configured sinks and
+/// resolves when every trace in it has been exported.
+#[napi(ts_return_type = "Promise<ReplaySummary>")]
+pub fn replay(env: &Env, path: String, timeout_ms: Option<u32>) -> Result<Object<'_>> {
+    let t = Duration::from_millis(timeout_ms.unwrap_or(120_000) as u64);
+    promise(env, async move {
+        let s = REGISTRY.replay(&path, t).await.map_err(|e| Error::new(Status::GenericFailure, e))?;
+        Ok(ReplaySummary {
+            lines: s.lines as i64,
+            events: s.events as i64,
+            markers: s.markers as i64,
+            malformed_lines: s.malformed_lines as i64,
+            unknown_source_lines: s.unknown_source_lines as i64,
+            flushed: s.flushed,
+        })
+    })
+}
+
+/// Every counter by name, the queue length, and per-sink counters under `sinks`.
+#[napi(ts_return_type = "ClawtraceStats")]
+pub fn stats() -> serde_json::Value {
+    guarded(serde_json::Value::Null, || {
+        let mut m = serde_json::Map::new();
+        for (k, v) in REGISTRY.stats.snapshot() {
+            m.insert(snake_to_camel(k), v.into());
+        }
+        m.insert("queueLength".into(), REGISTRY.queue_len().into());
+        let mut sinks = serde_json::Map::new();
+        for (name, snap) in REGISTRY.sink_stats() {
+            let s: serde_json::Map<String, serde_json::Value> = snap.into_iter().map(|(k, v)| (snake_to_camel(k), v.into())).collect();
+            sinks.insert(name.to_string(), s.into());
+        }
+        m.insert("sinks".into(), sinks.into());
+        m.into()
+    })
+}
+
+#[napi(object)]
+pub struct ExportErrorReport {
+    pub sink: String,
+    pub kind: String,
+    pub message: String,
+}
+
+/// Registers the callback that receives export errors, once per sink and kind. It does not keep Node alive.
+#[napi(ts_args_type = "callback: (error: ExportErrorReport) => void")]
+pub fn on_error(callback: Function<ExportErrorReport, ()>) -> Result<()> {
+    let tsfn = callback.build_threadsafe_function().weak::<true>().build()?;
+    REGISTRY.set_error_callback(Some(std::sync::Arc::new(move |r: ErrorReport| {
+        tsfn.call(ExportErrorReport { sink: r.sink, kind: r.kind, message: r.message }, ThreadsafeFunctionCallMode::NonBlocking);
+    })));
+    Ok(())
+}
+
+fn promise<'env, T, F>(env: &'env Env, fut: F) -> Result<Object<'env>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+{
+    let (deferred, promise) = env.create_deferred::<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>()?;
+    let handle = REGISTRY.runtime().map_err(|e| Error::new(Status::GenericFailure, e))?;
+    handle.spawn(async move {
+        match fut.await {
+            Ok(v) => deferred.resolve(Box::new(move |_| Ok(v))),
+            Err(e) => deferred.reject(e),
+        }
+    });
+    Ok(promise)
+}
+
+fn snake_to_camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut upper = false;
+    for c in s.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
