@@ -1,0 +1,72 @@
+//! Memory stays bounded when closing events never come: open traces are capped in number and age, and late
+//! events after export become straggler spans of the same trace rather than a new trace.
+
+use std::sync::Arc;
+
+use clawtrace_core::assemble::{AssembleConfig, Assembler};
+use clawtrace_core::ingest::{decode, Body, Inbound, Source};
+use clawtrace_core::stats::Stats;
+
+fn ev(json: serde_json::Value, at: f64) -> clawtrace_core::ingest::Event {
+    decode(Inbound { src: Source::Diagnostic, pid: 1, arrived_ms: at, trusted: true, hook: None, body: Body::Value(json), ctx: None }).unwrap()
+}
+
+fn run_started(i: usize, at: f64) -> serde_json::Value {
+    serde_json::json!({"type": "harness.run.started", "runId": format!("r{i}"), "sessionKey": format!("agent:main:s{i}"), "ts": at,
+        "trace": {"traceId": format!("{:032x}", i + 1), "spanId": format!("{:016x}", i + 1)}})
+}
+
+#[test]
+fn open_traces_are_capped_and_evicted_as_incomplete() {
+    let stats = Arc::new(Stats::default());
+    let cfg = AssembleConfig { max_open_traces: 100, ..Default::default() };
+    let mut a = Assembler::new(cfg, stats.clone());
+    let mut out = vec![];
+    for i in 0..1000 {
+        a.ingest(ev(run_started(i, 1e12 + i as f64), 1e12 + i as f64), 1e12 + i as f64, &mut out);
+        assert!(a.open_traces() <= 100);
+    }
+    assert_eq!(out.len(), 900);
+    assert!(out.iter().all(|t| t.incomplete));
+    assert_eq!(Stats::get(&stats.traces_evicted_capacity), 900);
+}
+
+#[test]
+fn ttl_closes_traces_whose_end_never_comes() {
+    let stats = Arc::new(Stats::default());
+    let cfg = AssembleConfig { trace_ttl_ms: 1000.0, ..Default::default() };
+    let mut a = Assembler::new(cfg, stats.clone());
+    let mut out = vec![];
+    a.ingest(ev(run_started(1, 1e12), 1e12), 1e12, &mut out);
+    a.tick(1e12 + 999.0, &mut out);
+    assert!(out.is_empty());
+    a.tick(1e12 + 1000.0, &mut out);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].incomplete);
+    assert_eq!(a.open_traces(), 0);
+    assert_eq!(Stats::get(&stats.traces_incomplete), 1);
+}
+
+#[test]
+fn late_events_become_stragglers_of_the_same_trace() {
+    let stats = Arc::new(Stats::default());
+    let mut a = Assembler::new(AssembleConfig::default(), stats.clone());
+    let mut out = vec![];
+    let t0 = 1e12;
+    a.ingest(ev(run_started(7, t0), t0), t0, &mut out);
+    let done = serde_json::json!({"type": "harness.run.completed", "runId": "r7", "ts": t0 + 10.0, "outcome": "completed",
+        "trace": {"traceId": format!("{:032x}", 8), "spanId": format!("{:016x}", 8)}});
+    a.ingest(ev(done, t0 + 10.0), t0 + 10.0, &mut out);
+    a.tick(t0 + 10.0 + 2000.0, &mut out);
+    assert_eq!(out.len(), 1, "closed and past the grace window");
+    let late = serde_json::json!({"type": "model.call.completed", "runId": "r7", "ts": t0 + 9.0, "callId": "r7:model:1", "model": "m",
+        "trace": {"traceId": format!("{:032x}", 8), "spanId": "00000000000000aa", "parentSpanId": format!("{:016x}", 8)}});
+    a.ingest(ev(late, t0 + 5000.0), t0 + 5000.0, &mut out);
+    a.tick(t0 + 8000.0, &mut out);
+    assert_eq!(out.len(), 2);
+    let s = &out[1];
+    assert!(s.straggler);
+    assert_eq!(s.trace_id, out[0].trace_id);
+    assert_eq!(s.spans.len(), 1, "only the late span, not its already-exported parent");
+    assert_eq!(s.spans[0].parent_span_id, Some(out[0].spans[0].span_id));
+}

@@ -1,0 +1,255 @@
+//! Acceptance on the real OpenClaw 2026.9.6 corpus: per scenario (between marker lines), the traces, their span
+//! trees, model calls with usage, failed turns, tool spans — with OpenClaw's trace context, and again with every
+//! `trace` field stripped (correlation mode), where only ids and the documented shape differences change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use clawtrace_core::assemble::span::{SpanRole, Trace};
+use clawtrace_core::assemble::{AssembleConfig, Assembler};
+use clawtrace_core::ingest::record::{parse_record, Record};
+use clawtrace_core::ingest::reorder::Reorder;
+use clawtrace_core::ingest::{decode, Body};
+use clawtrace_core::stats::Stats;
+use clawtrace_core::tree;
+
+const CORPUS: &str = include_str!("fixtures/openclaw-2026.9.6-gateway.jsonl");
+
+struct Scenario {
+    name: String,
+    traces: Vec<Trace>,
+}
+
+/// Replays the corpus as the pipeline would (reorder by seq, event-time clock) and cuts the output at markers:
+/// at each marker everything closed is flushed, so each scenario's traces are its own.
+fn replay(strip_trace: bool) -> (Vec<Scenario>, Arc<Stats>) {
+    let stats = Arc::new(Stats::default());
+    let mut asm = Assembler::new(AssembleConfig::default(), stats.clone());
+    let mut reorder = Reorder::new(250.0, 10_000);
+    let mut scenarios = vec![Scenario { name: "local turn 1: plain".into(), traces: vec![] }];
+    let (mut released, mut out) = (vec![], vec![]);
+    let mut now = 0.0;
+    for line in CORPUS.lines() {
+        match parse_record(line, 1).expect("corpus lines parse") {
+            Record::Marker(note) => {
+                reorder.drain(&mut released);
+                for e in released.drain(..) {
+                    asm.ingest(e, now, &mut out);
+                }
+                asm.tick(now + 60_000.0, &mut out);
+                scenarios.last_mut().unwrap().traces.append(&mut out);
+                scenarios.push(Scenario { name: note.trim_matches(|c| c == '-' || c == ' ').to_string(), traces: vec![] });
+            }
+            Record::Event(mut inbound) => {
+                now = inbound.arrived_ms;
+                if strip_trace {
+                    if let Body::Value(v) = &mut inbound.body {
+                        v.as_object_mut().unwrap().remove("trace");
+                    }
+                }
+                let e = decode(inbound).expect("corpus events are valid");
+                reorder.push(e, now, &mut released);
+                for e in released.drain(..) {
+                    asm.ingest(e, now, &mut out);
+                }
+                asm.tick(now, &mut out);
+            }
+        }
+    }
+    reorder.drain(&mut released);
+    for e in released.drain(..) {
+        asm.ingest(e, now, &mut out);
+    }
+    asm.drain_all(now + 60_000.0, &mut out);
+    scenarios.last_mut().unwrap().traces.append(&mut out);
+    (scenarios, stats)
+}
+
+/// The tree as roles, children sorted: `turn(harness_run(run(context,model_call)),usage)`.
+fn shape(t: &Trace) -> String {
+    let mut kids: HashMap<[u8; 8], Vec<usize>> = HashMap::new();
+    for (i, s) in t.spans.iter().enumerate() {
+        if let Some(p) = s.parent_span_id {
+            kids.entry(p).or_default().push(i);
+        }
+    }
+    fn render(t: &Trace, i: usize, kids: &HashMap<[u8; 8], Vec<usize>>) -> String {
+        let s = &t.spans[i];
+        let mut parts: Vec<String> = kids.get(&s.span_id).map(|k| k.iter().map(|&c| render(t, c, kids)).collect()).unwrap_or_default();
+        parts.sort();
+        if parts.is_empty() {
+            s.role.as_str().to_string()
+        } else {
+            format!("{}({})", s.role.as_str(), parts.join(","))
+        }
+    }
+    t.spans.iter().enumerate().filter(|(_, s)| s.parent_span_id.is_none()).map(|(i, _)| render(t, i, &kids)).collect::<Vec<_>>().join(" + ")
+}
+
+fn scenario<'a>(all: &'a [Scenario], prefix: &str) -> &'a Scenario {
+    all.iter().find(|s| s.name.starts_with(prefix)).unwrap_or_else(|| panic!("scenario {prefix} missing"))
+}
+
+fn spans_of(t: &Trace, role: SpanRole) -> Vec<&clawtrace_core::assemble::span::Span> {
+    t.spans.iter().filter(|s| s.role == role).collect()
+}
+
+fn dump(s: &Scenario) -> String {
+    s.traces.iter().map(tree::render).collect()
+}
+
+/// Checks that hold for every exported trace in both modes.
+fn check_invariants(all: &[Scenario]) {
+    for sc in all {
+        for t in &sc.traces {
+            let ids: std::collections::HashSet<_> = t.spans.iter().map(|s| s.span_id).collect();
+            assert_eq!(ids.len(), t.spans.len(), "span ids unique in {}", sc.name);
+            let roots: Vec<_> = t.spans.iter().filter(|s| s.parent_span_id.is_none()).collect();
+            assert_eq!(roots.len(), 1, "exactly one root in {}:\n{}", sc.name, tree::render(t));
+            for s in &t.spans {
+                if let Some(p) = s.parent_span_id {
+                    assert!(ids.contains(&p), "parent of {} present in {}", s.name, sc.name);
+                }
+                assert!(s.end_ns >= s.start_ns && s.start_ns > 1_700_000_000_000_000_000, "sane times for {}", s.name);
+            }
+            let root = roots[0];
+            assert!(root.name.starts_with("invoke_agent "), "root named for the agent: {}", root.name);
+            assert!(root.attr_str("session.id").is_some() && root.attr_str("session.id") == root.attr_str("gen_ai.conversation.id"));
+            assert!(!t.incomplete, "closed by its own events: {}", sc.name);
+            // No infra-only trace: every exported trace has agent work in it.
+            assert!(t.spans.iter().any(|s| s.role != SpanRole::Synthetic), "infra-only trace exported in {}", sc.name);
+            for m in spans_of(t, SpanRole::ModelCall) {
+                assert_eq!(m.attr_str("gen_ai.operation.name"), Some("chat"));
+                assert_eq!(m.attr_str("gen_ai.provider.name"), Some("fake"));
+                assert_eq!(m.attr_str("gen_ai.request.model"), Some("fake-model"));
+                assert_eq!(m.name, "chat fake-model");
+                if m.status.is_error() {
+                    assert_eq!(m.attr_str("error.type"), Some("Error"));
+                } else {
+                    assert_eq!(m.attr_i64("gen_ai.usage.input_tokens"), Some(123));
+                    assert_eq!(m.attr_i64("gen_ai.usage.output_tokens"), Some(7));
+                    assert_eq!(m.attr_i64("gen_ai.usage.cache_read.input_tokens"), Some(0));
+                }
+            }
+        }
+    }
+}
+
+fn check_scenarios(all: &[Scenario], correlated: bool) {
+    let by = |p| scenario(all, p);
+
+    let s = by("local turn 1");
+    assert_eq!(s.traces.len(), 1, "{}", dump(s));
+    let want = if correlated { "synthetic(harness_run(run(context,model_call)))" } else { "harness_run(run(context,model_call))" };
+    assert_eq!(shape(&s.traces[0]), want);
+    assert_eq!(s.traces[0].root().unwrap().attr_str("session.id"), Some("agent:main:main"));
+
+    let s = by("local turn 2");
+    assert_eq!(s.traces.len(), 1);
+    let want = if correlated {
+        "synthetic(harness_run(run(context,model_call,model_call,tool)))"
+    } else {
+        "harness_run(run(context,model_call,model_call,tool))"
+    };
+    assert_eq!(shape(&s.traces[0]), want);
+    let tool = spans_of(&s.traces[0], SpanRole::Tool)[0];
+    assert_eq!((tool.name.as_str(), tool.attr_str("gen_ai.tool.name"), tool.attr_str("gen_ai.operation.name")), ("execute_tool read", Some("read"), Some("execute_tool")));
+    assert!(!s.traces[0].has_error());
+
+    // Provider HTTP 500 in --local mode: OpenClaw gives each attempt its own trace; correlation groups them by runId.
+    let s = by("local turn 3");
+    let calls: Vec<_> = s.traces.iter().flat_map(|t| spans_of(t, SpanRole::ModelCall)).collect();
+    // The recording holds 7 attempts of this turn (the gateway one below holds 8).
+    assert_eq!(calls.len(), 7, "{}", dump(s));
+    assert!(calls.iter().all(|c| c.status.is_error()));
+    assert_eq!(s.traces.len(), if correlated { 1 } else { 7 });
+    assert!(s.traces.iter().all(|t| t.root().unwrap().status.is_error()), "failed turn is an error");
+
+    assert!(by("gateway start").traces.is_empty(), "startup is infra only");
+
+    let s = by("gateway HTTP");
+    assert_eq!(s.traces.len(), 2, "{}", dump(s));
+    let mut users: Vec<_> = s.traces.iter().map(|t| t.root().unwrap().attr_str("user.id").unwrap().to_string()).collect();
+    users.sort();
+    assert_eq!(users, ["alice", "bob"]);
+    let want = if correlated { "synthetic(harness_run(run(context,model_call),usage))" } else { "synthetic(harness_run(run(context,model_call)),usage)" };
+    for t in &s.traces {
+        assert_eq!(shape(t), want);
+        assert_eq!(t.root().unwrap().attr_i64("openclaw.usage.total.input_tokens"), Some(123));
+    }
+
+    let s = by("gateway WS RPC chat.send");
+    assert_eq!(s.traces.len(), 1, "{}", dump(s));
+    assert_eq!(shape(&s.traces[0]), "turn(harness_run(run(context,model_call),usage))");
+    assert_eq!(s.traces[0].root().unwrap().attr_str("session.id"), Some("agent:main:e2e-chat"));
+    assert_eq!(s.traces[0].root().unwrap().attr_str("openclaw.channel"), Some("webchat"));
+
+    let s = by("gateway chat.send: concurrent");
+    assert_eq!(s.traces.len(), 3, "{}", dump(s));
+    let mut shapes: Vec<(String, String)> =
+        s.traces.iter().map(|t| (t.root().unwrap().attr_str("session.id").unwrap().to_string(), shape(t))).collect();
+    shapes.sort();
+    assert_eq!(
+        shapes,
+        [
+            ("agent:main:e2e-b".to_string(), "turn(harness_run(run(context,model_call),usage))".to_string()),
+            ("agent:main:e2e-tool".to_string(), "turn(harness_run(run(context,model_call),usage))".to_string()),
+            ("agent:main:e2e-tool".to_string(), "turn(harness_run(run(context,model_call,model_call,tool),usage))".to_string()),
+        ]
+    );
+
+    // Follow-ups to a busy session: their own traces, no run, linked to the run that consumed them.
+    let s = by("gateway chat.send: 3 messages");
+    assert_eq!(s.traces.len(), 3, "{}", dump(s));
+    let (with_run, injected): (Vec<&Trace>, Vec<&Trace>) = s.traces.iter().partition(|t| t.spans.len() > 1);
+    assert_eq!(with_run.len(), 1);
+    assert_eq!(shape(with_run[0]), "turn(harness_run(run(context,model_call,model_call),usage))");
+    for t in injected {
+        let root = t.root().unwrap();
+        assert_eq!(shape(t), "turn");
+        assert_eq!(root.attr_str("openclaw.reason"), Some("active_run_injected"));
+        assert_eq!(root.links.len(), 1, "linked to the active run");
+        assert_eq!(root.links[0].trace_id, with_run[0].trace_id);
+    }
+
+    let s = by("gateway chat.send: provider HTTP 500");
+    assert_eq!(s.traces.len(), 1, "{}", dump(s));
+    let t = &s.traces[0];
+    assert!(t.root().unwrap().status.is_error());
+    let attempts = spans_of(t, SpanRole::Harness);
+    assert_eq!(attempts.len(), 8);
+    assert!(attempts.iter().all(|a| a.status.is_error()), "an attempt whose model call failed is an error despite outcome=completed");
+    assert_eq!(spans_of(t, SpanRole::ModelCall).iter().filter(|c| c.status.is_error()).count(), 8);
+
+    assert!(by("gateway stop").traces.is_empty());
+}
+
+#[test]
+fn corpus_with_trace_context() {
+    let (all, stats) = replay(false);
+    check_invariants(&all);
+    check_scenarios(&all, false);
+    // OpenClaw's own ids are kept unchanged.
+    let chat = &scenario(&all, "gateway WS RPC chat.send").traces[0];
+    assert_eq!(clawtrace_core::assemble::span::hex(&chat.trace_id), "39895a732c83c4797d137afcf44bd12b");
+    assert_eq!(Stats::get(&stats.traces_infra_only) > 0, true, "lone security.event traces were dropped, and counted");
+}
+
+#[test]
+fn corpus_without_trace_context_correlates() {
+    let (all, _) = replay(true);
+    check_invariants(&all);
+    check_scenarios(&all, true);
+}
+
+#[test]
+fn every_event_is_accounted_for() {
+    let (_, s) = replay(false);
+    let total = CORPUS.lines().filter(|l| !l.contains("\"src\":\"marker\"")).count() as u64;
+    let accounted = Stats::get(&s.events_in_spans)
+        + Stats::get(&s.skipped_infra_event)
+        + Stats::get(&s.skipped_unknown_type)
+        + Stats::get(&s.skipped_no_correlation)
+        + Stats::get(&s.skipped_content_disabled);
+    assert_eq!(accounted, total);
+}
