@@ -14,7 +14,7 @@
 // (gateway.event_loop.sample, diagnostic.gc, security.event with its own trace). Deterministic (seeded PRNG),
 // streamed to disk. Returns the counts a correct pipeline must reproduce.
 //
-// Usage: node bench/synth.js OUT [--events N] [--sessions N] [--seed N] [--strip-trace] [--fail-rate F]
+// Usage: node bench/synth.js OUT [--events N] [--sessions N] [--seed N] [--strip-trace] [--fail-rate F] [--start-ms MS]
 
 const fs = require('node:fs')
 
@@ -55,6 +55,7 @@ const MODELS = [
  * @param {number} [opts.failRate]     fraction of turns whose model call fails (default 0.05)
  * @param {number} [opts.infraRate]    infra events per turn event (default 0.05)
  * @param {number} [opts.pid]
+ * @param {number} [opts.startMs]    event time of the first record (ms since epoch; default 1795760000000)
  * @returns {Promise<{events:number, lines:number, turns:number, spans:number, modelCalls:number, toolCalls:number,
  *   errors:number, failedTurns:number, infraEvents:number, sessions:number, inputTokens:number, outputTokens:number}>}
  */
@@ -68,7 +69,8 @@ async function generate(opts) {
   const infraRate = opts.infraRate ?? 0.05
   const pid = opts.pid ?? 4242
   let seq = 0
-  let now = 1795760000000
+  // Event time: the real corpus was recorded from 1795760006224 (ms since epoch); 1 ms per event.
+  let now = opts.startMs ?? 1795760000000
   const hex = (n) => {
     let s = ''
     for (let i = 0; i < n; i += 8) s += Math.floor(rnd() * 0x100000000).toString(16).padStart(8, '0')
@@ -305,10 +307,11 @@ if (require.main === module) {
     if (a === '--events') opts.events = Number(args[++i])
     else if (a === '--sessions') opts.sessions = Number(args[++i])
     else if (a === '--seed') opts.seed = Number(args[++i])
+    else if (a === '--start-ms') opts.startMs = Number(args[++i])
     else if (a === '--fail-rate') opts.failRate = Number(args[++i])
     else if (a === '--strip-trace') opts.stripTrace = true
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node bench/synth.js OUT [--events N] [--sessions N] [--seed N] [--fail-rate F] [--strip-trace]')
+      console.log('usage: node bench/synth.js OUT [--events N] [--sessions N] [--seed N] [--fail-rate F] [--strip-trace] [--start-ms MS]')
       process.exit(0)
     } else opts.out = a
   }

@@ -1,0 +1,259 @@
+#!/usr/bin/env node
+'use strict'
+// The clawtrace CLI: replay recorded OpenClaw gateway events into trace exporters, and a self-contained demo.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const PKG_DIR = path.resolve(__dirname, '..')
+const CORPUS_NAME = 'openclaw-2026.9.6-gateway.jsonl'
+const KNOWN_EXPORTERS = ['file']
+const PLANNED_EXPORTERS = ['otlp', 'mlflow', 'langfuse']
+
+const HELP = `clawtrace — production-grade tracing for the OpenClaw AI gateway
+
+Usage:
+  clawtrace replay FILE [options]   replay a recorded event file (one {"src":…} record per line) into exporters
+  clawtrace demo [options]          replay the bundled real gateway corpus plus a synthetic load of many
+                                    concurrent sessions into a file, print a summary and one trace tree
+  clawtrace --help                  this help
+
+replay options:
+  --exporter NAME     exporter to send traces to; repeatable (available: file; planned: otlp, mlflow, langfuse)
+                      default: file
+  --out PATH          file exporter output, OTLP/JSON lines (default: clawtrace-traces.jsonl)
+  --tree              print every exported trace as an indented tree
+  --grace-ms N        how long a finished trace waits for stragglers (default 2000)
+  --timeout-ms N      give up waiting for the export after N ms (default 120000)
+  --stats-json PATH   write stats() (plus maxRssKb and the replay summary) as JSON at the end
+
+demo options:
+  --out PATH          output file (default: clawtrace-demo.jsonl in the working directory)
+  --sessions N        concurrent synthetic sessions (default 2000)
+  --events N          synthetic events (default 200000)
+  --seed N            synthetic stream seed (default 7)
+  --stats-json PATH   as for replay
+`
+
+class UsageError extends Error {}
+
+function parseArgs(argv) {
+  const o = { _: [], exporters: [], flags: {} }
+  const needsValue = new Set(['--exporter', '--out', '--grace-ms', '--timeout-ms', '--stats-json', '--sessions', '--events', '--seed'])
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]
+    let v
+    if (a.startsWith('--') && a.includes('=')) {
+      v = a.slice(a.indexOf('=') + 1)
+      a = a.slice(0, a.indexOf('='))
+    }
+    if (needsValue.has(a)) {
+      if (v === undefined) {
+        if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`)
+        v = argv[++i]
+      }
+      if (a === '--exporter') o.exporters.push(...v.split(',').filter(Boolean))
+      else o.flags[a.slice(2)] = v
+    } else if (a === '--tree' || a === '--help' || a === '-h') {
+      o.flags[a === '-h' ? 'help' : a.slice(2)] = true
+    } else if (a.startsWith('-') && a !== '-') {
+      throw new UsageError(`unknown option ${a}`)
+    } else o._.push(a)
+  }
+  return o
+}
+
+function num(flags, name, dflt, { min = 0 } = {}) {
+  if (flags[name] === undefined) return dflt
+  const n = Number(flags[name])
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}, got ${JSON.stringify(flags[name])}`)
+  return n
+}
+
+function loadAddon() {
+  try {
+    return require(PKG_DIR)
+  } catch (e) {
+    throw new Error(`cannot load the clawtrace native addon: ${e.message}`)
+  }
+}
+
+function sumBy(stats, prefix) {
+  let n = 0
+  for (const [k, v] of Object.entries(stats)) if (k.startsWith(prefix) && typeof v === 'number') n += v
+  return n
+}
+
+function writeStatsJson(file, ct, extra) {
+  const st = ct.stats()
+  const doc = { ...st, maxRssKb: process.resourceUsage().maxRSS, ...extra }
+  fs.writeFileSync(file, JSON.stringify(doc, null, 2) + '\n')
+}
+
+function fileConfig(out, flags) {
+  const cfg = { exporters: { file: { path: path.resolve(out) } } }
+  if (flags['grace-ms'] !== undefined) cfg.graceMs = num(flags, 'grace-ms', 2000)
+  return cfg
+}
+
+function checkExporters(list) {
+  const exporters = list.length ? [...new Set(list)] : ['file']
+  for (const e of exporters) {
+    if (PLANNED_EXPORTERS.includes(e)) throw new UsageError(`exporter '${e}' is not available yet (available: ${KNOWN_EXPORTERS.join(', ')})`)
+    if (!KNOWN_EXPORTERS.includes(e)) throw new UsageError(`unknown exporter '${e}' (available: ${KNOWN_EXPORTERS.join(', ')})`)
+  }
+  return exporters
+}
+
+function checkReadable(file) {
+  let st
+  try {
+    st = fs.statSync(file)
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`)
+  }
+  if (!st.isFile()) throw new Error(`cannot read ${file}: not a regular file`)
+}
+
+async function cmdReplay(args) {
+  const file = args._[1]
+  if (!file) throw new UsageError('replay needs a FILE')
+  if (args._.length > 2) throw new UsageError(`unexpected argument ${args._[2]}`)
+  checkExporters(args.exporters)
+  const out = args.flags.out || 'clawtrace-traces.jsonl'
+  const timeoutMs = num(args.flags, 'timeout-ms', 120_000)
+  const cfg = fileConfig(out, args.flags)
+  checkReadable(file)
+  const ct = loadAddon()
+  // The file sink appends; a replay's output is this replay's traces only.
+  fs.rmSync(cfg.exporters.file.path, { force: true })
+  const t0 = process.hrtime.bigint()
+  await ct.configure(cfg)
+  const sum = await ct.replay(path.resolve(file), timeoutMs)
+  const ok = await ct.shutdown(timeoutMs)
+  const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6
+  const st = ct.stats()
+  const skipped = sumBy(st, 'skipped')
+  const invalid = sumBy(st, 'invalid')
+  const dropped = sumBy(st, 'dropped')
+  console.log(
+    `replayed ${sum.events} events (${sum.lines} lines) in ${(elapsedMs / 1000).toFixed(2)}s: ` +
+      `traces exported ${st.tracesExported}, spans ${st.spansExported}, skipped ${skipped}, invalid ${invalid}` +
+      (dropped ? `, dropped ${dropped}` : '') +
+      (st.spansFailedExport ? `, spans failed export ${st.spansFailedExport}` : '') +
+      ` → ${cfg.exporters.file.path}`,
+  )
+  if (args.flags['stats-json']) writeStatsJson(args.flags['stats-json'], ct, { replay: sum, elapsedMs })
+  if (args.flags.tree) {
+    const tree = require('./tree.js')
+    const traces = await tree.readTraces(cfg.exporters.file.path)
+    process.stdout.write('\n' + tree.renderTraces(traces))
+  }
+  if (!sum.flushed || !ok) {
+    console.error(`clawtrace: export did not finish within ${timeoutMs} ms`)
+    return 1
+  }
+  return 0
+}
+
+function corpusPath() {
+  const candidates = [path.join(PKG_DIR, 'fixtures', CORPUS_NAME), path.join(PKG_DIR, 'crates', 'core', 'tests', 'fixtures', CORPUS_NAME)]
+  const found = candidates.find((p) => fs.existsSync(p))
+  if (!found) throw new Error(`bundled corpus ${CORPUS_NAME} not found (looked in ${candidates.join(', ')})`)
+  return found
+}
+
+async function cmdDemo(args) {
+  if (args._.length > 1) throw new UsageError(`unexpected argument ${args._[1]}`)
+  const out = path.resolve(args.flags.out || 'clawtrace-demo.jsonl')
+  const sessions = num(args.flags, 'sessions', 2000, { min: 1 })
+  const events = num(args.flags, 'events', 200_000, { min: 0 })
+  const seed = num(args.flags, 'seed', 7)
+  const corpus = corpusPath()
+  const ct = loadAddon()
+  const { generate } = loadSynth()
+  const tree = require('./tree.js')
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clawtrace-demo-'))
+  const synthFile = path.join(tmp, 'synthetic.jsonl')
+  try {
+    const t0 = process.hrtime.bigint()
+    console.log(`clawtrace demo: real gateway corpus ${path.relative(process.cwd(), corpus) || corpus}`)
+    console.log(`                + synthetic load: ${sessions} concurrent sessions, ~${events} events (seed ${seed})`)
+    const expected = events > 0 ? await generate({ out: synthFile, events, sessions, seed }) : null
+    const tGen = process.hrtime.bigint()
+    fs.rmSync(out, { force: true })
+    await ct.configure({ exporters: { file: { path: out } } })
+    const real = await ct.replay(corpus)
+    const synth = expected ? await ct.replay(synthFile) : { events: 0, flushed: true }
+    const ok = await ct.shutdown()
+    const tEnd = process.hrtime.bigint()
+    const st = ct.stats()
+
+    const pick = (id, spans) => spans.some((s) => s.attributes['session.id'] === 'agent:main:e2e-tool' && s.name.startsWith('execute_tool'))
+    const { summary, kept } = await tree.summarizeFile(out, pick)
+    const replayMs = Number(tEnd - tGen) / 1e6
+    const totalEvents = real.events + synth.events
+    console.log('')
+    console.log(`  events replayed   ${totalEvents.toLocaleString('en-US')} (${real.events} real + ${synth.events.toLocaleString('en-US')} synthetic)`)
+    console.log(`  traces exported   ${st.tracesExported.toLocaleString('en-US')}  (${summary.errorTraces} with errors)`)
+    console.log(`  spans             ${st.spansExported.toLocaleString('en-US')}  (${summary.errorSpans} error spans)`)
+    console.log(`  tokens            ${summary.inputTokens.toLocaleString('en-US')} in / ${summary.outputTokens.toLocaleString('en-US')} out`)
+    console.log(`  sessions          ${summary.sessions.size.toLocaleString('en-US')}`)
+    console.log(
+      `  elapsed           ${(replayMs / 1000).toFixed(2)}s replay (${Math.round(totalEvents / (replayMs / 1000)).toLocaleString('en-US')} events/s)` +
+        `, ${(Number(tGen - t0) / 1e9).toFixed(2)}s generating`,
+    )
+    console.log(`  peak RSS          ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
+    console.log(`  output            ${out}`)
+    const first = kept.entries().next().value
+    if (first) {
+      console.log('\nA tool-call trace from the real corpus:\n')
+      console.log(tree.renderTrace(first[0], first[1]).join('\n'))
+    }
+    if (args.flags['stats-json']) writeStatsJson(args.flags['stats-json'], ct, { replay: { real, synth }, expected, elapsedMs: replayMs })
+    if (!real.flushed || !synth.flushed || !ok) {
+      console.error('clawtrace: export did not finish in time')
+      return 1
+    }
+    return 0
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+function loadSynth() {
+  const p = path.join(PKG_DIR, 'bench', 'synth.js')
+  if (!fs.existsSync(p)) throw new Error(`synthetic generator not found at ${p}`)
+  return require(p)
+}
+
+async function main(argv) {
+  let args
+  try {
+    args = parseArgs(argv)
+  } catch (e) {
+    console.error(`clawtrace: ${e.message}\n\nRun 'clawtrace --help' for usage.`)
+    return 2
+  }
+  const cmd = args._[0]
+  if (args.flags.help || cmd === 'help' || !cmd) {
+    process.stdout.write(HELP)
+    return cmd || args.flags.help ? 0 : 2
+  }
+  try {
+    if (cmd === 'replay') return await cmdReplay(args)
+    if (cmd === 'demo') return await cmdDemo(args)
+    throw new UsageError(`unknown command '${cmd}'`)
+  } catch (e) {
+    const msg = e && e.message ? e.message : String(e)
+    console.error(`clawtrace: ${msg}`)
+    if (e instanceof UsageError) console.error(`\nRun 'clawtrace --help' for usage.`)
+    return e instanceof UsageError ? 2 : 1
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+})
