@@ -178,29 +178,17 @@ impl Correlator {
         let kind = e.kind.as_str();
         let message_id = e.fields.get("messageId").and_then(id_string);
         let idx = match kind {
-            "message.received" => {
-                let seq = e.seq.map(|s| s.to_string()).unwrap_or_else(|| format!("{}", e.ts_ms));
-                let pid = e.pid.to_string();
-                let trace = ids::trace_id(&["turn", &pid, &seq, &sk, message_id.as_deref().unwrap_or("")]);
-                session.turns.push(TurnRef {
-                    trace,
-                    root: ids::span_id(&trace, &["turn"]),
-                    message_id,
-                    run_id: None,
-                    queued: false,
-                    dispatching: false,
-                    steered: false,
-                    dispatch_done: false,
-                });
-                session.turns.len() - 1
-            }
+            "message.received" => open_new_turn(session, &sk, e, message_id),
             "message.queued" if e.str("source") == Some("followup-queue-steer") => {
                 let i = first(&session.turns, |t| t.run_id.is_none() && !t.steered)?;
                 session.turns[i].steered = true;
                 i
             }
             "message.queued" => {
-                let i = first(&session.turns, |t| !t.queued).or_else(|| open_new_turn(session, &sk, e))?;
+                let i = match first(&session.turns, |t| !t.queued) {
+                    Some(i) => i,
+                    None => open_new_turn(session, &sk, e, None),
+                };
                 session.turns[i].queued = true;
                 i
             }
@@ -340,20 +328,21 @@ fn first(turns: &[TurnRef], pred: impl Fn(&TurnRef) -> bool) -> Option<usize> {
     turns.iter().position(pred)
 }
 
-fn open_new_turn(session: &mut SessionState, sk: &str, e: &Event) -> Option<usize> {
+/// Opens a message turn; its ids derive from the opening event (process, seq), so a replay gives the same ids.
+fn open_new_turn(session: &mut SessionState, sk: &str, e: &Event, message_id: Option<String>) -> usize {
     let seq = e.seq.map(|s| s.to_string()).unwrap_or_else(|| format!("{}", e.ts_ms));
-    let trace = ids::trace_id(&["turn", &e.pid.to_string(), &seq, sk, ""]);
+    let trace = ids::trace_id(&["turn", &e.pid.to_string(), &seq, sk, message_id.as_deref().unwrap_or("")]);
     session.turns.push(TurnRef {
         trace,
         root: ids::span_id(&trace, &["turn"]),
-        message_id: None,
+        message_id,
         run_id: None,
         queued: false,
         dispatching: false,
         steered: false,
         dispatch_done: false,
     });
-    Some(session.turns.len() - 1)
+    session.turns.len() - 1
 }
 
 fn bind_run(runs: &mut HashMap<String, RunRef>, session: &mut SessionState, i: usize, run_id: &str, now: f64) {
