@@ -26,13 +26,21 @@ fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
+/// This process's id, read once: `std::process::id()` is a `getpid` system call on every record call otherwise
+/// (glibc does not cache it). A Node process never forks with this addon loaded (child processes exec), so the
+/// cached value stays right.
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 fn record(env: &Env, src: Source, hook: Option<String>, evt: Unknown, ctx: Option<Unknown>, trusted: bool) -> bool {
     let Some(json) = stringify(env, &evt) else {
         REGISTRY.count_invalid(&REGISTRY.stats.invalid_unserializable);
         return false;
     };
     let ctx = ctx.and_then(|c| stringify(env, &c)).map(Body::Json);
-    REGISTRY.record(Inbound { src, pid: std::process::id(), arrived_ms: now_ms(), trusted, hook, body: Body::Json(json), ctx })
+    REGISTRY.record(Inbound { src, pid: pid(), arrived_ms: now_ms(), trusted, hook, body: Body::Json(json), ctx })
 }
 
 /// Records an OpenClaw diagnostic event (`onInternalDiagnosticEvent(evt, meta)` / `onDiagnosticEvent(evt)`).
@@ -287,7 +295,7 @@ fn bench_trace(trace_id: Option<String>, span_id: Option<String>, parent_span_id
 }
 
 fn bench_enqueue(body: Body) -> bool {
-    REGISTRY.record(Inbound { src: Source::Diagnostic, pid: std::process::id(), arrived_ms: now_ms(), trusted: false, hook: None, body, ctx: None })
+    REGISTRY.record(Inbound { src: Source::Diagnostic, pid: pid(), arrived_ms: now_ms(), trusted: false, hook: None, body, ctx: None })
 }
 
 /// Internal benchmark entry point: an empty N-API call taking the event, the baseline cost of crossing at all.
