@@ -10,6 +10,10 @@ const PKG_DIR = path.resolve(__dirname, '..')
 const CORPUS_NAME = 'openclaw-2026.9.6-gateway.jsonl'
 const KNOWN_EXPORTERS = ['file']
 const PLANNED_EXPORTERS = ['otlp', 'mlflow', 'langfuse']
+// Traces a sink may hold waiting for export. The library default (4096) suits a live gateway; a replay closes
+// traces much faster than real time, and at its end closes every open trace at once, and the sink drops (and
+// counts) what does not fit, so replays get a deeper queue.
+const REPLAY_SINK_QUEUE = 65536
 
 const HELP = `clawtrace — production-grade tracing for the OpenClaw AI gateway
 
@@ -27,6 +31,7 @@ replay options:
   --grace-ms N        how long a finished trace waits for stragglers (default 2000)
   --timeout-ms N      give up waiting for the export after N ms (default 120000)
   --stats-json PATH   write stats() (plus maxRssKb and the replay summary) as JSON at the end
+  --sink-queue N      traces each exporter may hold waiting for export (default 65536)
 
 demo options:
   --out PATH          output file (default: clawtrace-demo.jsonl in the working directory)
@@ -40,7 +45,7 @@ class UsageError extends Error {}
 
 function parseArgs(argv) {
   const o = { _: [], exporters: [], flags: {} }
-  const needsValue = new Set(['--exporter', '--out', '--grace-ms', '--timeout-ms', '--stats-json', '--sessions', '--events', '--seed'])
+  const needsValue = new Set(['--exporter', '--out', '--grace-ms', '--timeout-ms', '--stats-json', '--sessions', '--events', '--seed', '--sink-queue'])
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]
     let v
@@ -94,6 +99,7 @@ function writeStatsJson(file, ct, extra) {
 function fileConfig(out, flags) {
   const cfg = { exporters: { file: { path: path.resolve(out) } } }
   if (flags['grace-ms'] !== undefined) cfg.graceMs = num(flags, 'grace-ms', 2000)
+  cfg.batch = { queueTraces: num(flags, 'sink-queue', REPLAY_SINK_QUEUE, { min: 1 }) }
   return cfg
 }
 
@@ -179,12 +185,12 @@ async function cmdDemo(args) {
   const synthFile = path.join(tmp, 'synthetic.jsonl')
   try {
     const t0 = process.hrtime.bigint()
-    console.log(`clawtrace demo: real gateway corpus ${path.relative(process.cwd(), corpus) || corpus}`)
+    console.log(`clawtrace demo: real gateway corpus ${corpus}`)
     console.log(`                + synthetic load: ${sessions} concurrent sessions, ~${events} events (seed ${seed})`)
     const expected = events > 0 ? await generate({ out: synthFile, events, sessions, seed }) : null
     const tGen = process.hrtime.bigint()
     fs.rmSync(out, { force: true })
-    await ct.configure({ exporters: { file: { path: out } } })
+    await ct.configure(fileConfig(out, args.flags))
     const real = await ct.replay(corpus)
     const synth = expected ? await ct.replay(synthFile) : { events: 0, flushed: true }
     const ok = await ct.shutdown()

@@ -1,0 +1,137 @@
+// The clawtrace CLI end to end: the real corpus with --tree, a 1,000,000-event synthetic stream (bounded memory,
+// counters that add up, every turn exported), and the same shape with trace context stripped.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+const require = createRequire(import.meta.url)
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const CLI = path.join(ROOT, 'bin', 'clawtrace.js')
+const CORPUS = path.join(ROOT, 'fixtures', 'openclaw-2026.9.6-gateway.jsonl')
+const { generate } = require(path.join(ROOT, 'bench', 'synth.js'))
+const tree = require(path.join(ROOT, 'bin', 'tree.js'))
+const HAVE_TIME = fs.existsSync('/usr/bin/time')
+// Peak RSS bound for the 1M-event replay. Measured ~450-580 MB on a 2-core x64 box (see the final report).
+const MAX_RSS_MB = Number(process.env.CLAWTRACE_MAX_RSS_MB || 1100)
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clawtrace-cli-'))
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
+
+function runCli(args, { timeVerbose = false } = {}) {
+  const cmd = timeVerbose && HAVE_TIME ? '/usr/bin/time' : process.execPath
+  const argv = timeVerbose && HAVE_TIME ? ['-v', process.execPath, CLI, ...args] : [CLI, ...args]
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 300_000 })
+  let rssKb
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr || '')
+  if (m) rssKb = Number(m[1])
+  return { ...r, rssKb }
+}
+
+function sumPrefix(stats, prefix) {
+  return Object.entries(stats)
+    .filter(([k, v]) => k.startsWith(prefix) && typeof v === 'number')
+    .reduce((a, [, v]) => a + v, 0)
+}
+
+// Every event handed in is accounted for exactly once. (A replay counts malformed lines and unknown sources as
+// received but never queues them; decode-time invalid events are queued. Our inputs have neither, so both
+// identities are checked in their strict form.)
+function assertCountersAddUp(st) {
+  const invalid = sumPrefix(st, 'invalid') - (st.invalidTraceContext || 0) // a bad trace context keeps its event
+  const skipped = sumPrefix(st, 'skipped')
+  assert.equal(sumPrefix(st, 'dropped'), 0, 'nothing dropped in a replay')
+  assert.equal(invalid, 0, 'generated input is valid')
+  assert.equal(st.eventsReceived, st.eventsQueued + invalid + (st.skippedUnknownSource || 0), 'received = queued + invalid')
+  assert.equal(st.eventsQueued, invalid + skipped + st.eventsInSpans, 'queued = invalid + skipped + in spans')
+}
+
+test('replay of the real corpus with --tree', () => {
+  const out = path.join(tmp, 'corpus.jsonl')
+  const r = runCli(['replay', CORPUS, '--out', out, '--tree'])
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stdout, /traces exported 19\b/)
+  const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean)
+  const traces = tree.parseOtlpJsonLines(lines.join('\n'))
+  assert.equal(lines.length, traces.size, 'one line per trace')
+  assert.equal(lines.length, 19)
+  // The tool trace, under its session header.
+  const blocks = r.stdout.split(/\n(?=trace [0-9a-f]{32})/)
+  const tool = blocks.find((b) => /^trace [0-9a-f]{32}\s+session\.id=agent:main:e2e-tool\b/.test(b) && b.includes('execute_tool read'))
+  assert.ok(tool, `no e2e-tool trace with execute_tool read in:\n${r.stdout}`)
+  assert.match(tool, /chat fake-model\s+\d+ms\s+tokens 123→7/)
+  assert.match(r.stdout, /ERROR\(model call failed/)
+})
+
+test('CLI errors are clear and non-zero', () => {
+  let r = runCli(['replay', path.join(tmp, 'missing.jsonl'), '--out', path.join(tmp, 'x.jsonl')])
+  assert.notEqual(r.status, 0)
+  assert.match(r.stderr, /cannot read .*missing\.jsonl: no such file/)
+  r = runCli(['replay', CORPUS, '--exporter', 'file', '--exporter', 'otlp', '--out', path.join(tmp, 'x.jsonl')])
+  assert.equal(r.status, 2)
+  assert.match(r.stderr, /exporter 'otlp' is not available yet/)
+  r = runCli(['replay', CORPUS, '--exporter', 'zipkin'])
+  assert.equal(r.status, 2)
+  assert.match(r.stderr, /unknown exporter 'zipkin'/)
+  r = runCli(['--help'])
+  assert.equal(r.status, 0)
+  assert.match(r.stdout, /clawtrace replay FILE/)
+})
+
+test('1,000,000 synthetic events: bounded memory, counters add up, every turn exported', { timeout: 400_000 }, async () => {
+  const input = path.join(tmp, 'synth-1m.jsonl')
+  const out = path.join(tmp, 'synth-1m-out.jsonl')
+  const statsFile = path.join(tmp, 'synth-1m-stats.json')
+  const expected = await generate({ out: input, events: 1_000_000, sessions: 2000, seed: 1 })
+  assert.ok(expected.events >= 1_000_000)
+  const t0 = Date.now()
+  const r = runCli(['replay', input, '--out', out, '--stats-json', statsFile], { timeVerbose: true })
+  const ms = Date.now() - t0
+  assert.equal(r.status, 0, r.stderr)
+  fs.rmSync(input, { force: true })
+  const st = JSON.parse(fs.readFileSync(statsFile, 'utf8'))
+  const rssMb = (r.rssKb ?? st.maxRssKb) / 1024
+  console.log(`# 1M replay: ${expected.events} events, ${(ms / 1000).toFixed(1)}s, peak RSS ${rssMb.toFixed(0)} MB`)
+  assert.ok(rssMb < MAX_RSS_MB, `peak RSS ${rssMb.toFixed(0)} MB >= ${MAX_RSS_MB} MB`)
+  assert.equal(st.replay.events, expected.events)
+  assert.equal(st.eventsReceived, expected.events)
+  assertCountersAddUp(st)
+  assert.equal(st.spansDroppedSinkQueueFull, 0)
+  assert.equal(st.tracesExported, expected.turns)
+  assert.equal(st.spansExported, expected.spans)
+  const { summary } = await tree.summarizeFile(out)
+  assert.equal(summary.traces, expected.turns)
+  assert.equal(summary.errorTraces, expected.failedTurns)
+  assert.equal(summary.inputTokens, expected.inputTokens)
+  fs.rmSync(out, { force: true })
+})
+
+test('trace context stripped: same traces and model-call spans, by correlation', { timeout: 120_000 }, async () => {
+  const count = async (strip) => {
+    const input = path.join(tmp, `synth-50k-${strip}.jsonl`)
+    const out = path.join(tmp, `synth-50k-${strip}-out.jsonl`)
+    const statsFile = path.join(tmp, `synth-50k-${strip}-stats.json`)
+    const expected = await generate({ out: input, events: 50_000, sessions: 500, seed: 3, stripTrace: strip })
+    if (strip) assert.ok(!fs.readFileSync(input, 'utf8').includes('"trace"'))
+    const r = runCli(['replay', input, '--out', out, '--stats-json', statsFile])
+    assert.equal(r.status, 0, r.stderr)
+    const st = JSON.parse(fs.readFileSync(statsFile, 'utf8'))
+    assertCountersAddUp(st)
+    const traces = await tree.readTraces(out)
+    let modelCalls = 0
+    for (const [, spans] of traces) modelCalls += spans.filter((s) => s.attributes['gen_ai.operation.name'] === 'chat').length
+    return { expected, st, traces: traces.size, modelCalls }
+  }
+  const withTrace = await count(false)
+  const stripped = await count(true)
+  assert.equal(withTrace.traces, withTrace.expected.turns)
+  assert.equal(withTrace.modelCalls, withTrace.expected.modelCalls)
+  assert.equal(stripped.expected.turns, withTrace.expected.turns, 'same stream shape')
+  assert.equal(stripped.st.tracesExported, stripped.expected.turns)
+  assert.equal(stripped.traces, withTrace.traces)
+  assert.equal(stripped.modelCalls, withTrace.modelCalls)
+})
