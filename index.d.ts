@@ -77,7 +77,7 @@ export interface BenchUsage {
 }
 
 /** Applies a configuration (see `index.d.ts`). Throws on an invalid configuration; resolves once applied. */
-export declare function configure(config?: ClawtraceConfig): Promise<void>
+export declare function configure(config?: Record<string, unknown>): Promise<void>
 
 export interface ExportErrorReport {
   sink: string
@@ -122,4 +122,4 @@ export interface ReplaySummary {
 export declare function shutdown(timeoutMs?: number | undefined | null): Promise<boolean>
 
 /** Every counter by name, the queue length, and per-sink counters under `sinks`. */
-export declare function stats(): ClawtraceStats
+export declare function stats(): Record<string, any>

@@ -162,7 +162,10 @@ impl Assembler {
         };
         trace.last_event_ms = now_ms;
         let max = self.cfg.max_content_chars;
-        let Some(s) = trace.span_mut(span_id) else { return };
+        let Some(s) = trace.span_mut(span_id) else {
+            Stats::inc(&self.stats.skipped_no_correlation);
+            return;
+        };
         match (kind, phase) {
             ("lifecycle", Some("error")) => {
                 let msg = e.data_str("error").unwrap_or("agent run failed");

@@ -70,6 +70,13 @@ impl SinkHandle {
         }
     }
 
+    /// Waits for queue space (flush and shutdown, where the caller is already waiting for delivery).
+    pub async fn offer_waiting(&self, trace: Arc<Trace>) {
+        if self.tx.send(SinkMsg::Trace(trace)).await.is_ok() {
+            self.stats.traces_received.fetch_add(1, Relaxed);
+        }
+    }
+
     /// Resolves once everything offered before it was exported (or given up on).
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();

@@ -124,7 +124,8 @@ impl Worker {
                 Stats::add(&self.stats.reorder_forced_releases, forced);
                 self.assemble_released(now);
                 // Ticks follow event time too, so a fast replay still closes traces as it goes.
-                if now - self.last_tick_ms >= 100.0 {
+                // (Both directions: a replay's recorded clock can lie before the wall-clock tick that came first.)
+                if (now - self.last_tick_ms).abs() >= 100.0 {
                     self.tick();
                 }
             }
@@ -187,7 +188,13 @@ impl Worker {
                 } else {
                     self.assembler.flush_closed(now, &mut self.finished);
                 }
-                self.offer_finished();
+                // A flush hands over everything at once: wait for sink queue space instead of dropping.
+                for t in self.finished.drain(..) {
+                    let t = Arc::new(t);
+                    for s in &self.sinks {
+                        s.offer_waiting(t.clone()).await;
+                    }
+                }
                 self.flush_sinks().await;
                 let _ = done.send(());
             }
