@@ -1,10 +1,33 @@
 //! Configuration: what `configure()` accepts (camelCase JSON), with defaults that work with nothing set.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use serde::Deserialize;
 
 use crate::enrich::pricing::Price;
+use crate::export::langfuse::LangfuseConfig;
+use crate::export::mlflow::MlflowConfig;
+use crate::export::otlp::OtlpConfig;
+
+/// Reads one environment variable; injected so resolution is testable without touching the process environment.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, with empty values treated as unset (as the OpenTelemetry specification asks).
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A credential: usable, comparable, never printed (`Debug` shows `***`).
+#[derive(Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -20,15 +43,72 @@ pub struct Config {
     pub max_content_chars: usize,
     /// USD per million tokens, by model id; overrides the bundled table.
     pub pricing: HashMap<String, Price>,
-    pub service_name: String,
+    /// `service.name` of every exported resource; else `OTEL_SERVICE_NAME`; else `openclaw`.
+    pub service_name: Option<String>,
     /// Per-sink batching.
     pub batch: BatchConfig,
+    pub sampling: SamplingConfig,
+    /// Applied to captured content before anything leaves the process.
+    pub redact: RedactConfig,
+    /// Replace session keys (which embed user and channel ids) by a stable hash.
+    pub hash_session_keys: bool,
+    /// Where batches that could not be delivered wait for the backend to come back.
+    pub spool: Option<SpoolConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct SamplingConfig {
+    /// Head sampling: the share of traces kept, decided from the trace id (so every sink keeps the same ones).
+    pub ratio: f64,
+    /// Tail rule: keep every trace with an error, whatever the ratio says.
+    pub keep_errors: bool,
+    /// Tail rule: keep every trace at least this long.
+    pub keep_slower_than_ms: Option<f64>,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig { ratio: 1.0, keep_errors: true, keep_slower_than_ms: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct RedactConfig {
+    /// The built-in patterns: API keys and bearer tokens, JWTs, emails, phone numbers, card numbers.
+    pub builtins: bool,
+    /// Extra regular expressions; every match is replaced.
+    pub patterns: Vec<String>,
+    pub replacement: String,
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        RedactConfig { builtins: true, patterns: Vec::new(), replacement: "[REDACTED]".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct SpoolConfig {
+    pub dir: String,
+    pub max_bytes: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig { dir: String::new(), max_bytes: 256 << 20 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Exporters {
     pub file: Option<FileExporterConfig>,
+    pub otlp: Option<OtlpConfig>,
+    pub mlflow: Option<MlflowConfig>,
+    pub langfuse: Option<LangfuseConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -66,15 +146,14 @@ impl Default for Config {
             capture_content: false,
             max_content_chars: 8192,
             pricing: HashMap::new(),
-            service_name: "openclaw".into(),
+            service_name: None,
             batch: BatchConfig::default(),
+            sampling: SamplingConfig::default(),
+            redact: RedactConfig::default(),
+            hash_session_keys: false,
+            spool: None,
         }
     }
-}
-
-/// Where traces go when nothing is configured: `CLAWTRACE_FILE`, else `clawtrace-traces.jsonl` in the working dir.
-pub fn default_file_path() -> String {
-    std::env::var("CLAWTRACE_FILE").unwrap_or_else(|_| "clawtrace-traces.jsonl".into())
 }
 
 impl Config {
@@ -99,16 +178,37 @@ impl Config {
         if self.batch.max_spans == 0 || self.batch.queue_traces == 0 {
             return Err("batch.maxSpans and batch.queueTraces must be at least 1".into());
         }
+        if !(0.0..=1.0).contains(&self.sampling.ratio) {
+            return Err("sampling.ratio must be between 0 and 1".into());
+        }
         Ok(())
     }
 
-    /// The file sink's path: configured, or the default when no exporter at all is configured.
-    pub fn file_path(&self) -> Option<String> {
-        match &self.exporters.file {
-            Some(f) => Some(f.path.clone()),
-            None if self.exporters == Exporters::default() => Some(default_file_path()),
-            None => None,
+    pub fn service_name(&self, env: Env) -> String {
+        self.service_name.clone().or_else(|| env("OTEL_SERVICE_NAME")).unwrap_or_else(|| "openclaw".into())
+    }
+
+    /// The sinks to run. Configured exporters are used as given (the environment only fills their blanks).
+    /// With none configured, the environment chooses: an OTLP endpoint, an MLflow tracking URI and Langfuse keys
+    /// each enable their sink; with none of those either, traces go to the default file.
+    pub fn effective_exporters(&self, env: Env) -> Exporters {
+        if self.exporters != Exporters::default() {
+            return self.exporters.clone();
         }
+        let mut e = Exporters::default();
+        if env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some() {
+            e.otlp = Some(OtlpConfig::default());
+        }
+        if env("MLFLOW_TRACKING_URI").is_some_and(|u| u.starts_with("http")) {
+            e.mlflow = Some(MlflowConfig::default());
+        }
+        if env("LANGFUSE_PUBLIC_KEY").is_some() && env("LANGFUSE_SECRET_KEY").is_some() {
+            e.langfuse = Some(LangfuseConfig::default());
+        }
+        if e == Exporters::default() || env("CLAWTRACE_FILE").is_some() {
+            e.file = Some(FileExporterConfig { path: env("CLAWTRACE_FILE").unwrap_or_else(|| "clawtrace-traces.jsonl".into()) });
+        }
+        e
     }
 }
 
@@ -116,13 +216,43 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
     #[test]
     fn defaults_and_validation() {
         let c = Config::from_json(serde_json::json!({})).unwrap();
-        assert_eq!(c.file_path().unwrap(), default_file_path());
+        let e = c.effective_exporters(&env_of(&[]));
+        assert_eq!(e.file.unwrap().path, "clawtrace-traces.jsonl");
+        assert!(e.otlp.is_none() && e.mlflow.is_none() && e.langfuse.is_none());
         let c = Config::from_json(serde_json::json!({"exporters": {"file": {"path": "/tmp/x"}}, "graceMs": 10})).unwrap();
-        assert_eq!(c.file_path().unwrap(), "/tmp/x");
+        let e = c.effective_exporters(&env_of(&[("MLFLOW_TRACKING_URI", "http://m")]));
+        assert_eq!(e.file.unwrap().path, "/tmp/x");
+        assert!(e.mlflow.is_none(), "configured exporters are not extended by the environment");
         assert!(Config::from_json(serde_json::json!({"bogus": 1})).unwrap_err().contains("bogus"));
         assert!(Config::from_json(serde_json::json!({"queueCapacity": 0})).is_err());
+        assert!(Config::from_json(serde_json::json!({"sampling": {"ratio": 1.5}})).is_err());
+    }
+
+    #[test]
+    fn environment_chooses_sinks_when_none_are_configured() {
+        let c = Config::default();
+        let e = c.effective_exporters(&env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
+            ("LANGFUSE_PUBLIC_KEY", "pk"),
+            ("LANGFUSE_SECRET_KEY", "sk"),
+        ]));
+        assert!(e.otlp.is_some() && e.mlflow.is_some() && e.langfuse.is_some() && e.file.is_none());
+        assert_eq!(c.service_name(&env_of(&[("OTEL_SERVICE_NAME", "gw")])), "gw");
+        assert_eq!(c.service_name(&env_of(&[])), "openclaw");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::from_json(serde_json::json!({"exporters": {"langfuse": {"publicKey": "pk-1", "secretKey": "sk-very-secret"}}})).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("sk-very-secret") && dbg.contains("pk-1"), "{dbg}");
     }
 }

@@ -3,6 +3,10 @@
 //! and retrying is the sink runner's job, driven by what the exporter says about a failure.
 
 pub mod file;
+pub mod http;
+pub mod langfuse;
+pub mod mlflow;
+pub mod otlp;
 pub mod otlp_proto;
 pub mod runner;
 
@@ -19,14 +23,21 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum ExportError {
     /// Worth another try (connection error, 429, 502–504), optionally not before `retry_after`.
     Retryable { message: String, retry_after: Option<Duration> },
-    /// The backend refused the data itself (400): retrying cannot succeed.
+    /// The backend refused the data itself (400, 413): retrying cannot succeed, a smaller batch might.
     Rejected { message: String },
+    /// The backend refused the request for a reason no batch can fix (401, 403, 404, 500): not retried, not split.
+    Refused { message: String },
+    /// Accepted, except `rejected` spans the backend named in a partial-success answer (never retried).
+    Partial { message: String, rejected: u64 },
 }
 
 impl ExportError {
     pub fn message(&self) -> &str {
         match self {
-            ExportError::Retryable { message, .. } | ExportError::Rejected { message } => message,
+            ExportError::Retryable { message, .. }
+            | ExportError::Rejected { message }
+            | ExportError::Refused { message }
+            | ExportError::Partial { message, .. } => message,
         }
     }
 }

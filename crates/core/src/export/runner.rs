@@ -184,8 +184,7 @@ impl RunCtx<'_> {
                     Stats::add(&self.global.spans_exported, n);
                     Stats::add(&self.global.traces_exported, b.len() as u64);
                 }
-                Err(ExportError::Rejected { message }) if b.len() > 1 => {
-                    let _ = message;
+                Err(ExportError::Rejected { .. }) if b.len() > 1 => {
                     let mut b = b;
                     let right = b.split_off(b.len() / 2);
                     work.push_front(right);
@@ -195,6 +194,20 @@ impl RunCtx<'_> {
                     self.stats.spans_rejected.fetch_add(n, Relaxed);
                     Stats::add(&self.global.spans_rejected_by_backend, n);
                     self.errors.report(self.name, "rejected", &message);
+                }
+                Err(ExportError::Refused { message }) => {
+                    self.stats.spans_rejected.fetch_add(n, Relaxed);
+                    Stats::add(&self.global.spans_rejected_by_backend, n);
+                    self.errors.report(self.name, "refused", &message);
+                }
+                Err(ExportError::Partial { message, rejected }) => {
+                    let rejected = rejected.min(n);
+                    self.stats.spans_exported.fetch_add(n - rejected, Relaxed);
+                    self.stats.spans_rejected.fetch_add(rejected, Relaxed);
+                    Stats::add(&self.global.spans_exported, n - rejected);
+                    Stats::add(&self.global.spans_rejected_by_backend, rejected);
+                    Stats::add(&self.global.traces_exported, b.len() as u64);
+                    self.errors.report(self.name, "partial", &message);
                 }
                 Err(ExportError::Retryable { message, .. }) => {
                     self.stats.spans_failed.fetch_add(n, Relaxed);

@@ -7,10 +7,11 @@ use tokio::sync::mpsc;
 
 use super::Control;
 use crate::assemble::{AssembleConfig, Assembler};
-use crate::config::Config;
+use crate::config::{process_env, Config, Env};
 use crate::enrich::pricing::PriceTable;
 use crate::errors::ErrorReporter;
 use crate::export::file::FileExporter;
+use crate::export::otlp::OtlpExporter;
 use crate::export::runner::{spawn_sink, SinkHandle};
 use crate::export::Exporter;
 use crate::ingest::reorder::Reorder;
@@ -51,12 +52,24 @@ pub fn assemble_config(cfg: &Config) -> AssembleConfig {
     }
 }
 
-fn build_sinks(cfg: &Config, stats: &Arc<Stats>, errors: &ErrorReporter) -> Vec<SinkHandle> {
+/// One exporter per effective sink; a configuration error (bad URL, bad header) fails `configure()` as a whole.
+fn build_exporters(cfg: &Config, env: Env) -> Result<Vec<Box<dyn Exporter>>, String> {
+    let service = cfg.service_name(env);
+    let wanted = cfg.effective_exporters(env);
     let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
-    if let Some(path) = cfg.file_path() {
-        exporters.push(Box::new(FileExporter::new(path, &cfg.service_name)));
+    if let Some(f) = &wanted.file {
+        exporters.push(Box::new(FileExporter::new(&f.path, &service)));
     }
-    exporters.into_iter().map(|e| spawn_sink(e, cfg.batch.clone(), stats.clone(), errors.clone())).collect()
+    if let Some(o) = &wanted.otlp {
+        exporters.push(Box::new(OtlpExporter::new(&o.resolve(env)?, &service)?));
+    }
+    if wanted.mlflow.is_some() {
+        return Err("the mlflow exporter is not available yet".into());
+    }
+    if wanted.langfuse.is_some() {
+        return Err("the langfuse exporter is not available yet".into());
+    }
+    Ok(exporters)
 }
 
 pub(super) async fn run(
@@ -79,7 +92,12 @@ pub(super) async fn run(
         released: Vec::new(),
         finished: Vec::new(),
     };
-    w.set_sinks(&cfg);
+    // Before configure() the environment decides; if it is unusable, the default file still catches every trace.
+    let exporters = build_exporters(&cfg, &process_env).unwrap_or_else(|e| {
+        w.errors.report("config", "invalid", &e);
+        vec![Box::new(FileExporter::new("clawtrace-traces.jsonl", &cfg.service_name(&process_env)))]
+    });
+    w.set_sinks(exporters, &cfg);
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -171,9 +189,16 @@ impl Worker {
                 // What was assembled under the old configuration leaves through the old sinks first.
                 self.drain_queue(rx);
                 self.flush_sinks().await;
+                let exporters = match build_exporters(&cfg, &process_env) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let _ = done.send(Err(e));
+                        return;
+                    }
+                };
                 self.assembler.set_config(assemble_config(&cfg));
                 self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
-                self.set_sinks(&cfg);
+                self.set_sinks(exporters, &cfg);
                 self.errors.reset();
                 let _ = done.send(Ok(()));
             }
@@ -201,8 +226,8 @@ impl Worker {
         }
     }
 
-    fn set_sinks(&mut self, cfg: &Config) {
-        self.sinks = build_sinks(cfg, &self.stats, &self.errors);
+    fn set_sinks(&mut self, exporters: Vec<Box<dyn Exporter>>, cfg: &Config) {
+        self.sinks = exporters.into_iter().map(|e| spawn_sink(e, cfg.batch.clone(), self.stats.clone(), self.errors.clone())).collect();
         *self.published.lock().unwrap_or_else(|e| e.into_inner()) = self.sinks.iter().map(|s| (s.name, s.stats.clone())).collect();
     }
 

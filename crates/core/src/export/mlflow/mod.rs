@@ -1,0 +1,5 @@
+//! The MLflow sink (to be built): OTLP/HTTP to `{tracking}/v1/traces` with `x-mlflow-experiment-id`.
+
+pub mod config;
+
+pub use config::MlflowConfig;
