@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use super::span::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use super::state::{SpanState, TraceState};
-use crate::enrich::{self, pricing::PriceTable};
+use crate::enrich::{self, EnrichConfig};
 use crate::stats::Stats;
 
-pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, prices: &PriceTable) -> Option<Trace> {
+pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, enrich_cfg: &EnrichConfig) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, .. } = state;
     let mut spans: HashMap<SpanId, SpanState> = spans;
     if straggler {
@@ -95,7 +95,7 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, prices: &Pri
         Stats::add(&stats.spans_straggler, out.len() as u64);
     }
     let mut trace = Trace { trace_id, spans: out, straggler, incomplete };
-    enrich::enrich(&mut trace, prices);
+    enrich::enrich(&mut trace, enrich_cfg);
     Some(trace)
 }
 

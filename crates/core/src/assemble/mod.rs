@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::enrich::pricing::PriceTable;
+use crate::enrich::EnrichConfig;
 use crate::ingest::{Event, Source};
 use crate::stats::Stats;
 use correlate::{Correlator, Placement, Target};
@@ -31,12 +31,13 @@ pub struct AssembleConfig {
     pub max_open_traces: usize,
     pub capture_content: bool,
     pub max_content_chars: usize,
-    pub prices: Arc<PriceTable>,
+    /// Prices, redaction and session-key hashing, compiled once per configuration.
+    pub enrich: Arc<EnrichConfig>,
 }
 
 impl Default for AssembleConfig {
     fn default() -> Self {
-        AssembleConfig { grace_ms: 2000.0, trace_ttl_ms: 600_000.0, max_open_traces: 10_000, capture_content: false, max_content_chars: 8192, prices: Arc::default() }
+        AssembleConfig { grace_ms: 2000.0, trace_ttl_ms: 600_000.0, max_open_traces: 10_000, capture_content: false, max_content_chars: 8192, enrich: Arc::default() }
     }
 }
 
@@ -175,6 +176,10 @@ impl Assembler {
                 }
             }
             ("lifecycle", Some("end")) | ("agent_end", _) => {
+                let reply = e.data().and_then(|d| d.get("terminalReply")).and_then(|r| r.get("text")).and_then(Value::as_str);
+                if let (true, Some(text)) = (self.cfg.capture_content, reply) {
+                    s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(apply::truncate(text, max)));
+                }
                 if kind == "agent_end" && e.fields.get("success") == Some(&Value::Bool(false)) {
                     let msg = e.str("error").unwrap_or("agent run failed");
                     s.span.status = Status::Error(apply::truncate(msg, 512));
@@ -204,6 +209,9 @@ impl Assembler {
             ("llm_input", _) => {
                 if let Some(p) = e.str("prompt") {
                     s.span.attrs.insert("openclaw.content.input".into(), AttrValue::Str(apply::truncate(p, max)));
+                }
+                if let Some(p) = e.str("systemPrompt") {
+                    s.span.attrs.insert("openclaw.content.system".into(), AttrValue::Str(apply::truncate(p, max)));
                 }
             }
             ("llm_output", _) => {
@@ -290,7 +298,7 @@ impl Assembler {
             self.exported_order.push_back(id);
         }
         self.exported.insert(id, now_ms);
-        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &self.cfg.prices) {
+        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &self.cfg.enrich) {
             Stats::inc(if incomplete { &self.stats.traces_incomplete } else { &self.stats.traces_completed });
             out.push(trace);
         }

@@ -1,18 +1,43 @@
 //! Enrich: what a backend needs beyond the raw spans — GenAI names, session and user on every span, usage and cost
 //! per call and per turn, latency breakdown on the root.
 
+pub mod content;
 pub mod pricing;
+pub mod privacy;
 pub mod session;
 
 use crate::assemble::span::{AttrValue, SpanRole, Trace};
+use crate::config::Config;
 use pricing::PriceTable;
+use privacy::{hash_id, Redactor};
+
+/// What enrichment needs from the configuration, compiled once per `configure()`.
+#[derive(Debug, Clone, Default)]
+pub struct EnrichConfig {
+    pub prices: PriceTable,
+    /// Applied to captured content; `None` when redaction is switched off entirely.
+    pub redactor: Option<Redactor>,
+    pub hash_session_keys: bool,
+}
+
+impl EnrichConfig {
+    pub fn from_config(cfg: &Config) -> Result<EnrichConfig, String> {
+        let redactor = Redactor::new(&cfg.redact)?;
+        Ok(EnrichConfig {
+            prices: PriceTable::with_overrides(cfg.pricing.clone()),
+            redactor: (!redactor.is_empty()).then_some(redactor),
+            hash_session_keys: cfg.hash_session_keys,
+        })
+    }
+}
 
 const GEN_IN: &str = "gen_ai.usage.input_tokens";
 const GEN_OUT: &str = "gen_ai.usage.output_tokens";
 const GEN_CACHE_READ: &str = "gen_ai.usage.cache_read.input_tokens";
 const GEN_CACHE_WRITE: &str = "gen_ai.usage.cache_creation.input_tokens";
 
-pub fn enrich(trace: &mut Trace, prices: &PriceTable) {
+pub fn enrich(trace: &mut Trace, cfg: &EnrichConfig) {
+    let prices = &cfg.prices;
     let session_key = trace.spans.iter().find_map(|s| s.attr_str("openclaw.session_key")).map(str::to_string);
     let agent = trace
         .spans
@@ -21,7 +46,19 @@ pub fn enrich(trace: &mut Trace, prices: &PriceTable) {
         .map(str::to_string)
         .or_else(|| session_key.as_deref().and_then(session::agent_id).map(str::to_string))
         .unwrap_or_else(|| "main".to_string());
-    let user = session_key.as_deref().and_then(session::user_id).map(str::to_string);
+    let mut user = session_key.as_deref().and_then(session::user_id).map(str::to_string);
+    let mut session_key = session_key;
+    if cfg.hash_session_keys {
+        // Hashed, the ids still group a conversation and a user; they no longer name them.
+        session_key = session_key.map(|k| hash_id(&k));
+        user = user.map(|u| hash_id(&u));
+        for s in trace.spans.iter_mut() {
+            if let Some(AttrValue::Str(k)) = s.attrs.get_mut("openclaw.session_key") {
+                *k = hash_id(k);
+            }
+        }
+    }
+    content::shape(trace, cfg.redactor.as_ref());
 
     price_model_calls(trace, prices);
     promote_usage_summary(trace);

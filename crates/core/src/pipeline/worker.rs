@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use super::Control;
 use crate::assemble::{AssembleConfig, Assembler};
 use crate::config::{process_env, Config, Env};
-use crate::enrich::pricing::PriceTable;
+use crate::enrich::EnrichConfig;
 use crate::errors::ErrorReporter;
 use crate::export::file::FileExporter;
 use crate::export::otlp::OtlpExporter;
@@ -41,15 +41,15 @@ fn wall_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
 }
 
-pub fn assemble_config(cfg: &Config) -> AssembleConfig {
-    AssembleConfig {
+pub fn assemble_config(cfg: &Config) -> Result<AssembleConfig, String> {
+    Ok(AssembleConfig {
         grace_ms: cfg.grace_ms,
         trace_ttl_ms: cfg.trace_ttl_ms,
         max_open_traces: cfg.max_open_traces,
         capture_content: cfg.capture_content,
         max_content_chars: cfg.max_content_chars,
-        prices: Arc::new(PriceTable::with_overrides(cfg.pricing.clone())),
-    }
+        enrich: Arc::new(EnrichConfig::from_config(cfg)?),
+    })
 }
 
 /// One exporter per effective sink; a configuration error (bad URL, bad header) fails `configure()` as a whole.
@@ -81,7 +81,7 @@ pub(super) async fn run(
     mut ctl: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut w = Worker {
-        assembler: Assembler::new(assemble_config(&cfg), stats.clone()),
+        assembler: Assembler::new(assemble_config(&cfg).expect("the default configuration compiles"), stats.clone()),
         reorder: Reorder::new(cfg.reorder_window_ms, 100_000),
         sinks: Vec::new(),
         published,
@@ -189,14 +189,15 @@ impl Worker {
                 // What was assembled under the old configuration leaves through the old sinks first.
                 self.drain_queue(rx);
                 self.flush_sinks().await;
-                let exporters = match build_exporters(&cfg, &process_env) {
-                    Ok(e) => e,
+                let built = assemble_config(&cfg).and_then(|a| Ok((a, build_exporters(&cfg, &process_env)?)));
+                let (assemble, exporters) = match built {
+                    Ok(b) => b,
                     Err(e) => {
                         let _ = done.send(Err(e));
                         return;
                     }
                 };
-                self.assembler.set_config(assemble_config(&cfg));
+                self.assembler.set_config(assemble);
                 self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
                 self.set_sinks(exporters, &cfg);
                 self.errors.reset();

@@ -1,0 +1,123 @@
+//! Captured content (only present when `captureContent` is on) in the shapes backends read: GenAI semconv
+//! messages on model calls, tool arguments and results on tools, and the turn's overall input and output on the
+//! root. Redaction runs here, on the plain text, before any of it is encoded.
+
+use serde_json::json;
+
+use super::privacy::Redactor;
+use crate::assemble::span::{AttrValue, Span, SpanRole, Trace};
+
+pub const INPUT: &str = "openclaw.content.input";
+pub const OUTPUT: &str = "openclaw.content.output";
+pub const SYSTEM: &str = "openclaw.content.system";
+const TOOL_KEYS: [&str; 2] = ["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"];
+
+pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
+    let redact = |s: &mut Span, key: &str| {
+        if let (Some(r), Some(AttrValue::Str(v))) = (redactor, s.attrs.get_mut(key)) {
+            *v = r.redact(v);
+        }
+    };
+    for s in trace.spans.iter_mut() {
+        for k in [INPUT, OUTPUT, SYSTEM].into_iter().chain(TOOL_KEYS) {
+            redact(s, k);
+        }
+    }
+    let overall_input = trace.spans.iter().filter(|s| s.attrs.contains_key(INPUT)).min_by_key(|s| s.start_ns).and_then(|s| s.attr_str(INPUT)).map(str::to_string);
+    let overall_output = trace.spans.iter().filter(|s| s.attrs.contains_key(OUTPUT)).max_by_key(|s| s.end_ns).and_then(|s| s.attr_str(OUTPUT)).map(str::to_string);
+    for s in trace.spans.iter_mut().filter(|s| matches!(s.role, SpanRole::ModelCall | SpanRole::Usage)) {
+        to_messages(s);
+    }
+    if let Some(root) = trace.spans.first_mut().filter(|r| r.parent_span_id.is_none()) {
+        if let Some(i) = overall_input {
+            root.attrs.entry(INPUT.into()).or_insert(AttrValue::Str(i));
+        }
+        if let Some(o) = overall_output {
+            root.attrs.insert(OUTPUT.into(), AttrValue::Str(o));
+        }
+    }
+}
+
+/// Moves a model call's plain prompt, system prompt and reply into `gen_ai.input.messages`,
+/// `gen_ai.system_instructions` and `gen_ai.output.messages` (JSON strings, GenAI semantic conventions).
+fn to_messages(s: &mut Span) {
+    let text = |s: &mut Span, k: &str| match s.attrs.remove(k) {
+        Some(AttrValue::Str(v)) => Some(v),
+        _ => None,
+    };
+    let (system, input, output) = (text(s, SYSTEM), text(s, INPUT), text(s, OUTPUT));
+    if let Some(sys) = system {
+        s.attrs.insert("gen_ai.system_instructions".into(), json!([{"type": "text", "content": sys}]).to_string().into());
+    }
+    if let Some(i) = input {
+        s.attrs.insert("gen_ai.input.messages".into(), json!([{"role": "user", "parts": [{"type": "text", "content": i}]}]).to_string().into());
+    }
+    if let Some(o) = output {
+        let finish = if s.status.is_error() { "error" } else { "stop" };
+        s.attrs.insert(
+            "gen_ai.output.messages".into(),
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": o}], "finish_reason": finish}]).to_string().into(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assemble::span::{SpanKind, Status};
+    use crate::config::RedactConfig;
+
+    fn span(id: u8, parent: Option<u8>, role: SpanRole, start: u64, end: u64) -> Span {
+        Span {
+            trace_id: [1; 16],
+            span_id: [id; 8],
+            parent_span_id: parent.map(|p| [p; 8]),
+            name: format!("s{id}"),
+            role,
+            kind: SpanKind::Internal,
+            start_ns: start,
+            end_ns: end,
+            status: Status::Unset,
+            attrs: Default::default(),
+            events: vec![],
+            links: vec![],
+        }
+    }
+
+    #[test]
+    fn model_calls_get_semconv_messages_and_the_root_the_overall_turn() {
+        let mut root = span(1, None, SpanRole::Turn, 0, 100);
+        root.attrs.insert("x".into(), AttrValue::Int(1));
+        let mut call1 = span(2, Some(1), SpanRole::ModelCall, 10, 40);
+        call1.attrs.insert(INPUT.into(), "What is my email? it is bob@example.com".into());
+        call1.attrs.insert(SYSTEM.into(), "You are helpful.".into());
+        call1.attrs.insert(OUTPUT.into(), "calling a tool".into());
+        let mut tool = span(3, Some(1), SpanRole::Tool, 40, 50);
+        tool.attrs.insert("gen_ai.tool.call.arguments".into(), r#"{"token":"sk-abcdefghijklmnop12345"}"#.into());
+        let mut call2 = span(4, Some(1), SpanRole::ModelCall, 50, 90);
+        call2.attrs.insert(OUTPUT.into(), "Your email is bob@example.com".into());
+        let mut t = Trace { trace_id: [1; 16], spans: vec![root, call1, tool, call2], straggler: false, incomplete: false };
+        let r = Redactor::new(&RedactConfig::default()).unwrap();
+        shape(&mut t, Some(&r));
+
+        let call1 = &t.spans[1];
+        let input: serde_json::Value = serde_json::from_str(call1.attr_str("gen_ai.input.messages").unwrap()).unwrap();
+        assert_eq!(input[0]["role"], "user");
+        assert_eq!(input[0]["parts"][0]["content"], "What is my email? it is [REDACTED]");
+        assert!(call1.attr_str("gen_ai.system_instructions").unwrap().contains("You are helpful."));
+        assert!(call1.attr_str(INPUT).is_none(), "plain keys move into the messages");
+        let out: serde_json::Value = serde_json::from_str(t.spans[3].attr_str("gen_ai.output.messages").unwrap()).unwrap();
+        assert_eq!(out[0]["finish_reason"], "stop");
+        assert_eq!(t.spans[2].attr_str("gen_ai.tool.call.arguments").unwrap(), r#"{"token":"[REDACTED]"}"#);
+        assert_eq!(t.spans[0].attr_str(INPUT).unwrap(), "What is my email? it is [REDACTED]");
+        assert_eq!(t.spans[0].attr_str(OUTPUT).unwrap(), "Your email is [REDACTED]");
+    }
+
+    #[test]
+    fn nothing_captured_means_nothing_added() {
+        let mut t = Trace { trace_id: [1; 16], spans: vec![span(1, None, SpanRole::Turn, 0, 1), span(2, Some(1), SpanRole::ModelCall, 0, 1)], straggler: false, incomplete: false };
+        let before = t.clone();
+        shape(&mut t, None);
+        assert_eq!(t, before);
+    }
+}

@@ -1,0 +1,146 @@
+//! Privacy before anything leaves the process: captured content is redacted (built-in patterns for credentials,
+//! emails, phone and card numbers, plus the user's own regular expressions), and session keys — which embed
+//! channel and user ids — can be replaced by a stable hash that still groups a conversation.
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+use crate::config::RedactConfig;
+
+/// Built-in patterns, most specific first (a JWT is also a bearer token's payload; redact it as one piece).
+const BUILTINS: &[(&str, &str)] = &[
+    ("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"),
+    ("bearer", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*"),
+    ("basic_auth", r"(?i)\bbasic\s+[A-Za-z0-9+/]{8,}=*"),
+    ("api_key", r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_]{16,}"),
+    ("aws_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    ("github_token", r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
+    ("slack_token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+    ("google_key", r"\bAIza[0-9A-Za-z_-]{35}"),
+    ("secret_assignment", r#"(?i)\b(?:api[_-]?key|secret|password|passwd|access[_-]?token|auth[_-]?token)\b["']?\s*[:=]\s*["']?[^\s"',;]{4,}"#),
+    ("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+    ("card_number", r"\b(?:\d[ -]?){12,18}\d\b"),
+    ("phone", r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\b\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,5}\b|\+\d{8,15}\b"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    patterns: Vec<(String, Regex)>,
+    replacement: String,
+}
+
+impl Redactor {
+    /// Compiles the configured rules; a bad user pattern fails `configure()` with its index and the regex error.
+    pub fn new(cfg: &RedactConfig) -> Result<Redactor, String> {
+        let mut patterns = Vec::new();
+        if cfg.builtins {
+            for (name, re) in BUILTINS {
+                patterns.push((name.to_string(), Regex::new(re).expect("built-in patterns compile")));
+            }
+        }
+        for (i, p) in cfg.patterns.iter().enumerate() {
+            let re = Regex::new(p).map_err(|e| format!("redact.patterns[{i}] is not a valid regular expression: {e}"))?;
+            patterns.push((format!("pattern_{i}"), re));
+        }
+        Ok(Redactor { patterns, replacement: cfg.replacement.clone() })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Every match of every rule replaced; card-like digit runs only when they pass the Luhn check.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (name, re) in &self.patterns {
+            if !re.is_match(&out) {
+                continue;
+            }
+            out = if name == "card_number" {
+                re.replace_all(&out, |c: &regex::Captures| if luhn(&c[0]) { self.replacement.clone() } else { c[0].to_string() }).into_owned()
+            } else {
+                re.replace_all(&out, regex::NoExpand(&self.replacement)).into_owned()
+            };
+        }
+        out
+    }
+}
+
+fn luhn(s: &str) -> bool {
+    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() < 13 {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .sum();
+    sum % 10 == 0
+}
+
+/// A stable, non-reversible stand-in for an identifier: `h:` + 16 hex digits of SHA-256.
+pub fn hash_id(id: &str) -> String {
+    let digest = Sha256::digest(id.as_bytes());
+    format!("h:{}", crate::assemble::span::hex(&digest[..8]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtins() -> Redactor {
+        Redactor::new(&RedactConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn builtin_patterns_catch_credentials_and_contact_data() {
+        let r = builtins();
+        let cases = [
+            "key sk-proj-abcdefghijklmnop1234 here",
+            "Authorization: Bearer abcdef1234567890xyz",
+            "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "AWS AKIAIOSFODNN7EXAMPLE",
+            "write to alice.smith+test@example.co.uk please",
+            "call +44 20 7946 0958 or (555) 123-4567",
+            "card 4111 1111 1111 1111 ok",
+            "password=hunter2!",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        ];
+        for c in cases {
+            let out = r.redact(c);
+            assert!(out.contains("[REDACTED]"), "{c:?} → {out:?}");
+        }
+        assert!(!r.redact("alice.smith+test@example.co.uk").contains('@'));
+        assert!(!r.redact("4111 1111 1111 1111").contains("4111"));
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        let r = builtins();
+        for c in ["Hello from the fake LLM.", "used 1234 tokens in 2026-11-27", "order 1234567890123 (not Luhn)", "version 3.17.2"] {
+            assert_eq!(r.redact(c), c);
+        }
+    }
+
+    #[test]
+    fn user_patterns_and_replacement() {
+        let cfg = RedactConfig { builtins: false, patterns: vec![r"ACME-\d+".into()], replacement: "<x>".into() };
+        let r = Redactor::new(&cfg).unwrap();
+        assert_eq!(r.redact("ticket ACME-42 and a@b.io"), "ticket <x> and a@b.io");
+        let bad = RedactConfig { patterns: vec!["(".into()], ..RedactConfig::default() };
+        assert!(Redactor::new(&bad).unwrap_err().contains("redact.patterns[0]"));
+        // A replacement with `$` is taken literally.
+        let cfg = RedactConfig { builtins: false, patterns: vec!["x".into()], replacement: "$0$1".into() };
+        assert_eq!(Redactor::new(&cfg).unwrap().redact("axb"), "a$0$1b");
+    }
+
+    #[test]
+    fn hashed_ids_are_stable_and_opaque() {
+        let a = hash_id("agent:main:telegram:direct:42");
+        assert_eq!(a, hash_id("agent:main:telegram:direct:42"));
+        assert_ne!(a, hash_id("agent:main:telegram:direct:43"));
+        assert!(a.starts_with("h:") && a.len() == 18 && !a.contains("42"));
+    }
+}
