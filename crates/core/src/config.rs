@@ -60,7 +60,8 @@ pub struct Config {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SamplingConfig {
     /// Head sampling: the share of traces kept, decided from the trace id (so every sink keeps the same ones).
-    pub ratio: f64,
+    /// Unset: `OTEL_TRACES_SAMPLER`/`_ARG` (trace-id ratio), else 1.
+    pub ratio: Option<f64>,
     /// Tail rule: keep every trace with an error, whatever the ratio says.
     pub keep_errors: bool,
     /// Tail rule: keep every trace at least this long.
@@ -69,7 +70,7 @@ pub struct SamplingConfig {
 
 impl Default for SamplingConfig {
     fn default() -> Self {
-        SamplingConfig { ratio: 1.0, keep_errors: true, keep_slower_than_ms: None }
+        SamplingConfig { ratio: None, keep_errors: true, keep_slower_than_ms: None }
     }
 }
 
@@ -178,7 +179,7 @@ impl Config {
         if self.batch.max_spans == 0 || self.batch.queue_traces == 0 {
             return Err("batch.maxSpans and batch.queueTraces must be at least 1".into());
         }
-        if !(0.0..=1.0).contains(&self.sampling.ratio) {
+        if self.sampling.ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
             return Err("sampling.ratio must be between 0 and 1".into());
         }
         Ok(())

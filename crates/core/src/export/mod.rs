@@ -9,6 +9,7 @@ pub mod mlflow;
 pub mod otlp;
 pub mod otlp_proto;
 pub mod runner;
+pub mod sampling;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -13,6 +13,7 @@ use crate::errors::ErrorReporter;
 use crate::export::file::FileExporter;
 use crate::export::otlp::OtlpExporter;
 use crate::export::runner::{spawn_sink, SinkHandle};
+use crate::export::sampling::Sampler;
 use crate::export::Exporter;
 use crate::ingest::reorder::Reorder;
 use crate::ingest::{decode, DecodeError, Inbound};
@@ -84,6 +85,7 @@ pub(super) async fn run(
         assembler: Assembler::new(assemble_config(&cfg).expect("the default configuration compiles"), stats.clone()),
         reorder: Reorder::new(cfg.reorder_window_ms, 100_000),
         sinks: Vec::new(),
+        sampler: Sampler::new(&cfg.sampling, &process_env),
         published,
         stats,
         errors,
@@ -120,6 +122,7 @@ struct Worker {
     assembler: Assembler,
     reorder: Reorder,
     sinks: Vec<SinkHandle>,
+    sampler: Sampler,
     published: super::SinkRegistry,
     stats: Arc<Stats>,
     errors: ErrorReporter,
@@ -174,9 +177,19 @@ impl Worker {
         self.offer_finished();
     }
 
+    /// The sampling decision, counted when it drops the trace.
+    fn admit(sampler: &mut Sampler, stats: &Stats, t: crate::assemble::span::Trace) -> Option<Arc<crate::assemble::span::Trace>> {
+        if sampler.keep(&t) {
+            Some(Arc::new(t))
+        } else {
+            Stats::inc(&stats.traces_sampled_out);
+            None
+        }
+    }
+
     fn offer_finished(&mut self) {
         for t in self.finished.drain(..) {
-            let t = Arc::new(t);
+            let Some(t) = Self::admit(&mut self.sampler, &self.stats, t) else { continue };
             for s in &self.sinks {
                 s.offer(t.clone(), &self.stats);
             }
@@ -200,6 +213,7 @@ impl Worker {
                 self.assembler.set_config(assemble);
                 self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
                 self.set_sinks(exporters, &cfg);
+                self.sampler = Sampler::new(&cfg.sampling, &process_env);
                 self.errors.reset();
                 let _ = done.send(Ok(()));
             }
@@ -216,7 +230,7 @@ impl Worker {
                 }
                 // A flush hands over everything at once: wait for sink queue space instead of dropping.
                 for t in self.finished.drain(..) {
-                    let t = Arc::new(t);
+                    let Some(t) = Self::admit(&mut self.sampler, &self.stats, t) else { continue };
                     for s in &self.sinks {
                         s.offer_waiting(t.clone()).await;
                     }
