@@ -2,7 +2,9 @@
 // counters that add up, every turn exported), and the same shape with trace context stripped.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import http from 'node:http'
+import zlib from 'node:zlib'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -71,9 +73,15 @@ test('CLI errors are clear and non-zero', () => {
   let r = runCli(['replay', path.join(tmp, 'missing.jsonl'), '--out', path.join(tmp, 'x.jsonl')])
   assert.notEqual(r.status, 0)
   assert.match(r.stderr, /cannot read .*missing\.jsonl: no such file/)
-  r = runCli(['replay', CORPUS, '--exporter', 'file', '--exporter', 'otlp', '--out', path.join(tmp, 'x.jsonl')])
+  r = runCli(['replay', CORPUS, '--exporter', 'file', '--mlflow-uri', 'http://127.0.0.1:1', '--out', path.join(tmp, 'x.jsonl')])
   assert.equal(r.status, 2)
-  assert.match(r.stderr, /exporter 'otlp' is not available yet/)
+  assert.match(r.stderr, /--mlflow-uri needs --exporter mlflow/)
+  r = spawnSync(process.execPath, [CLI, 'replay', CORPUS, '--exporter', 'otlp'], {
+    encoding: 'utf8',
+    env: { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+  })
+  assert.equal(r.status, 1)
+  assert.match(r.stderr, /unsupported OTLP protocol "grpc"/)
   r = runCli(['replay', CORPUS, '--exporter', 'zipkin'])
   assert.equal(r.status, 2)
   assert.match(r.stderr, /unknown exporter 'zipkin'/)
@@ -134,4 +142,61 @@ test('trace context stripped: same traces and model-call spans, by correlation',
   assert.equal(stripped.st.tracesExported, stripped.expected.turns)
   assert.equal(stripped.traces, withTrace.traces)
   assert.equal(stripped.modelCalls, withTrace.modelCalls)
+})
+
+/** Runs the CLI without blocking this process's event loop (an in-process receiver must keep answering). */
+function runCliAsync(args, env) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
+}
+
+test('replay --exporter file --exporter otlp: both sinks get every span, once', async () => {
+  const requests = []
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      let body = Buffer.concat(chunks)
+      if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body)
+      requests.push({ url: req.url, headers: req.headers, body: JSON.parse(body.toString('utf8')) })
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  try {
+    const out = path.join(tmp, 'fanout.jsonl')
+    const r = await runCliAsync(['replay', CORPUS, '--exporter', 'file,otlp', '--otlp-endpoint', `http://127.0.0.1:${server.address().port}/`, '--out', out], {
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k%3D1',
+      OTEL_SERVICE_NAME: 'gw-under-test',
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /otlp\s+19 traces, 118 spans exported\n/)
+    assert.match(r.stdout, /file\s+19 traces, 118 spans exported →/)
+    assert.ok(requests.length >= 1)
+    const spans = []
+    for (const q of requests) {
+      assert.equal(q.url, '/v1/traces')
+      assert.equal(q.headers['content-type'], 'application/json')
+      assert.equal(q.headers['x-api-key'], 'k=1')
+      const rs = q.body.resourceSpans[0]
+      const service = rs.resource.attributes.find((a) => a.key === 'service.name')
+      assert.equal(service.value.stringValue, 'gw-under-test')
+      for (const s of rs.scopeSpans[0].spans) spans.push(s)
+    }
+    assert.equal(spans.length, 118)
+    assert.equal(new Set(spans.map((s) => s.spanId)).size, 118, 'every span exactly once')
+    const fileTraces = await tree.readTraces(out)
+    assert.equal(fileTraces.size, 19)
+    assert.equal([...fileTraces.values()].reduce((n, t) => n + t.length, 0), 118)
+  } finally {
+    server.close()
+  }
 })

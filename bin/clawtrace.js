@@ -8,8 +8,7 @@ const path = require('node:path')
 
 const PKG_DIR = path.resolve(__dirname, '..')
 const CORPUS_NAME = 'openclaw-2026.9.6-gateway.jsonl'
-const KNOWN_EXPORTERS = ['file']
-const PLANNED_EXPORTERS = ['otlp', 'mlflow', 'langfuse']
+const KNOWN_EXPORTERS = ['file', 'otlp', 'mlflow', 'langfuse']
 // Traces a sink may hold waiting for export. The library default (4096) suits a live gateway; a replay closes
 // traces much faster than real time, and at its end closes every open trace at once, and the sink drops (and
 // counts) what does not fit, so replays get a deeper queue.
@@ -24,10 +23,18 @@ Usage:
   clawtrace --help                  this help
 
 replay options:
-  --exporter NAME     exporter to send traces to; repeatable (available: file; planned: otlp, mlflow, langfuse)
-                      default: file
+  --exporter NAME     send traces to NAME: file, otlp, mlflow or langfuse; repeatable or comma-separated, all at
+                      once (default: file). Endpoints and credentials come from the environment, as for the
+                      library: OTEL_EXPORTER_OTLP_*, MLFLOW_TRACKING_URI/MLFLOW_EXPERIMENT_NAME/…, LANGFUSE_*
+  --config PATH       a JSON file with a configure() object; the flags below override it
   --out PATH          file exporter output, OTLP/JSON lines (default: clawtrace-traces.jsonl)
-  --tree              print every exported trace as an indented tree
+  --otlp-endpoint URL     OTLP base URL (/v1/traces is appended)
+  --mlflow-uri URL        MLflow tracking server
+  --mlflow-experiment NAME  MLflow experiment (created when missing)
+  --langfuse-url URL      Langfuse base URL
+  --sample-ratio R    keep this share of traces (errors are always kept)
+  --capture-content   attach prompts, replies and tool I/O (redacted) to the spans
+  --tree              print every exported trace as an indented tree (needs the file exporter)
   --grace-ms N        how long a finished trace waits for stragglers (default 2000)
   --timeout-ms N      give up waiting for the export after N ms (default 120000)
   --stats-json PATH   write stats() (plus maxRssKb and the replay summary) as JSON at the end
@@ -45,7 +52,10 @@ class UsageError extends Error {}
 
 function parseArgs(argv) {
   const o = { _: [], exporters: [], flags: {} }
-  const needsValue = new Set(['--exporter', '--out', '--grace-ms', '--timeout-ms', '--stats-json', '--sessions', '--events', '--seed', '--sink-queue'])
+  const needsValue = new Set([
+    '--exporter', '--out', '--grace-ms', '--timeout-ms', '--stats-json', '--sessions', '--events', '--seed', '--sink-queue',
+    '--config', '--otlp-endpoint', '--mlflow-uri', '--mlflow-experiment', '--langfuse-url', '--sample-ratio',
+  ])
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]
     let v
@@ -60,7 +70,7 @@ function parseArgs(argv) {
       }
       if (a === '--exporter') o.exporters.push(...v.split(',').filter(Boolean))
       else o.flags[a.slice(2)] = v
-    } else if (a === '--tree' || a === '--help' || a === '-h') {
+    } else if (a === '--tree' || a === '--help' || a === '-h' || a === '--capture-content') {
       o.flags[a === '-h' ? 'help' : a.slice(2)] = true
     } else if (a.startsWith('-') && a !== '-') {
       throw new UsageError(`unknown option ${a}`)
@@ -97,16 +107,45 @@ function writeStatsJson(file, ct, extra) {
 }
 
 function fileConfig(out, flags) {
-  const cfg = { exporters: { file: { path: path.resolve(out) } } }
+  return replayConfig(['file'], out, flags)
+}
+
+function readConfigFile(file) {
+  try {
+    const cfg = JSON.parse(fs.readFileSync(file, 'utf8'))
+    if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new Error('not a JSON object')
+    return cfg
+  } catch (e) {
+    throw new UsageError(`--config ${file}: ${e.message}`)
+  }
+}
+
+/** The configure() object for a replay: --config, then the flags; every chosen exporter present (env fills it). */
+function replayConfig(exporters, out, flags) {
+  const cfg = flags.config ? readConfigFile(flags.config) : {}
+  cfg.exporters = { ...(cfg.exporters || {}) }
+  for (const name of Object.keys(cfg.exporters)) if (!exporters.includes(name)) exporters.push(name)
+  for (const e of exporters) cfg.exporters[e] = { ...(cfg.exporters[e] || {}) }
+  if (cfg.exporters.file) cfg.exporters.file.path = path.resolve(flags.out || cfg.exporters.file.path || out)
+  if (flags['otlp-endpoint']) need(cfg, 'otlp', '--otlp-endpoint').endpoint = flags['otlp-endpoint']
+  if (flags['mlflow-uri']) need(cfg, 'mlflow', '--mlflow-uri').trackingUri = flags['mlflow-uri']
+  if (flags['mlflow-experiment']) need(cfg, 'mlflow', '--mlflow-experiment').experimentName = flags['mlflow-experiment']
+  if (flags['langfuse-url']) need(cfg, 'langfuse', '--langfuse-url').baseUrl = flags['langfuse-url']
   if (flags['grace-ms'] !== undefined) cfg.graceMs = num(flags, 'grace-ms', 2000)
-  cfg.batch = { queueTraces: num(flags, 'sink-queue', REPLAY_SINK_QUEUE, { min: 1 }) }
+  if (flags['sample-ratio'] !== undefined) cfg.sampling = { ...(cfg.sampling || {}), ratio: num(flags, 'sample-ratio', 1) }
+  if (flags['capture-content']) cfg.captureContent = true
+  cfg.batch = { ...(cfg.batch || {}), queueTraces: num(flags, 'sink-queue', REPLAY_SINK_QUEUE, { min: 1 }) }
   return cfg
+}
+
+function need(cfg, exporter, flag) {
+  if (!cfg.exporters[exporter]) throw new UsageError(`${flag} needs --exporter ${exporter}`)
+  return cfg.exporters[exporter]
 }
 
 function checkExporters(list) {
   const exporters = list.length ? [...new Set(list)] : ['file']
   for (const e of exporters) {
-    if (PLANNED_EXPORTERS.includes(e)) throw new UsageError(`exporter '${e}' is not available yet (available: ${KNOWN_EXPORTERS.join(', ')})`)
     if (!KNOWN_EXPORTERS.includes(e)) throw new UsageError(`unknown exporter '${e}' (available: ${KNOWN_EXPORTERS.join(', ')})`)
   }
   return exporters
@@ -126,14 +165,16 @@ async function cmdReplay(args) {
   const file = args._[1]
   if (!file) throw new UsageError('replay needs a FILE')
   if (args._.length > 2) throw new UsageError(`unexpected argument ${args._[2]}`)
-  checkExporters(args.exporters)
-  const out = args.flags.out || 'clawtrace-traces.jsonl'
+  const exporters = checkExporters(args.exporters.length ? args.exporters : args.flags.config ? [] : ['file'])
   const timeoutMs = num(args.flags, 'timeout-ms', 120_000)
-  const cfg = fileConfig(out, args.flags)
+  const cfg = replayConfig(exporters, 'clawtrace-traces.jsonl', args.flags)
+  if (args.flags.tree && !cfg.exporters.file) throw new UsageError('--tree reads the file exporter\'s output: add --exporter file')
   checkReadable(file)
   const ct = loadAddon()
   // The file sink appends; a replay's output is this replay's traces only.
-  fs.rmSync(cfg.exporters.file.path, { force: true })
+  if (cfg.exporters.file) fs.rmSync(cfg.exporters.file.path, { force: true })
+  // Export problems, once per sink and kind (the addon de-duplicates); the summary below counts every span.
+  ct.onError((r) => console.error(`clawtrace: ${r.sink} ${r.kind}: ${r.message}`))
   const t0 = process.hrtime.bigint()
   await ct.configure(cfg)
   const sum = await ct.replay(path.resolve(file), timeoutMs)
@@ -145,11 +186,21 @@ async function cmdReplay(args) {
   const dropped = sumBy(st, 'dropped')
   console.log(
     `replayed ${sum.events} events (${sum.lines} lines) in ${(elapsedMs / 1000).toFixed(2)}s: ` +
-      `traces exported ${st.tracesExported}, spans ${st.spansExported}, skipped ${skipped}, invalid ${invalid}` +
+      `${st.tracesCompleted + st.tracesIncomplete} traces, skipped ${skipped}, invalid ${invalid}` +
       (dropped ? `, dropped ${dropped}` : '') +
-      (st.spansFailedExport ? `, spans failed export ${st.spansFailedExport}` : '') +
-      ` → ${cfg.exporters.file.path}`,
+      (st.tracesSampledOut ? `, sampled out ${st.tracesSampledOut}` : ''),
   )
+  let lostAny = 0
+  for (const [name, s] of Object.entries(st.sinks || {})) {
+    const lost = s.spansRejected + s.spansFailed + s.spansDroppedQueueFull
+    lostAny += lost
+    console.log(
+      `  ${name.padEnd(9)} ${s.tracesReceived} traces, ${s.spansExported} spans exported` +
+        (lost ? `, ${s.spansRejected} rejected, ${s.spansFailed} failed, ${s.spansDroppedQueueFull} dropped` : '') +
+        (s.retries ? `, ${s.retries} retries` : '') +
+        (name === 'file' ? ` → ${cfg.exporters.file.path}` : ''),
+    )
+  }
   if (args.flags['stats-json']) writeStatsJson(args.flags['stats-json'], ct, { replay: sum, elapsedMs })
   if (args.flags.tree) {
     const tree = require('./tree.js')
@@ -158,6 +209,10 @@ async function cmdReplay(args) {
   }
   if (!sum.flushed || !ok) {
     console.error(`clawtrace: export did not finish within ${timeoutMs} ms`)
+    return 1
+  }
+  if (lostAny) {
+    console.error(`clawtrace: ${lostAny} spans were not delivered (see the counts above)`)
     return 1
   }
   return 0

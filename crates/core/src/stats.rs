@@ -60,6 +60,7 @@ counters! {
     spans_failed_export,
     spans_spooled,
     spool_full_dropped,
+    /// Batches that ended in an error (after retries), all sinks together.
     export_errors,
     reorder_forced_releases,
 }

@@ -178,7 +178,11 @@ impl RunCtx<'_> {
         let mut work = VecDeque::from([batch]);
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
-            match self.send_with_retry(exporter, &b).await {
+            let result = self.send_with_retry(exporter, &b).await;
+            if result.is_err() {
+                Stats::inc(&self.global.export_errors);
+            }
+            match result {
                 Ok(()) => {
                     self.stats.spans_exported.fetch_add(n, Relaxed);
                     Stats::add(&self.global.spans_exported, n);
