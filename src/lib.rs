@@ -78,7 +78,7 @@ pub fn record_hook(env: Env, name: Unknown, payload: Unknown, ctx: Option<Unknow
 }
 
 /// Applies a configuration (see `index.d.ts`). Throws on an invalid configuration; resolves once applied.
-#[napi(ts_args_type = "config?: Record<string, unknown>", ts_return_type = "Promise<void>")]
+#[napi(ts_args_type = "config?: ClawtraceConfig", ts_return_type = "Promise<void>")]
 pub fn configure(env: &Env, config: Option<serde_json::Value>) -> Result<Object<'_>> {
     let cfg = Config::from_json(config.unwrap_or(serde_json::json!({}))).map_err(|e| Error::new(Status::InvalidArg, e))?;
     promise(env, async move { REGISTRY.configure(cfg).await.map_err(|e| Error::new(Status::GenericFailure, e)) })
@@ -127,7 +127,7 @@ pub fn replay(env: &Env, path: String, timeout_ms: Option<u32>) -> Result<Object
 }
 
 /// Every counter by name, the queue length, and per-sink counters under `sinks`.
-#[napi(ts_return_type = "Record<string, any>")]
+#[napi(ts_return_type = "ClawtraceStats")]
 pub fn stats() -> serde_json::Value {
     guarded(serde_json::Value::Null, || {
         let mut m = serde_json::Map::new();

@@ -127,11 +127,13 @@ pub struct BatchConfig {
     /// Traces waiting per sink; beyond it they are dropped and counted.
     pub queue_traces: usize,
     pub export_timeout_ms: u64,
+    /// How long a batch keeps being retried before it goes to the spool (or counts as failed without one).
+    pub retry_deadline_ms: u64,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { max_spans: 512, max_bytes: 4 << 20, max_delay_ms: 1000, queue_traces: 4096, export_timeout_ms: 10_000 }
+        BatchConfig { max_spans: 512, max_bytes: 4 << 20, max_delay_ms: 1000, queue_traces: 4096, export_timeout_ms: 10_000, retry_deadline_ms: 30_000 }
     }
 }
 

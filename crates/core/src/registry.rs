@@ -136,6 +136,11 @@ impl Registry {
         self.accepting.store(true, Ordering::Relaxed);
         let file = tokio::fs::File::open(path).await.map_err(|e| format!("cannot open {path}: {e}"))?;
         let mut lines = tokio::io::BufReader::with_capacity(1 << 20, file).lines();
+        // A recording is its own stream: what is open now is exported first, and the recording's ids (which a
+        // second replay of the same file repeats) are not taken for stragglers of earlier traces.
+        if !p.new_stream(timeout).await {
+            return Err("replay: the pipeline did not settle before the replay".into());
+        }
         let mut sum = ReplaySummary::default();
         let pid = std::process::id();
         while let Some(line) = lines.next_line().await.map_err(|e| format!("cannot read {path}: {e}"))? {

@@ -52,13 +52,18 @@ counters! {
     traces_sampled_out,
     spans_synthesised,
     spans_straggler,
+    /// Late events about a span that was already exported: counted, never re-sent (each span leaves once).
+    late_span_updates_dropped,
     spans_exported,
     traces_exported,
     /// Export losses (per-sink detail is in the sink stats).
     spans_dropped_sink_queue_full,
     spans_rejected_by_backend,
     spans_failed_export,
+    /// Parked on disk because a backend stayed unavailable; re-sent later (`spans_unspooled`).
     spans_spooled,
+    spans_unspooled,
+    /// Would have been spooled, but the spool was full or unwritable (also counted in `spans_failed_export`).
     spool_full_dropped,
     /// Batches that ended in an error (after retries), all sinks together.
     export_errors,

@@ -23,13 +23,17 @@ struct Scenario {
 /// Replays the corpus as the pipeline would (reorder by seq, event-time clock) and cuts the output at markers:
 /// at each marker everything closed is flushed, so each scenario's traces are its own.
 fn replay(strip_trace: bool) -> (Vec<Scenario>, Arc<Stats>) {
+    replay_text(CORPUS, strip_trace)
+}
+
+fn replay_text(text: &str, strip_trace: bool) -> (Vec<Scenario>, Arc<Stats>) {
     let stats = Arc::new(Stats::default());
     let mut asm = Assembler::new(AssembleConfig::default(), stats.clone());
     let mut reorder = Reorder::new(250.0, 10_000);
     let mut scenarios = vec![Scenario { name: "local turn 1: plain".into(), traces: vec![] }];
     let (mut released, mut out) = (vec![], vec![]);
     let mut now = 0.0;
-    for line in CORPUS.lines() {
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
         match parse_record(line, 1).expect("corpus lines parse") {
             Record::Marker(note) => {
                 reorder.drain(&mut released);
@@ -252,4 +256,20 @@ fn every_event_is_accounted_for() {
         + Stats::get(&s.skipped_no_correlation)
         + Stats::get(&s.skipped_content_disabled);
     assert_eq!(accounted, total);
+}
+
+#[test]
+fn late_news_about_an_exported_span_is_counted_not_resent() {
+    // A lane dequeue for the HTTP turn's (already exported) root, long after its grace window.
+    let late = r#"{"src":"diagnostic","pid":16688,"rt":1795760400000,"evt":{"type":"queue.lane.dequeue","lane":"main","queueSize":0,"waitMs":3,"trace":{"traceId":"6c87016892cf972cdb41ef7f007d1c13","spanId":"238350eb4a73f39e","traceFlags":"01"},"seq":100000,"ts":1795760400000}}"#;
+    let text = format!("{CORPUS}\n{late}\n");
+    let (all, stats) = replay_text(&text, false);
+    let mut seen = std::collections::HashSet::new();
+    for t in all.iter().flat_map(|s| &s.traces) {
+        for s in &t.spans {
+            assert!(seen.insert(s.span_id), "span {} exported twice", clawtrace_core::assemble::span::hex(&s.span_id));
+            assert!(!s.name.is_empty(), "a nameless span was exported");
+        }
+    }
+    assert_eq!(Stats::get(&stats.late_span_updates_dropped), 1);
 }

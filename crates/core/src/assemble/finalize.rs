@@ -8,12 +8,20 @@ use super::state::{SpanState, TraceState};
 use crate::enrich::{self, EnrichConfig};
 use crate::stats::Stats;
 
-pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, enrich_cfg: &EnrichConfig) -> Option<Trace> {
+/// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and
+/// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
+pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, enrich_cfg: &EnrichConfig, already_sent: &[SpanId]) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, .. } = state;
     let mut spans: HashMap<SpanId, SpanState> = spans;
     if straggler {
         // Parents referenced by late spans were exported already.
-        spans.retain(|_, s| s.observed);
+        spans.retain(|id, s| {
+            let resend = s.observed && already_sent.contains(id);
+            if resend {
+                Stats::inc(&stats.late_span_updates_dropped);
+            }
+            s.observed && !resend
+        });
     }
     let mut children: HashMap<SpanId, Vec<SpanId>> = HashMap::new();
     for s in spans.values() {

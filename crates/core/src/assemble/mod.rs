@@ -46,8 +46,9 @@ pub struct Assembler {
     stats: Arc<Stats>,
     traces: HashMap<TraceId, TraceState>,
     correlator: Correlator,
-    /// Recently exported traces, so late events become stragglers of the same trace instead of a new one.
-    exported: HashMap<TraceId, f64>,
+    /// Recently exported traces (when, and which span ids), so late events become stragglers of the same trace
+    /// instead of a new one — and never re-send a span that already left.
+    exported: HashMap<TraceId, (f64, Vec<span::SpanId>)>,
     exported_order: VecDeque<TraceId>,
 }
 
@@ -68,6 +69,13 @@ impl Assembler {
 
     pub fn set_config(&mut self, cfg: AssembleConfig) {
         self.cfg = cfg;
+    }
+
+    /// Forgets exported trace ids and correlation state (call after `drain_all`): a new stream starts.
+    pub fn forget_history(&mut self) {
+        self.exported.clear();
+        self.exported_order.clear();
+        self.correlator = Correlator::default();
     }
 
     pub fn open_traces(&self) -> usize {
@@ -253,7 +261,7 @@ impl Assembler {
         }
         self.correlator.sweep(now_ms, ttl);
         while let Some(id) = self.exported_order.front().copied() {
-            let old = self.exported.get(&id).is_none_or(|&at| now_ms - at > ttl);
+            let old = self.exported.get(&id).is_none_or(|(at, _)| now_ms - at > ttl);
             if !old && self.exported_order.len() <= MAX_REMEMBERED_EXPORTS {
                 break;
             }
@@ -297,8 +305,10 @@ impl Assembler {
         if !self.exported.contains_key(&id) {
             self.exported_order.push_back(id);
         }
-        self.exported.insert(id, now_ms);
-        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &self.cfg.enrich) {
+        let sent = self.exported.entry(id).or_insert_with(|| (now_ms, Vec::new()));
+        sent.0 = now_ms;
+        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &self.cfg.enrich, &sent.1) {
+            sent.1.extend(trace.spans.iter().map(|s| s.span_id));
             Stats::inc(if incomplete { &self.stats.traces_incomplete } else { &self.stats.traces_completed });
             out.push(trace);
         }

@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 pub type TraceId = [u8; 16];
 pub type SpanId = [u8; 8];
 
 /// What a span stands for in an OpenClaw turn. Sinks map it to their own vocabulary
 /// (MLflow span types, Langfuse observation types, GenAI operation names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SpanRole {
     /// The inbound message (chat.send path) or a synthesised turn root.
     Turn,
@@ -42,7 +44,7 @@ impl SpanRole {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AttrValue {
     Str(String),
     Int(i64),
@@ -76,7 +78,7 @@ impl From<bool> for AttrValue {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum SpanKind {
     #[default]
     Internal,
@@ -84,7 +86,7 @@ pub enum SpanKind {
     Client,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub enum Status {
     #[default]
     Unset,
@@ -98,14 +100,14 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpanEvent {
     pub name: String,
     pub time_ns: u64,
     pub attrs: Attrs,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpanLink {
     pub trace_id: TraceId,
     pub span_id: SpanId,
@@ -115,7 +117,7 @@ pub struct SpanLink {
 /// Attributes keep a stable (sorted) order so encodings are deterministic.
 pub type Attrs = BTreeMap<String, AttrValue>;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Span {
     pub trace_id: TraceId,
     pub span_id: SpanId,
@@ -157,7 +159,7 @@ impl Span {
 }
 
 /// A finished trace (or, when `straggler` is set, spans that arrived after their trace was exported).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     pub trace_id: TraceId,
     /// Spans in parent-before-child order; the root (if present) first.

@@ -10,6 +10,7 @@ pub mod otlp;
 pub mod otlp_proto;
 pub mod runner;
 pub mod sampling;
+pub mod spool;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep, timeout, Instant};
 
+use super::spool::Spool;
 use super::{ExportError, Exporter};
 use crate::assemble::span::Trace;
 use crate::config::BatchConfig;
@@ -18,24 +19,33 @@ use crate::stats::Stats;
 #[derive(Default, Debug)]
 pub struct SinkStats {
     pub traces_received: AtomicU64,
+    /// Spans taken into this sink's queue: each ends exported, rejected, failed, spooled, or still pending.
+    pub spans_received: AtomicU64,
     pub spans_exported: AtomicU64,
     pub spans_rejected: AtomicU64,
     pub spans_failed: AtomicU64,
     pub spans_dropped_queue_full: AtomicU64,
     pub batches_sent: AtomicU64,
     pub retries: AtomicU64,
+    /// Parked in the spool when the backend stayed unavailable past the retry deadline.
+    pub spans_spooled: AtomicU64,
+    /// Taken back from the spool and delivered.
+    pub spans_unspooled: AtomicU64,
 }
 
 impl SinkStats {
     pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
         vec![
             ("traces_received", self.traces_received.load(Relaxed)),
+            ("spans_received", self.spans_received.load(Relaxed)),
             ("spans_exported", self.spans_exported.load(Relaxed)),
             ("spans_rejected", self.spans_rejected.load(Relaxed)),
             ("spans_failed", self.spans_failed.load(Relaxed)),
             ("spans_dropped_queue_full", self.spans_dropped_queue_full.load(Relaxed)),
             ("batches_sent", self.batches_sent.load(Relaxed)),
             ("retries", self.retries.load(Relaxed)),
+            ("spans_spooled", self.spans_spooled.load(Relaxed)),
+            ("spans_unspooled", self.spans_unspooled.load(Relaxed)),
         ]
     }
 }
@@ -52,9 +62,6 @@ pub struct SinkHandle {
     tx: mpsc::Sender<SinkMsg>,
 }
 
-/// How long a batch keeps being retried before it counts as failed.
-const RETRY_DEADLINE: Duration = Duration::from_secs(30);
-
 impl SinkHandle {
     /// Never waits: a full sink queue drops the trace and counts its spans.
     pub fn offer(&self, trace: Arc<Trace>, global: &Stats) {
@@ -62,6 +69,7 @@ impl SinkHandle {
         match self.tx.try_send(SinkMsg::Trace(trace)) {
             Ok(()) => {
                 self.stats.traces_received.fetch_add(1, Relaxed);
+                self.stats.spans_received.fetch_add(spans, Relaxed);
             }
             Err(_) => {
                 self.stats.spans_dropped_queue_full.fetch_add(spans, Relaxed);
@@ -72,8 +80,10 @@ impl SinkHandle {
 
     /// Waits for queue space (flush and shutdown, where the caller is already waiting for delivery).
     pub async fn offer_waiting(&self, trace: Arc<Trace>) {
+        let spans = trace.spans.len() as u64;
         if self.tx.send(SinkMsg::Trace(trace)).await.is_ok() {
             self.stats.traces_received.fetch_add(1, Relaxed);
+            self.stats.spans_received.fetch_add(spans, Relaxed);
         }
     }
 
@@ -86,7 +96,22 @@ impl SinkHandle {
     }
 }
 
-pub fn spawn_sink(mut exporter: Box<dyn Exporter>, cfg: BatchConfig, global: Arc<Stats>, errors: ErrorReporter) -> SinkHandle {
+pub fn spawn_sink(exporter: Box<dyn Exporter>, cfg: BatchConfig, global: Arc<Stats>, errors: ErrorReporter) -> SinkHandle {
+    spawn_sink_with_spool(exporter, cfg, global, errors, None)
+}
+
+/// How often a sink with spooled batches probes its backend.
+const SPOOL_PROBE: Duration = Duration::from_secs(5);
+/// Spooled batches re-sent per probe, so live traffic is never starved by a large backlog.
+const SPOOL_BATCHES_PER_PROBE: usize = 16;
+
+pub fn spawn_sink_with_spool(
+    mut exporter: Box<dyn Exporter>,
+    cfg: BatchConfig,
+    global: Arc<Stats>,
+    errors: ErrorReporter,
+    mut spool: Option<Spool>,
+) -> SinkHandle {
     let (tx, mut rx) = mpsc::channel::<SinkMsg>(cfg.queue_traces);
     let stats = Arc::new(SinkStats::default());
     let name = exporter.name();
@@ -95,14 +120,20 @@ pub fn spawn_sink(mut exporter: Box<dyn Exporter>, cfg: BatchConfig, global: Arc
         let mut pending: Vec<Arc<Trace>> = Vec::new();
         let mut pending_spans = 0usize;
         let mut deadline: Option<Instant> = None;
+        let mut probe = tokio::time::interval(SPOOL_PROBE);
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ctx = RunCtx { cfg: &cfg, stats: &stats, global: &global, errors: &errors, name };
         loop {
             let msg = tokio::select! {
                 m = rx.recv() => m,
                 _ = sleep_until_opt(deadline) => {
-                    ctx.send_all(exporter.as_mut(), std::mem::take(&mut pending)).await;
+                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
                     pending_spans = 0;
                     deadline = None;
+                    continue;
+                }
+                _ = probe.tick(), if spool.is_some() => {
+                    ctx.drain_spool(exporter.as_mut(), &mut spool).await;
                     continue;
                 }
             };
@@ -112,13 +143,13 @@ pub fn spawn_sink(mut exporter: Box<dyn Exporter>, cfg: BatchConfig, global: Arc
                     pending.push(t);
                     deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
                     if pending_spans >= cfg.max_spans {
-                        ctx.send_all(exporter.as_mut(), std::mem::take(&mut pending)).await;
+                        ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
                         pending_spans = 0;
                         deadline = None;
                     }
                 }
                 Some(SinkMsg::Flush(done)) => {
-                    ctx.send_all(exporter.as_mut(), std::mem::take(&mut pending)).await;
+                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
                     pending_spans = 0;
                     deadline = None;
                     if let Err(e) = exporter.flush().await {
@@ -127,7 +158,7 @@ pub fn spawn_sink(mut exporter: Box<dyn Exporter>, cfg: BatchConfig, global: Arc
                     let _ = done.send(());
                 }
                 None => {
-                    ctx.send_all(exporter.as_mut(), std::mem::take(&mut pending)).await;
+                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
                     let _ = exporter.flush().await;
                     break;
                 }
@@ -154,13 +185,13 @@ struct RunCtx<'a> {
 
 impl RunCtx<'_> {
     /// Cuts the pending traces into batches bounded by spans and (estimated) bytes and sends each.
-    async fn send_all(&self, exporter: &mut dyn Exporter, traces: Vec<Arc<Trace>>) {
+    async fn send_all(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>, traces: Vec<Arc<Trace>>) {
         let mut batch: Vec<Arc<Trace>> = Vec::new();
         let (mut spans, mut bytes) = (0usize, 0usize);
         for t in traces {
             let (s, b) = (t.spans.len(), estimate_bytes(&t));
             if !batch.is_empty() && (spans + s > self.cfg.max_spans || bytes + b > self.cfg.max_bytes) {
-                self.send_isolating(exporter, std::mem::take(&mut batch)).await;
+                self.send_isolating(exporter, spool, std::mem::take(&mut batch)).await;
                 spans = 0;
                 bytes = 0;
             }
@@ -169,16 +200,19 @@ impl RunCtx<'_> {
             batch.push(t);
         }
         if !batch.is_empty() {
-            self.send_isolating(exporter, batch).await;
+            self.send_isolating(exporter, spool, batch).await;
         }
     }
 
     /// Sends a batch; a rejected batch is halved until the rejected trace stands alone.
-    async fn send_isolating(&self, exporter: &mut dyn Exporter, batch: Vec<Arc<Trace>>) {
+    async fn send_isolating(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>, batch: Vec<Arc<Trace>>) {
         let mut work = VecDeque::from([batch]);
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
-            let result = self.send_with_retry(exporter, &b).await;
+            // With a backlog already spooled the backend is known to be down: one attempt, then join the backlog
+            // (in order), instead of holding live traffic for the whole retry deadline.
+            let deadline = if spool.as_ref().is_some_and(|s| s.bytes() > 0) { Duration::ZERO } else { Duration::from_millis(self.cfg.retry_deadline_ms) };
+            let result = self.send_with_retry(exporter, &b, deadline).await;
             if result.is_err() {
                 Stats::inc(&self.global.export_errors);
             }
@@ -214,15 +248,67 @@ impl RunCtx<'_> {
                     self.errors.report(self.name, "partial", &message);
                 }
                 Err(ExportError::Retryable { message, .. }) => {
-                    self.stats.spans_failed.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_failed_export, n);
                     self.errors.report(self.name, "unavailable", &message);
+                    self.park(spool, &b, n);
                 }
             }
         }
     }
 
-    async fn send_with_retry(&self, exporter: &mut dyn Exporter, batch: &[Arc<Trace>]) -> Result<(), ExportError> {
+    /// A batch the backend would not take in time goes to the spool when there is one; otherwise it is lost,
+    /// and counted.
+    fn park(&self, spool: &mut Option<Spool>, batch: &[Arc<Trace>], n: u64) {
+        let parked = match spool.as_mut() {
+            Some(s) => s.push(batch).map_err(|e| self.errors.report(self.name, "spool", &e)).is_ok(),
+            None => false,
+        };
+        if parked {
+            self.stats.spans_spooled.fetch_add(n, Relaxed);
+            Stats::add(&self.global.spans_spooled, n);
+        } else {
+            if spool.is_some() {
+                Stats::add(&self.global.spool_full_dropped, n);
+            }
+            self.stats.spans_failed.fetch_add(n, Relaxed);
+            Stats::add(&self.global.spans_failed_export, n);
+        }
+    }
+
+    /// Re-sends the oldest spooled batches, one attempt each, until the backend fails again.
+    async fn drain_spool(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>) {
+        let Some(sp) = spool.as_mut() else { return };
+        for _ in 0..SPOOL_BATCHES_PER_PROBE {
+            let batch = match sp.take() {
+                None => return,
+                Some(Err(e)) => {
+                    self.errors.report(self.name, "spool", &e);
+                    continue;
+                }
+                Some(Ok(b)) => b,
+            };
+            let n: u64 = batch.traces.iter().map(|t| t.spans.len() as u64).sum();
+            let attempt = timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(&batch.traces)).await;
+            match attempt {
+                Ok(Ok(())) | Ok(Err(ExportError::Partial { .. })) => {
+                    self.stats.spans_unspooled.fetch_add(n, Relaxed);
+                    Stats::add(&self.global.spans_unspooled, n);
+                    sp.done(batch);
+                }
+                Ok(Err(ExportError::Rejected { message } | ExportError::Refused { message })) => {
+                    self.stats.spans_rejected.fetch_add(n, Relaxed);
+                    Stats::add(&self.global.spans_rejected_by_backend, n);
+                    self.errors.report(self.name, "rejected", &message);
+                    sp.done(batch);
+                }
+                Ok(Err(ExportError::Retryable { .. })) | Err(_) => {
+                    sp.release(batch);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn send_with_retry(&self, exporter: &mut dyn Exporter, batch: &[Arc<Trace>], deadline: Duration) -> Result<(), ExportError> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -234,7 +320,7 @@ impl RunCtx<'_> {
             match result {
                 Err(ExportError::Retryable { message, retry_after }) => {
                     let wait = retry_after.unwrap_or_else(|| jitter(backoff));
-                    if started.elapsed() + wait > RETRY_DEADLINE {
+                    if started.elapsed() + wait > deadline {
                         return Err(ExportError::Retryable { message, retry_after });
                     }
                     self.stats.retries.fetch_add(1, Relaxed);

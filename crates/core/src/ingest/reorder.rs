@@ -25,6 +25,12 @@ impl Reorder {
         Reorder { window_ms, max_buffered, pids: HashMap::new(), buffered: 0 }
     }
 
+    /// Forgets every process's `seq` position (call only when nothing is buffered: after `drain`).
+    pub fn forget_history(&mut self) {
+        self.pids.clear();
+        self.buffered = 0;
+    }
+
     pub fn len(&self) -> usize {
         self.buffered
     }

@@ -17,7 +17,9 @@ use crate::stats::Stats;
 pub(crate) enum Control {
     Configure(Box<Config>, oneshot::Sender<Result<(), String>>),
     /// Export what is closed (and with `close_open`, everything, open traces as incomplete), then wait for sinks.
-    Flush { close_open: bool, done: oneshot::Sender<()> },
+    /// With `forget`, also forget exported trace ids, correlation state and `seq` positions afterwards: what
+    /// follows is a new stream (a replay), whose ids must not be mistaken for stragglers of the last one.
+    Flush { close_open: bool, forget: bool, done: oneshot::Sender<()> },
 }
 
 /// The sinks in service, published for `stats()` without a round trip to the worker.
@@ -64,8 +66,17 @@ impl Pipeline {
 
     /// `true` when everything was delivered before the timeout.
     pub async fn flush(&self, close_open: bool, timeout: Duration) -> bool {
+        self.flush_with(close_open, false, timeout).await
+    }
+
+    /// Closes and exports everything, then starts a new stream (see `Control::Flush`).
+    pub async fn new_stream(&self, timeout: Duration) -> bool {
+        self.flush_with(true, true, timeout).await
+    }
+
+    async fn flush_with(&self, close_open: bool, forget: bool, timeout: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
-        if self.ctl.send(Control::Flush { close_open, done: tx }).is_err() {
+        if self.ctl.send(Control::Flush { close_open, forget, done: tx }).is_err() {
             return false;
         }
         matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))

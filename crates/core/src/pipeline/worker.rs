@@ -1,5 +1,6 @@
 //! The worker: decode → reorder → assemble → offer finished traces to every sink.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,8 +13,9 @@ use crate::enrich::EnrichConfig;
 use crate::errors::ErrorReporter;
 use crate::export::file::FileExporter;
 use crate::export::otlp::OtlpExporter;
-use crate::export::runner::{spawn_sink, SinkHandle};
+use crate::export::runner::{spawn_sink_with_spool, SinkHandle};
 use crate::export::sampling::Sampler;
+use crate::export::spool::Spool;
 use crate::export::Exporter;
 use crate::ingest::reorder::Reorder;
 use crate::ingest::{decode, DecodeError, Inbound};
@@ -73,6 +75,22 @@ fn build_exporters(cfg: &Config, env: Env) -> Result<Vec<Box<dyn Exporter>>, Str
     Ok(exporters)
 }
 
+/// One spool per network sink when `spool` is configured (the file sink has nowhere better to park a batch).
+fn open_spools(cfg: &Config, exporters: &[Box<dyn Exporter>]) -> Result<Vec<Option<Spool>>, String> {
+    exporters
+        .iter()
+        .map(|e| match &cfg.spool {
+            Some(sp) if e.name() != "file" => {
+                if sp.dir.trim().is_empty() {
+                    return Err("spool.dir must name a directory".into());
+                }
+                Spool::open(Path::new(&sp.dir), e.name(), sp.max_bytes).map(Some)
+            }
+            _ => Ok(None),
+        })
+        .collect()
+}
+
 pub(super) async fn run(
     cfg: Config,
     stats: Arc<Stats>,
@@ -99,7 +117,8 @@ pub(super) async fn run(
         w.errors.report("config", "invalid", &e);
         vec![Box::new(FileExporter::new("clawtrace-traces.jsonl", &cfg.service_name(&process_env)))]
     });
-    w.set_sinks(exporters, &cfg);
+    let spools = open_spools(&cfg, &exporters).unwrap_or_else(|_| exporters.iter().map(|_| None).collect());
+    w.set_sinks(exporters, spools, &cfg);
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -202,8 +221,12 @@ impl Worker {
                 // What was assembled under the old configuration leaves through the old sinks first.
                 self.drain_queue(rx);
                 self.flush_sinks().await;
-                let built = assemble_config(&cfg).and_then(|a| Ok((a, build_exporters(&cfg, &process_env)?)));
-                let (assemble, exporters) = match built {
+                let built = assemble_config(&cfg).and_then(|a| {
+                    let exporters = build_exporters(&cfg, &process_env)?;
+                    let spools = open_spools(&cfg, &exporters)?;
+                    Ok((a, exporters, spools))
+                });
+                let (assemble, exporters, spools) = match built {
                     Ok(b) => b,
                     Err(e) => {
                         let _ = done.send(Err(e));
@@ -212,12 +235,12 @@ impl Worker {
                 };
                 self.assembler.set_config(assemble);
                 self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
-                self.set_sinks(exporters, &cfg);
+                self.set_sinks(exporters, spools, &cfg);
                 self.sampler = Sampler::new(&cfg.sampling, &process_env);
                 self.errors.reset();
                 let _ = done.send(Ok(()));
             }
-            Control::Flush { close_open, done } => {
+            Control::Flush { close_open, forget, done } => {
                 // Everything accepted before the flush call is already in the queue: take it all first.
                 self.drain_queue(rx);
                 let now = self.clock.now();
@@ -236,13 +259,21 @@ impl Worker {
                     }
                 }
                 self.flush_sinks().await;
+                if forget {
+                    self.assembler.forget_history();
+                    self.reorder.forget_history();
+                }
                 let _ = done.send(());
             }
         }
     }
 
-    fn set_sinks(&mut self, exporters: Vec<Box<dyn Exporter>>, cfg: &Config) {
-        self.sinks = exporters.into_iter().map(|e| spawn_sink(e, cfg.batch.clone(), self.stats.clone(), self.errors.clone())).collect();
+    fn set_sinks(&mut self, exporters: Vec<Box<dyn Exporter>>, spools: Vec<Option<Spool>>, cfg: &Config) {
+        self.sinks = exporters
+            .into_iter()
+            .zip(spools)
+            .map(|(e, spool)| spawn_sink_with_spool(e, cfg.batch.clone(), self.stats.clone(), self.errors.clone(), spool))
+            .collect();
         *self.published.lock().unwrap_or_else(|e| e.into_inner()) = self.sinks.iter().map(|s| (s.name, s.stats.clone())).collect();
     }
 
