@@ -68,9 +68,15 @@ impl TraceLevel {
         if let Some(c) = first_str(trace, "openclaw.channel") {
             tags.push(format!("channel:{c}"));
         }
-        match root.and_then(|r| r.attr_str("openclaw.outcome")) {
-            Some(o) => tags.push(format!("outcome:{o}")),
-            None if root.is_some() && trace.has_error() => tags.push("outcome:error".into()),
+        // The turn's own status wins over what OpenClaw reported: a run whose model call failed is an error even
+        // when OpenClaw says `completed` (the root carries that verdict).
+        match root {
+            Some(r) if r.status.is_error() => tags.push("outcome:error".into()),
+            Some(r) => {
+                if let Some(o) = r.attr_str("openclaw.outcome") {
+                    tags.push(format!("outcome:{o}"));
+                }
+            }
             None => {}
         }
         if trace.incomplete {
@@ -424,7 +430,11 @@ mod tests {
         let mut t = turn();
         t.spans[0].attrs.remove("openclaw.outcome");
         t.incomplete = true;
-        assert_eq!(TraceLevel::of(&t).tags, ["agent:ops", "channel:telegram", "incomplete", "outcome:error"]);
+        assert_eq!(TraceLevel::of(&t).tags, ["agent:ops", "channel:telegram", "incomplete"]);
+        // OpenClaw said `completed`, but the turn failed: the tag follows the turn's status.
+        let mut t = turn();
+        t.spans[0].status = Status::Error("model call failed".into());
+        assert_eq!(TraceLevel::of(&t).tags, ["agent:ops", "channel:telegram", "outcome:error"]);
     }
 
     #[test]
