@@ -29,7 +29,7 @@ pub const USAGE_DETAILS: &str = "langfuse.observation.usage_details";
 pub const COST_DETAILS: &str = "langfuse.observation.cost_details";
 pub const COMPLETION_START_TIME: &str = "langfuse.observation.completion_start_time";
 
-/// The turn's overall input and output, as plain text on the root span (only with content capture).
+/// Captured text (only with content capture): on the root, the turn's overall input and output.
 pub const CONTENT_INPUT: &str = "openclaw.content.input";
 pub const CONTENT_OUTPUT: &str = "openclaw.content.output";
 
@@ -201,18 +201,17 @@ pub fn map_span(level: &TraceLevel, profile: &Profile, trace: &Trace, span: &Spa
     if span.status.is_error() {
         a.push(str_kv(OBSERVATION_LEVEL, "ERROR"));
     }
-    if is_root(trace, span) {
-        // Moved, not copied: the turn's text would otherwise travel twice (once more as metadata).
-        let (input, output) = (span.attr_str(CONTENT_INPUT), span.attr_str(CONTENT_OUTPUT));
-        if input.is_some() || output.is_some() {
-            a.retain(|kv| kv.key != CONTENT_INPUT && kv.key != CONTENT_OUTPUT);
-        }
-        if let Some(i) = input {
-            a.push(str_kv(OBSERVATION_INPUT, i));
-        }
-        if let Some(o) = output {
-            a.push(str_kv(OBSERVATION_OUTPUT, o));
-        }
+    // The root carries the turn's overall input and output (enrichment puts them there); any other span with
+    // captured text shows it as its own. Moved, not copied: the text would otherwise travel twice (as metadata).
+    let (input, output) = (span.attr_str(CONTENT_INPUT), span.attr_str(CONTENT_OUTPUT));
+    if input.is_some() || output.is_some() {
+        a.retain(|kv| kv.key != CONTENT_INPUT && kv.key != CONTENT_OUTPUT);
+    }
+    if let Some(i) = input {
+        a.push(str_kv(OBSERVATION_INPUT, i));
+    }
+    if let Some(o) = output {
+        a.push(str_kv(OBSERVATION_OUTPUT, o));
     }
     if kind == "generation" {
         if let Some(m) = span.attr_str("gen_ai.response.model").or_else(|| span.attr_str("gen_ai.request.model")) {
@@ -378,6 +377,11 @@ mod tests {
         assert_eq!((sv(&root, OBSERVATION_INPUT), sv(&root, OBSERVATION_OUTPUT)), (Some("what is 2+2?"), Some("4")));
         assert!(!root.contains_key(CONTENT_INPUT) && !root.contains_key(CONTENT_OUTPUT), "content moved, not copied");
         assert!(spans[1..].iter().all(|o| !attrs(o).contains_key(OBSERVATION_INPUT)));
+        let mut t = turn();
+        t.spans[2].attrs.insert(CONTENT_OUTPUT.into(), s("partial answer"));
+        let run = encoded(t, &Profile::default()).swap_remove(2);
+        assert_eq!(sv(&attrs(&run), OBSERVATION_OUTPUT), Some("partial answer"));
+        assert!(!attrs(&run).contains_key(CONTENT_OUTPUT));
         // A synthesised root (the HTTP path) is still the agent; a promoted usage summary is the generation.
         let mut t = turn();
         t.spans[0].role = SpanRole::Synthetic;
