@@ -12,6 +12,7 @@ use crate::config::{process_env, Config, Env};
 use crate::enrich::EnrichConfig;
 use crate::errors::ErrorReporter;
 use crate::export::file::FileExporter;
+use crate::export::langfuse::LangfuseExporter;
 use crate::export::otlp::OtlpExporter;
 use crate::export::runner::{spawn_sink_with_spool, SinkHandle};
 use crate::export::sampling::Sampler;
@@ -69,8 +70,8 @@ fn build_exporters(cfg: &Config, env: Env) -> Result<Vec<Box<dyn Exporter>>, Str
     if wanted.mlflow.is_some() {
         return Err("the mlflow exporter is not available yet".into());
     }
-    if wanted.langfuse.is_some() {
-        return Err("the langfuse exporter is not available yet".into());
+    if let Some(l) = &wanted.langfuse {
+        exporters.push(Box::new(LangfuseExporter::new(&l.resolve(env)?, &service)?));
     }
     Ok(exporters)
 }
