@@ -45,12 +45,6 @@ export interface BenchEvent {
 export declare function benchNoop(evt: unknown): boolean
 
 /**
- * Internal benchmark entry point: the event as a JSON string made by `JSON.stringify` on the caller's side
- * (`Body::Json`), enqueued like `recordDiagnostic`.
- */
-export declare function benchRecordJson(json: string): boolean
-
-/**
  * Internal benchmark entry point: the main envelope fields as separate arguments, packed into `Body::Value` and
  * enqueued like `recordDiagnostic`.
  */
@@ -98,7 +92,8 @@ export declare function recordAgent(evt: unknown): boolean
 
 /**
  * Records an OpenClaw diagnostic event (`onInternalDiagnosticEvent(evt, meta)` / `onDiagnosticEvent(evt)`).
- * Returns whether it was queued; bad input is counted in `stats()`, never thrown.
+ * `evt` may be the event or its JSON text (`JSON.stringify(evt)`, the fastest way in); `meta` the listener's
+ * metadata or just `meta.trusted`. Returns whether it was queued; bad input is counted in `stats()`, never thrown.
  */
 export declare function recordDiagnostic(evt: unknown, meta?: unknown | undefined | null): boolean
 

@@ -836,7 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.benchNoop = nativeBinding.benchNoop
-module.exports.benchRecordJson = nativeBinding.benchRecordJson
 module.exports.benchRecordPositional = nativeBinding.benchRecordPositional
 module.exports.benchRecordTyped = nativeBinding.benchRecordTyped
 module.exports.configure = nativeBinding.configure

@@ -66,7 +66,11 @@ function cases() {
     // Non-objects with a JSON form.
     ['number', d(42), 1, 'invalidNotObject'],
     ['NaN', d(NaN), 1, 'invalidNotObject'],
-    ['string', d('run.started'), 1, 'invalidNotObject'],
+    // A string is the event's JSON text (the plugin's fast path): it must parse to an object.
+    ['string, not JSON', d('run.started'), 1, 'invalidMalformedJson'],
+    ['string, JSON but not an object', d('"run.started"'), 1, 'invalidNotObject'],
+    ['string, truncated JSON', d('{"type":"run.started"'), 1, 'invalidMalformedJson'],
+    ['string, JSON event', d(JSON.stringify({ type: 'no.such.event' }), true), 1, 'skippedUnknownType'],
     ['null', d(null), 1, 'invalidNotObject'],
     ['boolean', d(true), 1, 'invalidNotObject'],
     ['array', d([{ type: 'run.started' }]), 1, 'invalidNotObject'],

@@ -2,8 +2,9 @@
 // to clawtrace, by way of crossing the JS → Rust boundary.
 //
 //   noop        benchNoop(evt)                 an empty N-API call: the floor
-//   public      recordDiagnostic(evt, meta)    V8's JSON.stringify called from Rust → Body::Json   (what ships)
-//   json        benchRecordJson(JSON.stringify(evt))   stringified in JS, passed as a string → Body::Json
+//   public      recordDiagnostic(JSON.stringify(evt), meta.trusted)   stringified in JS, the JSON text crosses
+//               → Body::Json                   (what the OpenClaw plugin does: the shipping hot path)
+//   object      recordDiagnostic(evt, meta)    the object crosses; V8's JSON.stringify is called from Rust
 //   typed       benchRecordTyped(evt)          napi-rs #[napi(object)] field-by-field conversion → Body::Value
 //   positional  benchRecordPositional(12 args) main fields as separate arguments → Body::Value
 //   otel-js     @opentelemetry/sdk-trace-base: one span per event, BatchSpanProcessor, no-op exporter
@@ -11,8 +12,8 @@
 // Every record variant enqueues exactly like recordDiagnostic (Inbound → REGISTRY.record). The events are the
 // diagnostic records of crates/core/tests/fixtures/openclaw-2026.9.6-gateway.jsonl, replayed in a loop. Rounds are
 // interleaved (rotating order) so machine noise hits every variant; queues are flushed between rounds, untimed.
-// Note: `typed` and `positional` carry only the envelope fields (typed: ~23, positional: 12); `public` and `json`
-// carry the whole event.
+// Note: `typed` and `positional` carry only the envelope fields (typed: ~23, positional: 12); `public` and
+// `object` carry the whole event.
 //
 // Env: BENCH_CALLS (calls per variant, default 400000), BENCH_ROUNDS (default 8), BENCH_OTEL=0 to skip OTel-JS.
 
@@ -81,12 +82,12 @@ const variants = {
   },
   public(n, i0) {
     let ok = 0;
-    for (let c = 0, i = i0; c < n; c++, i = i + 1 === N ? 0 : i + 1) ok += ct.recordDiagnostic(evts[i], metas[i]) ? 1 : 0;
+    for (let c = 0, i = i0; c < n; c++, i = i + 1 === N ? 0 : i + 1) ok += ct.recordDiagnostic(JSON.stringify(evts[i]), metas[i]?.trusted === true) ? 1 : 0;
     return ok;
   },
-  json(n, i0) {
+  object(n, i0) {
     let ok = 0;
-    for (let c = 0, i = i0; c < n; c++, i = i + 1 === N ? 0 : i + 1) ok += ct.benchRecordJson(JSON.stringify(evts[i])) ? 1 : 0;
+    for (let c = 0, i = i0; c < n; c++, i = i + 1 === N ? 0 : i + 1) ok += ct.recordDiagnostic(evts[i], metas[i]) ? 1 : 0;
     return ok;
   },
   typed(n, i0) {
@@ -111,7 +112,7 @@ if (otel) {
   };
 }
 const names = Object.keys(variants);
-const recording = new Set(['public', 'json', 'typed', 'positional']);
+const recording = new Set(['public', 'object', 'typed', 'positional']);
 
 async function settle(name) {
   if (name === 'otel-js') await otel.flush();

@@ -33,11 +33,18 @@ fn stringify_fn(env: sys::napi_env) -> Option<sys::napi_value> {
     }
 }
 
-/// `JSON.stringify(value)`; `None` for what has no JSON form (undefined, functions, symbols) or throws
-/// (cycles, BigInt, a throwing `toJSON`). A thrown exception is cleared: the host never sees it.
+/// The JSON text of a value: a string is taken as JSON text already (the plugin stringifies on the JS side, which
+/// is cheaper than calling back into JS from here); anything else goes through `JSON.stringify`. `None` for what
+/// has no JSON form (undefined, functions, symbols) or throws (cycles, BigInt, a throwing `toJSON`). A thrown
+/// exception is cleared: the host never sees it.
 pub fn stringify(env: &Env, value: &Unknown) -> Option<String> {
     let raw_env = env.raw();
     unsafe {
+        let mut ty = 0;
+        sys::napi_typeof(raw_env, value.raw(), &mut ty);
+        if ty == sys::ValueType::napi_string {
+            return read_string(raw_env, value.raw());
+        }
         let f = stringify_fn(raw_env)?;
         let mut undefined = ptr::null_mut();
         sys::napi_get_undefined(raw_env, &mut undefined);
@@ -58,6 +65,13 @@ pub fn stringify(env: &Env, value: &Unknown) -> Option<String> {
         if ty != sys::ValueType::napi_string {
             return None;
         }
+        read_string(raw_env, out)
+    }
+}
+
+/// A JS string as UTF-8 (V8 hands out valid UTF-8: lone surrogates become U+FFFD).
+unsafe fn read_string(raw_env: sys::napi_env, out: sys::napi_value) -> Option<String> {
+    unsafe {
         let mut len = 0usize;
         if sys::napi_get_value_string_utf8(raw_env, out, ptr::null_mut(), 0, &mut len) != sys::Status::napi_ok {
             return None;
@@ -68,17 +82,21 @@ pub fn stringify(env: &Env, value: &Unknown) -> Option<String> {
             return None;
         }
         buf.set_len(written);
-        // V8 hands out valid UTF-8 (lone surrogates become U+FFFD).
         String::from_utf8(buf).ok()
     }
 }
 
-/// `meta.trusted === true`, without throwing on odd metadata.
+/// `meta.trusted === true` (or `meta === true`), without throwing on odd metadata.
 pub fn read_trusted(env: &Env, meta: &Unknown) -> bool {
     let raw_env = env.raw();
     unsafe {
         let mut ty = 0;
         sys::napi_typeof(raw_env, meta.raw(), &mut ty);
+        if ty == sys::ValueType::napi_boolean {
+            // The plugin's fast path passes `meta.trusted` itself.
+            let mut b = false;
+            return sys::napi_get_value_bool(raw_env, meta.raw(), &mut b) == sys::Status::napi_ok && b;
+        }
         if ty != sys::ValueType::napi_object {
             return false;
         }

@@ -1,8 +1,9 @@
 //! The N-API surface of clawtrace (DESIGN §6) and nothing more: conversion at the boundary, the registry handle,
 //! promises and the error callback. Everything else lives in `clawtrace-core`.
 //!
-//! Record calls run on the gateway's thread: they serialise the event with V8's own `JSON.stringify` (measured
-//! fastest, see `bench/`), push it onto a bounded queue and return. They never throw and never let a panic out.
+//! Record calls run on the gateway's thread: they take the event as JSON text (stringified on the JS side — the
+//! fastest crossing measured in `bench/`) or serialise an object with V8's own `JSON.stringify`, push it onto a
+//! bounded lock-free queue and return. They never throw and never let a panic out.
 
 #![deny(clippy::all)]
 
@@ -44,7 +45,8 @@ fn record(env: &Env, src: Source, hook: Option<String>, evt: Unknown, ctx: Optio
 }
 
 /// Records an OpenClaw diagnostic event (`onInternalDiagnosticEvent(evt, meta)` / `onDiagnosticEvent(evt)`).
-/// Returns whether it was queued; bad input is counted in `stats()`, never thrown.
+/// `evt` may be the event or its JSON text (`JSON.stringify(evt)`, the fastest way in); `meta` the listener's
+/// metadata or just `meta.trusted`. Returns whether it was queued; bad input is counted in `stats()`, never thrown.
 #[napi]
 pub fn record_diagnostic(env: Env, evt: Unknown, meta: Option<Unknown>) -> bool {
     guarded(false, || {
@@ -340,13 +342,6 @@ pub fn bench_record_typed(evt: BenchEvent) -> bool {
             .n("costUsd", evt.cost_usd);
         bench_enqueue(Body::Value(o.0.into()))
     })
-}
-
-/// Internal benchmark entry point: the event as a JSON string made by `JSON.stringify` on the caller's side
-/// (`Body::Json`), enqueued like `recordDiagnostic`.
-#[napi]
-pub fn bench_record_json(json: String) -> bool {
-    guarded(false, || bench_enqueue(Body::Json(json)))
 }
 
 /// Internal benchmark entry point: the main envelope fields as separate arguments, packed into `Body::Value` and

@@ -1,6 +1,7 @@
 //! The background pipeline: one worker task owns ordering and assembly (so they need no locks), fed by a bounded
 //! queue; each sink runs in its own task behind its own queue.
 
+mod ingress;
 mod worker;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::errors::ErrorReporter;
 use crate::export::runner::SinkStats;
 use crate::ingest::Inbound;
 use crate::stats::Stats;
+use ingress::Ingress;
 
 pub(crate) enum Control {
     Configure(Box<Config>, oneshot::Sender<Result<(), String>>),
@@ -27,7 +29,7 @@ pub type SinkRegistry = Arc<std::sync::Mutex<Vec<(&'static str, Arc<SinkStats>)>
 
 pub struct Pipeline {
     runtime: tokio::runtime::Runtime,
-    tx: mpsc::Sender<Inbound>,
+    ingress: Arc<Ingress>,
     ctl: mpsc::UnboundedSender<Control>,
 }
 
@@ -38,15 +40,15 @@ impl Pipeline {
             .thread_name("clawtrace")
             .enable_all()
             .build()?;
-        let (tx, rx) = mpsc::channel(cfg.queue_capacity);
+        let ingress = Arc::new(Ingress::new(cfg.queue_capacity));
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
-        runtime.spawn(worker::run(cfg, stats, errors, sinks, rx, ctl_rx));
-        Ok(Pipeline { runtime, tx, ctl })
+        runtime.spawn(worker::run(cfg, stats, errors, sinks, ingress.clone(), ctl_rx));
+        Ok(Pipeline { runtime, ingress, ctl })
     }
 
     /// Never blocks: `Err` gives the event back when the queue is full.
     pub fn try_send(&self, inbound: Inbound) -> Result<(), Inbound> {
-        self.tx.try_send(inbound).map_err(|e| e.into_inner())
+        self.ingress.push(inbound)
     }
 
     pub fn handle(&self) -> &tokio::runtime::Handle {
@@ -55,7 +57,8 @@ impl Pipeline {
 
     /// Waits for queue space (replay: nothing is dropped, the reader slows down instead).
     pub async fn send(&self, inbound: Inbound) -> bool {
-        self.tx.send(inbound).await.is_ok()
+        self.ingress.push_waiting(inbound).await;
+        true
     }
 
     pub async fn configure(&self, cfg: Config) -> Result<(), String> {
@@ -83,6 +86,6 @@ impl Pipeline {
     }
 
     pub fn queue_len(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.ingress.len()
     }
 }

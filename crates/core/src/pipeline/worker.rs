@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
+use super::ingress::Ingress;
 use super::Control;
 use crate::assemble::{AssembleConfig, Assembler};
 use crate::config::{process_env, Config, Env};
@@ -92,12 +93,15 @@ fn open_spools(cfg: &Config, exporters: &[Box<dyn Exporter>]) -> Result<Vec<Opti
         .collect()
 }
 
+/// Events taken per wake before control messages and ticks get their turn.
+const DRAIN_PER_WAKE: usize = 4096;
+
 pub(super) async fn run(
     cfg: Config,
     stats: Arc<Stats>,
     errors: ErrorReporter,
     published: super::SinkRegistry,
-    mut rx: mpsc::Receiver<Inbound>,
+    rx: Arc<Ingress>,
     mut ctl: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut w = Worker {
@@ -126,13 +130,16 @@ pub(super) async fn run(
         tokio::select! {
             biased;
             c = ctl.recv() => match c {
-                Some(c) => w.control(c, &mut rx).await,
+                Some(c) => w.control(c, &rx).await,
                 None => break,
             },
-            inbound = rx.recv() => match inbound {
-                Some(i) => w.take(i),
-                None => break,
-            },
+            _ = rx.wait() => {
+                // A bounded drain, then back to the select: control messages and ticks are never starved.
+                for _ in 0..DRAIN_PER_WAKE {
+                    let Some(i) = rx.pop() else { break };
+                    w.take(i);
+                }
+            }
             _ = ticker.tick() => w.tick(),
         }
     }
@@ -216,7 +223,7 @@ impl Worker {
         }
     }
 
-    async fn control(&mut self, c: Control, rx: &mut mpsc::Receiver<Inbound>) {
+    async fn control(&mut self, c: Control, rx: &Ingress) {
         match c {
             Control::Configure(cfg, done) => {
                 // What was assembled under the old configuration leaves through the old sinks first.
@@ -278,8 +285,8 @@ impl Worker {
         *self.published.lock().unwrap_or_else(|e| e.into_inner()) = self.sinks.iter().map(|s| (s.name, s.stats.clone())).collect();
     }
 
-    fn drain_queue(&mut self, rx: &mut mpsc::Receiver<Inbound>) {
-        while let Ok(i) = rx.try_recv() {
+    fn drain_queue(&mut self, rx: &Ingress) {
+        while let Some(i) = rx.pop() {
             self.take(i);
         }
     }
