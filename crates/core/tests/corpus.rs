@@ -27,8 +27,12 @@ fn replay(strip_trace: bool) -> (Vec<Scenario>, Arc<Stats>) {
 }
 
 fn replay_text(text: &str, strip_trace: bool) -> (Vec<Scenario>, Arc<Stats>) {
+    replay_with(text, strip_trace, AssembleConfig::default())
+}
+
+fn replay_with(text: &str, strip_trace: bool, cfg: AssembleConfig) -> (Vec<Scenario>, Arc<Stats>) {
     let stats = Arc::new(Stats::default());
-    let mut asm = Assembler::new(AssembleConfig::default(), stats.clone());
+    let mut asm = Assembler::new(cfg, stats.clone());
     let mut reorder = Reorder::new(250.0, 10_000);
     let mut scenarios = vec![Scenario { name: "local turn 1: plain".into(), traces: vec![] }];
     let (mut released, mut out) = (vec![], vec![]);
@@ -272,4 +276,27 @@ fn late_news_about_an_exported_span_is_counted_not_resent() {
         }
     }
     assert_eq!(Stats::get(&stats.late_span_updates_dropped), 1);
+}
+
+#[test]
+fn captured_content_lands_on_model_calls_and_the_root() {
+    let cfg = AssembleConfig { capture_content: true, ..AssembleConfig::default() };
+    let (all, stats) = replay_with(CORPUS, false, cfg);
+    let plain = &scenario(&all, "local turn 1").traces[0];
+    let root = plain.root().expect("root");
+    assert_eq!(root.attr_str("openclaw.content.output"), Some("Hello from the fake LLM."), "{}", dump(scenario(&all, "local turn 1")));
+    let call = spans_of(plain, SpanRole::ModelCall)[0];
+    let out: serde_json::Value = serde_json::from_str(call.attr_str("gen_ai.output.messages").expect("output messages")).unwrap();
+    assert_eq!(out[0]["role"], "assistant");
+    assert_eq!(out[0]["parts"][0]["content"], "Hello from the fake LLM.");
+    assert!(call.attr_str("openclaw.content.output").is_none(), "plain text moved into the messages");
+    // Tool arguments and results from the agent stream sit on the tool span.
+    let tool_trace = scenario(&all, "local turn 2").traces.iter().find(|t| !spans_of(t, SpanRole::Tool).is_empty()).expect("tool trace");
+    let tool = spans_of(tool_trace, SpanRole::Tool)[0];
+    assert_eq!(tool.attr_str("gen_ai.tool.call.arguments"), Some(r#"{"path":"hello.txt"}"#), "{}", dump(scenario(&all, "local turn 2")));
+    assert!(tool.attr_str("gen_ai.tool.call.result").is_some_and(|r| r.contains("hello from file")));
+    // The gateway repeats the tool call id `call_fake_1` in another run: each run's tool gets its own content.
+    let gw = scenario(&all, "gateway chat.send: concurrent sessions").traces.iter().find(|t| !spans_of(t, SpanRole::Tool).is_empty()).expect("gateway tool trace");
+    assert!(spans_of(gw, SpanRole::Tool)[0].attr_str("gen_ai.tool.call.arguments").is_some());
+    assert_eq!(Stats::get(&stats.skipped_content_disabled), 0);
 }

@@ -97,8 +97,8 @@ impl Correlator {
     /// The span an agent event or hook annotates: the run's current model call or tool, else the turn root.
     pub fn annotation_target(&self, e: &Event, want: Target) -> Option<(TraceId, SpanId)> {
         if want == Target::Tool {
-            if let Some(&(t, s)) = e.id("toolCallId").and_then(|id| self.tools.get(id)) {
-                return Some((t, s));
+            if let Some(found) = self.tool(e) {
+                return Some(found);
             }
         }
         let run = self.runs.get(e.id("runId")?)?;
@@ -107,6 +107,11 @@ impl Correlator {
             Target::Turn | Target::Tool => run.turn,
         };
         Some((run.trace, span))
+    }
+
+    /// The tool span an event names (`toolCallId` at the top level, in the hook context, or in agent `data`).
+    pub fn tool(&self, e: &Event) -> Option<(TraceId, SpanId)> {
+        self.tools.get(&tool_key_of(e)?).copied()
     }
 
     /// Records what trace-context events teach about runs and tools.
@@ -144,8 +149,8 @@ impl Correlator {
             "run.started" => entry.run = Some(span),
             "model.call.started" => entry.model = Some(span),
             "tool.execution.started" => {
-                if let Some(id) = e.str("toolCallId") {
-                    self.tools.insert(id.to_string(), (trace, span));
+                if let Some(key) = tool_key_of(e) {
+                    self.tools.insert(key, (trace, span));
                 }
             }
             _ => {}
@@ -279,7 +284,7 @@ impl Correlator {
             k if k.starts_with("tool.execution.") => {
                 let key = e.str("toolCallId").map(str::to_string).unwrap_or_else(|| format!("{}:{}", e.str("toolName").unwrap_or("tool"), attempt));
                 let t = ids::span_id(&trace, &["tool", &key]);
-                self.tools.insert(key, (trace, t));
+                self.tools.insert(tool_key_of(e).unwrap_or(key), (trace, t));
                 let run = &self.runs[&run_id];
                 (t, Some(run.run.or(run.harness).unwrap_or(run.turn)))
             }
@@ -361,4 +366,13 @@ fn id_string(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// Tool call ids are only unique within a run (a fake or local provider repeats `call_1`): key them by run.
+pub fn tool_key_of(e: &Event) -> Option<String> {
+    let call = e.id("toolCallId").or_else(|| e.data_str("toolCallId"))?;
+    Some(match e.id("runId") {
+        Some(run) => format!("{run}\u{1}{call}"),
+        None => call.to_string(),
+    })
 }

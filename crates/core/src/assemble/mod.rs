@@ -50,7 +50,11 @@ pub struct Assembler {
     /// instead of a new one — and never re-send a span that already left.
     exported: HashMap<TraceId, (f64, Vec<span::SpanId>)>,
     exported_order: VecDeque<TraceId>,
+    /// Tool annotations waiting for their tool span, by run and tool call id.
+    pending_tools: HashMap<String, Vec<(Event, f64)>>,
 }
+
+const MAX_PENDING_TOOLS: usize = 10_000;
 
 const MAX_REMEMBERED_EXPORTS: usize = 100_000;
 const INFRA_IDLE_MS: f64 = 10_000.0;
@@ -64,6 +68,7 @@ impl Assembler {
             correlator: Correlator::default(),
             exported: HashMap::new(),
             exported_order: VecDeque::new(),
+            pending_tools: HashMap::new(),
         }
     }
 
@@ -86,7 +91,7 @@ impl Assembler {
     pub fn ingest(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
         match e.src {
             Source::Diagnostic => self.ingest_diagnostic(e, now_ms, out),
-            Source::Agent | Source::Hook => self.ingest_annotation(e, now_ms),
+            Source::Agent | Source::Hook => self.ingest_annotation(e, now_ms, true),
         }
     }
 
@@ -144,10 +149,38 @@ impl Assembler {
             }
         }
         Stats::inc(&self.stats.events_in_spans);
+        if kind == "tool.execution.started" {
+            if let Some(waiting) = correlate::tool_key_of(&e).and_then(|k| self.pending_tools.remove(&k)) {
+                for (note, _) in waiting {
+                    self.ingest_annotation(note, now_ms, false);
+                }
+            }
+        }
+    }
+
+    /// Tool annotations whose tool span never showed up within the grace window go where they can (the run).
+    fn release_pending_tools(&mut self, now_ms: f64, all: bool) {
+        let grace = self.cfg.grace_ms;
+        let due: Vec<String> = self.pending_tools.iter().filter(|(_, v)| all || v.iter().any(|(_, at)| now_ms - at >= grace)).map(|(k, _)| k.clone()).collect();
+        for k in due {
+            for (note, _) in self.pending_tools.remove(&k).unwrap_or_default() {
+                self.ingest_annotation(note, now_ms, false);
+            }
+        }
     }
 
     /// Agent events and hooks carry no trace context: they annotate spans found through the correlation indices.
-    fn ingest_annotation(&mut self, e: Event, now_ms: f64) {
+    /// A tool's arguments often arrive before the diagnostic event that opens its span (`may_defer`): they wait
+    /// for it, up to the grace window, instead of landing on the turn.
+    fn ingest_annotation(&mut self, e: Event, now_ms: f64, may_defer: bool) {
+        if may_defer && self.cfg.capture_content && matches!(e.kind.as_str(), "tool" | "before_tool_call" | "after_tool_call") {
+            if let Some(key) = correlate::tool_key_of(&e) {
+                if self.correlator.tool(&e).is_none() && self.pending_tools.len() < MAX_PENDING_TOOLS {
+                    self.pending_tools.entry(key).or_default().push((e, now_ms));
+                    return;
+                }
+            }
+        }
         let kind = e.kind.as_str();
         let phase = e.data_str("phase");
         let is_lifecycle = e.src == Source::Agent && kind == "lifecycle";
@@ -238,6 +271,9 @@ impl Assembler {
 
     /// Exports what is ready: closed traces past their grace window, and traces past their TTL.
     pub fn tick(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        if !self.pending_tools.is_empty() {
+            self.release_pending_tools(now_ms, false);
+        }
         let grace = self.cfg.grace_ms;
         let ttl = self.cfg.trace_ttl_ms;
         let ready: Vec<(TraceId, bool)> = self
@@ -272,6 +308,7 @@ impl Assembler {
 
     /// Exports everything that is closed, ignoring the grace window (flush).
     pub fn flush_closed(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        self.release_pending_tools(now_ms, true);
         let ready: Vec<TraceId> = self.traces.values().filter(|t| t.is_closed()).map(|t| t.trace_id).collect();
         for id in ready {
             self.emit(id, false, now_ms, out);
@@ -280,6 +317,7 @@ impl Assembler {
 
     /// Exports everything, open traces as incomplete (shutdown).
     pub fn drain_all(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        self.release_pending_tools(now_ms, true);
         let ids: Vec<(TraceId, bool)> = self.traces.values().map(|t| (t.trace_id, !t.is_closed())).collect();
         for (id, incomplete) in ids {
             self.emit(id, incomplete, now_ms, out);
