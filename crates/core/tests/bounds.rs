@@ -29,6 +29,26 @@ fn open_traces_are_capped_and_evicted_as_incomplete() {
     assert_eq!(out.len(), 900);
     assert!(out.iter().all(|t| t.incomplete));
     assert_eq!(Stats::get(&stats.traces_evicted_capacity), 900);
+    // The least recently active leave first.
+    let mut evicted: Vec<u128> = out.iter().map(|t| u128::from_be_bytes(t.trace_id)).collect();
+    evicted.sort();
+    assert_eq!(evicted, (1..=900).collect::<Vec<u128>>());
+}
+
+#[test]
+fn a_storm_of_new_traces_evicts_in_batches_oldest_first() {
+    let stats = Arc::new(Stats::default());
+    let cfg = AssembleConfig { max_open_traces: 6400, ..Default::default() };
+    let mut a = Assembler::new(cfg, stats.clone());
+    let mut out = vec![];
+    for i in 0..20_000 {
+        a.ingest(ev(run_started(i, 1e12 + i as f64), 1e12 + i as f64), 1e12 + i as f64, &mut out);
+        assert!(a.open_traces() <= 6400);
+    }
+    assert_eq!(out.len() + a.open_traces(), 20_000, "every trace is either open or exported");
+    let newest_evicted = out.iter().map(|t| u128::from_be_bytes(t.trace_id)).max().unwrap();
+    let oldest_open = 20_000 - a.open_traces() as u128 + 1;
+    assert!(newest_evicted < oldest_open, "only older traces were evicted");
 }
 
 #[test]
