@@ -14,6 +14,7 @@ use crate::enrich::EnrichConfig;
 use crate::errors::ErrorReporter;
 use crate::export::file::FileExporter;
 use crate::export::langfuse::LangfuseExporter;
+use crate::export::mlflow::MlflowExporter;
 use crate::export::otlp::OtlpExporter;
 use crate::export::runner::{spawn_sink_with_spool, SinkHandle};
 use crate::export::sampling::Sampler;
@@ -68,8 +69,8 @@ fn build_exporters(cfg: &Config, env: Env) -> Result<Vec<Box<dyn Exporter>>, Str
     if let Some(o) = &wanted.otlp {
         exporters.push(Box::new(OtlpExporter::new(&o.resolve(env)?, &service)?));
     }
-    if wanted.mlflow.is_some() {
-        return Err("the mlflow exporter is not available yet".into());
+    if let Some(m) = &wanted.mlflow {
+        exporters.push(Box::new(MlflowExporter::new(&m.resolve(env)?, &service)?));
     }
     if let Some(l) = &wanted.langfuse {
         exporters.push(Box::new(LangfuseExporter::new(&l.resolve(env)?, &service)?));

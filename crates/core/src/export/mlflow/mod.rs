@@ -1,5 +1,81 @@
-//! The MLflow sink (to be built): OTLP/HTTP to `{tracking}/v1/traces` with `x-mlflow-experiment-id`.
+//! The MLflow sink: OTLP/HTTP to `{trackingUri}/v1/traces` with `x-mlflow-experiment-id` (MLflow ≥ 3.4 OSS
+//! tracking server). One request carries spans with their MLflow span types, inputs/outputs and token usage, and the
+//! trace's session, user, name and tags, so every trace is complete at ingestion.
+//!
+//! * `config`: `exporters.mlflow` + `MLFLOW_*` → settings.
+//! * `experiment`: the experiment id, resolved once, lazily, with the sink's retry semantics.
+//! * `encode`: the MLflow profile of each span, values MLflow would reject fixed, roots last.
 
 pub mod config;
+pub mod encode;
+pub mod experiment;
 
-pub use config::MlflowConfig;
+use std::sync::Arc;
+
+pub use config::{ExperimentRef, MlflowConfig, MlflowSettings};
+
+use super::http::HttpTransport;
+use super::otlp_proto::encode_request;
+use super::{BoxFuture, ExportError, Exporter};
+use crate::assemble::span::Trace;
+use experiment::ExperimentResolver;
+
+pub const EXPERIMENT_HEADER: &str = "x-mlflow-experiment-id";
+
+pub struct MlflowExporter {
+    settings: MlflowSettings,
+    resolver: ExperimentResolver,
+    /// Built once the experiment id is known (it is one of the transport's fixed headers).
+    transport: Option<HttpTransport>,
+    service_name: String,
+}
+
+impl MlflowExporter {
+    /// Checks everything that can be checked without the server (URL, credentials as header values), so a bad
+    /// configuration fails `configure()`; the server is first contacted on the first export.
+    pub fn new(settings: &MlflowSettings, service_name: &str) -> Result<MlflowExporter, String> {
+        let resolver = ExperimentResolver::new(settings)?;
+        // Validates URL and header values now; the real transport waits for the experiment id (an id is checked
+        // with the server once before use, as a name is resolved).
+        Self::transport_for(settings, config::DEFAULT_EXPERIMENT_ID)?;
+        Ok(MlflowExporter { settings: settings.clone(), resolver, transport: None, service_name: service_name.to_string() })
+    }
+
+    fn transport_for(settings: &MlflowSettings, experiment_id: &str) -> Result<HttpTransport, String> {
+        let mut headers = vec![(EXPERIMENT_HEADER.to_string(), experiment_id.to_string())];
+        if let Some(a) = &settings.authorization {
+            headers.push(("authorization".to_string(), a.0.clone()));
+        }
+        HttpTransport::new("mlflow", &settings.traces_url(), &headers, settings.protocol, settings.compression, settings.timeout)
+    }
+
+    /// The experiment id in use, once resolved.
+    pub fn experiment_id(&self) -> Option<&str> {
+        self.resolver.resolved()
+    }
+
+    async fn ready(&mut self) -> Result<&HttpTransport, ExportError> {
+        if self.transport.is_none() {
+            let id = self.resolver.resolve().await?;
+            let t = Self::transport_for(&self.settings, &id).map_err(|message| ExportError::Refused { message })?;
+            self.transport = Some(t);
+        }
+        Ok(self.transport.as_ref().expect("just set"))
+    }
+}
+
+impl Exporter for MlflowExporter {
+    fn name(&self) -> &'static str {
+        "mlflow"
+    }
+
+    fn export<'a>(&'a mut self, batch: &'a [Arc<Trace>]) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(async move {
+            let service = self.service_name.clone();
+            let transport = self.ready().await?;
+            let mut req = encode_request(batch.iter().map(|t| t.as_ref()), &service, encode::map_span);
+            encode::roots_last(&mut req);
+            transport.export(&req).await
+        })
+    }
+}
