@@ -199,11 +199,13 @@ pub fn trace_tags(trace: &Trace, root: &Span) -> Vec<(&'static str, String)> {
     if let Some(a) = first("gen_ai.agent.name") {
         tags.push(("agent", clamp_chars(a, MAX_TAG_CHARS)));
     }
-    let outcome = match (root.attr_str("openclaw.outcome"), &root.status) {
-        (Some(o), _) if !o.is_empty() => o.to_string(),
-        (_, Status::Error(_)) => "error".to_string(),
-        _ if trace.incomplete => "incomplete".to_string(),
-        _ => "completed".to_string(),
+    // OpenClaw's word, unless it says "completed" for a turn that failed (a failed model call makes the attempt
+    // an error even then): the tag must agree with the trace's ERROR state.
+    let outcome = match (root.attr_str("openclaw.outcome").filter(|o| !o.is_empty()), root.status.is_error()) {
+        (Some("completed") | None, true) => "error".to_string(),
+        (Some(o), _) => o.to_string(),
+        (None, false) if trace.incomplete => "incomplete".to_string(),
+        (None, false) => "completed".to_string(),
     };
     tags.push(("outcome", clamp_chars(&outcome, MAX_TAG_CHARS)));
     if trace.incomplete {
@@ -354,6 +356,8 @@ mod tests {
         assert!(spans(&req)[..6].iter().all(|o| o.attributes.iter().all(|kv| !kv.key.starts_with(TRACE_TAG_PREFIX))), "tags on the root only");
         t.spans[0].status = Status::Error("model call failed".into());
         assert_eq!(attr(spans(&encode(&t)).last().unwrap(), "mlflow.traceTag.outcome"), Some("error"));
+        t.spans[0].attrs.insert("openclaw.outcome".into(), s("completed"));
+        assert_eq!(attr(spans(&encode(&t)).last().unwrap(), "mlflow.traceTag.outcome"), Some("error"), "agrees with the ERROR state");
         t.spans[0].attrs.insert("openclaw.outcome".into(), s("timed_out"));
         assert_eq!(attr(spans(&encode(&t)).last().unwrap(), "mlflow.traceTag.outcome"), Some("timed_out"));
     }

@@ -79,3 +79,6 @@ impl Exporter for MlflowExporter {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
