@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use serde_json::{json, Value};
 
-use crate::assemble::span::{AttrValue, Span, SpanRole, Status, Trace};
+use crate::assemble::span::{AttrValue, Span, SpanRole, Trace};
 use crate::export::otlp_proto::key_value;
 
 /// MLflow's limit for trace metadata values (`MAX_CHARS_IN_TRACE_INFO_METADATA`): a longer session id fails the batch.
@@ -230,7 +230,7 @@ pub fn roots_last(req: &mut ExportTraceServiceRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::{Attrs, SpanKind};
+    use crate::assemble::span::{Attrs, SpanKind, Status};
     use crate::export::otlp_proto::encode_request;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {

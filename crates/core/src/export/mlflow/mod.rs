@@ -5,10 +5,12 @@
 //! * `config`: `exporters.mlflow` + `MLFLOW_*` → settings.
 //! * `experiment`: the experiment id, resolved once, lazily, with the sink's retry semantics.
 //! * `encode`: the MLflow profile of each span, values MLflow would reject fixed, roots last.
+//! * `late`: straggler spans never overwrite what MLflow already stores.
 
 pub mod config;
 pub mod encode;
 pub mod experiment;
+pub mod late;
 
 use std::sync::Arc;
 
@@ -28,6 +30,7 @@ pub struct MlflowExporter {
     /// Built once the experiment id is known (it is one of the transport's fixed headers).
     transport: Option<HttpTransport>,
     service_name: String,
+    sent: late::SentSpans,
 }
 
 impl MlflowExporter {
@@ -38,7 +41,7 @@ impl MlflowExporter {
         // Validates URL and header values now; the real transport waits for the experiment id (an id is checked
         // with the server once before use, as a name is resolved).
         Self::transport_for(settings, config::DEFAULT_EXPERIMENT_ID)?;
-        Ok(MlflowExporter { settings: settings.clone(), resolver, transport: None, service_name: service_name.to_string() })
+        Ok(MlflowExporter { settings: settings.clone(), resolver, transport: None, service_name: service_name.to_string(), sent: late::SentSpans::new(late::REMEMBERED_SPANS) })
     }
 
     fn transport_for(settings: &MlflowSettings, experiment_id: &str) -> Result<HttpTransport, String> {
@@ -54,13 +57,14 @@ impl MlflowExporter {
         self.resolver.resolved()
     }
 
-    async fn ready(&mut self) -> Result<&HttpTransport, ExportError> {
+    /// Resolves the experiment (once) and builds the transport that carries its id.
+    async fn ready(&mut self) -> Result<(), ExportError> {
         if self.transport.is_none() {
             let id = self.resolver.resolve().await?;
             let t = Self::transport_for(&self.settings, &id).map_err(|message| ExportError::Refused { message })?;
             self.transport = Some(t);
         }
-        Ok(self.transport.as_ref().expect("just set"))
+        Ok(())
     }
 }
 
@@ -71,11 +75,18 @@ impl Exporter for MlflowExporter {
 
     fn export<'a>(&'a mut self, batch: &'a [Arc<Trace>]) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
-            let service = self.service_name.clone();
-            let transport = self.ready().await?;
-            let mut req = encode_request(batch.iter().map(|t| t.as_ref()), &service, encode::map_span);
+            self.ready().await?;
+            let sent = &self.sent;
+            let mut req = encode_request(batch.iter().map(|t| t.as_ref()), &self.service_name, |t, s, o| {
+                encode::map_span(t, s, o);
+                if t.straggler && sent.contains(&t.trace_id, &s.span_id) {
+                    late::as_late_update(o);
+                }
+            });
             encode::roots_last(&mut req);
-            transport.export(&req).await
+            self.transport.as_ref().expect("ready").export(&req).await?;
+            self.sent.record(batch);
+            Ok(())
         })
     }
 }
