@@ -140,6 +140,26 @@ test('the corpus into MLflow: one complete trace per turn, errors, sessions, use
   assert.ok(webchat.length > 0)
 })
 
+test('captured content becomes MLflow inputs, outputs and request/response previews', async () => {
+  const name = uniqueName('content')
+  const file = tmpFile()
+  const r = await replayInChild({ captureContent: true, exporters: { file: { path: file }, mlflow: { trackingUri: srv.uri, experimentName: name } } })
+  const ref = reference(file)
+  assertAllDelivered(r, 'mlflow', spanCount(ref), TURNS)
+  const exp = await srv.client.experimentByName(name)
+  const infos = await srv.client.searchTraces(exp.experiment_id)
+  const chat = infos.find((i) => i.trace_metadata['mlflow.trace.session'] === 'agent:main:e2e-chat')
+  // The turn's reply is the trace's response (MLflow reads it out of the root's chat-shaped outputs).
+  assert.equal(chat.response_preview, 'Hello from the fake LLM.')
+  const { spans } = await srv.client.getTrace(chat.trace_id)
+  const call = spans.find((s) => s.type === 'CHAT_MODEL')
+  // Model calls keep the GenAI message shape (MLflow's chat view reads it).
+  assert.equal(call.attrs['mlflow.spanOutputs'][0].role, 'assistant')
+  assert.equal(call.attrs['mlflow.spanOutputs'][0].parts[0].content, 'Hello from the fake LLM.')
+  // A failed turn's empty reply is no response at all (not a JSON skeleton).
+  for (const i of infos.filter((x) => x.state === 'ERROR')) assert.ok(!String(i.response_preview ?? '').includes('"messages"'), i.response_preview)
+})
+
 test('experiment by id, an existing experiment by name, and the MLFLOW_* environment', async () => {
   const byIdName = uniqueName('by-id')
   const id = await srv.client.createExperiment(byIdName)

@@ -147,12 +147,17 @@ fn chat_text(role: &str, text: &str) -> String {
     json!({ "messages": [{ "role": role, "content": text }] }).to_string()
 }
 
+/// Captured text, unless empty (a failed turn's reply is often ""): MLflow would show the bare JSON as the preview.
+fn text_attr<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
+    span.attr_str(key).filter(|t| !t.trim().is_empty())
+}
+
 fn inputs(span: &Span) -> Option<String> {
     match span.role {
         // GenAI messages (`[{role, parts}]`) are sent as they are: MLflow's chat view reads that format.
         SpanRole::ModelCall | SpanRole::Usage if span.attrs.contains_key("gen_ai.input.messages") => span.attr_str("gen_ai.input.messages").map(json_text),
         SpanRole::Tool if span.attrs.contains_key("gen_ai.tool.call.arguments") => span.attr_str("gen_ai.tool.call.arguments").map(json_text),
-        _ => span.attr_str("openclaw.content.input").map(|t| chat_text("user", t)),
+        _ => text_attr(span, "openclaw.content.input").map(|t| chat_text("user", t)),
     }
 }
 
@@ -160,7 +165,7 @@ fn outputs(span: &Span) -> Option<String> {
     match span.role {
         SpanRole::ModelCall | SpanRole::Usage if span.attrs.contains_key("gen_ai.output.messages") => span.attr_str("gen_ai.output.messages").map(json_text),
         SpanRole::Tool if span.attrs.contains_key("gen_ai.tool.call.result") => span.attr_str("gen_ai.tool.call.result").map(json_text),
-        _ => span.attr_str("openclaw.content.output").map(|t| chat_text("assistant", t)),
+        _ => text_attr(span, "openclaw.content.output").map(|t| chat_text("assistant", t)),
     }
 }
 
@@ -339,6 +344,10 @@ mod tests {
         assert_eq!(attr(root, SPAN_INPUTS), Some(r#"{"messages":[{"content":"What is 2+2?","role":"user"}]}"#));
         assert_eq!(attr(root, SPAN_OUTPUTS), Some(r#"{"messages":[{"content":"4","role":"assistant"}]}"#));
         assert_eq!(attr(root, TOKEN_USAGE), None, "MLflow sums the tree; the root repeats nothing");
+        let mut t = turn("agent:main:e2e");
+        t.spans[0].attrs.insert("openclaw.content.output".into(), s(""));
+        let req = encode(&t);
+        assert_eq!(attr(spans(&req).last().unwrap(), SPAN_OUTPUTS), None, "an empty reply is no output");
         for o in spans(&req) {
             assert_eq!((attr(o, "session.id"), attr(o, "user.id")), (Some("agent:main:e2e"), Some("alice")));
         }
