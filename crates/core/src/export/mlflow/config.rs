@@ -211,7 +211,7 @@ mod tests {
         let cfg = MlflowConfig { token: None, password: None, ..Default::default() };
         let s = cfg.resolve(&env).unwrap();
         let dbg = format!("{s:?} {cfg:?}");
-        assert!(!dbg.contains("hunter2") && !dbg.contains(&basic_auth("u", "hunter2-pw")[6..]), "{dbg}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains(&basic_auth("u", "hunter2-pw")[6..]), "a credential in Debug output");
         let cfg = MlflowConfig { tracking_uri: Some("http://m".into()), token: Some(Secret("tok-secret".into())), ..Default::default() };
         assert!(!format!("{cfg:?} {:?}", cfg.resolve(&env).unwrap()).contains("tok-secret"));
     }

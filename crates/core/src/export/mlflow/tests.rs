@@ -141,7 +141,7 @@ async fn name_is_created_when_missing_then_resolved_once() {
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&reqs[1].body).unwrap(), serde_json::json!({"name": "clawtrace agents/1"}));
     let basic = crate::export::http::basic_auth("admin", "pw-secret");
     for r in &reqs {
-        assert_eq!(r.header("authorization"), Some(basic.as_str()), "credentials on every call: {}", r.target);
+        assert!(r.header("authorization") == Some(basic.as_str()), "credentials missing or wrong on {}", r.target);
     }
     let ingest = &reqs[2];
     assert_eq!(ingest.header("x-mlflow-experiment-id"), Some("42"));
@@ -182,7 +182,7 @@ async fn an_id_is_checked_once_and_a_missing_one_is_refused_clearly() {
     ok.export(&[trace()]).await.unwrap();
     let reqs = mock.requests();
     assert_eq!(reqs.iter().filter(|r| r.path() == "/api/2.0/mlflow/experiments/get").count(), 1);
-    assert!(reqs.iter().all(|r| r.header("authorization") == Some("Bearer tok-1")));
+    assert!(reqs.iter().all(|r| r.header("authorization") == Some("Bearer tok-1")), "bearer token on every call");
 
     let mut missing = MlflowExporter::new(&settings(&mock.url, MlflowConfig { experiment_id: Some("999".into()), ..Default::default() }), "x").unwrap();
     match missing.export(&[trace()]).await {
@@ -245,7 +245,7 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
     let basic = crate::export::http::basic_auth("admin", "pw-secret");
     for e in [&err, &err401, &err400, &gone] {
         let text = format!("{e:?} {}", e.message());
-        assert!(!text.contains("pw-secret") && !text.contains("url-secret") && !text.contains(&basic[6..]), "{text}");
+        assert!(!text.contains("pw-secret") && !text.contains("url-secret") && !text.contains(&basic[6..]), "a credential in an export error");
     }
 }
 
@@ -253,5 +253,5 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
 fn configuration_errors_fail_at_build_time() {
     let s = settings("http://127.0.0.1:1", MlflowConfig { token: Some(Secret("bad\ntoken".into())), ..Default::default() });
     let err = MlflowExporter::new(&s, "x").err().expect("a newline cannot go in a header");
-    assert!(!err.contains("bad\ntoken") && !err.contains("token\n"), "{err}");
+    assert!(!err.contains("bad\ntoken") && !err.contains("token\n"), "the token in a configuration error");
 }
