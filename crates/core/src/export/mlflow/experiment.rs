@@ -58,6 +58,11 @@ impl ExperimentResolver {
         self.resolved.as_deref()
     }
 
+    /// Forgets the id, so the next export asks again (the experiment may have been deleted meanwhile).
+    pub fn reset(&mut self) {
+        self.resolved = None;
+    }
+
     /// What the user asked for, for messages.
     pub fn describe(&self) -> String {
         match &self.target {

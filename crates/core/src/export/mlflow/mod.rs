@@ -84,9 +84,22 @@ impl Exporter for MlflowExporter {
                 }
             });
             encode::roots_last(&mut req);
-            self.transport.as_ref().expect("ready").export(&req).await?;
-            self.sent.record(batch);
-            Ok(())
+            match self.transport.as_ref().expect("ready").export(&req).await {
+                Ok(()) => {
+                    self.sent.record(batch);
+                    Ok(())
+                }
+                Err(ExportError::Refused { message }) if message.contains("answered 404") => {
+                    // The experiment went away (deleted) or the server has no OTLP endpoint: look again next time,
+                    // which names the cause.
+                    self.transport = None;
+                    self.resolver.reset();
+                    Err(ExportError::Refused {
+                        message: format!("{message} (is {} still there? OTLP ingestion needs an MLflow ≥ 3.4 tracking server)", self.resolver.describe()),
+                    })
+                }
+                Err(e) => Err(e),
+            }
         })
     }
 }

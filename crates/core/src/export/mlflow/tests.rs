@@ -249,6 +249,25 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
     }
 }
 
+#[tokio::test]
+async fn an_experiment_deleted_after_resolution_is_looked_up_again() {
+    let mock = Mock::start(|req, earlier| {
+        let lookups = earlier.iter().filter(|r| r.path() == "/api/2.0/mlflow/experiments/get").count();
+        match req.path() {
+            "/api/2.0/mlflow/experiments/get" if lookups == 0 => (200, EXPERIMENT_7.into()),
+            "/api/2.0/mlflow/experiments/get" => (200, r#"{"experiment":{"experiment_id":"7","lifecycle_stage":"deleted"}}"#.into()),
+            "/v1/traces" => (404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Experiment 7 not found"}"#.into()),
+            _ => (500, "{}".into()),
+        }
+    });
+    let mut exp = MlflowExporter::new(&settings(&mock.url, MlflowConfig { experiment_id: Some("7".into()), ..Default::default() }), "x").unwrap();
+    let first = exp.export(&[trace()]).await.unwrap_err();
+    assert!(matches!(first, ExportError::Refused { .. }) && first.message().contains("experiment id 7"), "{first:?}");
+    assert_eq!(exp.experiment_id(), None, "forgotten");
+    let second = exp.export(&[trace()]).await.unwrap_err();
+    assert!(second.message().contains("is deleted"), "{second:?}");
+}
+
 #[test]
 fn configuration_errors_fail_at_build_time() {
     let s = settings("http://127.0.0.1:1", MlflowConfig { token: Some(Secret("bad\ntoken".into())), ..Default::default() });
