@@ -1,8 +1,8 @@
 'use strict'
 // Replays a record file through the addon in a process of its own and prints one JSON line: the replay summary,
 // whether flush delivered everything, every counter, and the export errors reported. A fresh process per replay
-// keeps runs independent (the assembler remembers exported trace ids, so a second replay of the same file in one
-// process would come out as stragglers).
+// keeps runs independent: counters start at zero, and nothing the registry remembers (exported trace ids, reported
+// errors) carries over from another test.
 //   node replay-child.cjs '<config JSON>' <record file>
 const path = require('node:path')
 const clawtrace = require(path.resolve(__dirname, '..', '..'))

@@ -5,12 +5,13 @@
 //! * `config`: `exporters.mlflow` + `MLFLOW_*` → settings.
 //! * `experiment`: the experiment id, resolved once, lazily, with the sink's retry semantics.
 //! * `encode`: the MLflow profile of each span, values MLflow would reject fixed, roots last.
-//! * `late`: straggler spans never overwrite what MLflow already stores.
+//!
+//! MLflow stores a span by (trace id, span id) and a re-sent span replaces the stored one: the assembler sends each
+//! span once, complete (late news about an exported span is counted, not re-sent), so nothing here is overwritten.
 
 pub mod config;
 pub mod encode;
 pub mod experiment;
-pub mod late;
 
 use std::sync::Arc;
 
@@ -30,7 +31,6 @@ pub struct MlflowExporter {
     /// Built once the experiment id is known (it is one of the transport's fixed headers).
     transport: Option<HttpTransport>,
     service_name: String,
-    sent: late::SentSpans,
 }
 
 impl MlflowExporter {
@@ -41,7 +41,7 @@ impl MlflowExporter {
         // Validates URL and header values now; the real transport waits for the experiment id (an id is checked
         // with the server once before use, as a name is resolved).
         Self::transport_for(settings, config::DEFAULT_EXPERIMENT_ID)?;
-        Ok(MlflowExporter { settings: settings.clone(), resolver, transport: None, service_name: service_name.to_string(), sent: late::SentSpans::new(late::REMEMBERED_SPANS) })
+        Ok(MlflowExporter { settings: settings.clone(), resolver, transport: None, service_name: service_name.to_string() })
     }
 
     fn transport_for(settings: &MlflowSettings, experiment_id: &str) -> Result<HttpTransport, String> {
@@ -76,19 +76,10 @@ impl Exporter for MlflowExporter {
     fn export<'a>(&'a mut self, batch: &'a [Arc<Trace>]) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             self.ready().await?;
-            let sent = &self.sent;
-            let mut req = encode_request(batch.iter().map(|t| t.as_ref()), &self.service_name, |t, s, o| {
-                encode::map_span(t, s, o);
-                if t.straggler && sent.contains(&t.trace_id, &s.span_id) {
-                    late::as_late_update(o);
-                }
-            });
+            let mut req = encode_request(batch.iter().map(|t| t.as_ref()), &self.service_name, encode::map_span);
             encode::roots_last(&mut req);
             match self.transport.as_ref().expect("ready").export(&req).await {
-                Ok(()) => {
-                    self.sent.record(batch);
-                    Ok(())
-                }
+                Ok(()) => Ok(()),
                 Err(ExportError::Refused { message }) if message.contains("answered 404") => {
                     // The experiment went away (deleted) or the server has no OTLP endpoint: look again next time,
                     // which names the cause.
