@@ -1,0 +1,346 @@
+// Running a real OpenClaw gateway for end-to-end tests: install a pinned OpenClaw release and a Node runtime from
+// npm into a cache directory (reused when present), write a config, start `openclaw gateway run` on loopback,
+// talk to it (HTTP chat completions, WS RPC through the CLI), and stop the whole process tree.
+//
+// Everything that cannot be set up throws: a test using this must fail, never skip.
+import { spawn, execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import {
+  existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, closeSync, statSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { join, dirname } from 'node:path';
+
+/** The releases the end-to-end suite runs against. */
+export const TARGETS = Object.freeze({
+  // Current: trusted diagnostic events with trace context (onInternalDiagnosticEvent).
+  current: Object.freeze({ version: '2026.9.6', node: '26' }),
+  // Early 2026: no trace context on any event and no run/model/tool diagnostic events at all; only the public
+  // bus (message.queued/processed, session.state, lanes, model.usage) plus hooks. The newest release before trace
+  // context appeared (2026.4.24) that installs from npm alone (2026.3.13 and older pull a git dependency).
+  legacy: Object.freeze({ version: '2026.3.24', node: '22' }),
+});
+
+export const GATEWAY_TOKEN = 'clawtrace-e2e-token';
+
+export function cacheRoot() {
+  return process.env.CLAWTRACE_CACHE || join(homedir(), '.cache', 'clawtrace');
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: 64 << 20, ...opts }, (err, stdout, stderr) => {
+      if (err) {
+        err.message += `\n--- stdout\n${String(stdout).slice(-4000)}\n--- stderr\n${String(stderr).slice(-4000)}`;
+        reject(err);
+      } else resolve({ stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** An exclusive lock file next to the install, so two test processes never install into one directory. */
+async function withLock(path, fn, timeoutMs = 15 * 60_000) {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      closeSync(openSync(path, 'wx'));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      // A lock older than the timeout belongs to a process that died mid-install.
+      try {
+        if (Date.now() - statSync(path).mtimeMs > timeoutMs) rmSync(path, { force: true });
+      } catch {}
+      if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for the install lock ${path}`);
+      await sleep(1000);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
+function installed(dir, version, node) {
+  try {
+    const oc = JSON.parse(readFileSync(join(dir, 'node_modules', 'openclaw', 'package.json'), 'utf8'));
+    const nodePkg = JSON.parse(readFileSync(join(dir, 'node_modules', `node-linux-${process.arch}`, 'package.json'), 'utf8'));
+    return oc.version === version && String(nodePkg.version).split('.')[0] === String(node) &&
+      existsSync(join(dir, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installs `openclaw@version` and `node-linux-<arch>@node` into the cache (once) and returns where they are.
+ * `npm install --ignore-scripts`: openclaw's preinstall runs under the installing Node and aborts on its engine
+ * check, and no install script is needed for the gateway to run.
+ */
+export async function ensureOpenClaw({ version, node }, log = () => {}) {
+  if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) {
+    throw new Error(`the end-to-end test needs linux-x64 or linux-arm64 (this is ${process.platform}-${process.arch})`);
+  }
+  const root = cacheRoot();
+  mkdirSync(root, { recursive: true });
+  const dir = join(root, `openclaw-${version}-node${node}`);
+  if (!installed(dir, version, node)) {
+    await withLock(`${dir}.lock`, async () => {
+      if (installed(dir, version, node)) return;
+      const tmp = `${dir}.partial-${process.pid}`;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
+      writeFileSync(join(tmp, 'package.json'), JSON.stringify({ name: 'clawtrace-e2e-openclaw', private: true }));
+      const t0 = Date.now();
+      log(`installing openclaw@${version} and node-linux-${process.arch}@${node} into ${dir}`);
+      const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+      await run(npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error',
+        `node-linux-${process.arch}@${node}`, `openclaw@${version}`], { cwd: tmp, timeout: 15 * 60_000 });
+      if (!installed(tmp, version, node)) throw new Error(`npm install into ${tmp} did not produce openclaw@${version} with Node ${node}`);
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(tmp, dir);
+      log(`installed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    });
+  }
+  const nodeBin = join(dir, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
+  const entry = join(dir, 'node_modules', 'openclaw', 'openclaw.mjs');
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: a broken install in ${dir}? Delete it and rerun.`);
+  return { dir, version, node, nodeBin, entry };
+}
+
+/** A TCP port free on loopback right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every live process whose environment carries `marker` (our own children, also after they were re-parented). */
+function processesWithMarker(marker) {
+  const pids = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, 'latin1');
+      if (env.includes(marker)) pids.push(Number(name));
+    } catch {}
+  }
+  return pids;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    // A zombie still answers signal 0; treat it as gone.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The gateway config for a test. `workDir` holds the state directory, the workspace and the log.
+ */
+export function gatewayConfig({ port, workDir, providerUrl, pluginPaths = [], pluginEntries = {}, extra = {} }) {
+  const cfg = {
+    gateway: {
+      mode: 'local', port, bind: 'loopback',
+      auth: { mode: 'token', token: GATEWAY_TOKEN },
+      http: { endpoints: { chatCompletions: { enabled: true } } },
+    },
+    diagnostics: { enabled: true },
+    logging: { file: join(workDir, 'openclaw.log') },
+    cron: { enabled: false },
+    models: {
+      mode: 'merge',
+      providers: {
+        fake: {
+          baseUrl: providerUrl, apiKey: 'fake-local', api: 'openai-completions',
+          models: [{
+            id: 'fake-model', name: 'Fake Model', reasoning: false, input: ['text'],
+            cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }, contextWindow: 128000, maxTokens: 4096,
+          }],
+        },
+      },
+    },
+    agents: { defaults: { model: { primary: 'fake/fake-model' }, workspace: join(workDir, 'workspace') } },
+    plugins: { load: { paths: pluginPaths }, entries: pluginEntries },
+  };
+  return deepMerge(cfg, extra);
+}
+
+function deepMerge(a, b) {
+  if (!b || typeof b !== 'object' || Array.isArray(b)) return b === undefined ? a : b;
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && a?.[k] && typeof a[k] === 'object' ? deepMerge(a[k], v) : v;
+  }
+  return out;
+}
+
+/**
+ * Starts `openclaw gateway run` and waits until it is ready. Returns a handle; always call `stop()` (or `kill()`).
+ */
+export async function startGateway({
+  install, workDir, providerUrl, pluginPaths, pluginEntries, extraConfig, env = {}, providerMaxRetries = 1,
+  readyTimeoutMs = 120_000, log = () => {},
+}) {
+  const port = await freePort();
+  const home = join(workDir, 'home');
+  const stateDir = join(home, '.openclaw');
+  const configPath = join(stateDir, 'openclaw.json');
+  mkdirSync(join(workDir, 'workspace'), { recursive: true });
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(join(workDir, 'workspace', 'hello.txt'), 'hello from the e2e workspace\n');
+  const config = gatewayConfig({ port, workDir, providerUrl, pluginPaths, pluginEntries, extra: extraConfig });
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  // Provider retries are capped here, not in openclaw.json.
+  const settingsDir = join(stateDir, 'agents', 'main', 'agent');
+  mkdirSync(settingsDir, { recursive: true });
+  writeFileSync(join(settingsDir, 'settings.json'), JSON.stringify({ retry: { provider: { maxRetries: providerMaxRetries } } }, null, 2));
+
+  const marker = `CLAWTRACE_E2E_RUN=${randomUUID()}`;
+  const childEnv = {
+    ...process.env,
+    PATH: `${dirname(install.nodeBin)}:${join(install.dir, 'node_modules', '.bin')}:${process.env.PATH}`,
+    HOME: home,
+    OPENCLAW_STATE_DIR: stateDir,
+    OPENCLAW_CONFIG_PATH: configPath,
+    DO_NOT_TRACK: '1',
+    OPENCLAW_DISABLE_BONJOUR: '1',
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+    CLAWTRACE_E2E_RUN: marker.split('=')[1],
+    ...env,
+  };
+  // The test's own exporter variables must not leak into the gateway unless asked for.
+  for (const k of Object.keys(childEnv)) {
+    if (/^(OTEL_EXPORTER_OTLP_|MLFLOW_|LANGFUSE_|CLAWTRACE_FILE$)/.test(k) && !(k in env)) delete childEnv[k];
+  }
+  const logFile = join(workDir, 'openclaw.log');
+  let output = '';
+  const child = spawn(install.nodeBin, [install.entry, 'gateway', 'run', '--port', String(port)], {
+    cwd: workDir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  let exited = null;
+  const exitPromise = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
+
+  const gw = {
+    port, workDir, stateDir, configPath, config, install, marker, child, logFile,
+    url: `http://127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${port}`,
+    output: () => output,
+    fileLog: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    exited: () => exited,
+    /** Everything worth printing when a test fails. */
+    diagnostics() {
+      const tail = (s, n = 12000) => (s.length > n ? `…${s.slice(-n)}` : s);
+      return `--- gateway console (${install.version})\n${tail(output)}\n--- gateway file log\n${tail(gw.fileLog())}`;
+    },
+    /** POST /v1/chat/completions (non-streaming); `user` routes to session agent:main:openai-user:<user>. */
+    async chatCompletion({ user, content, timeoutMs = 120_000 }) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${GATEWAY_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openclaw', user, messages: [{ role: 'user', content }] }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await res.text();
+      let body;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      return { status: res.status, body };
+    },
+    /** A gateway WS RPC through the CLI (`openclaw gateway call`). */
+    async call(method, params, { timeoutMs = 60_000 } = {}) {
+      const { stdout } = await run(install.nodeBin, [
+        install.entry, 'gateway', 'call', method, '--url', gw.ws, '--token', GATEWAY_TOKEN, '--json',
+        '--timeout', String(timeoutMs), '--params', JSON.stringify(params),
+      ], { cwd: workDir, env: childEnv, timeout: timeoutMs + 30_000 });
+      const start = stdout.indexOf('{');
+      if (start < 0) throw new Error(`gateway call ${method}: no JSON in output: ${stdout.slice(-2000)}`);
+      return JSON.parse(stdout.slice(start));
+    },
+    /** Sends a message to a session over `chat.send` and waits for its run to end (`agent.wait`). */
+    async chatSend({ sessionKey, message, idempotencyKey = randomUUID(), wait = true, timeoutMs = 180_000 }) {
+      const sent = await gw.call('chat.send', { sessionKey, message, idempotencyKey });
+      if (!wait) return { sent };
+      const waited = await gw.call('agent.wait', { runId: idempotencyKey, timeoutMs }, { timeoutMs: timeoutMs + 10_000 });
+      return { sent, waited };
+    },
+    /** SIGTERM, wait for the gateway to exit, then make sure nothing of its process tree is left. */
+    async stop({ timeoutMs = 60_000 } = {}) {
+      if (!exited) {
+        try {
+          process.kill(child.pid, 'SIGTERM');
+        } catch {}
+        await Promise.race([exitPromise, sleep(timeoutMs)]);
+      }
+      const cleanExit = exited;
+      await gw.kill();
+      return cleanExit;
+    },
+    /** SIGKILL for everything this gateway started (process group and marked processes). */
+    async kill() {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+      for (let i = 0; i < 20; i++) {
+        const left = processesWithMarker(marker).filter(alive);
+        if (left.length === 0) break;
+        for (const pid of left) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {}
+        }
+        await sleep(100);
+      }
+      await Promise.race([exitPromise, sleep(5000)]);
+    },
+  };
+
+  const t0 = Date.now();
+  try {
+    for (;;) {
+      if (exited) throw new Error(`the gateway exited during startup (${JSON.stringify(exited)})`);
+      if (/gateway ready|\[gateway\] ready|listening on ws/i.test(gw.fileLog()) || /\[gateway\] ready|listening on ws/i.test(output)) {
+        if (await httpUp(gw.url)) break;
+      }
+      if (Date.now() - t0 > readyTimeoutMs) throw new Error(`the gateway was not ready after ${readyTimeoutMs} ms`);
+      await sleep(250);
+    }
+  } catch (err) {
+    const diag = gw.diagnostics();
+    await gw.kill();
+    err.message += `\n${diag}`;
+    throw err;
+  }
+  gw.readyMs = Date.now() - t0;
+  log(`gateway ${install.version} ready on ${gw.url} in ${gw.readyMs} ms`);
+  return gw;
+}
+
+async function httpUp(url) {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return true;
+  } catch {
+    return false;
+  }
+}

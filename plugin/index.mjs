@@ -1,0 +1,324 @@
+// clawtrace as an OpenClaw plugin: subscribes to every source of truth the host offers (diagnostic events, agent
+// events, hooks) and hands each event to the native addon in one O(1) call; the addon does everything else off
+// the gateway's thread.
+//
+// OpenClaw imports this module from a fresh copy of the plugin directory on every register() (three times per
+// process) and restarts in-process on SIGUSR1 keeping globals. So everything that must exist once per process
+// lives on globalThis: the binding (a second copy of the .node file would be a second registry) and the
+// subscriptions. Module top level stays free of side effects.
+import { createRequire } from 'node:module';
+import { effectiveConfig, resolveStateDir } from './config.mjs';
+import { findDiagnosticBus, hookPolicy, hostVersion } from './host.mjs';
+import { createLegacyAdapter } from './legacy.mjs';
+
+const require = createRequire(import.meta.url);
+
+export const PLUGIN_ID = 'clawtrace';
+const BINDING_KEY = Symbol.for('clawtrace.binding.v1');
+const STATE_KEY = Symbol.for('clawtrace.plugin.v1');
+/** stop() waits this long for the addon to deliver what it holds. */
+export const SHUTDOWN_TIMEOUT_MS = 5000;
+
+/** Hooks whose payload is conversation content; OpenClaw ≥ 2026.4.23 gates them for non-bundled plugins. */
+const CONVERSATION_HOOKS = ['llm_input', 'llm_output', 'agent_end'];
+const TOOL_HOOKS = ['before_tool_call', 'after_tool_call'];
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+
+function pin(key, make) {
+  let v = globalThis[key];
+  if (v === undefined) {
+    v = make();
+    Object.defineProperty(globalThis, key, { value: v, enumerable: false, configurable: true, writable: false });
+  }
+  return v;
+}
+
+/** Plugin state, one per process (not per module copy). */
+const state = pin(STATE_KEY, () => ({
+  active: false,
+  subs: [],
+  logger: null,
+  once: new Set(),
+  errorKinds: new Set(),
+  onErrorSet: false,
+  capture: false,
+  legacy: null,
+  hooks: [],
+  seen: new WeakMap(),
+  api: null,
+  pendingApi: null,
+  drained: null,
+  binding: null,
+  configured: null,
+  stopping: null,
+  registrations: 0,
+  activations: 0,
+}));
+
+/** The first binding loaded in this process; later copies of the plugin reuse it and never load their own. */
+export function binding() {
+  const slot = globalThis[BINDING_KEY];
+  if (slot) return slot.binding;
+  let b;
+  try {
+    // The package's generated loader: it picks the .node file for this platform (next to it, or from the
+    // per-platform package).
+    b = require('../index.js');
+  } catch (err) {
+    logOnce('binding', 'error', `cannot load the clawtrace native addon: ${err?.message ?? err}. Tracing is off.`);
+    return null;
+  }
+  pin(BINDING_KEY, () => ({ binding: b, path: require.resolve('../index.js'), pid: process.pid }));
+  return globalThis[BINDING_KEY].binding;
+}
+
+function log(level, msg) {
+  const l = state.logger;
+  const line = `[clawtrace] ${msg}`;
+  try {
+    if (l && typeof l[level] === 'function') return l[level](line);
+    if (l && typeof l.info === 'function') return l.info(line);
+  } catch {}
+  (level === 'error' || level === 'warn' ? console.error : console.log)(line);
+}
+
+function logOnce(key, level, msg) {
+  if (state.once.has(key)) return;
+  state.once.add(key);
+  log(level, msg);
+}
+
+// ---- hot path: one N-API call per event, nothing else on the gateway's thread -----------------------------------
+
+function onDiagnostic(evt, meta) {
+  if (state.active) state.binding.recordDiagnostic(evt, meta);
+}
+
+function onAgent(evt) {
+  if (!state.active) return;
+  if (state.legacy) {
+    state.legacy.agent(evt);
+    // Lifecycle events are the adapter's input; it reports the run's final failure itself.
+    if (state.capture && evt?.stream !== 'lifecycle') state.binding.recordAgent(evt);
+  } else if (state.capture) {
+    state.binding.recordAgent(evt);
+  }
+}
+
+/** Ids and outcome of a hook payload, without its content (prompts, history, tool params and results). */
+const HOOK_FIELDS = ['runId', 'toolCallId', 'toolName', 'sessionId', 'sessionKey', 'provider', 'model', 'success',
+  'durationMs', 'childSessionKey', 'targetSessionKey', 'requesterSessionKey', 'agentId', 'label', 'mode', 'outcome',
+  'reason', 'runtime', 'imagesCount'];
+
+function withoutContent(payload) {
+  if (!payload || typeof payload !== 'object') return payload;
+  const out = {};
+  for (const k of HOOK_FIELDS) {
+    const v = payload[k];
+    if (v !== undefined && (typeof v !== 'object' || v === null)) out[k] = v;
+  }
+  if (payload.error != null) out.error = typeof payload.error === 'string' ? payload.error.slice(0, 512) : true;
+  const u = payload.usage;
+  if (u && typeof u === 'object') {
+    out.usage = {};
+    for (const k of ['input', 'output', 'cacheRead', 'cacheWrite', 'total']) if (typeof u[k] === 'number') out.usage[k] = u[k];
+  }
+  return out;
+}
+
+function onHook(name, payload, ctx) {
+  if (!state.active) return;
+  // One hook call reaches every registration's handler with the same payload object: record it once.
+  if (payload && typeof payload === 'object') {
+    if (state.seen.get(payload) === name) return;
+    state.seen.set(payload, name);
+  }
+  if (state.legacy) state.legacy.hook(name, payload, ctx);
+  state.binding.recordHook(name, state.capture ? payload : withoutContent(payload), ctx);
+}
+
+// ---- activation: configure the addon and subscribe, once per process (again after a stop) -------------------------
+
+function onExportError(report) {
+  const key = `${report?.sink}:${report?.kind}`;
+  if (state.errorKinds.has(key)) return;
+  state.errorKinds.add(key);
+  log('warn', `export to ${report?.sink} failed (${report?.kind}): ${report?.message}`);
+}
+
+function describeSinks(cfg) {
+  const e = cfg.exporters ?? {};
+  const parts = [];
+  if (e.file?.path) parts.push(`file ${e.file.path}`);
+  if (e.otlp) parts.push(`OTLP ${e.otlp.tracesEndpoint ?? e.otlp.endpoint ?? '(from OTEL_EXPORTER_OTLP_*)'}`);
+  if (e.mlflow) parts.push(`MLflow ${e.mlflow.trackingUri ?? '(from MLFLOW_TRACKING_URI)'}`);
+  if (e.langfuse) parts.push(`Langfuse ${e.langfuse.baseUrl ?? '(from LANGFUSE_BASE_URL)'}`);
+  return parts.length ? parts.join(', ') : 'the sinks chosen by the environment';
+}
+
+function activate(api) {
+  if (state.stopping) {
+    // An in-process restart registered again while the stop is still delivering: activate when it is done.
+    state.pendingApi = api;
+    return true;
+  }
+  if (state.active) return true;
+  const b = binding();
+  if (!b) return false;
+  state.binding = b;
+  const cfg = effectiveConfig(api?.pluginConfig, { stateDir: resolveStateDir(api) });
+  try {
+    state.configured = b.configure(cfg).catch((err) => log('error', `configuration failed: ${err?.message ?? err}`));
+  } catch (err) {
+    logOnce(`config:${err?.message}`, 'error', `invalid configuration (plugins.entries.${PLUGIN_ID}.config), tracing is off: ${err?.message ?? err}`);
+    return false;
+  }
+  if (!state.onErrorSet) {
+    b.onError(onExportError);
+    state.onErrorSet = true;
+  }
+  state.capture = cfg.captureContent === true;
+
+  const version = hostVersion(api);
+  const bus = findDiagnosticBus();
+  const notes = [];
+  state.drained = bus.drained;
+  if (bus.subscribe) {
+    const off = bus.subscribe(onDiagnostic);
+    if (typeof off === 'function') state.subs.push(off);
+  }
+  if (bus.kind === 'internal') {
+    state.legacy = null;
+  } else {
+    state.legacy = createLegacyAdapter({
+      diagnostic: (e) => state.binding.recordDiagnostic(e),
+      agent: (e) => state.binding.recordAgent(e),
+    });
+    if (bus.kind === 'none') {
+      logOnce('bus:none', 'warn', `no diagnostic event bus found in OpenClaw ${version ?? '(unknown version)'} ` +
+        `(tried ${bus.errors.join('; ') || 'nothing'}); traces are rebuilt from agent events and hooks only, without message, queue and usage events.`);
+    } else {
+      logOnce('bus:legacy', 'info', `OpenClaw ${version ?? '(unknown version)'} has no onInternalDiagnosticEvent: its diagnostic events ` +
+        `carry no run, model-call or tool events and no trace context, so runs and tools are rebuilt from agent lifecycle events and tool hooks (correlation mode).`);
+    }
+  }
+  const onAgentEvent = api?.runtime?.events?.onAgentEvent;
+  const wantAgent = state.capture || !!state.legacy;
+  if (wantAgent && typeof onAgentEvent === 'function') {
+    const off = onAgentEvent(onAgent);
+    if (typeof off === 'function') state.subs.push(off);
+    notes.push('agent events on');
+  } else if (wantAgent) {
+    logOnce('agent:none', 'warn', `this OpenClaw offers no api.runtime.events.onAgentEvent: ${state.legacy ? 'runs cannot be rebuilt' : 'no content from agent events'}.`);
+  } else {
+    notes.push('agent events off (captureContent is off)');
+  }
+
+  // Hooks: which ones this host has and lets a non-bundled plugin use.
+  const policy = hookPolicy(api, PLUGIN_ID);
+  const hooks = [...TOOL_HOOKS];
+  const needConversation = state.capture || !!state.legacy;
+  if (policy.conversationAllowed) hooks.push(...CONVERSATION_HOOKS);
+  else if (needConversation) {
+    logOnce('hooks:conversation', 'warn', `hooks ${CONVERSATION_HOOKS.join(', ')} not registered: OpenClaw requires ` +
+      `plugins.entries.${PLUGIN_ID}.hooks.allowConversationAccess=true for them (${state.capture ? 'prompts and replies are not captured' : 'run usage is taken from model.usage only'}).`);
+  }
+  if (policy.subagentSpawning) hooks.push('subagent_spawning');
+  else logOnce('hooks:subagent_spawning', 'debug', `OpenClaw ${version ?? '(unknown version)'} is not known to offer subagent_spawning; using subagent_spawned.`);
+  hooks.push('subagent_spawned', 'subagent_ended');
+  state.hooks = hooks;
+
+  state.active = true;
+  state.activations += 1;
+  logOnce(`active:${state.activations === 1 ? 'first' : state.activations}`, 'info',
+    `tracing OpenClaw ${version ?? '(unknown version)'}: diagnostic events via ${bus.kind === 'none' ? 'nothing' : bus.source}` +
+    `${state.legacy ? ' (correlation mode)' : ''}; ${notes.join('; ')}; hooks ${hooks.join(', ')}; traces to ${describeSinks(cfg)}.`);
+  return true;
+}
+
+function registerHooks(api) {
+  if (typeof api?.on !== 'function') {
+    logOnce('hooks:none', 'warn', 'this OpenClaw offers no api.on: hooks are not recorded.');
+    return;
+  }
+  for (const name of state.hooks) {
+    try {
+      // The handler returns nothing: a value from before_tool_call would change or block the call.
+      api.on(name, (payload, ctx) => {
+        onHook(name, payload, ctx);
+      });
+    } catch (err) {
+      logOnce(`hook:${name}`, 'warn', `cannot register hook ${name}: ${err?.message ?? err}`);
+    }
+  }
+}
+
+// ---- lifecycle --------------------------------------------------------------------------------------------------
+
+async function start(ctx) {
+  if (ctx?.logger) state.logger = ctx.logger;
+  if (!state.active && state.api) activate(state.api);
+}
+
+/** Releases the subscriptions and waits (bounded) for the addon to deliver everything it holds. */
+async function stop(ctx) {
+  if (ctx?.logger) state.logger = ctx.logger;
+  if (state.stopping) return state.stopping;
+  if (!state.active) return;
+  const b = state.binding;
+  state.stopping = (async () => {
+    try {
+      // Events the host still has queued belong to turns that ended: take them before letting go.
+      if (state.drained) await Promise.race([Promise.resolve().then(() => state.drained()), sleep(2000)]).catch(() => {});
+      state.active = false;
+      for (const off of state.subs.splice(0)) {
+        try {
+          off();
+        } catch {}
+      }
+      state.legacy = null;
+      await state.configured;
+      let timer;
+      const deadline = new Promise((resolve) => {
+        timer = setTimeout(() => resolve(false), SHUTDOWN_TIMEOUT_MS + 1000);
+        timer.unref?.();
+      });
+      const delivered = await Promise.race([b.shutdown(SHUTDOWN_TIMEOUT_MS), deadline]);
+      clearTimeout(timer);
+      const s = b.stats();
+      const lost = (s.droppedQueueFull ?? 0) + (s.spansDroppedSinkQueueFull ?? 0) + (s.spansFailedExport ?? 0);
+      log(delivered ? 'info' : 'warn', `stopped: ${s.tracesExported ?? 0} traces exported` +
+        `${delivered ? '' : `, not everything was delivered within ${SHUTDOWN_TIMEOUT_MS} ms`}${lost ? `, ${lost} events/spans lost (see stats)` : ''}.`);
+    } catch (err) {
+      log('error', `shutdown failed: ${err?.message ?? err}`);
+    } finally {
+      state.active = false;
+      state.stopping = null;
+      const again = state.pendingApi;
+      state.pendingApi = null;
+      if (again) activate(again);
+    }
+  })();
+  return state.stopping;
+}
+
+export function register(api) {
+  state.registrations += 1;
+  state.api = api;
+  if (api?.logger) state.logger = api.logger;
+  if (!activate(api)) return;
+  registerHooks(api);
+  if (typeof api?.registerService === 'function') {
+    api.registerService({ id: PLUGIN_ID, start, stop });
+  } else {
+    logOnce('service:none', 'warn', 'this OpenClaw offers no api.registerService: traces still open when the gateway stops are lost.');
+  }
+}
+
+export default {
+  id: PLUGIN_ID,
+  name: 'clawtrace',
+  description: 'Production-grade tracing for OpenClaw: one trace per agent turn, exported to OTLP, MLflow, Langfuse or a file.',
+  register,
+};
