@@ -1,0 +1,486 @@
+// The OpenClaw plugin entry against a fake host that behaves like the real one (openclaw-events.md §9): the entry is
+// imported from a fresh copy of the package directory on every register() (three per process, `full` then
+// `discovery` twice), `openclaw/plugin-sdk/*` resolves to the host's modules, services start once and stop on
+// shutdown, and an in-process restart registers again keeping globals.
+//
+// What is proven: one native binding (one .node file mapped, one registry) and one set of subscriptions per
+// process whatever the number of copies, each event recorded exactly once (the addon's stats()), stop() releasing
+// every subscription and delivering what was recorded, a re-register after stop subscribing again exactly once;
+// and, for a host without trusted diagnostics, traces rebuilt from lifecycle events and hooks.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const require = createRequire(import.meta.url);
+const BUS = Symbol.for('clawtrace.test.fakeOpenClawBus');
+const BINDING = Symbol.for('clawtrace.binding.v1');
+
+let work;
+before(() => {
+  work = mkdtempSync(join(tmpdir(), 'clawtrace-plugin-'));
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** The files OpenClaw's source capture takes from the package: manifest, entry modules, loader, native binary. */
+function copyPackage(dest) {
+  mkdirSync(dest, { recursive: true });
+  for (const f of ['package.json', 'openclaw.plugin.json', 'index.js']) cpSync(join(root, f), join(dest, f));
+  for (const f of readdirSync(root).filter((n) => n.endsWith('.node'))) cpSync(join(root, f), join(dest, f));
+  cpSync(join(root, 'plugin'), join(dest, 'plugin'), { recursive: true });
+  return dest;
+}
+
+/**
+ * A fake `openclaw` package next to the plugin copies, so `openclaw/plugin-sdk/…` resolves from them as it does
+ * from a captured copy. `internal`: the 2026.4.24+ SDK (`diagnostic-runtime` with onInternalDiagnosticEvent); else
+ * the early-2026 one (`diagnostics-otel` with the public onDiagnosticEvent only).
+ */
+function fakeOpenClawPackage(dir, { internal }) {
+  const pkg = join(dir, 'node_modules', 'openclaw');
+  mkdirSync(pkg, { recursive: true });
+  const sub = internal ? './plugin-sdk/diagnostic-runtime' : './plugin-sdk/diagnostics-otel';
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'openclaw', version: internal ? '2026.9.6' : '2026.3.24', exports: { [sub]: './sdk.js' } }));
+  writeFileSync(join(pkg, 'sdk.js'), `
+const key = Symbol.for('clawtrace.test.fakeOpenClawBus');
+const bus = globalThis[key] ??= { internal: new Set(), public: new Set() };
+exports.onDiagnosticEvent = (listener) => { bus.public.add(listener); return () => bus.public.delete(listener); };
+${internal ? `exports.onInternalDiagnosticEvent = (listener) => { bus.internal.add(listener); return () => bus.internal.delete(listener); };
+exports.waitForDiagnosticEventsDrained = async () => { bus.drainedCalls = (bus.drainedCalls ?? 0) + 1; };` : ''}
+`);
+}
+
+/** The host side: registrations, hook dispatch, services, agent events. */
+class FakeHost {
+  constructor({ dir, version, pluginConfig = {}, entryHooks, hookDispatch = 'all' }) {
+    this.dir = dir;
+    this.version = version;
+    this.pluginConfig = pluginConfig;
+    this.entryHooks = entryHooks;
+    this.hookDispatch = hookDispatch;
+    this.stateDir = join(dir, 'state');
+    this.registrations = [];
+    this.services = new Map();
+    this.agentListeners = new Set();
+    this.logs = [];
+    this.copies = 0;
+  }
+
+  logger() {
+    const rec = (level) => (msg) => this.logs.push({ level, msg: String(msg) });
+    return { info: rec('info'), warn: rec('warn'), error: rec('error'), debug: rec('debug') };
+  }
+
+  api(mode, source) {
+    const reg = { mode, hooks: [] };
+    this.registrations.push(reg);
+    const host = this;
+    return {
+      id: 'clawtrace', name: 'clawtrace', version: '0.1.0', description: 'test', source, rootDir: root,
+      registrationMode: mode,
+      config: { plugins: { entries: { clawtrace: { enabled: true, config: this.pluginConfig, ...(this.entryHooks ? { hooks: this.entryHooks } : {}) } } } },
+      pluginConfig: this.pluginConfig,
+      logger: this.logger(),
+      runtime: {
+        version: this.version,
+        events: {
+          onAgentEvent(listener) {
+            host.agentListeners.add(listener);
+            return () => host.agentListeners.delete(listener);
+          },
+        },
+        state: { resolveStateDir: () => host.stateDir },
+      },
+      on(name, handler) {
+        reg.hooks.push({ name, handler });
+      },
+      registerService(svc) {
+        host.services.set(svc.id, svc);
+      },
+      registerCli() {},
+      registerHook() {},
+      resolvePath: (p) => p,
+    };
+  }
+
+  /** One plugin load as OpenClaw does it: three registrations, each importing the entry from a fresh copy. */
+  async load() {
+    for (const mode of ['full', 'discovery', 'discovery']) {
+      const copy = copyPackage(join(this.dir, 'captures', `copy-${++this.copies}`));
+      const entry = join(copy, 'plugin', 'index.mjs');
+      const mod = await import(pathToFileURL(entry).href);
+      mod.default.register(this.api(mode, entry));
+    }
+  }
+
+  ctx() {
+    return { config: {}, workspaceDir: join(this.dir, 'workspace'), stateDir: this.stateDir, logger: this.logger() };
+  }
+
+  async start() {
+    for (const s of this.services.values()) await s.start?.(this.ctx());
+  }
+
+  async stop() {
+    for (const s of this.services.values()) await s.stop?.(this.ctx());
+  }
+
+  /** A hook call: one payload object handed to every registration's handlers (the worst case), or the latest's. */
+  hook(name, payload, ctx) {
+    const regs = this.hookDispatch === 'all' ? this.registrations : this.registrations.slice(-1);
+    for (const r of regs) for (const h of r.hooks) if (h.name === name) h.handler(payload, ctx);
+  }
+
+  agent(evt) {
+    for (const l of this.agentListeners) l(structuredClone(evt));
+  }
+
+  diagnostic(evt, meta = { trusted: true }) {
+    const bus = globalThis[BUS];
+    for (const l of bus.internal) l(structuredClone(evt), meta);
+    for (const l of bus.public) l(structuredClone(evt));
+  }
+}
+
+const bus = () => globalThis[BUS];
+const addon = () => globalThis[BINDING]?.binding;
+const loadedNodeFiles = () => process.report.getReport().sharedObjects.filter((p) => /clawtrace.*\.node$/.test(p));
+
+function readTraces(file) {
+  if (!existsSync(file)) return [];
+  const spans = [];
+  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+    for (const rs of JSON.parse(line).resourceSpans ?? []) {
+      for (const ss of rs.scopeSpans ?? []) {
+        for (const s of ss.spans ?? []) {
+          const attrs = {};
+          for (const a of s.attributes ?? []) attrs[a.key] = a.value.stringValue ?? (a.value.intValue !== undefined ? Number(a.value.intValue) : a.value.doubleValue ?? a.value.boolValue);
+          spans.push({ ...s, attrs });
+        }
+      }
+    }
+  }
+  const traces = new Map();
+  for (const s of spans) {
+    if (!traces.has(s.traceId)) traces.set(s.traceId, []);
+    traces.get(s.traceId).push(s);
+  }
+  return [...traces.values()];
+}
+
+const sessionOf = (spans) => spans.find((s) => s.attrs['session.id'])?.attrs['session.id'];
+
+// ---------------------------------------------------------------------------------------------------------------
+
+let current;
+
+test('three copies of the package: one native binding, one set of subscriptions, each event recorded once', async () => {
+  const dir = join(work, 'current');
+  fakeOpenClawPackage(dir, { internal: true });
+  current = new FakeHost({ dir, version: '2026.9.6', pluginConfig: { captureContent: true }, entryHooks: { allowConversationAccess: true } });
+  await current.load();
+  await current.start();
+
+  const nodes = loadedNodeFiles();
+  assert.equal(nodes.length, 1, `exactly one clawtrace .node mapped: ${nodes}`);
+  assert.ok(nodes[0].startsWith(join(dir, 'captures', 'copy-1')), `the first copy's binary is the one loaded: ${nodes[0]}`);
+  assert.equal(bus().internal.size, 1, 'one internal diagnostic listener');
+  assert.equal(bus().public.size, 0, 'the public bus is not used when the internal one exists');
+  assert.equal(current.agentListeners.size, 1, 'one agent-event listener (content capture is on)');
+  for (const r of current.registrations) {
+    const names = r.hooks.map((h) => h.name).sort();
+    assert.deepEqual(names, ['after_tool_call', 'agent_end', 'before_tool_call', 'llm_input', 'llm_output', 'subagent_ended', 'subagent_spawned'].sort(), `hooks of the ${r.mode} registration`);
+  }
+  assert.equal(current.logs.filter((l) => /tracing OpenClaw 2026\.9\.6/.test(l.msg)).length, 1, 'the capability line is logged once');
+
+  const s0 = addon().stats();
+  for (let i = 0; i < 10; i++) current.diagnostic({ type: 'no.such.event', seq: 1000 + i, ts: Date.now() });
+  for (let i = 0; i < 4; i++) current.agent({ runId: 'r1', seq: i, stream: 'assistant', ts: Date.now(), data: { text: 'hi' } });
+  const payload = { toolName: 'read', params: { path: 'x' }, runId: 'r1', toolCallId: 'c1' };
+  current.hook('before_tool_call', payload, { toolName: 'read', runId: 'r1', toolCallId: 'c1' });
+  current.hook('llm_output', { runId: 'r1', assistantTexts: ['hi'], usage: { input: 1, output: 2 } }, { sessionKey: 'agent:main:x' });
+  const s1 = addon().stats();
+  assert.equal(s1.eventsReceived - s0.eventsReceived, 10 + 4 + 2, 'each diagnostic event, agent event and hook call once');
+});
+
+test('stop() releases every subscription and delivers what was recorded; a later call records nothing', async () => {
+  const traceFile = join(current.stateDir, 'clawtrace', 'traces.jsonl');
+  const t0 = Date.now();
+  // One complete turn with trace context, still inside its grace window when the gateway stops.
+  const trace = { traceId: '0af7651916cd43dd8448eb211c80319c' };
+  const msg = 'b7ad6b7169203331';
+  const run = '00f067aa0ba902b7';
+  const ev = (seq, type, spanId, parentSpanId, extra = {}) =>
+    current.diagnostic({ type, seq, ts: t0 + seq, sessionKey: 'agent:main:stop-test', trace: { ...trace, spanId, ...(parentSpanId ? { parentSpanId } : {}) }, ...extra });
+  ev(2001, 'message.received', msg, null, { channel: 'webchat' });
+  ev(2002, 'harness.run.started', run, msg, { runId: 'stop-run', provider: 'fake', model: 'fake-model' });
+  ev(2003, 'harness.run.completed', run, msg, { runId: 'stop-run', outcome: 'completed', durationMs: 2 });
+  ev(2004, 'message.processed', msg, null, { channel: 'webchat', outcome: 'completed', durationMs: 4 });
+
+  await current.stop();
+  assert.equal(bus().internal.size, 0, 'diagnostic listener released');
+  assert.equal(current.agentListeners.size, 0, 'agent listener released');
+  assert.ok(bus().drainedCalls >= 1, "the host's async event queue was drained before letting go");
+  const traces = readTraces(traceFile).filter((t) => sessionOf(t) === 'agent:main:stop-test');
+  assert.equal(traces.length, 1, 'the turn in its grace window was exported at stop');
+  assert.equal(traces[0].length, 2);
+
+  const s0 = addon().stats();
+  current.hook('before_tool_call', { toolName: 'read', runId: 'r2' }, {});
+  current.diagnostic({ type: 'no.such.event', seq: 3000, ts: Date.now() });
+  assert.equal(addon().stats().eventsReceived, s0.eventsReceived, 'nothing recorded after stop');
+  await current.stop(); // idempotent
+});
+
+test('a re-register after stop (in-process restart) subscribes again exactly once, with the same binding', async () => {
+  const before = current.registrations.length;
+  await current.load();
+  await current.start();
+  assert.equal(current.registrations.length, before + 3);
+  assert.equal(bus().internal.size, 1);
+  assert.equal(current.agentListeners.size, 1);
+  assert.equal(loadedNodeFiles().length, 1, 'still one .node mapped');
+  const s0 = addon().stats();
+  for (let i = 0; i < 5; i++) current.diagnostic({ type: 'no.such.event', seq: 4000 + i, ts: Date.now() });
+  current.hook('after_tool_call', { toolName: 'read', runId: 'r3', toolCallId: 'c3', result: 'ok' }, {});
+  assert.equal(addon().stats().eventsReceived - s0.eventsReceived, 6);
+  await current.stop();
+  assert.equal(bus().internal.size, 0);
+});
+
+test('a restart that registers while the stop is still delivering activates once the stop is done', async () => {
+  await current.load();
+  await current.start();
+  assert.equal(bus().internal.size, 1);
+  const stopping = current.stop();
+  await current.load(); // registers before stop() resolved
+  assert.ok(bus().internal.size <= 1);
+  await stopping;
+  assert.equal(bus().internal.size, 1, 'subscribed again after the stop finished');
+  const s0 = addon().stats();
+  current.diagnostic({ type: 'no.such.event', seq: 5000, ts: Date.now() });
+  assert.equal(addon().stats().eventsReceived - s0.eventsReceived, 1);
+  await current.stop();
+  assert.equal(bus().internal.size, 0);
+});
+
+test('an invalid configuration is logged through the host logger and subscribes nothing', async () => {
+  const dir = join(work, 'invalid');
+  fakeOpenClawPackage(dir, { internal: true });
+  const host = new FakeHost({ dir, version: '2026.9.6', pluginConfig: { bogusOption: 1 } });
+  await host.load();
+  assert.equal(bus().internal.size, 0);
+  const errors = host.logs.filter((l) => l.level === 'error' && /invalid configuration/.test(l.msg));
+  assert.equal(errors.length, 1, `logged once: ${JSON.stringify(host.logs)}`);
+  assert.match(errors[0].msg, /bogusOption/);
+});
+
+test('without content capture: no agent-event subscription, no conversation hooks unless allowed, no content crosses', async () => {
+  const dir = join(work, 'nocapture');
+  fakeOpenClawPackage(dir, { internal: true });
+  const host = new FakeHost({ dir, version: '2026.9.6' });
+  await host.load();
+  assert.equal(bus().internal.size, 1);
+  assert.equal(host.agentListeners.size, 0, 'agent events carry content: not subscribed');
+  assert.deepEqual(host.registrations[0].hooks.map((h) => h.name).sort(), ['after_tool_call', 'before_tool_call', 'subagent_ended', 'subagent_spawned']);
+  const s0 = addon().stats();
+  host.hook('after_tool_call', { toolName: 'read', runId: 'r', toolCallId: 'c', params: { secret: 'x' }, result: { content: 'secret' } }, {});
+  await addon().flush(5000);
+  const s1 = addon().stats();
+  assert.equal(s1.eventsReceived - s0.eventsReceived, 1);
+  assert.equal(s1.skippedContentDisabled - s0.skippedContentDisabled, 1);
+  await host.start();
+  await host.stop();
+  assert.equal(bus().internal.size, 0);
+});
+
+test('an early-2026 host (public bus only, no trace context): runs, tools, usage and errors rebuilt by correlation', async () => {
+  const dir = join(work, 'legacy');
+  fakeOpenClawPackage(dir, { internal: false });
+  const host = new FakeHost({ dir, version: '2026.3.24', hookDispatch: 'latest' });
+  await host.load();
+  await host.start();
+  assert.equal(bus().internal.size, 0);
+  assert.equal(bus().public.size, 1, 'the public bus');
+  assert.equal(host.agentListeners.size, 1, 'agent lifecycle events are needed to rebuild runs');
+  const hooks = host.registrations.at(-1).hooks.map((h) => h.name);
+  for (const h of ['llm_input', 'llm_output', 'agent_end', 'before_tool_call', 'after_tool_call', 'subagent_spawning', 'subagent_ended']) assert.ok(hooks.includes(h), h);
+  assert.equal(host.logs.filter((l) => /correlation mode/.test(l.msg) && l.level === 'info').length, 2, 'explained once, plus the capability line');
+
+  // The event flow recorded from a real 2026.3.24 gateway (chat.send with a tool call; HTTP turn; provider 500).
+  let seq = 0;
+  let ts = Date.now() - 60_000;
+  const d = (evt) => host.diagnostic({ ...evt, seq: ++seq, ts: (ts += 5) }, undefined);
+  const a = (runId, stream, data, sessionKey) => host.agent({ runId, stream, seq: 0, ts: (ts += 5), data, ...(sessionKey ? { sessionKey } : {}) });
+  const hk = (name, payload, ctx) => host.hook(name, payload, ctx);
+
+  // chat.send + tool
+  const sk = 'agent:main:legacy-tool';
+  const run = 'legacy-run-1';
+  const ctx = { agentId: 'main', sessionKey: sk, sessionId: 'sess-1', trigger: 'user', channelId: 'webchat' };
+  d({ type: 'message.queued', sessionKey: sk, channel: 'webchat', source: 'dispatch', queueDepth: 1 });
+  d({ type: 'session.state', sessionKey: sk, prevState: 'idle', state: 'processing', reason: 'message_start' });
+  d({ type: 'queue.lane.enqueue', lane: `session:${sk}`, queueSize: 1 });
+  d({ type: 'queue.lane.dequeue', lane: `session:${sk}`, queueSize: 0, waitMs: 3 });
+  hk('llm_input', { runId: run, sessionId: 'sess-1', provider: 'fake', model: 'fake-model', prompt: 'p', historyMessages: [] }, ctx);
+  a(run, 'lifecycle', { phase: 'start', startedAt: ts }, sk);
+  hk('before_tool_call', { toolName: 'read', params: { path: 'x' }, runId: run, toolCallId: 'call_1' }, { ...ctx, toolName: 'read', runId: run, toolCallId: 'call_1' });
+  hk('after_tool_call', { toolName: 'read', params: { path: 'x' }, runId: run, toolCallId: 'call_1', result: 'r', durationMs: 20 }, { ...ctx, toolName: 'read', runId: run, toolCallId: 'call_1' });
+  a(run, 'lifecycle', { phase: 'end', endedAt: ts }, sk);
+  hk('agent_end', { messages: [], success: true, durationMs: 80 }, ctx);
+  d({ type: 'session.state', sessionKey: sk, sessionId: 'sess-1', prevState: 'processing', state: 'idle', reason: 'run_completed' });
+  hk('llm_output', { runId: run, sessionId: 'sess-1', provider: 'fake', model: 'fake-model', assistantTexts: ['x'], usage: { input: 246, output: 14, total: 260 } }, ctx);
+  d({ type: 'model.usage', sessionKey: sk, usage: { input: 246, output: 14, cacheRead: 0, cacheWrite: 0, promptTokens: 246, total: 130 }, costUsd: 0, durationMs: 413 });
+  d({ type: 'message.processed', channel: 'webchat', messageId: run, sessionKey: sk, durationMs: 659, outcome: 'completed' });
+
+  // HTTP path: no message events, no model.usage
+  const hsk = 'agent:main:openai-user:alice';
+  const hrun = 'chatcmpl_legacy';
+  const hctx = { agentId: 'main', sessionKey: hsk, sessionId: 'sess-2', trigger: 'user', channelId: 'webchat' };
+  d({ type: 'session.state', sessionKey: hsk, sessionId: 'sess-2', prevState: 'idle', state: 'processing', reason: 'run_started' });
+  hk('llm_input', { runId: hrun, sessionId: 'sess-2', provider: 'fake', model: 'fake-model', prompt: 'p', historyMessages: [] }, hctx);
+  a(hrun, 'lifecycle', { phase: 'start' }, hsk);
+  a(hrun, 'lifecycle', { phase: 'end' }, hsk);
+  hk('agent_end', { messages: [], success: true }, hctx);
+  d({ type: 'session.state', sessionKey: hsk, sessionId: 'sess-2', prevState: 'processing', state: 'idle', reason: 'run_completed' });
+  hk('llm_output', { runId: hrun, sessionId: 'sess-2', provider: 'fake', model: 'fake-model', assistantTexts: ['x'], usage: { input: 123, output: 7, total: 130 } }, hctx);
+
+  // Provider 500: retried attempts (later lifecycle events lack the session key), message still "completed"
+  const fsk = 'agent:main:legacy-fail';
+  const frun = 'legacy-run-fail';
+  const fctx = { agentId: 'main', sessionKey: fsk, sessionId: 'sess-3', trigger: 'user', channelId: 'webchat' };
+  d({ type: 'message.queued', sessionKey: fsk, channel: 'webchat', source: 'dispatch', queueDepth: 1 });
+  hk('llm_input', { runId: frun, sessionId: 'sess-3', provider: 'fake', model: 'fake-model', prompt: 'p', historyMessages: [] }, fctx);
+  a(frun, 'lifecycle', { phase: 'start' }, fsk);
+  a(frun, 'lifecycle', { phase: 'error', error: '500 fake upstream failure' }, fsk);
+  a(frun, 'lifecycle', { phase: 'start' });
+  a(frun, 'lifecycle', { phase: 'error', error: '500 fake upstream failure' });
+  hk('agent_end', { messages: [], success: true }, fctx);
+  hk('llm_output', { runId: frun, sessionId: 'sess-3', provider: 'fake', model: 'fake-model', assistantTexts: [] }, fctx);
+  d({ type: 'message.processed', channel: 'webchat', messageId: frun, sessionKey: fsk, durationMs: 19873, outcome: 'completed' });
+
+  await host.stop();
+  assert.equal(bus().public.size, 0);
+  assert.equal(host.agentListeners.size, 0);
+
+  const traces = readTraces(join(host.stateDir, 'clawtrace', 'traces.jsonl'));
+  const bySession = new Map(traces.map((t) => [sessionOf(t), t]));
+  const tree = (spans) => {
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    return (s) => byId.get(s.parentSpanId);
+  };
+
+  const tool = bySession.get(sk);
+  assert.ok(tool, `a trace for ${sk}: ${[...bySession.keys()]}`);
+  const parentOf = tree(tool);
+  const root = tool.find((s) => !s.parentSpanId);
+  assert.equal(root.name, 'invoke_agent main');
+  const toolSpan = tool.find((s) => s.name === 'execute_tool read');
+  assert.ok(toolSpan, 'tool span');
+  assert.equal(parentOf(toolSpan).name, 'openclaw.run');
+  assert.equal(parentOf(parentOf(toolSpan)).name, 'openclaw.harness.run');
+  assert.equal(parentOf(parentOf(parentOf(toolSpan))), root);
+  assert.equal(root.attrs['openclaw.usage.total.input_tokens'], 246);
+  assert.equal(root.attrs['openclaw.usage.total.output_tokens'], 14);
+  assert.ok(tool.some((s) => s.name === 'chat fake-model' && s.attrs['gen_ai.usage.output_tokens'] === 14), 'the LLM summary span');
+  assert.notEqual(root.status?.code, 2);
+
+  const http = bySession.get(hsk);
+  assert.ok(http, 'the HTTP turn has a trace of its own');
+  assert.equal(http.find((s) => !s.parentSpanId).attrs['openclaw.usage.total.input_tokens'], 123, 'usage from llm_output');
+
+  const fail = bySession.get(fsk);
+  assert.ok(fail);
+  const froot = fail.find((s) => !s.parentSpanId);
+  assert.equal(froot.status?.code, 2, 'the failed turn is an error although OpenClaw said completed');
+  const attempts = fail.filter((s) => s.name === 'openclaw.harness.run');
+  assert.equal(attempts.length, 2, 'one span per attempt');
+  assert.ok(attempts.every((s) => s.status?.code === 2));
+});
+
+test('the manifest schema covers every configuration key the addon accepts, and only those', async () => {
+  const manifest = JSON.parse(readFileSync(join(root, 'openclaw.plugin.json'), 'utf8'));
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  assert.equal(manifest.id, 'clawtrace');
+  assert.deepEqual(pkg.openclaw.extensions, ['./plugin/index.mjs']);
+  assert.ok(pkg.files.includes('plugin/') && pkg.files.includes('openclaw.plugin.json'));
+  const schema = manifest.configSchema;
+  // Field names of the Rust config structs, camelCased.
+  const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+  const fieldsOf = (file, struct) => {
+    const src = readFileSync(join(root, 'crates', 'core', 'src', file), 'utf8');
+    const body = src.slice(src.indexOf(`pub struct ${struct} {`));
+    return [...body.slice(0, body.indexOf('\n}')).matchAll(/^\s+pub (\w+):/gm)].map((m) => camel(m[1]));
+  };
+  const props = (path) => Object.keys(path.reduce((s, k) => s.properties[k].additionalProperties && !s.properties[k].properties ? s.properties[k].additionalProperties : s.properties[k], schema).properties).sort();
+  const cases = [
+    [[], 'config.rs', 'Config'],
+    [['exporters'], 'config.rs', 'Exporters'],
+    [['exporters', 'file'], 'config.rs', 'FileExporterConfig'],
+    [['exporters', 'otlp'], 'export/otlp/config.rs', 'OtlpConfig'],
+    [['exporters', 'mlflow'], 'export/mlflow/config.rs', 'MlflowConfig'],
+    [['exporters', 'langfuse'], 'export/langfuse/config.rs', 'LangfuseConfig'],
+    [['batch'], 'config.rs', 'BatchConfig'],
+    [['sampling'], 'config.rs', 'SamplingConfig'],
+    [['redact'], 'config.rs', 'RedactConfig'],
+    [['spool'], 'config.rs', 'SpoolConfig'],
+    [['pricing'], 'enrich/pricing.rs', 'Price'],
+  ];
+  for (const [path, file, struct] of cases) {
+    assert.deepEqual(props(path), fieldsOf(file, struct).sort(), `schema ${path.join('.') || '(root)'} vs ${struct}`);
+  }
+  assert.equal(schema.properties.captureContent.default, false);
+  for (const secret of ['exporters.mlflow.password', 'exporters.mlflow.token', 'exporters.langfuse.secretKey', 'exporters.otlp.headers']) {
+    assert.equal(manifest.uiHints[secret]?.sensitive, true, `${secret} is marked sensitive`);
+  }
+  // Every key the schema allows is one the addon accepts (it rejects unknown keys): a config using all of them.
+  const everything = {
+    exporters: {
+      file: { path: join(work, 'all.jsonl') },
+      otlp: { endpoint: 'http://127.0.0.1:9', tracesEndpoint: 'http://127.0.0.1:9/v1/traces', headers: { 'x-api-key': 'k' }, protocol: 'http/json', compression: 'gzip', timeoutMs: 1000 },
+      mlflow: { trackingUri: 'http://127.0.0.1:9', experimentId: '1', experimentName: 'e', username: 'u', password: 'p', token: 't', protocol: 'http/protobuf', compression: 'none', timeoutMs: 1000 },
+      langfuse: { baseUrl: 'http://127.0.0.1:9', publicKey: 'pk', secretKey: 'sk', environment: 'test', release: '1', protocol: 'http/protobuf', compression: 'gzip', timeoutMs: 1000 },
+    },
+    queueCapacity: 1024, graceMs: 100, traceTtlMs: 60000, maxOpenTraces: 10, reorderWindowMs: 10, captureContent: false, maxContentChars: 100,
+    pricing: { m: { input: 1, output: 2, cacheRead: 0.5, cacheWrite: 1.5 } }, serviceName: 'gw',
+    batch: { maxSpans: 10, maxBytes: 100000, maxDelayMs: 10, queueTraces: 10, exportTimeoutMs: 1000 },
+    sampling: { ratio: 1, keepErrors: true, keepSlowerThanMs: 1000 },
+    redact: { builtins: true, patterns: ['x+'], replacement: '*' }, hashSessionKeys: true, spool: { dir: join(work, 'spool'), maxBytes: 1000000 },
+  };
+  const walk = (s, v, path) => {
+    if (s.type === 'object' && s.properties) {
+      for (const k of Object.keys(s.properties)) assert.ok(k in v, `the full config sets ${[...path, k].join('.')}`);
+      for (const [k, sub] of Object.entries(v)) if (s.properties[k]) walk(s.properties[k], sub, [...path, k]);
+    }
+  };
+  walk(schema, everything, []);
+  // A separate process: the registry is process-global and this one is configured by the plugin. Validation
+  // (unknown keys, types, ranges) throws synchronously; applying may still fail for other reasons (a sink that
+  // cannot start here), which is not what this checks.
+  const { execFileSync } = await import('node:child_process');
+  const script = `const ct = require(${JSON.stringify(join(root, 'index.js'))});
+    let p;
+    try { p = ct.configure(${JSON.stringify(everything)}); } catch (e) { console.error('rejected: ' + e.message); process.exit(1); }
+    p.then(() => process.exit(0), (e) => { console.error('applying: ' + e.message); process.exit(/invalid clawtrace config/.test(e.message) ? 1 : 0); });`;
+  execFileSync(process.execPath, ['-e', script], { stdio: 'pipe' });
+});
+
+test('effectiveConfig: a file in the state directory unless exporters or the environment choose', async () => {
+  const { effectiveConfig } = await import(pathToFileURL(join(root, 'plugin', 'config.mjs')).href);
+  const stateDir = '/state';
+  assert.deepEqual(effectiveConfig(undefined, { stateDir, env: {} }), { exporters: { file: { path: '/state/clawtrace/traces.jsonl' } } });
+  assert.deepEqual(effectiveConfig({ exporters: {} }, { stateDir, env: {} }).exporters, { file: { path: '/state/clawtrace/traces.jsonl' } });
+  assert.deepEqual(effectiveConfig({ exporters: { mlflow: { trackingUri: 'http://m' } } }, { stateDir, env: {} }).exporters, { mlflow: { trackingUri: 'http://m' } });
+  for (const env of [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c' }, { MLFLOW_TRACKING_URI: 'http://m' }, { LANGFUSE_PUBLIC_KEY: 'p', LANGFUSE_SECRET_KEY: 's' }, { CLAWTRACE_FILE: '/x' }]) {
+    assert.equal(effectiveConfig({}, { stateDir, env }).exporters, undefined, JSON.stringify(env));
+  }
+  assert.ok(effectiveConfig({}, { stateDir, env: { MLFLOW_TRACKING_URI: 'databricks' } }).exporters.file, 'a non-http tracking URI selects nothing');
+  assert.ok(effectiveConfig({}, { stateDir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: '  ' } }).exporters.file, 'blank values are unset');
+  const input = { captureContent: true };
+  effectiveConfig(input, { stateDir, env: {} });
+  assert.deepEqual(input, { captureContent: true }, 'the host config object is not modified');
+});
