@@ -363,6 +363,34 @@ test('an early-2026 host (public bus only, no trace context): runs, tools, usage
   hk('llm_output', { runId: frun, sessionId: 'sess-3', provider: 'fake', model: 'fake-model', assistantTexts: [] }, fctx);
   d({ type: 'message.processed', channel: 'webchat', messageId: frun, sessionKey: fsk, durationMs: 19873, outcome: 'completed' });
 
+  // A busy session: two messages arrive during the first run; this release acknowledges them at once
+  // (message.processed, nothing ran yet) and runs each after the first, with new runIds and no message events.
+  const bsk = 'agent:main:legacy-busy';
+  const bctx = (sid) => ({ agentId: 'main', sessionKey: bsk, sessionId: sid, trigger: 'user', channelId: 'webchat' });
+  const runTurn = (runId, usage) => {
+    hk('llm_input', { runId, sessionId: 'sess-b', provider: 'fake', model: 'fake-model', prompt: 'p', historyMessages: [] }, bctx('sess-b'));
+    a(runId, 'lifecycle', { phase: 'start' }, bsk);
+  };
+  const endTurn = (runId) => {
+    a(runId, 'lifecycle', { phase: 'end' }, bsk);
+    hk('agent_end', { messages: [], success: true }, bctx('sess-b'));
+    d({ type: 'session.state', sessionKey: bsk, prevState: 'processing', state: 'idle', reason: 'run_completed' });
+    hk('llm_output', { runId, sessionId: 'sess-b', provider: 'fake', model: 'fake-model', assistantTexts: ['x'], usage: { input: 123, output: 7, total: 130 } }, bctx('sess-b'));
+  };
+  d({ type: 'message.queued', sessionKey: bsk, channel: 'webchat', source: 'dispatch', queueDepth: 1 });
+  runTurn('busy-1');
+  for (const id of ['idem-2', 'idem-3']) {
+    d({ type: 'message.queued', sessionKey: bsk, channel: 'webchat', source: 'dispatch', queueDepth: 2 });
+    d({ type: 'message.processed', channel: 'webchat', messageId: id, sessionKey: bsk, outcome: 'completed' });
+  }
+  endTurn('busy-1');
+  d({ type: 'model.usage', sessionKey: bsk, usage: { input: 123, output: 7, promptTokens: 123, total: 130 }, costUsd: 0 });
+  d({ type: 'message.processed', channel: 'webchat', messageId: 'busy-1', sessionKey: bsk, outcome: 'completed' });
+  for (const f of ['followup-run-1', 'followup-run-2']) {
+    runTurn(f);
+    endTurn(f);
+  }
+
   await host.stop();
   assert.equal(bus().public.size, 0);
   assert.equal(host.agentListeners.size, 0);
@@ -392,6 +420,16 @@ test('an early-2026 host (public bus only, no trace context): runs, tools, usage
   const http = bySession.get(hsk);
   assert.ok(http, 'the HTTP turn has a trace of its own');
   assert.equal(http.find((s) => !s.parentSpanId).attrs['openclaw.usage.total.input_tokens'], 123, 'usage from llm_output');
+
+  const busy = traces.filter((t) => sessionOf(t) === bsk);
+  assert.equal(busy.length, 3, 'one trace per message of the busy session: ' + JSON.stringify(busy.map((t) => t.map((s) => [s.name, s.attrs['openclaw.message_id'], s.attrs['openclaw.run_id']]))));
+  for (const t of busy) {
+    const r = t.find((s) => !s.parentSpanId);
+    assert.equal(t.filter((s) => s.name === 'openclaw.run').length, 1, 'each message has its run');
+    assert.equal(r.attrs['openclaw.usage.total.output_tokens'], 7);
+    assert.ok(r.attrs['openclaw.message_id'] || r.attrs['openclaw.outcome'], 'the root is the message');
+    assert.notEqual(r.status?.code, 2);
+  }
 
   const fail = bySession.get(fsk);
   assert.ok(fail);

@@ -20,6 +20,7 @@ const STATE_KEY = Symbol.for('clawtrace.plugin.v1');
 export const SHUTDOWN_TIMEOUT_MS = 5000;
 
 /** Hooks whose payload is conversation content; OpenClaw ≥ 2026.4.23 gates them for non-bundled plugins. */
+const BUS_NAMES = { internal: 'onInternalDiagnosticEvent', public: 'onDiagnosticEvent', global: "the host's listener set", none: 'nothing' };
 const CONVERSATION_HOOKS = ['llm_input', 'llm_output', 'agent_end'];
 const TOOL_HOOKS = ['before_tool_call', 'after_tool_call'];
 
@@ -92,7 +93,9 @@ function logOnce(key, level, msg) {
 // ---- hot path: one N-API call per event, nothing else on the gateway's thread -----------------------------------
 
 function onDiagnostic(evt, meta) {
-  if (state.active) state.binding.recordDiagnostic(evt, meta);
+  if (!state.active) return;
+  if (state.legacy && !state.legacy.diagnostic(evt)) return;
+  state.binding.recordDiagnostic(evt, meta);
 }
 
 function onAgent(evt) {
@@ -232,7 +235,7 @@ function activate(api) {
   state.active = true;
   state.activations += 1;
   logOnce(`active:${state.activations === 1 ? 'first' : state.activations}`, 'info',
-    `tracing OpenClaw ${version ?? '(unknown version)'}: diagnostic events via ${bus.kind === 'none' ? 'nothing' : bus.source}` +
+    `tracing OpenClaw ${version ?? '(unknown version)'}: diagnostic events via ${BUS_NAMES[bus.kind]}${bus.source ? ` (${bus.source})` : ''}` +
     `${state.legacy ? ' (correlation mode)' : ''}; ${notes.join('; ')}; hooks ${hooks.join(', ')}; traces to ${describeSinks(cfg)}.`);
   return true;
 }
@@ -277,6 +280,7 @@ async function stop(ctx) {
           off();
         } catch {}
       }
+      state.legacy?.flush();
       state.legacy = null;
       await state.configured;
       let timer;

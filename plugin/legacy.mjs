@@ -9,10 +9,17 @@
 //   last attempt failed, at the end of the run → the agent `lifecycle` error event (marks the turn failed; earlier
 //                                              failed attempts that were retried successfully do not)
 //
+// Follow-ups: these hosts answer a message that arrives while its session is busy with an immediate
+// `message.processed` (it only went into the follow-up queue) and run it later as a run of its own, with a new
+// runId and no message events. Taken as is, that `message.processed` would close the busy turn instead, and the
+// later run would become a trace of its own. So it is held back, the next run that starts in the session is the
+// queued message's run, and the held event is handed over when that run ends (or after HOLD_MS at the latest).
+//
 // Individual model calls are not invented: these hosts report none, and the addon turns `model.usage` into the
 // turn's LLM summary span. Every step is O(1) on small objects; state is bounded.
 
 const MAX_RUNS = 4096;
+const HOLD_MS = 120_000;
 
 /** @param {{diagnostic: (evt: object) => void, agent: (evt: object) => void}} emit */
 export function createLegacyAdapter(emit) {
@@ -20,6 +27,31 @@ export function createLegacyAdapter(emit) {
   const runs = new Map();
   /** sessionId / sessionKey → runId (agent_end carries no runId) */
   const bySession = new Map();
+  /** sessionKey → the run active in it, and follow-up messages held back: [{evt, at}] */
+  const sessions = new Map();
+  let held = 0;
+
+  function session(sk) {
+    let s = sessions.get(sk);
+    if (!s) {
+      s = { active: null, held: [] };
+      remember(sessions, sk, s);
+    }
+    return s;
+  }
+
+  function release(entry, ts) {
+    held -= 1;
+    const { seq, ...evt } = entry.evt;
+    emit.diagnostic({ ...evt, ts });
+  }
+
+  function releaseExpired(now) {
+    if (held === 0) return;
+    for (const s of sessions.values()) {
+      while (s.held.length && now - s.held[0].at >= HOLD_MS) release(s.held.shift(), now);
+    }
+  }
 
   const remember = (map, key, value) => {
     if (key == null) return;
@@ -75,6 +107,15 @@ export function createLegacyAdapter(emit) {
 
   /** The run is over: report the final failure, if the last attempt failed. */
   function finish(r, ts) {
+    if (r.sessionKey) {
+      const s = sessions.get(r.sessionKey);
+      if (s?.active === r.runId) s.active = null;
+    }
+    if (r.followup) {
+      const f = r.followup;
+      r.followup = null;
+      release(f, ts);
+    }
     if (r.lastPhase === 'error' && !r.errorReported) {
       r.errorReported = true;
       const e = { runId: r.runId, stream: 'lifecycle', ts, data: { phase: 'error', error: r.lastError ?? 'agent run failed' } };
@@ -84,6 +125,31 @@ export function createLegacyAdapter(emit) {
   }
 
   return {
+    /**
+     * A diagnostic event from the host's bus, before it is recorded. Returns false for a follow-up's
+     * `message.processed`, which is held back (see above) and handed over later.
+     */
+    diagnostic(evt) {
+      if (evt?.type !== 'message.processed' || typeof evt.sessionKey !== 'string') return true;
+      const s = sessions.get(evt.sessionKey);
+      const id = evt.messageId == null ? null : String(evt.messageId);
+      // Its own run is the active one (chat.send: messageId = runId), or nothing runs: a real completion.
+      if (!s?.active || id === s.active || (id !== null && runs.has(id))) return true;
+      s.held.push({ evt, at: Date.now() });
+      held += 1;
+      // Its place in the host's sequence is filled, so the addon, which orders events by seq, does not wait for
+      // it while the events made up here (which have no seq) go ahead.
+      if (typeof evt.seq === 'number') emit.diagnostic({ type: 'clawtrace.deferred', seq: evt.seq, ts: evt.ts });
+      return false;
+    },
+
+    /** Hands over everything held back (the plugin stops). */
+    flush() {
+      const now = Date.now();
+      for (const r of runs.values()) if (r.followup) { release(r.followup, now); r.followup = null; }
+      for (const s of sessions.values()) while (s.held.length) release(s.held.shift(), now);
+    },
+
     /** An agent event (`onAgentEvent`). */
     agent(evt) {
       if (!evt || evt.stream !== 'lifecycle' || typeof evt.runId !== 'string') return;
@@ -91,8 +157,15 @@ export function createLegacyAdapter(emit) {
       const ts = typeof evt.ts === 'number' ? evt.ts : Date.now();
       const r = run(evt.runId);
       learn(r, evt);
+      releaseExpired(ts);
       if (phase === 'start') {
         endAttempt(r, ts, 'aborted');
+        if (r.firstStart === undefined && r.sessionKey) {
+          // A new run in a session with held follow-ups: it is the oldest one's run.
+          const s = session(r.sessionKey);
+          if (s.held.length) r.followup = s.held.shift();
+          s.active = r.runId;
+        }
         r.firstStart ??= ts;
         r.attempt += 1;
         r.open = true;
@@ -174,7 +247,8 @@ export function createLegacyAdapter(emit) {
       }
     },
 
-    /** Open runs (tests, diagnostics). */
+    /** Open runs and held events (tests, diagnostics). */
     size: () => runs.size,
+    held: () => held,
   };
 }

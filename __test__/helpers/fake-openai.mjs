@@ -44,15 +44,18 @@ function toolFor(body) {
 
 /**
  * Starts the server on 127.0.0.1 (port 0 = any free port).
- * @returns {Promise<{url: string, port: number, requests: object[], close: () => Promise<void>}>}
+ * @returns {Promise<{url: string, port: number, requests: object[], inFlight: () => number, close: () => Promise<void>}>}
  */
 export async function startFakeOpenAI({ port = 0, slowMs = 4000, logFile } = {}) {
   const requests = [];
   let toolCalls = 0;
+  let inFlight = 0;
   const sockets = new Set();
   const server = createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
+    inFlight += 1;
+    res.on('close', () => (inFlight -= 1));
     req.on('end', () => {
       handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((err) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -141,6 +144,8 @@ export async function startFakeOpenAI({ port = 0, slowMs = 4000, logFile } = {})
     url: `http://127.0.0.1:${actual}/v1`,
     port: actual,
     requests,
+    /** Requests received and not answered yet. */
+    inFlight: () => inFlight,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

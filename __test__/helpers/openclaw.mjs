@@ -344,3 +344,200 @@ async function httpUp(url) {
     return false;
   }
 }
+
+// ---- traces: reading the file sink and checking turn traces -----------------------------------------------------
+//
+// The checks work on a backend-neutral shape so the same function can run over traces read back from any sink
+// (the OTLP file here; MLflow or Langfuse through their APIs, converted to this shape):
+//
+//   { traceId, spans: [{ spanId, parentSpanId|null, name, status: {code: 0|1|2, message}, attrs: {k: v},
+//                        startMs, endMs, links: [{traceId, spanId, attrs}] }] }
+//
+// with ids as lowercase hex and attribute values as plain JS values.
+
+function otlpValue(v) {
+  if (!v || typeof v !== 'object') return undefined;
+  if ('stringValue' in v) return v.stringValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('doubleValue' in v) return Number(v.doubleValue);
+  if ('boolValue' in v) return !!v.boolValue;
+  if ('arrayValue' in v) return (v.arrayValue.values ?? []).map(otlpValue);
+  return undefined;
+}
+
+function otlpAttrs(list) {
+  const o = {};
+  for (const a of list ?? []) o[a.key] = otlpValue(a.value);
+  return o;
+}
+
+/** Every trace in an OTLP/JSON lines file (one ExportTraceServiceRequest per line), in the checks' shape. */
+export function readOtlpTraces(path) {
+  const traces = new Map();
+  if (!existsSync(path)) return [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const req = JSON.parse(line);
+    for (const rs of req.resourceSpans ?? []) {
+      for (const ss of rs.scopeSpans ?? []) {
+        for (const s of ss.spans ?? []) {
+          const t = traces.get(s.traceId) ?? { traceId: s.traceId, spans: [] };
+          traces.set(s.traceId, t);
+          t.spans.push({
+            spanId: s.spanId,
+            parentSpanId: s.parentSpanId || null,
+            name: s.name,
+            status: { code: Number(s.status?.code ?? 0), message: s.status?.message ?? '' },
+            attrs: otlpAttrs(s.attributes),
+            startMs: Number(BigInt(s.startTimeUnixNano ?? 0) / 1000n) / 1000,
+            endMs: Number(BigInt(s.endTimeUnixNano ?? 0) / 1000n) / 1000,
+            links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId, attrs: otlpAttrs(l.attributes) })),
+          });
+        }
+      }
+    }
+  }
+  return [...traces.values()];
+}
+
+const ERROR = 2;
+
+/**
+ * Checks the traces of the turns a test sent. `turns`: `[{sessionKey, scenario, traces?, followups?}]` with
+ * scenario `plain` | `tool` | `fail` | `busy` (a turn that had follow-ups queued behind it; `traces` = 1 + the
+ * follow-ups, which OpenClaw either injects into the active run — `followups: 'injected'`, traces without a run of
+ * their own linked to it — or runs after it — `followups: 'runs'`, each a plain turn); `traces` is how many
+ * traces the session must have (default 1).
+ * `mode`: `context` (OpenClaw's trace context: model calls are spans of their own) or `correlation` (early-2026
+ * hosts: a run's model usage is one LLM summary span). Returns a list of problems (empty = all good) and a summary.
+ */
+export function checkTurnTraces(allTraces, turns, { mode = 'context', usage = { input: 123, output: 7 }, model = 'fake-model' } = {}) {
+  const problems = [];
+  const fail = (sk, msg) => problems.push(`${sk}: ${msg}`);
+  const sessionOf = (t) => t.spans.find((s) => s.attrs['session.id'])?.attrs['session.id'];
+  const bySession = new Map();
+  for (const t of allTraces) {
+    const sk = sessionOf(t);
+    if (!bySession.has(sk)) bySession.set(sk, []);
+    bySession.get(sk).push(t);
+  }
+  const expected = new Map();
+  for (const turn of turns) expected.set(turn.sessionKey, (expected.get(turn.sessionKey) ?? 0) + (turn.traces ?? 1));
+  const summary = { traces: 0, spans: 0, sessions: expected.size };
+
+  for (const [sk, n] of expected) {
+    const got = bySession.get(sk) ?? [];
+    if (got.length !== n) fail(sk, `expected ${n} trace(s), found ${got.length}`);
+  }
+
+  for (const turn of turns) {
+    const sk = turn.sessionKey;
+    const traces = bySession.get(sk) ?? [];
+    for (const t of traces) {
+      summary.traces += 1;
+      summary.spans += t.spans.length;
+    }
+    for (const t of traces) {
+      const byId = new Map(t.spans.map((s) => [s.spanId, s]));
+      const roots = t.spans.filter((s) => !s.parentSpanId);
+      if (roots.length !== 1) fail(sk, `trace ${t.traceId}: ${roots.length} root spans`);
+      for (const s of t.spans) {
+        if (s.parentSpanId && !byId.has(s.parentSpanId)) fail(sk, `span ${s.name} ${s.spanId}: parent ${s.parentSpanId} not in the trace`);
+        if (s.attrs['session.id'] !== sk) fail(sk, `span ${s.name}: session.id ${s.attrs['session.id']}`);
+        if (s.attrs['gen_ai.conversation.id'] !== sk) fail(sk, `span ${s.name}: gen_ai.conversation.id ${s.attrs['gen_ai.conversation.id']}`);
+        if (!(s.endMs >= s.startMs)) fail(sk, `span ${s.name}: ends before it starts`);
+      }
+      const root = roots[0];
+      if (!root) continue;
+      if (root.name !== 'invoke_agent main') fail(sk, `root named ${root.name}`);
+      if (root.attrs['gen_ai.operation.name'] !== 'invoke_agent') fail(sk, 'root gen_ai.operation.name');
+      const user = /:openai-user:(.+)$/.exec(sk)?.[1];
+      if (user && root.attrs['user.id'] !== user) fail(sk, `user.id ${root.attrs['user.id']}, expected ${user}`);
+      if (root.attrs['openclaw.incomplete']) fail(sk, 'root marked incomplete');
+    }
+    const runTraces = traces
+      .filter((t) => t.spans.some((s) => s.name === 'openclaw.harness.run' || s.name === 'openclaw.run'))
+      .sort((a, b) => Math.min(...a.spans.map((s) => s.startMs)) - Math.min(...b.spans.map((s) => s.startMs)));
+    // Follow-ups that became runs of their own (early-2026 hosts): each is a turn like a plain one.
+    const runsExpected = turn.scenario === 'busy' && turn.followups === 'runs' ? turn.traces ?? 1 : 1;
+    if (runTraces.length !== runsExpected) {
+      fail(sk, `${runTraces.length} traces with a run, expected ${runsExpected}`);
+      continue;
+    }
+    for (const t of runTraces) checkRunTrace(turn, t, t === runTraces[0] ? turn.scenario : 'plain', traces);
+  }
+
+  function checkRunTrace(turn, t, scenario, traces) {
+    const sk = turn.sessionKey;
+    const byId = new Map(t.spans.map((s) => [s.spanId, s]));
+    const parent = (s) => byId.get(s.parentSpanId);
+    const root = t.spans.find((s) => !s.parentSpanId);
+    const attempts = t.spans.filter((s) => s.name === 'openclaw.harness.run');
+    const runs = t.spans.filter((s) => s.name === 'openclaw.run');
+    const chats = t.spans.filter((s) => s.name === `chat ${model}`);
+    const tools = t.spans.filter((s) => s.name.startsWith('execute_tool '));
+    if (attempts.length < 1) fail(sk, 'no openclaw.harness.run span');
+    for (const a of attempts) if (parent(a) !== root) fail(sk, `harness.run under ${parent(a)?.name}, not the root`);
+    if (runs.length !== attempts.length) fail(sk, `${runs.length} run spans for ${attempts.length} attempts`);
+    for (const r of runs) if (parent(r)?.name !== 'openclaw.harness.run') fail(sk, `run under ${parent(r)?.name}`);
+    // Early-2026 hosts report no model call at all for a run that got no reply (no usage): nothing to show.
+    if (chats.length < 1 && !(mode === 'correlation' && scenario === 'fail')) fail(sk, `no chat ${model} span`);
+    for (const c of chats) {
+      const p = parent(c)?.name;
+      const ok = mode === 'context' ? p === 'openclaw.run' : p === 'openclaw.run' || p === 'openclaw.harness.run';
+      if (!ok) fail(sk, `chat span under ${p}`);
+      if (c.attrs['gen_ai.operation.name'] !== 'chat') fail(sk, 'chat span gen_ai.operation.name');
+      if (c.attrs['gen_ai.request.model'] !== model) fail(sk, `chat span model ${c.attrs['gen_ai.request.model']}`);
+    }
+    for (const x of tools) if (parent(x)?.name !== 'openclaw.run') fail(sk, `tool span under ${parent(x)?.name}`);
+
+    const calls = mode === 'context' ? chats.filter((c) => c.status.code !== ERROR).length : 1;
+    const inTok = root.attrs['openclaw.usage.total.input_tokens'];
+    const outTok = root.attrs['openclaw.usage.total.output_tokens'];
+    switch (scenario) {
+      case 'plain':
+      case 'busy':
+        if (tools.length) fail(sk, `unexpected tool spans ${tools.map((x) => x.name)}`);
+        if (root.status.code === ERROR) fail(sk, `root is an error: ${root.status.message}`);
+        if (t.spans.some((s) => s.status.code === ERROR)) fail(sk, 'error spans in a successful turn');
+        if (scenario === 'plain' && mode === 'context' && chats.length !== 1) fail(sk, `${chats.length} chat spans`);
+        if (inTok !== usage.input * calls || outTok !== usage.output * calls) fail(sk, `usage ${inTok}/${outTok}, expected ${usage.input * calls}/${usage.output * calls}`);
+        break;
+      case 'tool': {
+        if (tools.length !== 1 || tools[0].name !== 'execute_tool read') fail(sk, `tool spans ${tools.map((x) => x.name)}`);
+        if (tools[0] && tools[0].attrs['gen_ai.tool.name'] !== 'read') fail(sk, 'gen_ai.tool.name');
+        if (root.status.code === ERROR || t.spans.some((s) => s.status.code === ERROR)) fail(sk, 'error in the tool turn');
+        if (mode === 'context' && chats.length !== 2) fail(sk, `${chats.length} chat spans, expected 2 (call, tool result)`);
+        if (mode === 'context' && tools[0]) {
+          const [first, second] = [...chats].sort((a, b) => a.startMs - b.startMs);
+          if (!(first.endMs <= tools[0].startMs + 1 && tools[0].endMs <= second.startMs + 1)) fail(sk, 'model call → tool → model call order');
+        }
+        if (inTok !== usage.input * 2 || outTok !== usage.output * 2) fail(sk, `usage ${inTok}/${outTok}, expected ${usage.input * 2}/${usage.output * 2}`);
+        break;
+      }
+      case 'fail':
+        if (root.status.code !== ERROR) fail(sk, 'root of the failed turn is not an error');
+        if (!attempts.every((a) => a.status.code === ERROR)) fail(sk, 'an attempt of the failed turn is not an error');
+        if (mode === 'context' && !chats.some((c) => c.status.code === ERROR)) fail(sk, 'no failed model call span');
+        if (outTok) fail(sk, `output tokens ${outTok} on a turn without a reply`);
+        break;
+      default:
+        fail(sk, `unknown scenario ${scenario}`);
+    }
+
+    if (scenario === 'busy' && turn.followups !== 'runs') {
+      // Follow-ups injected into the active run: traces of their own without a run, linked to the run's trace.
+      const followups = traces.filter((x) => x !== t);
+      for (const f of followups) {
+        const froot = f.spans.find((s) => !s.parentSpanId);
+        if (!froot) continue;
+        if (f.spans.length !== 1) fail(sk, `follow-up trace ${f.traceId} has ${f.spans.length} spans`);
+        if (froot.attrs['openclaw.reason'] !== 'active_run_injected') fail(sk, `follow-up reason ${froot.attrs['openclaw.reason']}`);
+        if (!froot.links.some((l) => l.traceId === t.traceId)) {
+          fail(sk, `follow-up trace ${f.traceId} does not link to the active run's trace ${t.traceId}`);
+        }
+      }
+    }
+  }
+  return { problems, summary };
+}

@@ -1,0 +1,203 @@
+// End to end: the real OpenClaw gateway (installed from npm into a cache directory, run on the Node it needs) with
+// clawtrace loaded from this working tree through `plugins.load.paths`, a fake OpenAI-compatible provider of our
+// own, real turns (HTTP, concurrent sessions, a tool call, a provider HTTP 500, follow-ups queued behind a busy
+// session), SIGTERM, and the traces in the default file sink checked turn by turn.
+//
+// Twice: on the current release (trusted diagnostic events with trace context) and on an early-2026 release whose
+// events carry no trace context and no run/model/tool events (traces rebuilt by correlation).
+//
+// Nothing here skips: if OpenClaw or Node cannot be installed, or the gateway does not come up, the test fails.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { TARGETS, ensureOpenClaw, startGateway, readOtlpTraces, checkTurnTraces } from './helpers/openclaw.mjs';
+import { startFakeOpenAI } from './helpers/fake-openai.mjs';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (msg) => process.stderr.write(`# e2e ${msg}\n`);
+
+/** How each release treats the turns (what differs is OpenClaw's, not clawtrace's). */
+const PROFILES = {
+  // 2026.9: follow-ups are injected into the active run; a failed turn ends with status "error".
+  current: { mode: 'context', failStatus: 'error', followups: 'injected' },
+  // 2026.3: follow-ups run after the active run, each as a run of its own; agent.wait says "ok" after a failure
+  // (OpenClaw answers with an error text).
+  legacy: { mode: 'correlation', failStatus: null, followups: 'runs' },
+};
+
+/** Waits until the provider has had no request in flight and none new for `quietMs`. */
+async function providerQuiet(fake, quietMs, timeoutMs = 60_000) {
+  const t0 = Date.now();
+  let seen = fake.requests.length;
+  let since = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    await sleep(100);
+    if (fake.requests.length !== seen || fake.inFlight() > 0) {
+      seen = fake.requests.length;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return;
+  }
+  throw new Error(`the provider did not go quiet within ${timeoutMs} ms`);
+}
+
+/** Sends every scenario; returns the turns to check and timings. */
+async function sendTurns(gw, fake, profile) {
+  const turns = [];
+  const timings = {};
+  const timed = async (name, fn) => {
+    const t0 = Date.now();
+    const r = await fn();
+    timings[name] = Date.now() - t0;
+    return r;
+  };
+
+  // A plain turn over the OpenAI-compatible HTTP endpoint (session agent:main:openai-user:<user>).
+  const http = await timed('http', () => gw.chatCompletion({ user: 'e2e-http', content: 'hello over http' }));
+  assert.equal(http.status, 200, `HTTP turn: ${JSON.stringify(http.body).slice(0, 500)}`);
+  turns.push({ sessionKey: 'agent:main:openai-user:e2e-http', scenario: 'plain' });
+
+  // Concurrent sessions: three chat.send (webchat path) and two HTTP turns at once.
+  await timed('concurrent', () => Promise.all([
+    ...[1, 2, 3].map(async (i) => {
+      const sessionKey = `agent:main:e2e-conc-${i}`;
+      const r = await gw.chatSend({ sessionKey, message: `hello from concurrent session ${i}` });
+      assert.equal(r.waited?.status, 'ok', `${sessionKey}: ${JSON.stringify(r.waited)}`);
+      turns.push({ sessionKey, scenario: 'plain' });
+    }),
+    ...[1, 2].map(async (i) => {
+      const r = await gw.chatCompletion({ user: `e2e-conc-http-${i}`, content: `hello from concurrent http ${i}` });
+      assert.equal(r.status, 200);
+      turns.push({ sessionKey: `agent:main:openai-user:e2e-conc-http-${i}`, scenario: 'plain' });
+    }),
+  ]));
+
+  // A tool call: the model asks for `read`, OpenClaw runs it, the model answers.
+  const tool = await timed('tool', () => gw.chatSend({ sessionKey: 'agent:main:e2e-tool', message: 'please usetool now' }));
+  assert.equal(tool.waited?.status, 'ok', JSON.stringify(tool.waited));
+  turns.push({ sessionKey: 'agent:main:e2e-tool', scenario: 'tool' });
+
+  // The provider answers HTTP 500 (OpenClaw retries, capped by the test's settings).
+  const failed = await timed('fail500', () => gw.chatSend({ sessionKey: 'agent:main:e2e-fail', message: 'please fail500 now' }));
+  if (profile.failStatus) assert.equal(failed.waited?.status, profile.failStatus, JSON.stringify(failed.waited));
+  turns.push({ sessionKey: 'agent:main:e2e-fail', scenario: 'fail' });
+
+  // Follow-ups queued behind a busy session: the first turn's model call is slow; two more messages arrive.
+  const busy = 'agent:main:e2e-busy';
+  const first = randomUUID();
+  await timed('busy', async () => {
+    await gw.chatSend({ sessionKey: busy, message: 'slowreply: the first message', idempotencyKey: first, wait: false });
+    await Promise.all([
+      gw.chatSend({ sessionKey: busy, message: 'a follow-up message', wait: false }),
+      gw.chatSend({ sessionKey: busy, message: 'another follow-up message', wait: false }),
+    ]);
+    const waited = await gw.call('agent.wait', { runId: first, timeoutMs: 120_000 }, { timeoutMs: 130_000 });
+    assert.equal(waited.status, 'ok', JSON.stringify(waited));
+    await providerQuiet(fake, 1500);
+  });
+  turns.push({ sessionKey: busy, scenario: 'busy', traces: 3, followups: profile.followups });
+
+  // The last turn: SIGTERM follows its answer at once, so its trace is still open or in its grace window.
+  const last = await timed('last', () => gw.chatCompletion({ user: 'e2e-last', content: 'the last message before shutdown' }));
+  assert.equal(last.status, 200);
+  turns.push({ sessionKey: 'agent:main:openai-user:e2e-last', scenario: 'plain' });
+  return { turns, timings };
+}
+
+for (const [name, target] of Object.entries(TARGETS)) {
+  const profile = PROFILES[name];
+  describe(`OpenClaw ${target.version} on Node ${target.node} (${profile.mode})`, { timeout: 20 * 60_000 }, () => {
+    let workDir;
+    let fake;
+    let gw;
+    let failed = false;
+    const result = {};
+
+    before(async () => {
+      const t0 = Date.now();
+      try {
+        const install = await ensureOpenClaw(target, log);
+        result.installMs = Date.now() - t0;
+        workDir = mkdtempSync(join(tmpdir(), `clawtrace-e2e-${name}-`));
+        fake = await startFakeOpenAI({ slowMs: 8000, logFile: join(workDir, 'provider.jsonl') });
+        gw = await startGateway({
+          install, workDir, providerUrl: fake.url,
+          pluginPaths: [root],
+          // Nothing configured: traces must go to the default file under the state directory.
+          pluginEntries: { clawtrace: { enabled: true, config: {} } },
+          providerMaxRetries: 1,
+          log,
+        });
+        result.readyMs = gw.readyMs;
+        const sent = await sendTurns(gw, fake, profile);
+        result.turns = sent.turns;
+        result.timings = sent.timings;
+        const s0 = Date.now();
+        result.exit = await gw.stop();
+        result.stopMs = Date.now() - s0;
+        result.traceFile = join(gw.stateDir, 'clawtrace', 'traces.jsonl');
+        result.traces = readOtlpTraces(result.traceFile);
+        result.log = gw.fileLog() + gw.output();
+        result.totalMs = Date.now() - t0;
+        log(`${target.version}: install/reuse ${result.installMs} ms, ready ${result.readyMs} ms, turns ${JSON.stringify(result.timings)}, ` +
+          `stop ${result.stopMs} ms, ${result.traces.length} traces, total ${result.totalMs} ms`);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }, { timeout: 20 * 60_000 });
+
+    after(async () => {
+      await gw?.kill();
+      await fake?.close();
+      if (failed && gw) {
+        process.stderr.write(`${gw.diagnostics()}\n--- provider requests\n${fake?.requests.map((r) => JSON.stringify(r)).join('\n')}\n`);
+        process.stderr.write(`--- work directory kept: ${workDir}\n`);
+      } else if (workDir) {
+        rmSync(workDir, { recursive: true, force: true });
+      }
+    });
+
+    it('stops cleanly on SIGTERM', () => {
+      try {
+        assert.deepEqual(result.exit, { code: 0, signal: null }, `gateway exit ${JSON.stringify(result.exit)}`);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+
+    it('one trace per turn: tree, usage, errors, sessions, follow-ups', () => {
+      try {
+        const { problems, summary } = checkTurnTraces(result.traces, result.turns, { mode: profile.mode });
+        log(`${target.version}: checked ${summary.traces} traces (${summary.spans} spans) of ${summary.sessions} sessions`);
+        assert.deepEqual(problems, [], `trace problems:\n${problems.join('\n')}`);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+
+    it('the plugin explains itself once and loses nothing at shutdown', () => {
+      try {
+        const lines = result.log.split('\n').filter((l) => l.includes('[clawtrace]'));
+        const capability = lines.filter((l) => l.includes(`tracing OpenClaw ${target.version}`));
+        assert.ok(capability.length >= 1, `capability line:\n${lines.join('\n')}`);
+        assert.ok(capability.every((l) => l.includes(profile.mode === 'context' ? 'via onInternalDiagnosticEvent' : 'correlation mode')),
+          `capability line names the bus:\n${capability.join('\n')}`);
+        const stopped = lines.map((l) => /stopped: (\d+) traces exported/.exec(l)).filter(Boolean);
+        assert.ok(stopped.length >= 1, `a stop line:\n${lines.join('\n')}`);
+        const exported = Number(stopped.at(-1)[1]);
+        assert.equal(exported, result.traces.length, 'every trace exported is in the file');
+        assert.ok(!lines.some((l) => /not everything was delivered|lost|failed|invalid/.test(l)), `no loss or error:\n${lines.join('\n')}`);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+  });
+}
