@@ -201,3 +201,76 @@ for (const [name, target] of Object.entries(TARGETS)) {
     });
   });
 }
+
+// The published route: the package as `npm pack` makes it, installed with `openclaw plugins install` (which runs
+// no install scripts, so the binary must travel in the package), configured under plugins.entries.clawtrace.config.
+describe(`npm route: the packed package installed with openclaw plugins install (OpenClaw ${TARGETS.current.version})`, { timeout: 20 * 60_000 }, () => {
+  let workDir;
+  let fake;
+  let gw;
+  let failed = false;
+  const result = {};
+
+  before(async () => {
+    const t0 = Date.now();
+    try {
+      const install = await ensureOpenClaw(TARGETS.current, log);
+      workDir = mkdtempSync(join(tmpdir(), 'clawtrace-e2e-npm-'));
+      const { execFileSync } = await import('node:child_process');
+      const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', workDir], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1);
+      result.tarball = join(workDir, packed);
+      result.traceFile = join(workDir, 'configured-traces.jsonl');
+      fake = await startFakeOpenAI({ logFile: join(workDir, 'provider.jsonl') });
+      gw = await startGateway({
+        install, workDir, providerUrl: fake.url,
+        pluginEntries: { clawtrace: { enabled: true, config: { serviceName: 'clawtrace-e2e', exporters: { file: { path: result.traceFile } } } } },
+        prepare: async ({ cli }) => {
+          const out = await cli(['plugins', 'install', result.tarball, '--force', '--accept-capabilities']);
+          result.installOutput = out.stdout + out.stderr;
+        },
+        log,
+      });
+      const http = await gw.chatCompletion({ user: 'e2e-npm', content: 'hello from the npm route' });
+      assert.equal(http.status, 200);
+      const tool = await gw.chatSend({ sessionKey: 'agent:main:e2e-npm-tool', message: 'please usetool now' });
+      assert.equal(tool.waited?.status, 'ok');
+      result.exit = await gw.stop();
+      result.log = gw.fileLog() + gw.output();
+      result.traces = readOtlpTraces(result.traceFile);
+      log(`npm route: ${Date.now() - t0} ms, ${result.traces.length} traces`);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  }, { timeout: 20 * 60_000 });
+
+  after(async () => {
+    await gw?.kill();
+    await fake?.close();
+    if (failed && gw) process.stderr.write(`${result.installOutput ?? ''}\n${gw.diagnostics()}\n--- work directory kept: ${workDir}\n`);
+    else if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('loads from the installed copy, uses the configured sink and service name', async () => {
+    try {
+      assert.match(result.installOutput, /Installed plugin: clawtrace/);
+      const capability = result.log.split('\n').find((l) => l.includes('[clawtrace] tracing OpenClaw'));
+      assert.ok(capability, 'capability line');
+      assert.ok(capability.includes(result.traceFile), `traces to the configured file: ${capability}`);
+      assert.ok(!capability.includes(root), 'not the working tree');
+      const { problems } = checkTurnTraces(result.traces, [
+        { sessionKey: 'agent:main:openai-user:e2e-npm', scenario: 'plain' },
+        { sessionKey: 'agent:main:e2e-npm-tool', scenario: 'tool' },
+      ]);
+      assert.deepEqual(problems, []);
+      const { readFileSync } = await import('node:fs');
+      const first = JSON.parse(readFileSync(result.traceFile, 'utf8').split('\n')[0]);
+      const service = first.resourceSpans[0].resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue;
+      assert.equal(service, 'clawtrace-e2e');
+      assert.deepEqual(result.exit, { code: 0, signal: null });
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  });
+});

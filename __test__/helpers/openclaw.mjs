@@ -191,10 +191,12 @@ function deepMerge(a, b) {
 
 /**
  * Starts `openclaw gateway run` and waits until it is ready. Returns a handle; always call `stop()` (or `kill()`).
+ * `prepare({cli, stateDir, configPath})` runs after the config is written and before the gateway starts (e.g. to
+ * `openclaw plugins install` something into the state directory).
  */
 export async function startGateway({
   install, workDir, providerUrl, pluginPaths, pluginEntries, extraConfig, env = {}, providerMaxRetries = 1,
-  readyTimeoutMs = 120_000, log = () => {},
+  readyTimeoutMs = 120_000, log = () => {}, prepare,
 }) {
   const port = await freePort();
   const home = join(workDir, 'home');
@@ -228,6 +230,10 @@ export async function startGateway({
   for (const k of Object.keys(childEnv)) {
     if (/^(OTEL_EXPORTER_OTLP_|MLFLOW_|LANGFUSE_|CLAWTRACE_FILE$)/.test(k) && !(k in env)) delete childEnv[k];
   }
+  /** The openclaw CLI with this gateway's environment (before and while it runs). */
+  const cli = (args, { timeoutMs = 180_000 } = {}) =>
+    run(install.nodeBin, [install.entry, ...args], { cwd: workDir, env: childEnv, timeout: timeoutMs });
+  if (prepare) await prepare({ cli, stateDir, configPath });
   const logFile = join(workDir, 'openclaw.log');
   let output = '';
   const child = spawn(install.nodeBin, [install.entry, 'gateway', 'run', '--port', String(port)], {
@@ -243,6 +249,7 @@ export async function startGateway({
     url: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}`,
     output: () => output,
+    cli,
     fileLog: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     exited: () => exited,
     /** Everything worth printing when a test fails. */
