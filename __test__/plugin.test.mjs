@@ -485,7 +485,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
     },
     queueCapacity: 1024, graceMs: 100, traceTtlMs: 60000, maxOpenTraces: 10, reorderWindowMs: 10, captureContent: false, maxContentChars: 100,
     pricing: { m: { input: 1, output: 2, cacheRead: 0.5, cacheWrite: 1.5 } }, serviceName: 'gw',
-    batch: { maxSpans: 10, maxBytes: 100000, maxDelayMs: 10, queueTraces: 10, exportTimeoutMs: 1000 },
+    batch: { maxSpans: 10, maxBytes: 100000, maxDelayMs: 10, queueTraces: 10, exportTimeoutMs: 1000, retryDeadlineMs: 1000 },
     sampling: { ratio: 1, keepErrors: true, keepSlowerThanMs: 1000 },
     redact: { builtins: true, patterns: ['x+'], replacement: '*' }, hashSessionKeys: true, spool: { dir: join(work, 'spool'), maxBytes: 1000000 },
   };

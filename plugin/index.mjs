@@ -92,10 +92,22 @@ function logOnce(key, level, msg) {
 
 // ---- hot path: one N-API call per event, nothing else on the gateway's thread -----------------------------------
 
+/**
+ * An event's JSON text: the cheapest way across the boundary (the addon takes it as is, see bench/). What has no
+ * JSON text (a cycle, a BigInt) goes as the value itself, and the addon counts it as invalid.
+ */
+function json(value) {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return value;
+  }
+}
+
 function onDiagnostic(evt, meta) {
   if (!state.active) return;
   if (state.legacy && !state.legacy.diagnostic(evt)) return;
-  state.binding.recordDiagnostic(evt, meta);
+  state.binding.recordDiagnostic(json(evt), meta?.trusted === true);
 }
 
 function onAgent(evt) {
@@ -103,9 +115,9 @@ function onAgent(evt) {
   if (state.legacy) {
     state.legacy.agent(evt);
     // Lifecycle events are the adapter's input; it reports the run's final failure itself.
-    if (state.capture && evt?.stream !== 'lifecycle') state.binding.recordAgent(evt);
+    if (state.capture && evt?.stream !== 'lifecycle') state.binding.recordAgent(json(evt));
   } else if (state.capture) {
-    state.binding.recordAgent(evt);
+    state.binding.recordAgent(json(evt));
   }
 }
 
@@ -138,7 +150,7 @@ function onHook(name, payload, ctx) {
     state.seen.set(payload, name);
   }
   if (state.legacy) state.legacy.hook(name, payload, ctx);
-  state.binding.recordHook(name, state.capture ? payload : withoutContent(payload), ctx);
+  state.binding.recordHook(name, json(state.capture ? payload : withoutContent(payload)), ctx == null ? undefined : json(ctx));
 }
 
 // ---- activation: configure the addon and subscribe, once per process (again after a stop) -------------------------
@@ -195,8 +207,8 @@ function activate(api) {
     state.legacy = null;
   } else {
     state.legacy = createLegacyAdapter({
-      diagnostic: (e) => state.binding.recordDiagnostic(e),
-      agent: (e) => state.binding.recordAgent(e),
+      diagnostic: (e) => state.binding.recordDiagnostic(json(e)),
+      agent: (e) => state.binding.recordAgent(json(e)),
     });
     if (bus.kind === 'none') {
       logOnce('bus:none', 'warn', `no diagnostic event bus found in OpenClaw ${version ?? '(unknown version)'} ` +
