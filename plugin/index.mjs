@@ -53,6 +53,7 @@ const state = pin(STATE_KEY, () => ({
   binding: null,
   configured: null,
   stopping: null,
+  serviceStarted: false,
   registrations: 0,
   activations: 0,
 }));
@@ -108,6 +109,15 @@ function onDiagnostic(evt, meta) {
   if (!state.active) return;
   if (state.legacy && !state.legacy.diagnostic(evt)) return;
   state.binding.recordDiagnostic(json(evt), meta?.trusted === true);
+  if (!state.serviceStarted && evt?.type === 'harness.run.completed') flushRun();
+}
+
+/**
+ * Without the gateway (`openclaw agent --local`) services never start, so stop() never runs, and the CLI exits
+ * right after its run, inside the trace's grace window: deliver each finished run at once instead.
+ */
+function flushRun() {
+  state.binding.flush(2000).catch(() => {});
 }
 
 function onAgent(evt) {
@@ -207,7 +217,10 @@ function activate(api) {
     state.legacy = null;
   } else {
     state.legacy = createLegacyAdapter({
-      diagnostic: (e) => state.binding.recordDiagnostic(json(e)),
+      diagnostic: (e) => {
+        state.binding.recordDiagnostic(json(e));
+        if (!state.serviceStarted && e.type === 'harness.run.completed') flushRun();
+      },
       agent: (e) => state.binding.recordAgent(json(e)),
     });
     if (bus.kind === 'none') {
@@ -273,8 +286,10 @@ function registerHooks(api) {
 
 async function start(ctx) {
   if (ctx?.logger) state.logger = ctx.logger;
+  state.serviceStarted = true;
   if (!state.active && state.api) activate(state.api);
 }
+
 
 /** Releases the subscriptions and waits (bounded) for the addon to deliver everything it holds. */
 async function stop(ctx) {

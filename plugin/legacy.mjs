@@ -13,7 +13,9 @@
 // `message.processed` (it only went into the follow-up queue) and run it later as a run of its own, with a new
 // runId and no message events. Taken as is, that `message.processed` would close the busy turn instead, and the
 // later run would become a trace of its own. So it is held back, the next run that starts in the session is the
-// queued message's run, and the held event is handed over when that run ends (or after HOLD_MS at the latest).
+// queued message's run, and the held event is handed over when that run ends (or after HOLD_MS at the latest). A
+// placeholder takes its place in the host's `seq` order meanwhile (the addon orders events by seq and would otherwise
+// wait for the missing number while the events made up here, which have none, go ahead).
 //
 // Individual model calls are not invented: these hosts report none, and the addon turns `model.usage` into the
 // turn's LLM summary span. Every step is O(1) on small objects; state is bounded.

@@ -203,6 +203,7 @@ export async function startGateway({
   const stateDir = join(home, '.openclaw');
   const configPath = join(stateDir, 'openclaw.json');
   mkdirSync(join(workDir, 'workspace'), { recursive: true });
+  mkdirSync(join(workDir, 'tmp'), { recursive: true });
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(workDir, 'workspace', 'hello.txt'), 'hello from the e2e workspace\n');
   const config = gatewayConfig({ port, workDir, providerUrl, pluginPaths, pluginEntries, extra: extraConfig });
@@ -221,6 +222,8 @@ export async function startGateway({
     OPENCLAW_CONFIG_PATH: configPath,
     DO_NOT_TRACK: '1',
     OPENCLAW_DISABLE_BONJOUR: '1',
+    // OpenClaw's temporary files and locks stay in the work directory.
+    TMPDIR: join(workDir, 'tmp'),
     NO_COLOR: '1',
     FORCE_COLOR: '0',
     CLAWTRACE_E2E_RUN: marker.split('=')[1],
