@@ -86,15 +86,23 @@ async function sendTurns(gw, fake, profile) {
   if (profile.failStatus) assert.equal(failed.waited?.status, profile.failStatus, JSON.stringify(failed.waited));
   turns.push({ sessionKey: 'agent:main:e2e-fail', scenario: 'fail' });
 
-  // Follow-ups queued behind a busy session: the first turn's model call is slow; two more messages arrive.
+  // Follow-ups queued behind a busy session: the provider holds the first turn's answer until two more messages
+  // have been admitted to the same session.
   const busy = 'agent:main:e2e-busy';
   const first = randomUUID();
   await timed('busy', async () => {
     await gw.chatSend({ sessionKey: busy, message: 'slowreply: the first message', idempotencyKey: first, wait: false });
+    const t0 = Date.now();
+    while (fake.held() === 0) {
+      if (Date.now() - t0 > 120_000) throw new Error('the first message never reached the provider');
+      await sleep(100);
+    }
     await Promise.all([
       gw.chatSend({ sessionKey: busy, message: 'a follow-up message', wait: false }),
       gw.chatSend({ sessionKey: busy, message: 'another follow-up message', wait: false }),
     ]);
+    await sleep(1000);
+    fake.release();
     const waited = await gw.call('agent.wait', { runId: first, timeoutMs: 120_000 }, { timeoutMs: 130_000 });
     assert.equal(waited.status, 'ok', JSON.stringify(waited));
     await providerQuiet(fake, 1500);
@@ -123,7 +131,7 @@ for (const [name, target] of Object.entries(TARGETS)) {
         const install = await ensureOpenClaw(target, log);
         result.installMs = Date.now() - t0;
         workDir = mkdtempSync(join(tmpdir(), `clawtrace-e2e-${name}-`));
-        fake = await startFakeOpenAI({ slowMs: 8000, logFile: join(workDir, 'provider.jsonl') });
+        fake = await startFakeOpenAI({ logFile: join(workDir, 'provider.jsonl') });
         gw = await startGateway({
           install, workDir, providerUrl: fake.url,
           pluginPaths: [root],

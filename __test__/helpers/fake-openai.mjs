@@ -6,7 +6,8 @@
 //   fail500   → HTTP 500 with an OpenAI-style error body
 //   usetool   → a tool call (`read {"path": "hello.txt"}`, or the first tool offered); the follow-up call, which
 //               carries the tool result after the assistant's tool-call message, gets a text answer
-//   slowreply → the answer is delayed by `slowMs` (keeps the session busy so follow-ups queue behind it)
+//   slowreply → the answer waits until the test calls `release()` (at most `slowMs`): the session stays busy
+//               for as long as the test needs to queue follow-ups behind it
 //
 // Every request is logged (`requests`, and as JSON lines to `logFile` when given). Usage is always 123/7/130.
 import { createServer } from 'node:http';
@@ -44,12 +45,15 @@ function toolFor(body) {
 
 /**
  * Starts the server on 127.0.0.1 (port 0 = any free port).
- * @returns {Promise<{url: string, port: number, requests: object[], inFlight: () => number, close: () => Promise<void>}>}
+ * @returns {Promise<{url: string, port: number, requests: object[], inFlight: () => number, held: () => number,
+ *   release: () => void, close: () => Promise<void>}>}
  */
-export async function startFakeOpenAI({ port = 0, slowMs = 4000, logFile } = {}) {
+export async function startFakeOpenAI({ port = 0, slowMs = 60_000, logFile } = {}) {
   const requests = [];
   let toolCalls = 0;
   let inFlight = 0;
+  /** Answers held back by `slowreply`, waiting for release(). */
+  const held = new Set();
   const sockets = new Set();
   const server = createServer((req, res) => {
     const chunks = [];
@@ -90,7 +94,12 @@ export async function startFakeOpenAI({ port = 0, slowMs = 4000, logFile } = {})
       log({ ...entry, scenario: 'fail500', status: 500 });
       return json(res, 500, { error: { message: 'fake upstream failure', type: 'server_error', code: 'fake_500' } });
     }
-    if (/slowreply/.test(text)) await new Promise((r) => setTimeout(r, slowMs));
+    if (/slowreply/.test(text)) {
+      await new Promise((resolve) => {
+        const entry = { resolve, timer: setTimeout(() => { held.delete(entry); resolve(); }, slowMs) };
+        held.add(entry);
+      });
+    }
     const id = `chatcmpl-fake-${requests.length + 1}`;
     const created = Math.floor(Date.now() / 1000);
     if (/usetool/.test(text)) {
@@ -146,8 +155,19 @@ export async function startFakeOpenAI({ port = 0, slowMs = 4000, logFile } = {})
     requests,
     /** Requests received and not answered yet. */
     inFlight: () => inFlight,
+    /** How many `slowreply` answers are being held back. */
+    held: () => held.size,
+    /** Lets every held-back answer go. */
+    release() {
+      for (const e of held) {
+        clearTimeout(e.timer);
+        e.resolve();
+      }
+      held.clear();
+    },
     close: () =>
       new Promise((resolve) => {
+        for (const e of held) clearTimeout(e.timer);
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),

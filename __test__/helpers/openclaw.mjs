@@ -91,8 +91,12 @@ export async function ensureOpenClaw({ version, node }, log = () => {}) {
   if (!installed(dir, version, node)) {
     await withLock(`${dir}.lock`, async () => {
       if (installed(dir, version, node)) return;
+      // Leftovers of installs that died half-way (the lock is ours, so nobody else is installing here).
+      const base = dir.split('/').pop();
+      for (const name of readdirSync(root)) {
+        if (name.startsWith(`${base}.partial-`)) rmSync(join(root, name), { recursive: true, force: true });
+      }
       const tmp = `${dir}.partial-${process.pid}`;
-      rmSync(tmp, { recursive: true, force: true });
       mkdirSync(tmp, { recursive: true });
       writeFileSync(join(tmp, 'package.json'), JSON.stringify({ name: 'clawtrace-e2e-openclaw', private: true }));
       const t0 = Date.now();
