@@ -16,19 +16,60 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { TARGETS, ensureOpenClaw, startGateway, readOtlpTraces, checkTurnTraces } from './helpers/openclaw.mjs';
 import { startFakeOpenAI } from './helpers/fake-openai.mjs';
+import { mlflowServer, uniqueName } from './helpers/mlflow.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (msg) => process.stderr.write(`# e2e ${msg}\n`);
 
-/** How each release treats the turns (what differs is OpenClaw's, not clawtrace's). */
+/**
+ * How each release treats the turns (what differs is OpenClaw's, not clawtrace's), and where the traces go: the
+ * current release sends them to MLflow and the file at once (configured), the early one to the default file
+ * (nothing configured).
+ */
 const PROFILES = {
   // 2026.9: follow-ups are injected into the active run; a failed turn ends with status "error".
-  current: { mode: 'context', failStatus: 'error', followups: 'injected' },
+  current: { mode: 'context', failStatus: 'error', followups: 'injected', mlflow: true },
   // 2026.3: follow-ups run after the active run, each as a run of its own; agent.wait says "ok" after a failure
   // (OpenClaw answers with an error text).
-  legacy: { mode: 'correlation', failStatus: null, followups: 'runs' },
+  legacy: { mode: 'correlation', failStatus: null, followups: 'runs', mlflow: false },
 };
+
+const b64hex = (s) => (s ? Buffer.from(s, 'base64').toString('hex') : null);
+
+function mlflowValue(v) {
+  if (!v || typeof v !== 'object') return v;
+  if ('string_value' in v) return v.string_value;
+  if ('int_value' in v) return Number(v.int_value);
+  if ('double_value' in v) return Number(v.double_value);
+  if ('bool_value' in v) return v.bool_value;
+  if ('array_value' in v) return (v.array_value.values ?? []).map(mlflowValue);
+  if ('kvlist_value' in v) return Object.fromEntries((v.kvlist_value.values ?? []).map((kv) => [kv.key, mlflowValue(kv.value)]));
+  return v;
+}
+
+/** Every trace of an MLflow experiment, read back through the REST API, in the shape checkTurnTraces reads. */
+async function mlflowTraces(client, experimentId) {
+  const out = [];
+  for (const info of await client.searchTraces(experimentId)) {
+    const { trace } = await client.ok('GET', `/api/3.0/mlflow/traces/get?trace_id=${encodeURIComponent(info.trace_id)}`);
+    out.push({
+      traceId: info.trace_id.replace(/^tr-/, ''),
+      info: trace.trace_info,
+      spans: (trace.spans ?? []).map((s) => ({
+        spanId: b64hex(s.span_id),
+        parentSpanId: b64hex(s.parent_span_id),
+        name: s.name,
+        status: { code: { STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 }[s.status?.code] ?? 0, message: s.status?.message ?? '' },
+        attrs: Object.fromEntries((s.attributes ?? []).map((kv) => [kv.key, mlflowValue(kv.value)])),
+        startMs: Number(s.start_time_unix_nano) / 1e6,
+        endMs: Number(s.end_time_unix_nano) / 1e6,
+        links: (s.links ?? []).map((l) => ({ traceId: b64hex(l.trace_id), spanId: b64hex(l.span_id), attrs: {} })),
+      })),
+    });
+  }
+  return out;
+}
 
 /** Waits until the provider has had no request in flight and none new for `quietMs`. */
 async function providerQuiet(fake, quietMs, timeoutMs = 60_000) {
@@ -132,11 +173,23 @@ for (const [name, target] of Object.entries(TARGETS)) {
         result.installMs = Date.now() - t0;
         workDir = mkdtempSync(join(tmpdir(), `clawtrace-e2e-${name}-`));
         fake = await startFakeOpenAI({ logFile: join(workDir, 'provider.jsonl') });
+        // Nothing configured: traces go to the default file under the state directory. With MLflow, the same
+        // file is configured explicitly next to it.
+        let config = {};
+        if (profile.mlflow) {
+          result.mlflow = await mlflowServer();
+          result.experimentName = uniqueName('e2e');
+          config = {
+            exporters: {
+              file: { path: join(workDir, 'home', '.openclaw', 'clawtrace', 'traces.jsonl') },
+              mlflow: { trackingUri: result.mlflow.uri, experimentName: result.experimentName },
+            },
+          };
+        }
         gw = await startGateway({
           install, workDir, providerUrl: fake.url,
           pluginPaths: [root],
-          // Nothing configured: traces must go to the default file under the state directory.
-          pluginEntries: { clawtrace: { enabled: true, config: {} } },
+          pluginEntries: { clawtrace: { enabled: true, config } },
           providerMaxRetries: 1,
           log,
         });
@@ -190,6 +243,38 @@ for (const [name, target] of Object.entries(TARGETS)) {
       }
     });
 
+    if (profile.mlflow) {
+      it('MLflow holds the same traces, and they pass the same checks', async () => {
+        try {
+          const { client } = result.mlflow;
+          const exp = await client.experimentByName(result.experimentName);
+          assert.ok(exp, `the sink created experiment ${result.experimentName}`);
+          const traces = await mlflowTraces(client, exp.experiment_id);
+          assert.deepEqual(traces.map((t) => t.traceId).sort(), result.traces.map((t) => t.traceId).sort(), 'MLflow and the file hold the same traces');
+          const spans = (ts) => ts.reduce((n, t) => n + t.spans.length, 0);
+          assert.equal(spans(traces), spans(result.traces), 'and the same spans');
+          // MLflow keeps no span links: the follow-ups' link to the active run is checked on the file only.
+          const { problems, summary } = checkTurnTraces(traces, result.turns, { mode: profile.mode, links: false });
+          log(`${target.version}: MLflow: checked ${summary.traces} traces (${summary.spans} spans)`);
+          assert.deepEqual(problems, [], `MLflow trace problems:\n${problems.join('\n')}`);
+          for (const t of traces) {
+            const root = t.spans.find((s) => !s.parentSpanId);
+            const sk = root.attrs['session.id'];
+            if (!result.turns.some((x) => x.sessionKey === sk)) continue;
+            assert.equal(t.info.state, root.status.code === 2 ? 'ERROR' : 'OK', `MLflow state of ${sk}`);
+            assert.equal(t.info.trace_metadata['mlflow.trace.session'], sk, `MLflow session of ${sk}`);
+            const u = t.info.trace_metadata['mlflow.trace.tokenUsage'];
+            if (root.attrs['openclaw.usage.total.output_tokens'] > 0) {
+              assert.equal(JSON.parse(u).output_tokens, root.attrs['openclaw.usage.total.output_tokens'], `MLflow token usage of ${sk}`);
+            }
+          }
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      });
+    }
+
     it('the plugin explains itself once and loses nothing at shutdown', () => {
       try {
         const lines = result.log.split('\n').filter((l) => l.includes('[clawtrace]'));
@@ -197,11 +282,14 @@ for (const [name, target] of Object.entries(TARGETS)) {
         assert.ok(capability.length >= 1, `capability line:\n${lines.join('\n')}`);
         assert.ok(capability.every((l) => l.includes(profile.mode === 'context' ? 'via onInternalDiagnosticEvent' : 'correlation mode')),
           `capability line names the bus:\n${capability.join('\n')}`);
-        const stopped = lines.map((l) => /stopped: (\d+) traces exported/.exec(l)).filter(Boolean);
+        const stopped = lines.filter((l) => l.includes('[clawtrace] stopped ('));
         assert.ok(stopped.length >= 1, `a stop line:\n${lines.join('\n')}`);
-        const exported = Number(stopped.at(-1)[1]);
-        assert.equal(exported, result.traces.length, 'every trace exported is in the file');
-        assert.ok(!lines.some((l) => /not everything was delivered|lost|failed|invalid/.test(l)), `no loss or error:\n${lines.join('\n')}`);
+        const file = /file: (\d+) traces, (\d+) spans exported/.exec(stopped.at(-1));
+        assert.ok(file, stopped.at(-1));
+        assert.equal(Number(file[1]), result.traces.length, 'every trace the file sink got is in the file');
+        assert.equal(Number(file[2]), result.traces.reduce((n, t) => n + t.spans.length, 0), 'and every span');
+        if (profile.mlflow) assert.match(stopped.at(-1), new RegExp(`mlflow: ${result.traces.length} traces`));
+        assert.ok(!lines.some((l) => /not everything was delivered|lost|dropped|failed|invalid/.test(l)), `no loss or error:\n${lines.join('\n')}`);
       } catch (err) {
         failed = true;
         throw err;

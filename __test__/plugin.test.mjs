@@ -228,6 +228,9 @@ test('stop() releases every subscription and delivers what was recorded; a later
   const traces = readTraces(traceFile).filter((t) => sessionOf(t) === 'agent:main:stop-test');
   assert.equal(traces.length, 1, 'the turn in its grace window was exported at stop');
   assert.equal(traces[0].length, 2);
+  const stopLog = current.logs.filter((l) => /^\[clawtrace\] stopped \(file: \d+ traces, \d+ spans exported\)\.$/.test(l.msg));
+  assert.equal(stopLog.length, 1, `one stop line: ${JSON.stringify(current.logs.slice(-3))}`);
+  assert.equal(stopLog[0].level, 'info');
 
   const s0 = addon().stats();
   current.hook('before_tool_call', { toolName: 'read', runId: 'r2' }, {});

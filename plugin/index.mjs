@@ -317,10 +317,7 @@ async function stop(ctx) {
       });
       const delivered = await Promise.race([b.shutdown(SHUTDOWN_TIMEOUT_MS), deadline]);
       clearTimeout(timer);
-      const s = b.stats();
-      const lost = (s.droppedQueueFull ?? 0) + (s.spansDroppedSinkQueueFull ?? 0) + (s.spansFailedExport ?? 0);
-      log(delivered ? 'info' : 'warn', `stopped: ${s.tracesExported ?? 0} traces exported` +
-        `${delivered ? '' : `, not everything was delivered within ${SHUTDOWN_TIMEOUT_MS} ms`}${lost ? `, ${lost} events/spans lost (see stats)` : ''}.`);
+      log(...stopLine(b.stats(), delivered));
     } catch (err) {
       log('error', `shutdown failed: ${err?.message ?? err}`);
     } finally {
@@ -332,6 +329,22 @@ async function stop(ctx) {
     }
   })();
   return state.stopping;
+}
+
+/** What the stop reports, per sink: traces handed to it, spans it delivered, what it lost. */
+export function stopLine(s, delivered) {
+  let lost = 0;
+  const parts = Object.entries(s?.sinks ?? {}).map(([name, k]) => {
+    const l = (k.spansRejected ?? 0) + (k.spansFailed ?? 0) + (k.spansDroppedQueueFull ?? 0);
+    lost += l;
+    return `${name}: ${k.tracesReceived ?? 0} traces, ${k.spansExported ?? 0} spans exported` +
+      `${k.spansSpooled ? `, ${k.spansSpooled} spooled` : ''}${l ? `, ${l} spans lost` : ''}`;
+  });
+  const dropped = s?.droppedQueueFull ?? 0;
+  const level = delivered && !lost && !dropped ? 'info' : 'warn';
+  return [level, `stopped (${parts.join('; ') || 'no sink'})` +
+    `${dropped ? `; ${dropped} events dropped on a full queue` : ''}` +
+    `${delivered ? '' : `; not everything was delivered within ${SHUTDOWN_TIMEOUT_MS} ms`}.`];
 }
 
 export function register(api) {
