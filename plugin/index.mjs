@@ -19,8 +19,8 @@ const STATE_KEY = Symbol.for('clawtrace.plugin.v1');
 /** stop() waits this long for the addon to deliver what it holds. */
 export const SHUTDOWN_TIMEOUT_MS = 5000;
 
-/** Hooks whose payload is conversation content; OpenClaw ≥ 2026.4.23 gates them for non-bundled plugins. */
 const BUS_NAMES = { internal: 'onInternalDiagnosticEvent', public: 'onDiagnosticEvent', global: "the host's listener set", none: 'nothing' };
+/** Hooks whose payload is conversation content; OpenClaw ≥ 2026.4.23 gates them for non-bundled plugins. */
 const CONVERSATION_HOOKS = ['llm_input', 'llm_output', 'agent_end'];
 const TOOL_HOOKS = ['before_tool_call', 'after_tool_call'];
 
