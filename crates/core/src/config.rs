@@ -218,10 +218,8 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::env_of;
 
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-    }
 
     #[test]
     fn defaults_and_validation() {

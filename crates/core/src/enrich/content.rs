@@ -64,24 +64,11 @@ fn to_messages(s: &mut Span) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::{SpanKind, Status};
+    use crate::assemble::span::Status;
     use crate::config::RedactConfig;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, start: u64, end: u64) -> Span {
-        Span {
-            trace_id: [1; 16],
-            span_id: [id; 8],
-            parent_span_id: parent.map(|p| [p; 8]),
-            name: format!("s{id}"),
-            role,
-            kind: SpanKind::Internal,
-            start_ns: start,
-            end_ns: end,
-            status: Status::Unset,
-            attrs: Default::default(),
-            events: vec![],
-            links: vec![],
-        }
+        Span { start_ns: start, end_ns: end, status: Status::Unset, ..crate::testing::span(1, id, parent, role) }
     }
 
     #[test]

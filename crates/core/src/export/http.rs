@@ -197,18 +197,25 @@ fn partial_success(body: &[u8], is_json: bool) -> Option<(u64, String)> {
 
 /// The first 300 characters of an error body, printable only.
 fn snippet(body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(body);
+    let out = text_snippet(&String::from_utf8_lossy(body));
+    if out.is_empty() {
+        "(empty body)".into()
+    } else {
+        out
+    }
+}
+
+/// The first 300 characters of a text, printable only (for error messages: bounded, one line).
+pub fn text_snippet(s: &str) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control() || *c == ' ').take(300).collect();
     if s.chars().count() > 300 {
         out.push('…');
     }
-    if out.is_empty() {
-        out.push_str("(empty body)");
-    }
     out
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources, `a: b: c`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

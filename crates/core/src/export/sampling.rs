@@ -75,7 +75,7 @@ fn head_value(id: &TraceId) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::{Span, SpanKind, SpanRole, Status};
+    use crate::assemble::span::{Span, SpanRole, Status};
 
     fn trace(n: u64, error: bool, dur_ms: u64, straggler: bool) -> Trace {
         let mut id = [0u8; 16];
@@ -84,17 +84,10 @@ mod tests {
         id[8..].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
         let span = Span {
             trace_id: id,
-            span_id: [1; 8],
-            parent_span_id: None,
-            name: "t".into(),
-            role: SpanRole::Turn,
-            kind: SpanKind::Internal,
-            start_ns: 0,
             end_ns: dur_ms * 1_000_000,
+            start_ns: 0,
             status: if error { Status::Error("x".into()) } else { Status::Unset },
-            attrs: Default::default(),
-            events: vec![],
-            links: vec![],
+            ..crate::testing::span(0, 1, None, SpanRole::Turn)
         };
         Trace { trace_id: id, spans: vec![span], straggler, incomplete: false }
     }

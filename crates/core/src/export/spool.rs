@@ -127,18 +127,11 @@ mod tests {
 
     fn trace(n: u8) -> Arc<Trace> {
         let span = Span {
-            trace_id: [n; 16],
-            span_id: [n; 8],
-            parent_span_id: None,
             name: format!("t{n}"),
-            role: SpanRole::Turn,
             kind: SpanKind::Server,
-            start_ns: 1,
-            end_ns: 2,
             status: Status::Error("boom".into()),
             attrs: [("a".to_string(), crate::assemble::span::AttrValue::F64(1.5))].into_iter().collect(),
-            events: vec![],
-            links: vec![],
+            ..crate::testing::span(n, n, None, SpanRole::Turn)
         };
         Arc::new(Trace { trace_id: [n; 16], spans: vec![span], straggler: false, incomplete: true })
     }

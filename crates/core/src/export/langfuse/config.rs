@@ -143,12 +143,8 @@ impl LangfuseConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use crate::testing::env_of;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k| m.get(k).cloned()
-    }
 
     const KEYS: [(&str, &str); 2] = [("LANGFUSE_PUBLIC_KEY", "pk-lf-env"), ("LANGFUSE_SECRET_KEY", "sk-lf-env-secret")];
 

@@ -246,23 +246,10 @@ pub fn encode(batch: &[Arc<Trace>], service_name: &str, profile: &Profile) -> Ex
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::{SpanKind, Status};
+    use crate::assemble::span::Status;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
-        Span {
-            trace_id: [7; 16],
-            span_id: [id; 8],
-            parent_span_id: parent.map(|p| [p; 8]),
-            name: name.into(),
-            role,
-            kind: SpanKind::Internal,
-            start_ns: 1_795_760_008_686_000_000,
-            end_ns: 1_795_760_012_037_000_000,
-            status: Status::Ok,
-            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-            events: vec![],
-            links: vec![],
-        }
+        Span { start_ns: 1_795_760_008_686_000_000, end_ns: 1_795_760_012_037_000_000, ..crate::testing::named(7, id, parent, role, name, attrs) }
     }
 
     fn s(v: &str) -> AttrValue {

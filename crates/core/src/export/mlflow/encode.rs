@@ -235,24 +235,11 @@ pub fn roots_last(req: &mut ExportTraceServiceRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::{Attrs, SpanKind, Status};
+    use crate::assemble::span::Status;
     use crate::export::otlp_proto::encode_request;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
-        Span {
-            trace_id: [7; 16],
-            span_id: [id; 8],
-            parent_span_id: parent.map(|p| [p; 8]),
-            name: name.into(),
-            role,
-            kind: SpanKind::Internal,
-            start_ns: 1_700_000_000_000_000_000 + id as u64,
-            end_ns: 1_700_000_000_100_000_000,
-            status: Status::Ok,
-            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<Attrs>(),
-            events: vec![],
-            links: vec![],
-        }
+        Span { start_ns: 1_700_000_000_000_000_000 + id as u64, end_ns: 1_700_000_000_100_000_000, ..crate::testing::named(7, id, parent, role, name, attrs) }
     }
 
     fn s(v: &str) -> AttrValue {

@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::config::{ExperimentRef, MlflowSettings};
-use crate::export::http::{classify, parse_retry_after, redact_url};
+use crate::export::http::{classify, error_chain, parse_retry_after, redact_url, text_snippet};
 use crate::export::ExportError;
 
 pub struct ExperimentResolver {
@@ -138,7 +138,7 @@ impl ExperimentResolver {
     /// A non-success answer as an export error. Bad-request answers are `Refused`, never `Rejected`: the batch is
     /// not at fault, so splitting it could not help.
     fn failure(&self, a: Answer, doing: &str) -> ExportError {
-        let detail = a.body.get("message").and_then(Value::as_str).map(|m| snippet(m)).unwrap_or_default();
+        let detail = a.body.get("message").and_then(Value::as_str).map(text_snippet).unwrap_or_default();
         let hint = match a.status {
             401 | 403 => " (check the MLflow credentials: MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN)",
             _ => "",
@@ -185,21 +185,3 @@ impl ExperimentResolver {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
-
-fn snippet(s: &str) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control() || *c == ' ').take(300).collect();
-    if s.chars().count() > 300 {
-        out.push('…');
-    }
-    out
-}

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use prost::Message;
 
 use super::*;
-use crate::assemble::span::{Attrs, Span, SpanKind, SpanRole, Status};
+use crate::assemble::span::SpanRole;
 use crate::config::{Env, Secret};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
@@ -96,20 +96,7 @@ fn settings(url: &str, cfg: MlflowConfig) -> MlflowSettings {
 }
 
 fn trace() -> Arc<Trace> {
-    let sp = |id: u8, parent: Option<u8>, role| Span {
-        trace_id: [3; 16],
-        span_id: [id; 8],
-        parent_span_id: parent.map(|p| [p; 8]),
-        name: format!("s{id}"),
-        role,
-        kind: SpanKind::Internal,
-        start_ns: 1_700_000_000_000_000_000,
-        end_ns: 1_700_000_001_000_000_000,
-        status: Status::Ok,
-        attrs: Attrs::new(),
-        events: vec![],
-        links: vec![],
-    };
+    let sp = |id, parent, role| crate::testing::span(3, id, parent, role);
     Arc::new(Trace { trace_id: [3; 16], spans: vec![sp(1, None, SpanRole::Turn), sp(2, Some(1), SpanRole::ModelCall)], straggler: false, incomplete: false })
 }
 
