@@ -57,12 +57,26 @@ impl Ingress {
         }
     }
 
+    #[cfg(test)]
     pub fn pop(&self) -> Option<Inbound> {
-        let item = self.queue.pop()?;
-        if self.len.fetch_sub(1, Ordering::Relaxed) == self.capacity {
+        let mut item = None;
+        self.drain(1, |i| item = Some(i));
+        item
+    }
+
+    /// Pops up to `max` events into `f`, returning how many. The shared length is updated once per drain, not
+    /// per event: the counter's cache line then moves between the gateway's thread and the worker once per batch.
+    pub fn drain(&self, max: usize, mut f: impl FnMut(Inbound)) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some(item) = self.queue.pop() else { break };
+            n += 1;
+            f(item);
+        }
+        if n > 0 && self.len.fetch_sub(n, Ordering::Relaxed) >= self.capacity {
             self.space.notify_waiters();
         }
-        Some(item)
+        n
     }
 
     pub fn len(&self) -> usize {

@@ -136,10 +136,7 @@ pub(super) async fn run(
             },
             _ = rx.wait() => {
                 // A bounded drain, then back to the select: control messages and ticks are never starved.
-                for _ in 0..DRAIN_PER_WAKE {
-                    let Some(i) = rx.pop() else { break };
-                    w.take(i);
-                }
+                rx.drain(DRAIN_PER_WAKE, |i| w.take(i));
             }
             _ = ticker.tick() => w.tick(),
         }
@@ -287,9 +284,7 @@ impl Worker {
     }
 
     fn drain_queue(&mut self, rx: &Ingress) {
-        while let Some(i) = rx.pop() {
-            self.take(i);
-        }
+        while rx.drain(DRAIN_PER_WAKE, |i| self.take(i)) > 0 {}
     }
 
     async fn flush_sinks(&self) {
