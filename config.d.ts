@@ -77,6 +77,9 @@ export interface ClawtraceConfig {
   hashSessionKeys?: boolean
   /** Park batches a backend would not take in time on disk, and re-send them when it is back. */
   spool?: { dir: string; maxBytes?: number }
+  /** The file traces go to when no exporter is configured and the environment chooses none (`$CLAWTRACE_FILE` wins;
+   * default `clawtrace-traces.jsonl` in the working directory). The OpenClaw plugin sets it under the state dir. */
+  defaultFile?: string
   /** `service.name` (default `OTEL_SERVICE_NAME`, else `openclaw`). */
   serviceName?: string
   /** USD per million tokens by model id, over the bundled table. */

@@ -491,6 +491,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
     batch: { maxSpans: 10, maxBytes: 100000, maxDelayMs: 10, queueTraces: 10, exportTimeoutMs: 1000, retryDeadlineMs: 1000 },
     sampling: { ratio: 1, keepErrors: true, keepSlowerThanMs: 1000 },
     redact: { builtins: true, patterns: ['x+'], replacement: '*' }, hashSessionKeys: true, spool: { dir: join(work, 'spool'), maxBytes: 1000000 },
+    defaultFile: join(work, 'default.jsonl'),
   };
   const walk = (s, v, path) => {
     if (s.type === 'object' && s.properties) {
@@ -510,18 +511,16 @@ test('the manifest schema covers every configuration key the addon accepts, and 
   execFileSync(process.execPath, ['-e', script], { stdio: 'pipe' });
 });
 
-test('effectiveConfig: a file in the state directory unless exporters or the environment choose', async () => {
+test('effectiveConfig: the default file lives in the state directory; the addon decides when it applies', async () => {
   const { effectiveConfig } = await import(pathToFileURL(join(root, 'plugin', 'config.mjs')).href);
   const stateDir = '/state';
-  assert.deepEqual(effectiveConfig(undefined, { stateDir, env: {} }), { exporters: { file: { path: '/state/clawtrace/traces.jsonl' } } });
-  assert.deepEqual(effectiveConfig({ exporters: {} }, { stateDir, env: {} }).exporters, { file: { path: '/state/clawtrace/traces.jsonl' } });
-  assert.deepEqual(effectiveConfig({ exporters: { mlflow: { trackingUri: 'http://m' } } }, { stateDir, env: {} }).exporters, { mlflow: { trackingUri: 'http://m' } });
-  for (const env of [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c' }, { MLFLOW_TRACKING_URI: 'http://m' }, { LANGFUSE_PUBLIC_KEY: 'p', LANGFUSE_SECRET_KEY: 's' }, { CLAWTRACE_FILE: '/x' }]) {
-    assert.equal(effectiveConfig({}, { stateDir, env }).exporters, undefined, JSON.stringify(env));
-  }
-  assert.ok(effectiveConfig({}, { stateDir, env: { MLFLOW_TRACKING_URI: 'databricks' } }).exporters.file, 'a non-http tracking URI selects nothing');
-  assert.ok(effectiveConfig({}, { stateDir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: '  ' } }).exporters.file, 'blank values are unset');
+  assert.deepEqual(effectiveConfig(undefined, { stateDir }), { defaultFile: '/state/clawtrace/traces.jsonl' });
+  assert.deepEqual(effectiveConfig({ exporters: { mlflow: { trackingUri: 'http://m' } } }, { stateDir }), {
+    exporters: { mlflow: { trackingUri: 'http://m' } },
+    defaultFile: '/state/clawtrace/traces.jsonl',
+  });
+  assert.equal(effectiveConfig({ defaultFile: '/mine.jsonl' }, { stateDir }).defaultFile, '/mine.jsonl', 'a configured default wins');
   const input = { captureContent: true };
-  effectiveConfig(input, { stateDir, env: {} });
+  effectiveConfig(input, { stateDir });
   assert.deepEqual(input, { captureContent: true }, 'the host config object is not modified');
 });

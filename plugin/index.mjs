@@ -179,7 +179,9 @@ function describeSinks(cfg) {
   if (e.otlp) parts.push(`OTLP ${e.otlp.tracesEndpoint ?? e.otlp.endpoint ?? '(from OTEL_EXPORTER_OTLP_*)'}`);
   if (e.mlflow) parts.push(`MLflow ${e.mlflow.trackingUri ?? '(from MLFLOW_TRACKING_URI)'}`);
   if (e.langfuse) parts.push(`Langfuse ${e.langfuse.baseUrl ?? '(from LANGFUSE_BASE_URL)'}`);
-  return parts.length ? parts.join(', ') : 'the sinks chosen by the environment';
+  if (parts.length) return parts.join(', ');
+  const file = process.env.CLAWTRACE_FILE?.trim();
+  return file ? `file ${file}` : `file ${cfg.defaultFile} (unless OTEL_EXPORTER_OTLP_*, MLFLOW_TRACKING_URI or LANGFUSE_* keys choose sinks)`;
 }
 
 function activate(api) {

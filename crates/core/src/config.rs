@@ -54,6 +54,9 @@ pub struct Config {
     pub hash_session_keys: bool,
     /// Where batches that could not be delivered wait for the backend to come back.
     pub spool: Option<SpoolConfig>,
+    /// The file traces go to when no exporter is configured and the environment chooses none
+    /// (`$CLAWTRACE_FILE` still wins; else `clawtrace-traces.jsonl` in the working directory).
+    pub default_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -155,6 +158,7 @@ impl Default for Config {
             redact: RedactConfig::default(),
             hash_session_keys: false,
             spool: None,
+            default_file: None,
         }
     }
 }
@@ -208,8 +212,11 @@ impl Config {
         if env("LANGFUSE_PUBLIC_KEY").is_some() && env("LANGFUSE_SECRET_KEY").is_some() {
             e.langfuse = Some(LangfuseConfig::default());
         }
-        if e == Exporters::default() || env("CLAWTRACE_FILE").is_some() {
-            e.file = Some(FileExporterConfig { path: env("CLAWTRACE_FILE").unwrap_or_else(|| "clawtrace-traces.jsonl".into()) });
+        if let Some(path) = env("CLAWTRACE_FILE") {
+            e.file = Some(FileExporterConfig { path });
+        } else if e == Exporters::default() {
+            let path = self.default_file.clone().unwrap_or_else(|| "clawtrace-traces.jsonl".into());
+            e.file = Some(FileExporterConfig { path });
         }
         e
     }
@@ -248,6 +255,20 @@ mod tests {
         assert!(e.otlp.is_some() && e.mlflow.is_some() && e.langfuse.is_some() && e.file.is_none());
         assert_eq!(c.service_name(&env_of(&[("OTEL_SERVICE_NAME", "gw")])), "gw");
         assert_eq!(c.service_name(&env_of(&[])), "openclaw");
+    }
+
+    #[test]
+    fn the_default_file_is_used_only_when_nothing_else_receives_traces() {
+        let c = Config::from_json(serde_json::json!({"defaultFile": "/state/clawtrace/traces.jsonl"})).unwrap();
+        assert_eq!(c.effective_exporters(&env_of(&[])).file.unwrap().path, "/state/clawtrace/traces.jsonl");
+        assert_eq!(c.effective_exporters(&env_of(&[("CLAWTRACE_FILE", "/x.jsonl")])).file.unwrap().path, "/x.jsonl");
+        for env in [&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c")][..], &[("LANGFUSE_PUBLIC_KEY", "p"), ("LANGFUSE_SECRET_KEY", "s")]] {
+            assert!(c.effective_exporters(&env_of(env)).file.is_none(), "{env:?}");
+        }
+        let e = c.effective_exporters(&env_of(&[("MLFLOW_TRACKING_URI", "databricks")]));
+        assert!(e.mlflow.is_none() && e.file.is_some(), "a non-http tracking URI selects nothing");
+        let c = Config::from_json(serde_json::json!({"defaultFile": "/d.jsonl", "exporters": {"mlflow": {}}})).unwrap();
+        assert!(c.effective_exporters(&env_of(&[])).file.is_none(), "configured exporters are used as given");
     }
 
     #[test]
