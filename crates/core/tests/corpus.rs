@@ -240,7 +240,7 @@ fn corpus_with_trace_context() {
     // OpenClaw's own ids are kept unchanged.
     let chat = &scenario(&all, "gateway WS RPC chat.send").traces[0];
     assert_eq!(clawtrace_core::assemble::span::hex(&chat.trace_id), "39895a732c83c4797d137afcf44bd12b");
-    assert_eq!(Stats::get(&stats.traces_infra_only) > 0, true, "lone security.event traces were dropped, and counted");
+    assert!(Stats::get(&stats.traces_infra_only) > 0, "lone security.event traces were dropped, and counted");
 }
 
 #[test]

@@ -341,11 +341,9 @@ pub fn apply(s: &mut SpanState, e: &Event) {
                 }
             }
         }
-        "session.state" => {
-            // The HTTP path's root is never described; the session going idle is its end.
-            if e.str("state") == Some("idle") && s.span.role == SpanRole::Synthetic && s.span.parent_span_id.is_none() {
-                s.terminal = true;
-            }
+        // The HTTP path's root is never described; the session going idle is its end.
+        "session.state" if e.str("state") == Some("idle") && s.span.role == SpanRole::Synthetic && s.span.parent_span_id.is_none() => {
+            s.terminal = true;
         }
         _ => {}
     }

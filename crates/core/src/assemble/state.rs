@@ -94,7 +94,7 @@ impl TraceState {
     }
 
     fn roots(&self) -> impl Iterator<Item = &SpanState> {
-        self.spans.values().filter(|s| s.span.parent_span_id.map_or(true, |p| !self.spans.contains_key(&p)))
+        self.spans.values().filter(|s| s.span.parent_span_id.is_none_or(|p| !self.spans.contains_key(&p)))
     }
 
     /// Closed by its own events: the root said so, and nothing that started is still running.

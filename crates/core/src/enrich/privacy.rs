@@ -77,7 +77,7 @@ fn luhn(s: &str) -> bool {
         .enumerate()
         .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A stable, non-reversible stand-in for an identifier: `h:` + 16 hex digits of SHA-256.
