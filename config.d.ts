@@ -80,6 +80,10 @@ export interface ClawtraceConfig {
   /** The file traces go to when no exporter is configured and the environment chooses none (`$CLAWTRACE_FILE` wins;
    * default `clawtrace-traces.jsonl` in the working directory). The OpenClaw plugin sets it under the state dir. */
   defaultFile?: string
+  /** The host is an OpenClaw release before 2026.4.24 (no trusted run, model-call or tool events, no trace context):
+   * runs, tools and usage are rebuilt from the agent lifecycle events and hooks recorded as they come. The OpenClaw
+   * plugin sets it when the host has no internal diagnostic bus. Default false. */
+  legacyHost?: boolean
   /** `service.name` (default `OTEL_SERVICE_NAME`, else `openclaw`). */
   serviceName?: string
   /** USD per million tokens by model id, over the bundled table. */

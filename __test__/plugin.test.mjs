@@ -491,7 +491,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
     batch: { maxSpans: 10, maxBytes: 100000, maxDelayMs: 10, queueTraces: 10, exportTimeoutMs: 1000, retryDeadlineMs: 1000 },
     sampling: { ratio: 1, keepErrors: true, keepSlowerThanMs: 1000 },
     redact: { builtins: true, patterns: ['x+'], replacement: '*' }, hashSessionKeys: true, spool: { dir: join(work, 'spool'), maxBytes: 1000000 },
-    defaultFile: join(work, 'default.jsonl'),
+    defaultFile: join(work, 'default.jsonl'), legacyHost: false,
   };
   const walk = (s, v, path) => {
     if (s.type === 'object' && s.properties) {
@@ -523,4 +523,6 @@ test('effectiveConfig: the default file lives in the state directory; the addon 
   const input = { captureContent: true };
   effectiveConfig(input, { stateDir });
   assert.deepEqual(input, { captureContent: true }, 'the host config object is not modified');
+  assert.deepEqual(effectiveConfig(undefined, { stateDir, legacyHost: true }), { defaultFile: '/state/clawtrace/traces.jsonl', legacyHost: true },
+    'a host before trusted diagnostics: the addon rebuilds runs (legacyHost)');
 });

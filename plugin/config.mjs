@@ -1,5 +1,6 @@
 // What the plugin hands to the addon's configure(): `plugins.entries.clawtrace.config` as written, plus the
-// default trace file under the OpenClaw state directory (the addon decides when it applies).
+// default trace file under the OpenClaw state directory (the addon decides when it applies) and, on hosts before
+// trusted diagnostics, `legacyHost`.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,10 +21,13 @@ export const DEFAULT_FILE = join('clawtrace', 'traces.jsonl');
 
 /**
  * The configuration for `configure()`: the plugin's config as written, with `defaultFile` under the state
- * directory. The addon uses it only when no exporter is configured and the environment chooses none.
+ * directory (the addon uses it only when no exporter is configured and the environment chooses none), and
+ * `legacyHost` when the host predates trusted diagnostics (the addon then rebuilds runs from lifecycle events and
+ * hooks).
  */
-export function effectiveConfig(pluginConfig, { stateDir }) {
+export function effectiveConfig(pluginConfig, { stateDir, legacyHost = false }) {
   const cfg = pluginConfig && typeof pluginConfig === 'object' ? JSON.parse(JSON.stringify(pluginConfig)) : {};
   cfg.defaultFile ??= join(stateDir, DEFAULT_FILE);
+  if (legacyHost) cfg.legacyHost = true;
   return cfg;
 }

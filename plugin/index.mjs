@@ -9,7 +9,6 @@
 import { createRequire } from 'node:module';
 import { effectiveConfig, resolveStateDir } from './config.mjs';
 import { findDiagnosticBus, hookPolicy, hostVersion } from './host.mjs';
-import { createLegacyAdapter } from './legacy.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -44,7 +43,8 @@ const state = pin(STATE_KEY, () => ({
   errorKinds: new Set(),
   onErrorSet: false,
   capture: false,
-  legacy: null,
+  /** The host predates trusted diagnostics: the addon rebuilds runs from lifecycle events and hooks (legacyHost). */
+  legacy: false,
   hooks: [],
   seen: new WeakMap(),
   api: null,
@@ -107,7 +107,6 @@ function json(value) {
 
 function onDiagnostic(evt, meta) {
   if (!state.active) return;
-  if (state.legacy && !state.legacy.diagnostic(evt)) return;
   state.binding.recordDiagnostic(json(evt), meta?.trusted === true);
   if (!state.serviceStarted && evt?.type === 'harness.run.completed') flushRun();
 }
@@ -122,10 +121,11 @@ function flushRun() {
 
 function onAgent(evt) {
   if (!state.active) return;
-  if (state.legacy) {
-    state.legacy.agent(evt);
-    // Lifecycle events are the adapter's input; it reports the run's final failure itself.
-    if (state.capture && evt?.stream !== 'lifecycle') state.binding.recordAgent(json(evt));
+  if (state.legacy && evt?.stream === 'lifecycle') {
+    // The addon rebuilds the run from these (legacyHost); without the gateway, each finished run goes out at once.
+    state.binding.recordAgent(json(evt));
+    const phase = evt.data?.phase;
+    if (!state.serviceStarted && (phase === 'end' || phase === 'error')) flushRun();
   } else if (state.capture) {
     state.binding.recordAgent(json(evt));
   }
@@ -159,7 +159,6 @@ function onHook(name, payload, ctx) {
     if (state.seen.get(payload) === name) return;
     state.seen.set(payload, name);
   }
-  if (state.legacy) state.legacy.hook(name, payload, ctx);
   state.binding.recordHook(name, json(state.capture ? payload : withoutContent(payload)), ctx == null ? undefined : json(ctx));
 }
 
@@ -194,7 +193,11 @@ function activate(api) {
   const b = binding();
   if (!b) return false;
   state.binding = b;
-  const cfg = effectiveConfig(api?.pluginConfig, { stateDir: resolveStateDir(api) });
+  // Hosts without the internal bus predate trusted diagnostics: the addon rebuilds runs, tools and usage from
+  // agent lifecycle events and hooks (correlation mode).
+  const bus = findDiagnosticBus();
+  const legacy = bus.kind !== 'internal';
+  const cfg = effectiveConfig(api?.pluginConfig, { stateDir: resolveStateDir(api), legacyHost: legacy });
   try {
     state.configured = b.configure(cfg).catch((err) => log('error', `configuration failed: ${err?.message ?? err}`));
   } catch (err) {
@@ -208,23 +211,14 @@ function activate(api) {
   state.capture = cfg.captureContent === true;
 
   const version = hostVersion(api);
-  const bus = findDiagnosticBus();
   const notes = [];
   state.drained = bus.drained;
   if (bus.subscribe) {
     const off = bus.subscribe(onDiagnostic);
     if (typeof off === 'function') state.subs.push(off);
   }
-  if (bus.kind === 'internal') {
-    state.legacy = null;
-  } else {
-    state.legacy = createLegacyAdapter({
-      diagnostic: (e) => {
-        state.binding.recordDiagnostic(json(e));
-        if (!state.serviceStarted && e.type === 'harness.run.completed') flushRun();
-      },
-      agent: (e) => state.binding.recordAgent(json(e)),
-    });
+  state.legacy = legacy;
+  if (legacy) {
     if (bus.kind === 'none') {
       logOnce('bus:none', 'warn', `no diagnostic event bus found in OpenClaw ${version ?? '(unknown version)'} ` +
         `(tried ${bus.errors.join('; ') || 'nothing'}); traces are rebuilt from agent events and hooks only, without message, queue and usage events.`);
@@ -309,8 +303,7 @@ async function stop(ctx) {
           off();
         } catch {}
       }
-      state.legacy?.flush();
-      state.legacy = null;
+      state.legacy = false;
       await state.configured;
       let timer;
       const deadline = new Promise((resolve) => {

@@ -57,6 +57,9 @@ pub struct Config {
     /// The file traces go to when no exporter is configured and the environment chooses none
     /// (`$CLAWTRACE_FILE` still wins; else `clawtrace-traces.jsonl` in the working directory).
     pub default_file: Option<String>,
+    /// The host is an OpenClaw release before trusted diagnostics (before 2026.4.24): runs, tools and usage are
+    /// rebuilt from the agent lifecycle events and hooks recorded as they come (the plugin sets it).
+    pub legacy_host: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -159,6 +162,7 @@ impl Default for Config {
             hash_session_keys: false,
             spool: None,
             default_file: None,
+            legacy_host: false,
         }
     }
 }

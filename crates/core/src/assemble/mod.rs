@@ -6,6 +6,7 @@ pub mod apply;
 pub mod correlate;
 pub mod finalize;
 pub mod ids;
+pub mod legacy;
 pub mod span;
 pub mod state;
 
@@ -31,13 +32,16 @@ pub struct AssembleConfig {
     pub max_open_traces: usize,
     pub capture_content: bool,
     pub max_content_chars: usize,
+    /// The host predates trusted diagnostics: runs, tools and usage are rebuilt from agent lifecycle events and
+    /// hooks ([`legacy`]).
+    pub legacy_host: bool,
     /// Prices, redaction and session-key hashing, compiled once per configuration.
     pub enrich: Arc<EnrichConfig>,
 }
 
 impl Default for AssembleConfig {
     fn default() -> Self {
-        AssembleConfig { grace_ms: 2000.0, trace_ttl_ms: 600_000.0, max_open_traces: 10_000, capture_content: false, max_content_chars: 8192, enrich: Arc::default() }
+        AssembleConfig { grace_ms: 2000.0, trace_ttl_ms: 600_000.0, max_open_traces: 10_000, capture_content: false, max_content_chars: 8192, legacy_host: false, enrich: Arc::default() }
     }
 }
 
@@ -52,6 +56,10 @@ pub struct Assembler {
     exported_order: VecDeque<TraceId>,
     /// Tool annotations waiting for their tool span, by run and tool call id.
     pending_tools: HashMap<String, Vec<(Event, f64)>>,
+    /// The legacy host translator (used when `legacy_host` is on).
+    legacy: legacy::LegacyHost,
+    /// What the translator made up, waiting to be assembled (reused buffer).
+    made_up: Vec<Event>,
 }
 
 const MAX_PENDING_TOOLS: usize = 10_000;
@@ -69,6 +77,8 @@ impl Assembler {
             exported: HashMap::new(),
             exported_order: VecDeque::new(),
             pending_tools: HashMap::new(),
+            legacy: legacy::LegacyHost::default(),
+            made_up: Vec::new(),
         }
     }
 
@@ -81,6 +91,12 @@ impl Assembler {
         self.exported.clear();
         self.exported_order.clear();
         self.correlator = Correlator::default();
+        self.legacy = legacy::LegacyHost::default();
+    }
+
+    /// Follow-up `message.processed` events the legacy host translator holds back.
+    pub fn legacy_held(&self) -> usize {
+        self.legacy.held()
     }
 
     pub fn open_traces(&self) -> usize {
@@ -89,10 +105,63 @@ impl Assembler {
 
     /// Takes one event (already in `seq` order for its process).
     pub fn ingest(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
+        if self.cfg.legacy_host {
+            return self.ingest_legacy(e, now_ms, out);
+        }
         match e.src {
             Source::Diagnostic => self.ingest_diagnostic(e, now_ms, out),
             Source::Agent | Source::Hook => self.ingest_annotation(e, now_ms, true),
         }
+    }
+
+    /// A legacy host's event: lifecycle events and hooks are translated first (lifecycle events are consumed),
+    /// a follow-up's `message.processed` may be held back; what comes out takes the normal paths.
+    fn ingest_legacy(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
+        let mut made_up = std::mem::take(&mut self.made_up);
+        let pass = match e.src {
+            Source::Diagnostic => self.legacy.diagnostic(e),
+            Source::Agent => {
+                self.legacy.agent(&e, &mut made_up);
+                (e.kind != "lifecycle").then_some(e)
+            }
+            Source::Hook => {
+                self.legacy.hook(&e, &mut made_up);
+                Some(e)
+            }
+        };
+        // The translation first: a hook's content annotates the tool span its translation opened.
+        self.assemble_made_up(&mut made_up, now_ms, out);
+        if let Some(e) = pass {
+            match e.src {
+                Source::Diagnostic => self.ingest_diagnostic(e, now_ms, out),
+                Source::Agent | Source::Hook => self.ingest_annotation(e, now_ms, true),
+            }
+        }
+        self.made_up = made_up;
+    }
+
+    fn assemble_made_up(&mut self, made_up: &mut Vec<Event>, now_ms: f64, out: &mut Vec<Trace>) {
+        for m in made_up.drain(..) {
+            match m.src {
+                Source::Diagnostic => self.ingest_diagnostic(m, now_ms, out),
+                Source::Agent | Source::Hook => self.ingest_annotation(m, now_ms, false),
+            }
+        }
+    }
+
+    /// Hands over what the legacy translator holds: expired holds, or everything (`all`, at shutdown).
+    fn release_legacy(&mut self, now_ms: f64, all: bool, out: &mut Vec<Trace>) {
+        if self.legacy.held() == 0 {
+            return;
+        }
+        let mut made_up = std::mem::take(&mut self.made_up);
+        if all {
+            self.legacy.flush(now_ms, &mut made_up);
+        } else {
+            self.legacy.expire(now_ms, &mut made_up);
+        }
+        self.assemble_made_up(&mut made_up, now_ms, out);
+        self.made_up = made_up;
     }
 
     fn ingest_diagnostic(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
@@ -271,6 +340,7 @@ impl Assembler {
 
     /// Exports what is ready: closed traces past their grace window, and traces past their TTL.
     pub fn tick(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        self.release_legacy(now_ms, false, out);
         if !self.pending_tools.is_empty() {
             self.release_pending_tools(now_ms, false);
         }
@@ -317,6 +387,7 @@ impl Assembler {
 
     /// Exports everything, open traces as incomplete (shutdown).
     pub fn drain_all(&mut self, now_ms: f64, out: &mut Vec<Trace>) {
+        self.release_legacy(now_ms, true, out);
         self.release_pending_tools(now_ms, true);
         let ids: Vec<(TraceId, bool)> = self.traces.values().map(|t| (t.trace_id, !t.is_closed())).collect();
         for (id, incomplete) in ids {

@@ -94,7 +94,8 @@ pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
         },
         _ => (None, false),
     };
-    let seq = fields.get("seq").and_then(Value::as_u64);
+    // Only diagnostic events share the process-wide `seq` counter (agent events number per run).
+    let seq = if inbound.src == Source::Diagnostic { fields.get("seq").and_then(Value::as_u64) } else { None };
     let ts_ms = fields.get("ts").and_then(Value::as_f64).filter(|t| t.is_finite() && *t > 0.0).unwrap_or(inbound.arrived_ms);
     Ok(Event {
         src: inbound.src,

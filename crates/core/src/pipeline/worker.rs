@@ -54,6 +54,7 @@ pub fn assemble_config(cfg: &Config) -> Result<AssembleConfig, String> {
         max_open_traces: cfg.max_open_traces,
         capture_content: cfg.capture_content,
         max_content_chars: cfg.max_content_chars,
+        legacy_host: cfg.legacy_host,
         enrich: Arc::new(EnrichConfig::from_config(cfg)?),
     })
 }
