@@ -15,7 +15,11 @@ fn stringify_fn(env: sys::napi_env) -> Option<sys::napi_value> {
     unsafe {
         let (cached_env, cached_ref) = STRINGIFY.get();
         let mut f = ptr::null_mut();
-        if cached_env == env && !cached_ref.is_null() && sys::napi_get_reference_value(env, cached_ref, &mut f) == sys::Status::napi_ok && !f.is_null() {
+        if cached_env == env
+            && !cached_ref.is_null()
+            && sys::napi_get_reference_value(env, cached_ref, &mut f) == sys::Status::napi_ok
+            && !f.is_null()
+        {
             return Some(f);
         }
         let (mut global, mut json) = (ptr::null_mut(), ptr::null_mut());
@@ -78,7 +82,9 @@ unsafe fn read_string(raw_env: sys::napi_env, out: sys::napi_value) -> Option<St
         }
         let mut buf: Vec<u8> = Vec::with_capacity(len + 1);
         let mut written = 0usize;
-        if sys::napi_get_value_string_utf8(raw_env, out, buf.as_mut_ptr().cast(), len + 1, &mut written) != sys::Status::napi_ok {
+        if sys::napi_get_value_string_utf8(raw_env, out, buf.as_mut_ptr().cast(), len + 1, &mut written)
+            != sys::Status::napi_ok
+        {
             return None;
         }
         buf.set_len(written);

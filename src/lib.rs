@@ -82,7 +82,8 @@ pub fn record_hook(env: Env, name: Unknown, payload: Unknown, ctx: Option<Unknow
 /// Applies a configuration (see `index.d.ts`). Throws on an invalid configuration; resolves once applied.
 #[napi(ts_args_type = "config?: ClawtraceConfig", ts_return_type = "Promise<void>")]
 pub fn configure(env: &Env, config: Option<serde_json::Value>) -> Result<Object<'_>> {
-    let cfg = Config::from_json(config.unwrap_or(serde_json::json!({}))).map_err(|e| Error::new(Status::InvalidArg, e))?;
+    let cfg =
+        Config::from_json(config.unwrap_or(serde_json::json!({}))).map_err(|e| Error::new(Status::InvalidArg, e))?;
     promise(env, async move { REGISTRY.configure(cfg).await.map_err(|e| Error::new(Status::GenericFailure, e)) })
 }
 
@@ -139,7 +140,8 @@ pub fn stats() -> serde_json::Value {
         m.insert("queueLength".into(), REGISTRY.queue_len().into());
         let mut sinks = serde_json::Map::new();
         for (name, snap) in REGISTRY.sink_stats() {
-            let s: serde_json::Map<String, serde_json::Value> = snap.into_iter().map(|(k, v)| (snake_to_camel(k), v.into())).collect();
+            let s: serde_json::Map<String, serde_json::Value> =
+                snap.into_iter().map(|(k, v)| (snake_to_camel(k), v.into())).collect();
             sinks.insert(name.to_string(), s.into());
         }
         m.insert("sinks".into(), sinks.into());
@@ -159,7 +161,10 @@ pub struct ExportErrorReport {
 pub fn on_error(callback: Function<ExportErrorReport, ()>) -> Result<()> {
     let tsfn = callback.build_threadsafe_function().weak::<true>().build()?;
     REGISTRY.set_error_callback(Some(std::sync::Arc::new(move |r: ErrorReport| {
-        tsfn.call(ExportErrorReport { sink: r.sink, kind: r.kind, message: r.message }, ThreadsafeFunctionCallMode::NonBlocking);
+        tsfn.call(
+            ExportErrorReport { sink: r.sink, kind: r.kind, message: r.message },
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
     })));
     Ok(())
 }
@@ -297,7 +302,15 @@ fn bench_trace(trace_id: Option<String>, span_id: Option<String>, parent_span_id
 }
 
 fn bench_enqueue(body: Body) -> bool {
-    REGISTRY.record(Inbound { src: Source::Diagnostic, pid: pid(), arrived_ms: now_ms(), trusted: false, hook: None, body, ctx: None })
+    REGISTRY.record(Inbound {
+        src: Source::Diagnostic,
+        pid: pid(),
+        arrived_ms: now_ms(),
+        trusted: false,
+        hook: None,
+        body,
+        ctx: None,
+    })
 }
 
 /// Internal benchmark entry point: an empty N-API call taking the event, the baseline cost of crossing at all.
@@ -326,7 +339,11 @@ pub fn bench_record_typed(evt: BenchEvent) -> bool {
             "usage",
             evt.usage.map(|u| {
                 let mut o = BenchObj::default();
-                o.n("input", u.input).n("output", u.output).n("cacheRead", u.cache_read).n("cacheWrite", u.cache_write).n("total", u.total);
+                o.n("input", u.input)
+                    .n("output", u.output)
+                    .n("cacheRead", u.cache_read)
+                    .n("cacheWrite", u.cache_write)
+                    .n("total", u.total);
                 o
             }),
         );

@@ -139,7 +139,14 @@ pub struct BatchConfig {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { max_spans: 512, max_bytes: 4 << 20, max_delay_ms: 1000, queue_traces: 4096, export_timeout_ms: 10_000, retry_deadline_ms: 30_000 }
+        BatchConfig {
+            max_spans: 512,
+            max_bytes: 4 << 20,
+            max_delay_ms: 1000,
+            queue_traces: 4096,
+            export_timeout_ms: 10_000,
+            retry_deadline_ms: 30_000,
+        }
     }
 }
 
@@ -181,7 +188,9 @@ impl Config {
         if self.max_open_traces == 0 {
             return Err("maxOpenTraces must be at least 1".into());
         }
-        for (name, v) in [("graceMs", self.grace_ms), ("traceTtlMs", self.trace_ttl_ms), ("reorderWindowMs", self.reorder_window_ms)] {
+        for (name, v) in
+            [("graceMs", self.grace_ms), ("traceTtlMs", self.trace_ttl_ms), ("reorderWindowMs", self.reorder_window_ms)]
+        {
             if !v.is_finite() || v < 0.0 {
                 return Err(format!("{name} must be a non-negative number"));
             }
@@ -231,14 +240,14 @@ mod tests {
     use super::*;
     use crate::testing::env_of;
 
-
     #[test]
     fn defaults_and_validation() {
         let c = Config::from_json(serde_json::json!({})).unwrap();
         let e = c.effective_exporters(&env_of(&[]));
         assert_eq!(e.file.unwrap().path, "clawtrace-traces.jsonl");
         assert!(e.otlp.is_none() && e.mlflow.is_none() && e.langfuse.is_none());
-        let c = Config::from_json(serde_json::json!({"exporters": {"file": {"path": "/tmp/x"}}, "graceMs": 10})).unwrap();
+        let c =
+            Config::from_json(serde_json::json!({"exporters": {"file": {"path": "/tmp/x"}}, "graceMs": 10})).unwrap();
         let e = c.effective_exporters(&env_of(&[("MLFLOW_TRACKING_URI", "http://m")]));
         assert_eq!(e.file.unwrap().path, "/tmp/x");
         assert!(e.mlflow.is_none(), "configured exporters are not extended by the environment");
@@ -266,7 +275,10 @@ mod tests {
         let c = Config::from_json(serde_json::json!({"defaultFile": "/state/clawtrace/traces.jsonl"})).unwrap();
         assert_eq!(c.effective_exporters(&env_of(&[])).file.unwrap().path, "/state/clawtrace/traces.jsonl");
         assert_eq!(c.effective_exporters(&env_of(&[("CLAWTRACE_FILE", "/x.jsonl")])).file.unwrap().path, "/x.jsonl");
-        for env in [&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c")][..], &[("LANGFUSE_PUBLIC_KEY", "p"), ("LANGFUSE_SECRET_KEY", "s")]] {
+        for env in [
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c")][..],
+            &[("LANGFUSE_PUBLIC_KEY", "p"), ("LANGFUSE_SECRET_KEY", "s")],
+        ] {
             assert!(c.effective_exporters(&env_of(env)).file.is_none(), "{env:?}");
         }
         let e = c.effective_exporters(&env_of(&[("MLFLOW_TRACKING_URI", "databricks")]));
@@ -277,7 +289,10 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let c = Config::from_json(serde_json::json!({"exporters": {"langfuse": {"publicKey": "pk-1", "secretKey": "sk-very-secret"}}})).unwrap();
+        let c = Config::from_json(
+            serde_json::json!({"exporters": {"langfuse": {"publicKey": "pk-1", "secretKey": "sk-very-secret"}}}),
+        )
+        .unwrap();
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("sk-very-secret") && dbg.contains("pk-1"), "{dbg}");
     }

@@ -35,7 +35,8 @@ impl ErrorReporter {
     }
 
     pub fn report(&self, sink: &str, kind: &str, message: &str) {
-        let first = self.inner.reported.lock().unwrap_or_else(|e| e.into_inner()).insert((sink.to_string(), kind.to_string()));
+        let first =
+            self.inner.reported.lock().unwrap_or_else(|e| e.into_inner()).insert((sink.to_string(), kind.to_string()));
         if !first {
             return;
         }

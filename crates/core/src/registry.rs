@@ -47,7 +47,8 @@ impl Registry {
         self.pipeline
             .get_or_init(|| {
                 let cfg = self.pending_config.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
-                Pipeline::start(cfg, self.stats.clone(), self.errors.clone(), self.sinks.clone()).map_err(|e| format!("cannot start clawtrace runtime: {e}"))
+                Pipeline::start(cfg, self.stats.clone(), self.errors.clone(), self.sinks.clone())
+                    .map_err(|e| format!("cannot start clawtrace runtime: {e}"))
             })
             .as_ref()
             .map_err(Clone::clone)

@@ -15,14 +15,17 @@ pub fn render(trace: &Trace) -> String {
         hex(&trace.trace_id),
         if trace.straggler { " (late spans)" } else { "" },
         if trace.incomplete { " (incomplete)" } else { "" },
-        root.and_then(|r| r.attr_str("session.id")).or_else(|| trace.spans.iter().find_map(|s| s.attr_str("session.id"))).unwrap_or("-"),
+        root.and_then(|r| r.attr_str("session.id"))
+            .or_else(|| trace.spans.iter().find_map(|s| s.attr_str("session.id")))
+            .unwrap_or("-"),
     );
     let mut depth: HashMap<SpanId, usize> = HashMap::new();
     for s in &trace.spans {
         let d = s.parent_span_id.and_then(|p| depth.get(&p)).map_or(0, |d| d + 1);
         depth.insert(s.span_id, d);
         let mut line = format!("{}{} {:.0}ms", "  ".repeat(d + 1), s.name, s.duration_ms());
-        if let (Some(i), Some(o)) = (s.attr_i64("gen_ai.usage.input_tokens"), s.attr_i64("gen_ai.usage.output_tokens")) {
+        if let (Some(i), Some(o)) = (s.attr_i64("gen_ai.usage.input_tokens"), s.attr_i64("gen_ai.usage.output_tokens"))
+        {
             let _ = write!(line, " tokens={i}/{o}");
         }
         if let Some(c) = s.attr_f64("openclaw.cost_usd").filter(|c| *c > 0.0) {

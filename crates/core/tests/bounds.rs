@@ -8,7 +8,16 @@ use clawtrace_core::ingest::{decode, Body, Inbound, Source};
 use clawtrace_core::stats::Stats;
 
 fn ev(json: serde_json::Value, at: f64) -> clawtrace_core::ingest::Event {
-    decode(Inbound { src: Source::Diagnostic, pid: 1, arrived_ms: at, trusted: true, hook: None, body: Body::Value(json), ctx: None }).unwrap()
+    decode(Inbound {
+        src: Source::Diagnostic,
+        pid: 1,
+        arrived_ms: at,
+        trusted: true,
+        hook: None,
+        body: Body::Value(json),
+        ctx: None,
+    })
+    .unwrap()
 }
 
 fn run_started(i: usize, at: f64) -> serde_json::Value {

@@ -46,7 +46,8 @@ fn replay_with(text: &str, strip_trace: bool, cfg: AssembleConfig) -> (Vec<Scena
                 }
                 asm.tick(now + 60_000.0, &mut out);
                 scenarios.last_mut().unwrap().traces.append(&mut out);
-                scenarios.push(Scenario { name: note.trim_matches(|c| c == '-' || c == ' ').to_string(), traces: vec![] });
+                scenarios
+                    .push(Scenario { name: note.trim_matches(|c| c == '-' || c == ' ').to_string(), traces: vec![] });
             }
             Record::Event(mut inbound) => {
                 now = inbound.arrived_ms;
@@ -83,7 +84,8 @@ fn shape(t: &Trace) -> String {
     }
     fn render(t: &Trace, i: usize, kids: &HashMap<[u8; 8], Vec<usize>>) -> String {
         let s = &t.spans[i];
-        let mut parts: Vec<String> = kids.get(&s.span_id).map(|k| k.iter().map(|&c| render(t, c, kids)).collect()).unwrap_or_default();
+        let mut parts: Vec<String> =
+            kids.get(&s.span_id).map(|k| k.iter().map(|&c| render(t, c, kids)).collect()).unwrap_or_default();
         parts.sort();
         if parts.is_empty() {
             s.role.as_str().to_string()
@@ -91,7 +93,13 @@ fn shape(t: &Trace) -> String {
             format!("{}({})", s.role.as_str(), parts.join(","))
         }
     }
-    t.spans.iter().enumerate().filter(|(_, s)| s.parent_span_id.is_none()).map(|(i, _)| render(t, i, &kids)).collect::<Vec<_>>().join(" + ")
+    t.spans
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.parent_span_id.is_none())
+        .map(|(i, _)| render(t, i, &kids))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 fn scenario<'a>(all: &'a [Scenario], prefix: &str) -> &'a Scenario {
@@ -122,7 +130,10 @@ fn check_invariants(all: &[Scenario]) {
             }
             let root = roots[0];
             assert!(root.name.starts_with("invoke_agent "), "root named for the agent: {}", root.name);
-            assert!(root.attr_str("session.id").is_some() && root.attr_str("session.id") == root.attr_str("gen_ai.conversation.id"));
+            assert!(
+                root.attr_str("session.id").is_some()
+                    && root.attr_str("session.id") == root.attr_str("gen_ai.conversation.id")
+            );
             assert!(!t.incomplete, "closed by its own events: {}", sc.name);
             // No infra-only trace: every exported trace has agent work in it.
             assert!(t.spans.iter().any(|s| s.role != SpanRole::Synthetic), "infra-only trace exported in {}", sc.name);
@@ -148,7 +159,11 @@ fn check_scenarios(all: &[Scenario], correlated: bool) {
 
     let s = by("local turn 1");
     assert_eq!(s.traces.len(), 1, "{}", dump(s));
-    let want = if correlated { "synthetic(harness_run(run(context,model_call)))" } else { "harness_run(run(context,model_call))" };
+    let want = if correlated {
+        "synthetic(harness_run(run(context,model_call)))"
+    } else {
+        "harness_run(run(context,model_call))"
+    };
     assert_eq!(shape(&s.traces[0]), want);
     assert_eq!(s.traces[0].root().unwrap().attr_str("session.id"), Some("agent:main:main"));
 
@@ -161,7 +176,10 @@ fn check_scenarios(all: &[Scenario], correlated: bool) {
     };
     assert_eq!(shape(&s.traces[0]), want);
     let tool = spans_of(&s.traces[0], SpanRole::Tool)[0];
-    assert_eq!((tool.name.as_str(), tool.attr_str("gen_ai.tool.name"), tool.attr_str("gen_ai.operation.name")), ("execute_tool read", Some("read"), Some("execute_tool")));
+    assert_eq!(
+        (tool.name.as_str(), tool.attr_str("gen_ai.tool.name"), tool.attr_str("gen_ai.operation.name")),
+        ("execute_tool read", Some("read"), Some("execute_tool"))
+    );
     assert!(!s.traces[0].has_error());
 
     // Provider HTTP 500 in --local mode: OpenClaw gives each attempt its own trace; correlation groups them by runId.
@@ -177,10 +195,15 @@ fn check_scenarios(all: &[Scenario], correlated: bool) {
 
     let s = by("gateway HTTP");
     assert_eq!(s.traces.len(), 2, "{}", dump(s));
-    let mut users: Vec<_> = s.traces.iter().map(|t| t.root().unwrap().attr_str("user.id").unwrap().to_string()).collect();
+    let mut users: Vec<_> =
+        s.traces.iter().map(|t| t.root().unwrap().attr_str("user.id").unwrap().to_string()).collect();
     users.sort();
     assert_eq!(users, ["alice", "bob"]);
-    let want = if correlated { "synthetic(harness_run(run(context,model_call),usage))" } else { "synthetic(harness_run(run(context,model_call)),usage)" };
+    let want = if correlated {
+        "synthetic(harness_run(run(context,model_call),usage))"
+    } else {
+        "synthetic(harness_run(run(context,model_call)),usage)"
+    };
     for t in &s.traces {
         assert_eq!(shape(t), want);
         assert_eq!(t.root().unwrap().attr_i64("openclaw.usage.total.input_tokens"), Some(123));
@@ -202,7 +225,10 @@ fn check_scenarios(all: &[Scenario], correlated: bool) {
         [
             ("agent:main:e2e-b".to_string(), "turn(harness_run(run(context,model_call),usage))".to_string()),
             ("agent:main:e2e-tool".to_string(), "turn(harness_run(run(context,model_call),usage))".to_string()),
-            ("agent:main:e2e-tool".to_string(), "turn(harness_run(run(context,model_call,model_call,tool),usage))".to_string()),
+            (
+                "agent:main:e2e-tool".to_string(),
+                "turn(harness_run(run(context,model_call,model_call,tool),usage))".to_string()
+            ),
         ]
     );
 
@@ -226,7 +252,10 @@ fn check_scenarios(all: &[Scenario], correlated: bool) {
     assert!(t.root().unwrap().status.is_error());
     let attempts = spans_of(t, SpanRole::Harness);
     assert_eq!(attempts.len(), 8);
-    assert!(attempts.iter().all(|a| a.status.is_error()), "an attempt whose model call failed is an error despite outcome=completed");
+    assert!(
+        attempts.iter().all(|a| a.status.is_error()),
+        "an attempt whose model call failed is an error despite outcome=completed"
+    );
     assert_eq!(spans_of(t, SpanRole::ModelCall).iter().filter(|c| c.status.is_error()).count(), 8);
 
     assert!(by("gateway stop").traces.is_empty());
@@ -284,19 +313,38 @@ fn captured_content_lands_on_model_calls_and_the_root() {
     let (all, stats) = replay_with(CORPUS, false, cfg);
     let plain = &scenario(&all, "local turn 1").traces[0];
     let root = plain.root().expect("root");
-    assert_eq!(root.attr_str("openclaw.content.output"), Some("Hello from the fake LLM."), "{}", dump(scenario(&all, "local turn 1")));
+    assert_eq!(
+        root.attr_str("openclaw.content.output"),
+        Some("Hello from the fake LLM."),
+        "{}",
+        dump(scenario(&all, "local turn 1"))
+    );
     let call = spans_of(plain, SpanRole::ModelCall)[0];
-    let out: serde_json::Value = serde_json::from_str(call.attr_str("gen_ai.output.messages").expect("output messages")).unwrap();
+    let out: serde_json::Value =
+        serde_json::from_str(call.attr_str("gen_ai.output.messages").expect("output messages")).unwrap();
     assert_eq!(out[0]["role"], "assistant");
     assert_eq!(out[0]["parts"][0]["content"], "Hello from the fake LLM.");
     assert!(call.attr_str("openclaw.content.output").is_none(), "plain text moved into the messages");
     // Tool arguments and results from the agent stream sit on the tool span.
-    let tool_trace = scenario(&all, "local turn 2").traces.iter().find(|t| !spans_of(t, SpanRole::Tool).is_empty()).expect("tool trace");
+    let tool_trace = scenario(&all, "local turn 2")
+        .traces
+        .iter()
+        .find(|t| !spans_of(t, SpanRole::Tool).is_empty())
+        .expect("tool trace");
     let tool = spans_of(tool_trace, SpanRole::Tool)[0];
-    assert_eq!(tool.attr_str("gen_ai.tool.call.arguments"), Some(r#"{"path":"hello.txt"}"#), "{}", dump(scenario(&all, "local turn 2")));
+    assert_eq!(
+        tool.attr_str("gen_ai.tool.call.arguments"),
+        Some(r#"{"path":"hello.txt"}"#),
+        "{}",
+        dump(scenario(&all, "local turn 2"))
+    );
     assert!(tool.attr_str("gen_ai.tool.call.result").is_some_and(|r| r.contains("hello from file")));
     // The gateway repeats the tool call id `call_fake_1` in another run: each run's tool gets its own content.
-    let gw = scenario(&all, "gateway chat.send: concurrent sessions").traces.iter().find(|t| !spans_of(t, SpanRole::Tool).is_empty()).expect("gateway tool trace");
+    let gw = scenario(&all, "gateway chat.send: concurrent sessions")
+        .traces
+        .iter()
+        .find(|t| !spans_of(t, SpanRole::Tool).is_empty())
+        .expect("gateway tool trace");
     assert!(spans_of(gw, SpanRole::Tool)[0].attr_str("gen_ai.tool.call.arguments").is_some());
     assert_eq!(Stats::get(&stats.skipped_content_disabled), 0);
 }

@@ -28,7 +28,15 @@ impl Host {
 
     fn push(&mut self, src: Source, hook: Option<&str>, body: Value, ctx: Option<Value>) {
         self.ts += 5.0;
-        let inbound = Inbound { src, pid: 1, arrived_ms: self.ts, trusted: false, hook: hook.map(str::to_string), body: Body::Value(body), ctx: ctx.map(Body::Value) };
+        let inbound = Inbound {
+            src,
+            pid: 1,
+            arrived_ms: self.ts,
+            trusted: false,
+            hook: hook.map(str::to_string),
+            body: Body::Value(body),
+            ctx: ctx.map(Body::Value),
+        };
         let e = decode(inbound).expect("valid event");
         self.asm.ingest(e, self.ts, &mut self.out);
     }
@@ -88,7 +96,11 @@ fn legacy_flow(h: &mut Host) {
     let c = ctx(sk, "sess-1");
     h.d(json!({"type": "message.queued", "sessionKey": sk, "channel": "webchat", "source": "dispatch", "queueDepth": 1}));
     h.d(json!({"type": "session.state", "sessionKey": sk, "prevState": "idle", "state": "processing", "reason": "message_start"}));
-    h.hook("llm_input", json!({"runId": run, "sessionId": "sess-1", "provider": "fake", "model": "fake-model"}), c.clone());
+    h.hook(
+        "llm_input",
+        json!({"runId": run, "sessionId": "sess-1", "provider": "fake", "model": "fake-model"}),
+        c.clone(),
+    );
     h.a(run, json!({"phase": "start"}), Some(sk));
     let tc = json!({"agentId": "main", "sessionKey": sk, "sessionId": "sess-1", "toolName": "read", "runId": run, "toolCallId": "call_1"});
     h.hook("before_tool_call", json!({"toolName": "read", "runId": run, "toolCallId": "call_1"}), tc.clone());
@@ -105,7 +117,11 @@ fn legacy_flow(h: &mut Host) {
     let hrun = "chatcmpl_legacy";
     let c = ctx(hsk, "sess-2");
     h.d(json!({"type": "session.state", "sessionKey": hsk, "sessionId": "sess-2", "prevState": "idle", "state": "processing", "reason": "run_started"}));
-    h.hook("llm_input", json!({"runId": hrun, "sessionId": "sess-2", "provider": "fake", "model": "fake-model"}), c.clone());
+    h.hook(
+        "llm_input",
+        json!({"runId": hrun, "sessionId": "sess-2", "provider": "fake", "model": "fake-model"}),
+        c.clone(),
+    );
     h.a(hrun, json!({"phase": "start"}), Some(hsk));
     h.a(hrun, json!({"phase": "end"}), Some(hsk));
     h.hook("agent_end", json!({"success": true}), c.clone());
@@ -117,7 +133,11 @@ fn legacy_flow(h: &mut Host) {
     let frun = "legacy-run-fail";
     let c = ctx(fsk, "sess-3");
     h.d(json!({"type": "message.queued", "sessionKey": fsk, "channel": "webchat", "source": "dispatch", "queueDepth": 1}));
-    h.hook("llm_input", json!({"runId": frun, "sessionId": "sess-3", "provider": "fake", "model": "fake-model"}), c.clone());
+    h.hook(
+        "llm_input",
+        json!({"runId": frun, "sessionId": "sess-3", "provider": "fake", "model": "fake-model"}),
+        c.clone(),
+    );
     h.a(frun, json!({"phase": "start"}), Some(fsk));
     h.a(frun, json!({"phase": "error", "error": "500 fake upstream failure"}), Some(fsk));
     h.a(frun, json!({"phase": "start"}), None);
@@ -136,7 +156,11 @@ fn legacy_flow(h: &mut Host) {
     h.a(rrun, json!({"phase": "start"}), Some(rsk));
     h.a(rrun, json!({"phase": "end"}), Some(rsk));
     h.hook("agent_end", json!({"success": true}), c.clone());
-    h.hook("llm_output", json!({"runId": rrun, "sessionId": "sess-4", "provider": "fake", "model": "fake-model", "usage": usage(10, 2)}), c);
+    h.hook(
+        "llm_output",
+        json!({"runId": rrun, "sessionId": "sess-4", "provider": "fake", "model": "fake-model", "usage": usage(10, 2)}),
+        c,
+    );
     h.d(json!({"type": "message.processed", "channel": "webchat", "messageId": rrun, "sessionKey": rsk, "outcome": "completed"}));
 
     // A busy session: two messages arrive during the first run; this release acknowledges them at once
@@ -144,7 +168,11 @@ fn legacy_flow(h: &mut Host) {
     let bsk = "agent:main:legacy-busy";
     let c = ctx(bsk, "sess-b");
     let run_turn = |h: &mut Host, run: &str| {
-        h.hook("llm_input", json!({"runId": run, "sessionId": "sess-b", "provider": "fake", "model": "fake-model"}), c.clone());
+        h.hook(
+            "llm_input",
+            json!({"runId": run, "sessionId": "sess-b", "provider": "fake", "model": "fake-model"}),
+            c.clone(),
+        );
         h.a(run, json!({"phase": "start"}), Some(bsk));
     };
     let end_turn = |h: &mut Host, run: &str| {
@@ -193,7 +221,11 @@ fn legacy_host_events_become_one_trace_per_message() {
     assert_eq!(parent(t, harness).map(|s| s.span_id), Some(root.span_id));
     assert_eq!(root.attr_i64("openclaw.usage.total.input_tokens"), Some(246));
     assert_eq!(root.attr_i64("openclaw.usage.total.output_tokens"), Some(14));
-    assert!(t.spans.iter().any(|s| s.name == "chat fake-model" && s.attr_i64("gen_ai.usage.output_tokens") == Some(14)), "{:?}", names(t));
+    assert!(
+        t.spans.iter().any(|s| s.name == "chat fake-model" && s.attr_i64("gen_ai.usage.output_tokens") == Some(14)),
+        "{:?}",
+        names(t)
+    );
     assert!(!t.has_error(), "{:?}", t.spans.iter().map(|s| (&s.name, &s.status)).collect::<Vec<_>>());
 
     // HTTP turn: a trace of its own, usage from llm_output.
@@ -224,12 +256,18 @@ fn legacy_host_events_become_one_trace_per_message() {
     assert_eq!(busy.len(), 3, "{:?}", busy.iter().map(|t| names(t)).collect::<Vec<_>>());
     for t in &busy {
         assert!(!t.incomplete, "{:?}", names(t));
-        assert_eq!(t.spans.iter().filter(|s| s.name == "openclaw.run").count(), 1, "each message has its run: {:?}", names(t));
+        assert_eq!(
+            t.spans.iter().filter(|s| s.name == "openclaw.run").count(),
+            1,
+            "each message has its run: {:?}",
+            names(t)
+        );
         let r = t.root().unwrap();
         assert_eq!(r.attr_i64("openclaw.usage.total.output_tokens"), Some(7));
         assert!(!t.has_error());
     }
-    let mut messages: Vec<&str> = busy.iter().filter_map(|t| t.root().unwrap().attr_str("openclaw.message_id")).collect();
+    let mut messages: Vec<&str> =
+        busy.iter().filter_map(|t| t.root().unwrap().attr_str("openclaw.message_id")).collect();
     messages.sort();
     assert_eq!(messages, vec!["busy-1", "idem-2", "idem-3"], "each follow-up's message closes its own trace");
     assert_eq!(traces.iter().filter(|t| !t.straggler).count(), 7);

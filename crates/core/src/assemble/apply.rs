@@ -173,7 +173,15 @@ pub fn apply(s: &mut SpanState, e: &Event) {
             set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
             start(s, e);
             copy_fields(s, e, COMMON);
-            copy_fields(s, e, &[("messageId", "openclaw.message_id"), ("chatId", "openclaw.chat_id"), ("source", "openclaw.message.source")]);
+            copy_fields(
+                s,
+                e,
+                &[
+                    ("messageId", "openclaw.message_id"),
+                    ("chatId", "openclaw.chat_id"),
+                    ("source", "openclaw.message.source"),
+                ],
+            );
         }
         "message.queued" => {
             if s.span.role == SpanRole::Synthetic {
@@ -206,13 +214,24 @@ pub fn apply(s: &mut SpanState, e: &Event) {
             set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
             start(s, e);
             copy_fields(s, e, COMMON);
-            copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model"), ("harnessId", "openclaw.harness_id")]);
+            copy_fields(
+                s,
+                e,
+                &[
+                    ("provider", "gen_ai.provider.name"),
+                    ("model", "gen_ai.request.model"),
+                    ("harnessId", "openclaw.harness_id"),
+                ],
+            );
         }
         "harness.run.completed" | "harness.run.error" => {
             set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
             outcome_status(s, e);
             if kind == "harness.run.error" {
-                error(s, format!("{}: {}", e.str("phase").unwrap_or("error"), e.str("errorCategory").unwrap_or("error")));
+                error(
+                    s,
+                    format!("{}: {}", e.str("phase").unwrap_or("error"), e.str("errorCategory").unwrap_or("error")),
+                );
             }
             end(s, e);
             // A harness attempt without a parent is the trace root (`--local` runs).
@@ -264,7 +283,14 @@ pub fn apply(s: &mut SpanState, e: &Event) {
                     if kind == "model.call.error" {
                         let cat = e.str("errorCategory").unwrap_or("Error");
                         s.span.attrs.insert("error.type".into(), cat.into());
-                        error(s, format!("model call failed: {}{}", cat, e.str("failureKind").map(|k| format!(" ({k})")).unwrap_or_default()));
+                        error(
+                            s,
+                            format!(
+                                "model call failed: {}{}",
+                                cat,
+                                e.str("failureKind").map(|k| format!(" ({k})")).unwrap_or_default()
+                            ),
+                        );
                     } else if !s.span.status.is_error() {
                         s.span.status = Status::Ok;
                     }
@@ -322,7 +348,15 @@ pub fn apply(s: &mut SpanState, e: &Event) {
         "model.usage" => {
             set_role(s, SpanRole::Usage, "openclaw.model.usage".into(), SpanKind::Internal);
             copy_fields(s, e, COMMON);
-            copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model"), ("costUsd", "openclaw.cost_usd")]);
+            copy_fields(
+                s,
+                e,
+                &[
+                    ("provider", "gen_ai.provider.name"),
+                    ("model", "gen_ai.request.model"),
+                    ("costUsd", "openclaw.cost_usd"),
+                ],
+            );
             if let Some(u) = e.obj("usage") {
                 usage_attrs(s, u, "openclaw.usage.");
             }
@@ -337,12 +371,20 @@ pub fn apply(s: &mut SpanState, e: &Event) {
         "run.execution_phase" => {
             if let Some(p) = e.str("phase") {
                 if s.span.events.len() < 64 {
-                    s.span.events.push(SpanEvent { name: format!("phase.{p}"), time_ns: e.ts_ns(), attrs: Default::default() });
+                    s.span.events.push(SpanEvent {
+                        name: format!("phase.{p}"),
+                        time_ns: e.ts_ns(),
+                        attrs: Default::default(),
+                    });
                 }
             }
         }
         // The HTTP path's root is never described; the session going idle is its end.
-        "session.state" if e.str("state") == Some("idle") && s.span.role == SpanRole::Synthetic && s.span.parent_span_id.is_none() => {
+        "session.state"
+            if e.str("state") == Some("idle")
+                && s.span.role == SpanRole::Synthetic
+                && s.span.parent_span_id.is_none() =>
+        {
             s.terminal = true;
         }
         _ => {}

@@ -209,7 +209,8 @@ impl Correlator {
                 i
             }
             "message.dispatch.completed" | "message.processed" => {
-                let by_id = message_id.as_ref().and_then(|m| first(&session.turns, |t| t.message_id.as_ref() == Some(m)));
+                let by_id =
+                    message_id.as_ref().and_then(|m| first(&session.turns, |t| t.message_id.as_ref() == Some(m)));
                 let injected = e.str("reason") == Some("active_run_injected");
                 let i = by_id
                     .or_else(|| first(&session.turns, |t| !t.dispatch_done && (t.run_id.is_none() == injected)))
@@ -244,7 +245,12 @@ impl Correlator {
         let run_id = session.last_run.clone()?;
         let run = self.runs.get(&run_id)?;
         let span_id = ids::span_id(&run.trace, &["usage", &run_id]);
-        Some(Placement { trace_id: run.trace, span_id, parent: Some(run.harness.unwrap_or(run.turn)), correlated: true })
+        Some(Placement {
+            trace_id: run.trace,
+            span_id,
+            parent: Some(run.harness.unwrap_or(run.turn)),
+            correlated: true,
+        })
     }
 
     fn place_run_event(&mut self, e: &Event) -> Option<Placement> {
@@ -282,7 +288,10 @@ impl Correlator {
                 (m, Some(run.run.or(run.harness).unwrap_or(run.turn)))
             }
             k if k.starts_with("tool.execution.") => {
-                let key = e.str("toolCallId").map(str::to_string).unwrap_or_else(|| format!("{}:{}", e.str("toolName").unwrap_or("tool"), attempt));
+                let key = e
+                    .str("toolCallId")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{}:{}", e.str("toolName").unwrap_or("tool"), attempt));
                 let t = ids::span_id(&trace, &["tool", &key]);
                 self.tools.insert(tool_key_of(e).unwrap_or(key), (trace, t));
                 let run = &self.runs[&run_id];

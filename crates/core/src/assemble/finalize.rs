@@ -10,7 +10,13 @@ use crate::stats::Stats;
 
 /// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and
 /// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
-pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, enrich_cfg: &EnrichConfig, already_sent: &[SpanId]) -> Option<Trace> {
+pub fn finalize(
+    state: TraceState,
+    incomplete: bool,
+    stats: &Stats,
+    enrich_cfg: &EnrichConfig,
+    already_sent: &[SpanId],
+) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, .. } = state;
     let mut spans: HashMap<SpanId, SpanState> = spans;
     if straggler {
@@ -75,7 +81,10 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, enrich_cfg: 
     // An undescribed root (HTTP path, correlation turns) fails when its last attempt failed.
     for id in &roots {
         let last_attempt = children.get(id).and_then(|kids| {
-            kids.iter().filter(|k| spans[*k].span.role == SpanRole::Harness).max_by_key(|k| spans[*k].span.start_ns).copied()
+            kids.iter()
+                .filter(|k| spans[*k].span.role == SpanRole::Harness)
+                .max_by_key(|k| spans[*k].span.start_ns)
+                .copied()
         });
         let failed = last_attempt.is_some_and(|k| spans[&k].span.status.is_error());
         let root = spans.get_mut(id).expect("root");
@@ -125,7 +134,11 @@ fn post_order(roots: &[SpanId], children: &HashMap<SpanId, Vec<SpanId>>) -> Vec<
 
 /// Parent ids come from the wire: a cycle (A under B under A) would hide spans from every traversal.
 /// Spans unreachable from a root are cut loose and become roots themselves.
-fn break_cycles(spans: &mut HashMap<SpanId, SpanState>, roots: &mut Vec<SpanId>, children: &mut HashMap<SpanId, Vec<SpanId>>) {
+fn break_cycles(
+    spans: &mut HashMap<SpanId, SpanState>,
+    roots: &mut Vec<SpanId>,
+    children: &mut HashMap<SpanId, Vec<SpanId>>,
+) {
     loop {
         let reachable: std::collections::HashSet<SpanId> = post_order(roots, children).into_iter().collect();
         let Some(orphan) = spans.keys().find(|id| !reachable.contains(*id)).copied() else { return };

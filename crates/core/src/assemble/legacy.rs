@@ -145,7 +145,12 @@ pub struct LegacyHost {
 
 impl Default for LegacyHost {
     fn default() -> Self {
-        LegacyHost { runs: Lru::new(MAX_RUNS), by_session: Lru::new(2 * MAX_RUNS), sessions: Lru::new(MAX_RUNS), held: 0 }
+        LegacyHost {
+            runs: Lru::new(MAX_RUNS),
+            by_session: Lru::new(2 * MAX_RUNS),
+            sessions: Lru::new(MAX_RUNS),
+            held: 0,
+        }
     }
 }
 
@@ -388,7 +393,10 @@ impl LegacyHost {
             }
             let mut data = Map::new();
             data.insert("phase".into(), Value::String("error".into()));
-            data.insert("error".into(), Value::String(r.last_error.clone().unwrap_or_else(|| "agent run failed".into())));
+            data.insert(
+                "error".into(),
+                Value::String(r.last_error.clone().unwrap_or_else(|| "agent run failed".into())),
+            );
             f.insert("data".into(), Value::Object(data));
             if let Some(sk) = &sk {
                 f.insert("sessionKey".into(), Value::String(sk.clone()));
@@ -507,7 +515,9 @@ impl LegacyHost {
                             let mut f = r.base("model.usage", now);
                             f.remove("runId");
                             f.insert("usage".into(), Value::Object(usage));
-                            if let Some(d) = r.first_start.filter(|s| now >= *s).and_then(|s| serde_json::Number::from_f64(now - s)) {
+                            if let Some(d) =
+                                r.first_start.filter(|s| now >= *s).and_then(|s| serde_json::Number::from_f64(now - s))
+                            {
                                 f.insert("durationMs".into(), Value::Number(d));
                             }
                             out.push(synthetic(Source::Diagnostic, e, "model.usage", now, f));

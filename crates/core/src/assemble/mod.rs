@@ -41,7 +41,15 @@ pub struct AssembleConfig {
 
 impl Default for AssembleConfig {
     fn default() -> Self {
-        AssembleConfig { grace_ms: 2000.0, trace_ttl_ms: 600_000.0, max_open_traces: 10_000, capture_content: false, max_content_chars: 8192, legacy_host: false, enrich: Arc::default() }
+        AssembleConfig {
+            grace_ms: 2000.0,
+            trace_ttl_ms: 600_000.0,
+            max_open_traces: 10_000,
+            capture_content: false,
+            max_content_chars: 8192,
+            legacy_host: false,
+            enrich: Arc::default(),
+        }
     }
 }
 
@@ -175,18 +183,27 @@ impl Assembler {
             return;
         }
         let Some(mut place) = self.correlator.place_diagnostic(&e) else {
-            Stats::inc(if e.trace.is_some() { &self.stats.skipped_infra_event } else { &self.stats.skipped_no_correlation });
+            Stats::inc(if e.trace.is_some() {
+                &self.stats.skipped_infra_event
+            } else {
+                &self.stats.skipped_no_correlation
+            });
             return;
         };
         // The HTTP path reports model.usage on the (undescribed) root itself: give it a child span of its own.
         if kind == "model.usage" && place.parent.is_none() {
-            place = Placement { span_id: ids::span_id(&place.trace_id, &["usage", &span::hex(&place.span_id)]), parent: Some(place.span_id), ..place };
+            place = Placement {
+                span_id: ids::span_id(&place.trace_id, &["usage", &span::hex(&place.span_id)]),
+                parent: Some(place.span_id),
+                ..place
+            };
         }
         if !self.traces.contains_key(&place.trace_id) {
             self.make_room(now_ms, out);
         }
         let straggler = self.exported.contains_key(&place.trace_id);
-        let trace = self.traces.entry(place.trace_id).or_insert_with(|| TraceState::new(place.trace_id, now_ms, straggler));
+        let trace =
+            self.traces.entry(place.trace_id).or_insert_with(|| TraceState::new(place.trace_id, now_ms, straggler));
         trace.last_event_ms = now_ms;
         trace.events += 1;
         trace.agent_work |= apply::is_agent_work(kind);
@@ -230,7 +247,12 @@ impl Assembler {
     /// Tool annotations whose tool span never showed up within the grace window go where they can (the run).
     fn release_pending_tools(&mut self, now_ms: f64, all: bool) {
         let grace = self.cfg.grace_ms;
-        let due: Vec<String> = self.pending_tools.iter().filter(|(_, v)| all || v.iter().any(|(_, at)| now_ms - at >= grace)).map(|(k, _)| k.clone()).collect();
+        let due: Vec<String> = self
+            .pending_tools
+            .iter()
+            .filter(|(_, v)| all || v.iter().any(|(_, at)| now_ms - at >= grace))
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in due {
             for (note, _) in self.pending_tools.remove(&k).unwrap_or_default() {
                 self.ingest_annotation(note, now_ms, false);
@@ -242,7 +264,10 @@ impl Assembler {
     /// A tool's arguments often arrive before the diagnostic event that opens its span (`may_defer`): they wait
     /// for it, up to the grace window, instead of landing on the turn.
     fn ingest_annotation(&mut self, e: Event, now_ms: f64, may_defer: bool) {
-        if may_defer && self.cfg.capture_content && matches!(e.kind.as_str(), "tool" | "before_tool_call" | "after_tool_call") {
+        if may_defer
+            && self.cfg.capture_content
+            && matches!(e.kind.as_str(), "tool" | "before_tool_call" | "after_tool_call")
+        {
             if let Some(key) = correlate::tool_key_of(&e) {
                 if self.correlator.tool(&e).is_none() && self.pending_tools.len() < MAX_PENDING_TOOLS {
                     self.pending_tools.entry(key).or_default().push((e, now_ms));
@@ -286,7 +311,8 @@ impl Assembler {
                 }
             }
             ("lifecycle", Some("end")) | ("agent_end", _) => {
-                let reply = e.data().and_then(|d| d.get("terminalReply")).and_then(|r| r.get("text")).and_then(Value::as_str);
+                let reply =
+                    e.data().and_then(|d| d.get("terminalReply")).and_then(|r| r.get("text")).and_then(Value::as_str);
                 if let (true, Some(text)) = (self.cfg.capture_content, reply) {
                     s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(apply::truncate(text, max)));
                 }
@@ -307,13 +333,18 @@ impl Assembler {
             ("tool", Some("start")) | ("before_tool_call", _) => {
                 let args = e.data().and_then(|d| d.get("args")).or_else(|| e.fields.get("params"));
                 if let Some(a) = args {
-                    s.span.attrs.insert("gen_ai.tool.call.arguments".into(), AttrValue::Str(apply::truncate(&a.to_string(), max)));
+                    s.span.attrs.insert(
+                        "gen_ai.tool.call.arguments".into(),
+                        AttrValue::Str(apply::truncate(&a.to_string(), max)),
+                    );
                 }
             }
             ("tool", Some("result")) | ("after_tool_call", _) => {
                 let result = e.data().and_then(|d| d.get("result")).or_else(|| e.fields.get("result"));
                 if let Some(r) = result {
-                    s.span.attrs.insert("gen_ai.tool.call.result".into(), AttrValue::Str(apply::truncate(&r.to_string(), max)));
+                    s.span
+                        .attrs
+                        .insert("gen_ai.tool.call.result".into(), AttrValue::Str(apply::truncate(&r.to_string(), max)));
                 }
             }
             ("llm_input", _) => {
@@ -327,7 +358,10 @@ impl Assembler {
             ("llm_output", _) => {
                 if let Some(Value::Array(texts)) = e.fields.get("assistantTexts") {
                     let joined: Vec<&str> = texts.iter().filter_map(Value::as_str).collect();
-                    s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(apply::truncate(&joined.join("\n"), max)));
+                    s.span.attrs.insert(
+                        "openclaw.content.output".into(),
+                        AttrValue::Str(apply::truncate(&joined.join("\n"), max)),
+                    );
                 }
             }
             _ => {

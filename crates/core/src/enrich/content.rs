@@ -23,8 +23,20 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
             redact(s, k);
         }
     }
-    let overall_input = trace.spans.iter().filter(|s| s.attrs.contains_key(INPUT)).min_by_key(|s| s.start_ns).and_then(|s| s.attr_str(INPUT)).map(str::to_string);
-    let overall_output = trace.spans.iter().filter(|s| s.attrs.contains_key(OUTPUT)).max_by_key(|s| s.end_ns).and_then(|s| s.attr_str(OUTPUT)).map(str::to_string);
+    let overall_input = trace
+        .spans
+        .iter()
+        .filter(|s| s.attrs.contains_key(INPUT))
+        .min_by_key(|s| s.start_ns)
+        .and_then(|s| s.attr_str(INPUT))
+        .map(str::to_string);
+    let overall_output = trace
+        .spans
+        .iter()
+        .filter(|s| s.attrs.contains_key(OUTPUT))
+        .max_by_key(|s| s.end_ns)
+        .and_then(|s| s.attr_str(OUTPUT))
+        .map(str::to_string);
     for s in trace.spans.iter_mut().filter(|s| matches!(s.role, SpanRole::ModelCall | SpanRole::Usage)) {
         to_messages(s);
     }
@@ -47,16 +59,22 @@ fn to_messages(s: &mut Span) {
     };
     let (system, input, output) = (text(s, SYSTEM), text(s, INPUT), text(s, OUTPUT));
     if let Some(sys) = system {
-        s.attrs.insert("gen_ai.system_instructions".into(), json!([{"type": "text", "content": sys}]).to_string().into());
+        s.attrs
+            .insert("gen_ai.system_instructions".into(), json!([{"type": "text", "content": sys}]).to_string().into());
     }
     if let Some(i) = input {
-        s.attrs.insert("gen_ai.input.messages".into(), json!([{"role": "user", "parts": [{"type": "text", "content": i}]}]).to_string().into());
+        s.attrs.insert(
+            "gen_ai.input.messages".into(),
+            json!([{"role": "user", "parts": [{"type": "text", "content": i}]}]).to_string().into(),
+        );
     }
     if let Some(o) = output {
         let finish = if s.status.is_error() { "error" } else { "stop" };
         s.attrs.insert(
             "gen_ai.output.messages".into(),
-            json!([{"role": "assistant", "parts": [{"type": "text", "content": o}], "finish_reason": finish}]).to_string().into(),
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": o}], "finish_reason": finish}])
+                .to_string()
+                .into(),
         );
     }
 }
@@ -83,7 +101,8 @@ mod tests {
         tool.attrs.insert("gen_ai.tool.call.arguments".into(), r#"{"token":"sk-abcdefghijklmnop12345"}"#.into());
         let mut call2 = span(4, Some(1), SpanRole::ModelCall, 50, 90);
         call2.attrs.insert(OUTPUT.into(), "Your email is bob@example.com".into());
-        let mut t = Trace { trace_id: [1; 16], spans: vec![root, call1, tool, call2], straggler: false, incomplete: false };
+        let mut t =
+            Trace { trace_id: [1; 16], spans: vec![root, call1, tool, call2], straggler: false, incomplete: false };
         let r = Redactor::new(&RedactConfig::default()).unwrap();
         shape(&mut t, Some(&r));
 
@@ -93,7 +112,8 @@ mod tests {
         assert_eq!(input[0]["parts"][0]["content"], "What is my email? it is [REDACTED]");
         assert!(call1.attr_str("gen_ai.system_instructions").unwrap().contains("You are helpful."));
         assert!(call1.attr_str(INPUT).is_none(), "plain keys move into the messages");
-        let out: serde_json::Value = serde_json::from_str(t.spans[3].attr_str("gen_ai.output.messages").unwrap()).unwrap();
+        let out: serde_json::Value =
+            serde_json::from_str(t.spans[3].attr_str("gen_ai.output.messages").unwrap()).unwrap();
         assert_eq!(out[0]["finish_reason"], "stop");
         assert_eq!(t.spans[2].attr_str("gen_ai.tool.call.arguments").unwrap(), r#"{"token":"[REDACTED]"}"#);
         assert_eq!(t.spans[0].attr_str(INPUT).unwrap(), "What is my email? it is [REDACTED]");
@@ -102,7 +122,12 @@ mod tests {
 
     #[test]
     fn nothing_captured_means_nothing_added() {
-        let mut t = Trace { trace_id: [1; 16], spans: vec![span(1, None, SpanRole::Turn, 0, 1), span(2, Some(1), SpanRole::ModelCall, 0, 1)], straggler: false, incomplete: false };
+        let mut t = Trace {
+            trace_id: [1; 16],
+            spans: vec![span(1, None, SpanRole::Turn, 0, 1), span(2, Some(1), SpanRole::ModelCall, 0, 1)],
+            straggler: false,
+            incomplete: false,
+        };
         let before = t.clone();
         shape(&mut t, None);
         assert_eq!(t, before);

@@ -45,14 +45,30 @@ impl PriceTable {
             return Some(*p);
         }
         let bare = model.rsplit('/').next().unwrap_or(model);
-        BUNDLED.iter().filter(|(prefix, _)| bare.starts_with(prefix)).max_by_key(|(prefix, _)| prefix.len()).map(|(_, p)| *p)
+        BUNDLED
+            .iter()
+            .filter(|(prefix, _)| bare.starts_with(prefix))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, p)| *p)
     }
 
     /// `uncached_input` excludes cache tokens (OpenClaw's `input`).
-    pub fn cost(&self, model: &str, uncached_input: i64, output: i64, cache_read: i64, cache_write: i64) -> Option<f64> {
+    pub fn cost(
+        &self,
+        model: &str,
+        uncached_input: i64,
+        output: i64,
+        cache_read: i64,
+        cache_write: i64,
+    ) -> Option<f64> {
         let p = self.lookup(model)?;
         let m = 1e-6;
-        Some(uncached_input as f64 * p.input * m + output as f64 * p.output * m + cache_read as f64 * p.cache_read * m + cache_write as f64 * p.cache_write * m)
+        Some(
+            uncached_input as f64 * p.input * m
+                + output as f64 * p.output * m
+                + cache_read as f64 * p.cache_read * m
+                + cache_write as f64 * p.cache_write * m,
+        )
     }
 }
 
@@ -68,7 +84,10 @@ mod tests {
         assert!(t.lookup("fake-model").is_none());
         let cost = t.cost("claude-sonnet-4-5", 1_000_000, 1_000_000, 0, 0).unwrap();
         assert!((cost - 18.0).abs() < 1e-9);
-        let t = PriceTable::with_overrides(HashMap::from([("fake-model".to_string(), Price { input: 1.0, output: 2.0, cache_read: 0.0, cache_write: 0.0 })]));
+        let t = PriceTable::with_overrides(HashMap::from([(
+            "fake-model".to_string(),
+            Price { input: 1.0, output: 2.0, cache_read: 0.0, cache_write: 0.0 },
+        )]));
         assert!((t.cost("fake-model", 500_000, 250_000, 0, 0).unwrap() - 1.0).abs() < 1e-9);
     }
 }

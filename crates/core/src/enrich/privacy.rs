@@ -17,7 +17,10 @@ const BUILTINS: &[(&str, &str)] = &[
     ("github_token", r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
     ("slack_token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
     ("google_key", r"\bAIza[0-9A-Za-z_-]{35}"),
-    ("secret_assignment", r#"(?i)\b(?:api[_-]?key|secret|password|passwd|access[_-]?token|auth[_-]?token)\b["']?\s*[:=]\s*["']?[^\s"',;]{4,}"#),
+    (
+        "secret_assignment",
+        r#"(?i)\b(?:api[_-]?key|secret|password|passwd|access[_-]?token|auth[_-]?token)\b["']?\s*[:=]\s*["']?[^\s"',;]{4,}"#,
+    ),
     ("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
     ("card_number", r"\b(?:\d[ -]?){12,18}\d\b"),
     ("phone", r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\b\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,5}\b|\+\d{8,15}\b"),
@@ -39,7 +42,8 @@ impl Redactor {
             }
         }
         for (i, p) in cfg.patterns.iter().enumerate() {
-            let re = Regex::new(p).map_err(|e| format!("redact.patterns[{i}] is not a valid regular expression: {e}"))?;
+            let re =
+                Regex::new(p).map_err(|e| format!("redact.patterns[{i}] is not a valid regular expression: {e}"))?;
             patterns.push((format!("pattern_{i}"), re));
         }
         Ok(Redactor { patterns, replacement: cfg.replacement.clone() })
@@ -57,7 +61,11 @@ impl Redactor {
                 continue;
             }
             out = if name == "card_number" {
-                re.replace_all(&out, |c: &regex::Captures| if luhn(&c[0]) { self.replacement.clone() } else { c[0].to_string() }).into_owned()
+                re.replace_all(
+                    &out,
+                    |c: &regex::Captures| if luhn(&c[0]) { self.replacement.clone() } else { c[0].to_string() },
+                )
+                .into_owned()
             } else {
                 re.replace_all(&out, regex::NoExpand(&self.replacement)).into_owned()
             };
@@ -75,7 +83,17 @@ fn luhn(s: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
         .sum();
     sum.is_multiple_of(10)
 }
@@ -119,7 +137,12 @@ mod tests {
     #[test]
     fn ordinary_text_is_left_alone() {
         let r = builtins();
-        for c in ["Hello from the fake LLM.", "used 1234 tokens in 2026-11-27", "order 1234567890123 (not Luhn)", "version 3.17.2"] {
+        for c in [
+            "Hello from the fake LLM.",
+            "used 1234 tokens in 2026-11-27",
+            "order 1234567890123 (not Luhn)",
+            "version 3.17.2",
+        ] {
             assert_eq!(r.redact(c), c);
         }
     }

@@ -99,9 +99,11 @@ impl HttpTransport {
         }
         let mut map = HeaderMap::new();
         for (k, v) in headers {
-            let name = HeaderName::from_bytes(k.trim().as_bytes()).map_err(|_| format!("{sink}: invalid header name {k:?}"))?;
+            let name = HeaderName::from_bytes(k.trim().as_bytes())
+                .map_err(|_| format!("{sink}: invalid header name {k:?}"))?;
             // The value is not echoed: it may be a credential.
-            let mut value = HeaderValue::from_str(v.trim()).map_err(|_| format!("{sink}: invalid value for header {name}"))?;
+            let mut value =
+                HeaderValue::from_str(v.trim()).map_err(|_| format!("{sink}: invalid value for header {name}"))?;
             value.set_sensitive(true);
             map.insert(name, value);
         }
@@ -115,7 +117,15 @@ impl HttpTransport {
             .user_agent(concat!("clawtrace/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("{sink}: cannot build HTTP client: {e}"))?;
-        Ok(HttpTransport { client, url: url.to_string(), url_for_errors: redact_url(&parsed), headers: map, protocol, compression, sink })
+        Ok(HttpTransport {
+            client,
+            url: url.to_string(),
+            url_for_errors: redact_url(&parsed),
+            headers: map,
+            protocol,
+            compression,
+            sink,
+        })
     }
 
     pub fn protocol(&self) -> Protocol {
@@ -138,24 +148,39 @@ impl HttpTransport {
             Ok(r) => r,
             Err(e) => {
                 // `without_url`: the URL may carry userinfo; ours is already redacted.
-                let kind = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
+                let kind = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                };
                 return Err(ExportError::Retryable {
-                    message: format!("{}: POST {} {kind}: {}", self.sink, self.url_for_errors, error_chain(&e.without_url())),
+                    message: format!(
+                        "{}: POST {} {kind}: {}",
+                        self.sink,
+                        self.url_for_errors,
+                        error_chain(&e.without_url())
+                    ),
                     retry_after: None,
                 });
             }
         };
         let status = resp.status();
         let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        let is_json = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
+        let is_json =
+            resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
         let bytes = resp.bytes().await.unwrap_or_default();
         if status.is_success() {
             return match partial_success(&bytes, is_json) {
-                Some((rejected, msg)) => Err(ExportError::Partial { message: format!("{}: partial success: {msg}", self.sink), rejected }),
+                Some((rejected, msg)) => {
+                    Err(ExportError::Partial { message: format!("{}: partial success: {msg}", self.sink), rejected })
+                }
                 None => Ok(()),
             };
         }
-        let message = format!("{}: POST {} answered {}: {}", self.sink, self.url_for_errors, status.as_u16(), snippet(&bytes));
+        let message =
+            format!("{}: POST {} answered {}: {}", self.sink, self.url_for_errors, status.as_u16(), snippet(&bytes));
         Err(classify(status.as_u16(), message, retry_after))
     }
 }
@@ -245,7 +270,9 @@ pub fn basic_auth(user: &str, password: &str) -> String {
 pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').ok_or_else(|| "OTLP headers must be key=value pairs separated by commas".to_string())?;
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| "OTLP headers must be key=value pairs separated by commas".to_string())?;
         let k = k.trim();
         if k.is_empty() {
             return Err("OTLP headers: empty header name".into());

@@ -4,7 +4,9 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status as OtlpStatus};
+use opentelemetry_proto::tonic::trace::v1::{
+    span, status, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status as OtlpStatus,
+};
 
 use crate::assemble::span::{AttrValue, Attrs, Span, SpanKind, Status, Trace};
 
@@ -45,7 +47,12 @@ pub fn encode_span(s: &Span) -> OtlpSpan {
         events: s
             .events
             .iter()
-            .map(|e| span::Event { time_unix_nano: e.time_ns, name: e.name.clone(), attributes: key_values(&e.attrs), dropped_attributes_count: 0 })
+            .map(|e| span::Event {
+                time_unix_nano: e.time_ns,
+                name: e.name.clone(),
+                attributes: key_values(&e.attrs),
+                dropped_attributes_count: 0,
+            })
             .collect(),
         dropped_events_count: 0,
         links: s
@@ -96,7 +103,12 @@ pub fn encode_request<'a>(
                 entity_refs: Vec::new(),
             }),
             scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope { name: SCOPE_NAME.into(), version: SCOPE_VERSION.into(), attributes: vec![], dropped_attributes_count: 0 }),
+                scope: Some(InstrumentationScope {
+                    name: SCOPE_NAME.into(),
+                    version: SCOPE_VERSION.into(),
+                    attributes: vec![],
+                    dropped_attributes_count: 0,
+                }),
                 spans,
                 schema_url: String::new(),
             }],

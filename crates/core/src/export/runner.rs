@@ -96,7 +96,12 @@ impl SinkHandle {
     }
 }
 
-pub fn spawn_sink(exporter: Box<dyn Exporter>, cfg: BatchConfig, global: Arc<Stats>, errors: ErrorReporter) -> SinkHandle {
+pub fn spawn_sink(
+    exporter: Box<dyn Exporter>,
+    cfg: BatchConfig,
+    global: Arc<Stats>,
+    errors: ErrorReporter,
+) -> SinkHandle {
     spawn_sink_with_spool(exporter, cfg, global, errors, None)
 }
 
@@ -211,7 +216,11 @@ impl RunCtx<'_> {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
             // With a backlog already spooled the backend is known to be down: one attempt, then join the backlog
             // (in order), instead of holding live traffic for the whole retry deadline.
-            let deadline = if spool.as_ref().is_some_and(|s| s.bytes() > 0) { Duration::ZERO } else { Duration::from_millis(self.cfg.retry_deadline_ms) };
+            let deadline = if spool.as_ref().is_some_and(|s| s.bytes() > 0) {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(self.cfg.retry_deadline_ms)
+            };
             let result = self.send_with_retry(exporter, &b, deadline).await;
             if result.is_err() {
                 Stats::inc(&self.global.export_errors);
@@ -287,7 +296,8 @@ impl RunCtx<'_> {
                 Some(Ok(b)) => b,
             };
             let n: u64 = batch.traces.iter().map(|t| t.spans.len() as u64).sum();
-            let attempt = timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(&batch.traces)).await;
+            let attempt =
+                timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(&batch.traces)).await;
             match attempt {
                 Ok(Ok(())) | Ok(Err(ExportError::Partial { .. })) => {
                     self.stats.spans_unspooled.fetch_add(n, Relaxed);
@@ -308,14 +318,23 @@ impl RunCtx<'_> {
         }
     }
 
-    async fn send_with_retry(&self, exporter: &mut dyn Exporter, batch: &[Arc<Trace>], deadline: Duration) -> Result<(), ExportError> {
+    async fn send_with_retry(
+        &self,
+        exporter: &mut dyn Exporter,
+        batch: &[Arc<Trace>],
+        deadline: Duration,
+    ) -> Result<(), ExportError> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
             self.stats.batches_sent.fetch_add(1, Relaxed);
-            let result = match timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(batch)).await {
+            let result = match timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(batch)).await
+            {
                 Ok(r) => r,
-                Err(_) => Err(ExportError::Retryable { message: format!("{} export timed out", self.name), retry_after: None }),
+                Err(_) => Err(ExportError::Retryable {
+                    message: format!("{} export timed out", self.name),
+                    retry_after: None,
+                }),
             };
             match result {
                 Err(ExportError::Retryable { message, retry_after }) => {
@@ -335,7 +354,9 @@ impl RunCtx<'_> {
 
 /// Full jitter in [d/2, d): spreads retries of many clients without a random-number dependency.
 fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0) as u64;
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0)
+            as u64;
     let half = d.as_nanos() as u64 / 2;
     Duration::from_nanos(half + nanos % half.max(1))
 }
@@ -345,7 +366,12 @@ fn estimate_bytes(t: &Trace) -> usize {
         .iter()
         .map(|s| {
             120 + s.name.len()
-                + s.attrs.iter().map(|(k, v)| k.len() + 16 + if let crate::assemble::span::AttrValue::Str(x) = v { x.len() } else { 8 }).sum::<usize>()
+                + s.attrs
+                    .iter()
+                    .map(|(k, v)| {
+                        k.len() + 16 + if let crate::assemble::span::AttrValue::Str(x) = v { x.len() } else { 8 }
+                    })
+                    .sum::<usize>()
         })
         .sum()
 }

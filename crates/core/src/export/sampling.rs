@@ -26,9 +26,10 @@ pub fn effective_ratio(cfg: &SamplingConfig, env: Env) -> f64 {
     }
     let sampler = env("OTEL_TRACES_SAMPLER").unwrap_or_default();
     match sampler.trim() {
-        "traceidratio" | "parentbased_traceidratio" => {
-            env("OTEL_TRACES_SAMPLER_ARG").and_then(|a| a.trim().parse::<f64>().ok()).filter(|r| (0.0..=1.0).contains(r)).unwrap_or(1.0)
-        }
+        "traceidratio" | "parentbased_traceidratio" => env("OTEL_TRACES_SAMPLER_ARG")
+            .and_then(|a| a.trim().parse::<f64>().ok())
+            .filter(|r| (0.0..=1.0).contains(r))
+            .unwrap_or(1.0),
         "always_off" | "parentbased_always_off" => 0.0,
         _ => 1.0,
     }
@@ -38,7 +39,13 @@ impl Sampler {
     pub fn new(cfg: &SamplingConfig, env: Env) -> Sampler {
         let ratio = effective_ratio(cfg, env);
         let bound = if ratio >= 1.0 { u64::MAX } else { (ratio * u64::MAX as f64) as u64 };
-        Sampler { bound, keep_errors: cfg.keep_errors, keep_slower_than_ms: cfg.keep_slower_than_ms, tail_kept: HashSet::new(), tail_order: VecDeque::new() }
+        Sampler {
+            bound,
+            keep_errors: cfg.keep_errors,
+            keep_slower_than_ms: cfg.keep_slower_than_ms,
+            tail_kept: HashSet::new(),
+            tail_order: VecDeque::new(),
+        }
     }
 
     pub fn keep(&mut self, trace: &Trace) -> bool {
@@ -48,7 +55,8 @@ impl Sampler {
         if trace.straggler && self.tail_kept.contains(&trace.trace_id) {
             return true;
         }
-        let tail = (self.keep_errors && trace.has_error()) || self.keep_slower_than_ms.is_some_and(|t| trace.duration_ms() >= t);
+        let tail = (self.keep_errors && trace.has_error())
+            || self.keep_slower_than_ms.is_some_and(|t| trace.duration_ms() >= t);
         if tail && !trace.straggler {
             self.remember(trace.trace_id);
         }

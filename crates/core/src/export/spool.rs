@@ -37,7 +37,9 @@ impl Spool {
         for entry in fs::read_dir(&dir).map_err(|e| format!("spool: cannot read {}: {e}", dir.display()))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             // A claim left by a process that died mid-send goes back into the queue.
-            if let Some(orig) = name.strip_suffix(".claimed").and_then(|n| n.rsplit_once('.').map(|(base, _pid)| base.to_string())) {
+            if let Some(orig) =
+                name.strip_suffix(".claimed").and_then(|n| n.rsplit_once('.').map(|(base, _pid)| base.to_string()))
+            {
                 let _ = fs::rename(entry.path(), dir.join(orig));
             }
             bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
@@ -99,9 +101,13 @@ impl Spool {
             return None; // another process took it
         }
         let size = fs::metadata(&claimed).map(|m| m.len()).unwrap_or(0);
-        let parsed = fs::read(&claimed).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<Vec<Trace>>(&b).map_err(|e| e.to_string()));
+        let parsed = fs::read(&claimed)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<Vec<Trace>>(&b).map_err(|e| e.to_string()));
         match parsed {
-            Ok(traces) => Some(Ok(SpooledBatch { traces: traces.into_iter().map(Arc::new).collect(), claimed, original, size })),
+            Ok(traces) => {
+                Some(Ok(SpooledBatch { traces: traces.into_iter().map(Arc::new).collect(), claimed, original, size }))
+            }
             Err(e) => {
                 let _ = fs::remove_file(&claimed);
                 self.bytes = self.bytes.saturating_sub(size);

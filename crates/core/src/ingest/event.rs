@@ -51,8 +51,24 @@ pub enum DecodeError {
 
 /// Fields whose type assembly relies on; a mismatch rejects the event rather than guessing.
 const STRING_FIELDS: &[&str] = &[
-    "type", "runId", "callId", "sessionKey", "sessionId", "toolCallId", "toolName", "provider", "model",
-    "channel", "agentId", "outcome", "stream", "lane", "source", "reason", "state", "phase",
+    "type",
+    "runId",
+    "callId",
+    "sessionKey",
+    "sessionId",
+    "toolCallId",
+    "toolName",
+    "provider",
+    "model",
+    "channel",
+    "agentId",
+    "outcome",
+    "stream",
+    "lane",
+    "source",
+    "reason",
+    "state",
+    "phase",
 ];
 const NUMBER_FIELDS: &[&str] = &["seq", "ts", "durationMs", "costUsd", "waitMs", "timeToFirstByteMs"];
 const OBJECT_FIELDS: &[&str] = &["usage", "lastCallUsage", "data", "trace"];
@@ -96,7 +112,8 @@ pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
     };
     // Only diagnostic events share the process-wide `seq` counter (agent events number per run).
     let seq = if inbound.src == Source::Diagnostic { fields.get("seq").and_then(Value::as_u64) } else { None };
-    let ts_ms = fields.get("ts").and_then(Value::as_f64).filter(|t| t.is_finite() && *t > 0.0).unwrap_or(inbound.arrived_ms);
+    let ts_ms =
+        fields.get("ts").and_then(Value::as_f64).filter(|t| t.is_finite() && *t > 0.0).unwrap_or(inbound.arrived_ms);
     Ok(Event {
         src: inbound.src,
         pid: inbound.pid,
@@ -113,7 +130,9 @@ pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
 }
 
 fn valid_hook_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
 }
 
 fn to_object(body: Body) -> Result<Map<String, Value>, DecodeError> {
@@ -187,7 +206,15 @@ mod tests {
     use super::*;
 
     fn inbound(json: &str) -> Inbound {
-        Inbound { src: Source::Diagnostic, pid: 1, arrived_ms: 5.0, trusted: true, hook: None, body: Body::Json(json.into()), ctx: None }
+        Inbound {
+            src: Source::Diagnostic,
+            pid: 1,
+            arrived_ms: 5.0,
+            trusted: true,
+            hook: None,
+            body: Body::Json(json.into()),
+            ctx: None,
+        }
     }
 
     #[test]

@@ -32,11 +32,8 @@ pub fn parse_record(line: &str, default_pid: u32) -> Result<Record, RecordError>
     };
     let pid = obj.get("pid").and_then(Value::as_u64).map(|p| p as u32).unwrap_or(default_pid);
     let evt = obj.remove("evt").unwrap_or(Value::Null);
-    let arrived_ms = obj
-        .get("rt")
-        .and_then(Value::as_f64)
-        .or_else(|| evt.get("ts").and_then(Value::as_f64))
-        .unwrap_or(0.0);
+    let arrived_ms =
+        obj.get("rt").and_then(Value::as_f64).or_else(|| evt.get("ts").and_then(Value::as_f64)).unwrap_or(0.0);
     let trusted = obj.get("meta").and_then(|m| m.get("trusted")).and_then(Value::as_bool).unwrap_or(false);
     let hook = obj.get("hook").and_then(Value::as_str).map(str::to_string);
     let ctx = obj.remove("ctx").filter(|c| !c.is_null()).map(Body::Value);
@@ -49,14 +46,17 @@ mod tests {
 
     #[test]
     fn parses_each_source() {
-        let r = parse_record(r#"{"src":"diagnostic","pid":7,"rt":12,"meta":{"trusted":true},"evt":{"type":"x"}}"#, 1).unwrap();
+        let r = parse_record(r#"{"src":"diagnostic","pid":7,"rt":12,"meta":{"trusted":true},"evt":{"type":"x"}}"#, 1)
+            .unwrap();
         match r {
             Record::Event(i) => {
                 assert_eq!((i.pid, i.arrived_ms, i.trusted, i.src), (7, 12.0, true, Source::Diagnostic));
             }
             _ => panic!("expected event"),
         }
-        assert!(matches!(parse_record(r#"{"src":"marker","note":"--- a ---"}"#, 1).unwrap(), Record::Marker(n) if n == "--- a ---"));
+        assert!(
+            matches!(parse_record(r#"{"src":"marker","note":"--- a ---"}"#, 1).unwrap(), Record::Marker(n) if n == "--- a ---")
+        );
         assert_eq!(parse_record(r#"{"src":"other"}"#, 1).unwrap_err(), RecordError::UnknownSource);
         assert_eq!(parse_record("nope", 1).unwrap_err(), RecordError::MalformedJson);
     }

@@ -27,7 +27,14 @@ const NAPS_BEFORE_PARKING: u32 = 20;
 
 impl Ingress {
     pub fn new(capacity: usize) -> Ingress {
-        Ingress { queue: SegQueue::new(), len: AtomicUsize::new(0), capacity, parked: AtomicBool::new(false), wake: Notify::new(), space: Notify::new() }
+        Ingress {
+            queue: SegQueue::new(),
+            len: AtomicUsize::new(0),
+            capacity,
+            parked: AtomicBool::new(false),
+            wake: Notify::new(),
+            space: Notify::new(),
+        }
     }
 
     /// Never blocks: `Err` gives the event back when the queue is full.
@@ -106,7 +113,15 @@ mod tests {
     use crate::ingest::{Body, Source};
 
     fn item(n: u64) -> Inbound {
-        Inbound { src: Source::Diagnostic, pid: 1, arrived_ms: n as f64, trusted: true, hook: None, body: Body::Json("{}".into()), ctx: None }
+        Inbound {
+            src: Source::Diagnostic,
+            pid: 1,
+            arrived_ms: n as f64,
+            trusted: true,
+            hook: None,
+            body: Body::Json("{}".into()),
+            ctx: None,
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

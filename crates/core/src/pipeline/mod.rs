@@ -21,7 +21,11 @@ pub(crate) enum Control {
     /// Export what is closed (and with `close_open`, everything, open traces as incomplete), then wait for sinks.
     /// With `forget`, also forget exported trace ids, correlation state and `seq` positions afterwards: what
     /// follows is a new stream (a replay), whose ids must not be mistaken for stragglers of the last one.
-    Flush { close_open: bool, forget: bool, done: oneshot::Sender<()> },
+    Flush {
+        close_open: bool,
+        forget: bool,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// The sinks in service, published for `stats()` without a round trip to the worker.
@@ -34,7 +38,12 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn start(cfg: Config, stats: Arc<Stats>, errors: ErrorReporter, sinks: SinkRegistry) -> std::io::Result<Pipeline> {
+    pub fn start(
+        cfg: Config,
+        stats: Arc<Stats>,
+        errors: ErrorReporter,
+        sinks: SinkRegistry,
+    ) -> std::io::Result<Pipeline> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("clawtrace")

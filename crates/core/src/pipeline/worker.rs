@@ -204,7 +204,11 @@ impl Worker {
     }
 
     /// The sampling decision, counted when it drops the trace.
-    fn admit(sampler: &mut Sampler, stats: &Stats, t: crate::assemble::span::Trace) -> Option<Arc<crate::assemble::span::Trace>> {
+    fn admit(
+        sampler: &mut Sampler,
+        stats: &Stats,
+        t: crate::assemble::span::Trace,
+    ) -> Option<Arc<crate::assemble::span::Trace>> {
         if sampler.keep(&t) {
             Some(Arc::new(t))
         } else {
@@ -279,9 +283,12 @@ impl Worker {
         self.sinks = exporters
             .into_iter()
             .zip(spools)
-            .map(|(e, spool)| spawn_sink_with_spool(e, cfg.batch.clone(), self.stats.clone(), self.errors.clone(), spool))
+            .map(|(e, spool)| {
+                spawn_sink_with_spool(e, cfg.batch.clone(), self.stats.clone(), self.errors.clone(), spool)
+            })
             .collect();
-        *self.published.lock().unwrap_or_else(|e| e.into_inner()) = self.sinks.iter().map(|s| (s.name, s.stats.clone())).collect();
+        *self.published.lock().unwrap_or_else(|e| e.into_inner()) =
+            self.sinks.iter().map(|s| (s.name, s.stats.clone())).collect();
     }
 
     fn drain_queue(&mut self, rx: &Ingress) {

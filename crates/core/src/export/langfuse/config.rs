@@ -74,7 +74,9 @@ pub fn traces_url(base: &str) -> String {
 
 /// Langfuse accepts lowercase letters, digits, `-` and `_`, not starting with `langfuse` (reserved).
 fn valid_environment(e: &str) -> bool {
-    !e.is_empty() && !e.starts_with("langfuse") && e.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    !e.is_empty()
+        && !e.starts_with("langfuse")
+        && e.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn non_empty(v: &Option<String>) -> Option<String> {
@@ -89,15 +91,21 @@ impl LangfuseConfig {
             .or_else(|| env("LANGFUSE_HOST"))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let url = traces_url(&base);
-        let public_key = non_empty(&self.public_key).or_else(|| env("LANGFUSE_PUBLIC_KEY")).map(|k| k.trim().to_string());
-        let secret_key = non_empty(&self.secret_key.as_ref().map(|s| s.0.clone())).or_else(|| env("LANGFUSE_SECRET_KEY")).map(|k| k.trim().to_string());
+        let public_key =
+            non_empty(&self.public_key).or_else(|| env("LANGFUSE_PUBLIC_KEY")).map(|k| k.trim().to_string());
+        let secret_key = non_empty(&self.secret_key.as_ref().map(|s| s.0.clone()))
+            .or_else(|| env("LANGFUSE_SECRET_KEY"))
+            .map(|k| k.trim().to_string());
         let (public_key, secret_key) = match (public_key, secret_key) {
             (Some(p), Some(s)) => (p, Secret(s)),
             (p, s) => {
-                let missing: Vec<&str> = [(p.is_none(), "publicKey (LANGFUSE_PUBLIC_KEY)"), (s.is_none(), "secretKey (LANGFUSE_SECRET_KEY)")]
-                    .into_iter()
-                    .filter_map(|(m, name)| m.then_some(name))
-                    .collect();
+                let missing: Vec<&str> = [
+                    (p.is_none(), "publicKey (LANGFUSE_PUBLIC_KEY)"),
+                    (s.is_none(), "secretKey (LANGFUSE_SECRET_KEY)"),
+                ]
+                .into_iter()
+                .filter_map(|(m, name)| m.then_some(name))
+                .collect();
                 return Err(format!(
                     "langfuse: missing {} — set exporters.langfuse.publicKey/secretKey or the LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY variables (the project's API keys in Langfuse settings)",
                     missing.join(" and ")
@@ -145,7 +153,6 @@ mod tests {
     use super::*;
     use crate::testing::env_of;
 
-
     const KEYS: [(&str, &str); 2] = [("LANGFUSE_PUBLIC_KEY", "pk-lf-env"), ("LANGFUSE_SECRET_KEY", "sk-lf-env-secret")];
 
     #[test]
@@ -155,8 +162,16 @@ mod tests {
         assert_eq!(s.url, "https://cloud.langfuse.com/api/public/otel/v1/traces");
         let host = env_of(&[KEYS[0], KEYS[1], ("LANGFUSE_HOST", "http://old:3000/")]);
         assert_eq!(LangfuseConfig::default().resolve(&host).unwrap().url, "http://old:3000/api/public/otel/v1/traces");
-        let both = env_of(&[KEYS[0], KEYS[1], ("LANGFUSE_HOST", "http://old:3000"), ("LANGFUSE_BASE_URL", "https://us.cloud.langfuse.com")]);
-        assert_eq!(LangfuseConfig::default().resolve(&both).unwrap().url, "https://us.cloud.langfuse.com/api/public/otel/v1/traces");
+        let both = env_of(&[
+            KEYS[0],
+            KEYS[1],
+            ("LANGFUSE_HOST", "http://old:3000"),
+            ("LANGFUSE_BASE_URL", "https://us.cloud.langfuse.com"),
+        ]);
+        assert_eq!(
+            LangfuseConfig::default().resolve(&both).unwrap().url,
+            "https://us.cloud.langfuse.com/api/public/otel/v1/traces"
+        );
         let cfg = LangfuseConfig { base_url: Some("http://127.0.0.1:9/".into()), ..Default::default() };
         assert_eq!(cfg.resolve(&both).unwrap().url, "http://127.0.0.1:9/api/public/otel/v1/traces");
         assert_eq!(traces_url("http://h/api/public/otel"), "http://h/api/public/otel/v1/traces");
@@ -166,11 +181,15 @@ mod tests {
 
     #[test]
     fn configured_values_win_over_the_environment() {
-        let env = env_of(&[KEYS[0], KEYS[1], ("LANGFUSE_TRACING_ENVIRONMENT", "staging"), ("LANGFUSE_RELEASE", "env-rel")]);
+        let env =
+            env_of(&[KEYS[0], KEYS[1], ("LANGFUSE_TRACING_ENVIRONMENT", "staging"), ("LANGFUSE_RELEASE", "env-rel")]);
         let s = LangfuseConfig::default().resolve(&env).unwrap();
         assert_eq!((s.public_key.as_str(), s.secret_key.0.as_str()), ("pk-lf-env", "sk-lf-env-secret"));
         assert_eq!((s.environment.as_deref(), s.release.as_deref()), (Some("staging"), Some("env-rel")));
-        assert_eq!((s.protocol, s.compression, s.timeout), (Protocol::Protobuf, Compression::None, Duration::from_millis(10_000)));
+        assert_eq!(
+            (s.protocol, s.compression, s.timeout),
+            (Protocol::Protobuf, Compression::None, Duration::from_millis(10_000))
+        );
         let cfg = LangfuseConfig {
             public_key: Some("pk-lf-cfg".into()),
             secret_key: Some(Secret("sk-lf-cfg".into())),
@@ -184,7 +203,10 @@ mod tests {
         let s = cfg.resolve(&env).unwrap();
         assert_eq!((s.public_key.as_str(), s.secret_key.0.as_str()), ("pk-lf-cfg", "sk-lf-cfg"));
         assert_eq!((s.environment.as_deref(), s.release.as_deref()), (Some("production"), Some("1.2.3")));
-        assert_eq!((s.protocol, s.compression, s.timeout), (Protocol::Json, Compression::Gzip, Duration::from_millis(1500)));
+        assert_eq!(
+            (s.protocol, s.compression, s.timeout),
+            (Protocol::Json, Compression::Gzip, Duration::from_millis(1500))
+        );
         // An empty configured string is "not configured", as an empty variable is.
         let blank = LangfuseConfig { public_key: Some("  ".into()), ..Default::default() };
         assert_eq!(blank.resolve(&env).unwrap().public_key, "pk-lf-env");
@@ -197,7 +219,11 @@ mod tests {
         let only_secret = env_of(&[("LANGFUSE_SECRET_KEY", "sk-lf-topsecret")]);
         let e = LangfuseConfig::default().resolve(&only_secret).unwrap_err();
         assert!(e.contains("missing publicKey") && !e.contains("missing secretKey") && !e.contains("topsecret"), "{e}");
-        let swapped = LangfuseConfig { public_key: Some("sk-lf-topsecret".into()), secret_key: Some(Secret("pk-lf-1".into())), ..Default::default() };
+        let swapped = LangfuseConfig {
+            public_key: Some("sk-lf-topsecret".into()),
+            secret_key: Some(Secret("pk-lf-1".into())),
+            ..Default::default()
+        };
         let e = swapped.resolve(&env_of(&[])).unwrap_err();
         assert!(e.contains("swapped") && !e.contains("topsecret"), "{e}");
         let env = env_of(&KEYS);
@@ -218,9 +244,18 @@ mod tests {
         assert_eq!(h[0], ("Authorization".into(), Secret(basic_auth("pk-lf-env", "sk-lf-env-secret"))));
         assert!(h.contains(&("x-langfuse-ingestion-version".into(), Secret("4".into()))));
         let dbg = format!("{s:?} {h:?}");
-        assert!(!dbg.contains("sk-lf-env-secret") && !dbg.contains(&basic_auth("pk-lf-env", "sk-lf-env-secret")), "{dbg}");
-        let cfg: LangfuseConfig = serde_json::from_value(serde_json::json!({"publicKey": "pk", "secretKey": "sk-lf-hidden", "baseUrl": "http://x"})).unwrap();
+        assert!(
+            !dbg.contains("sk-lf-env-secret") && !dbg.contains(&basic_auth("pk-lf-env", "sk-lf-env-secret")),
+            "{dbg}"
+        );
+        let cfg: LangfuseConfig = serde_json::from_value(
+            serde_json::json!({"publicKey": "pk", "secretKey": "sk-lf-hidden", "baseUrl": "http://x"}),
+        )
+        .unwrap();
         assert!(!format!("{cfg:?}").contains("sk-lf-hidden"));
-        assert!(serde_json::from_value::<LangfuseConfig>(serde_json::json!({"host": "x"})).is_err(), "unknown keys are refused");
+        assert!(
+            serde_json::from_value::<LangfuseConfig>(serde_json::json!({"host": "x"})).is_err(),
+            "unknown keys are refused"
+        );
     }
 }

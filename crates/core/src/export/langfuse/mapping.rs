@@ -123,7 +123,11 @@ fn str_kv(key: &str, v: &str) -> KeyValue {
 
 fn string_array_kv(key: &str, values: &[String]) -> KeyValue {
     let values = values.iter().map(|v| AnyValue { value: Some(any_value::Value::StringValue(v.clone())) }).collect();
-    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(any_value::Value::ArrayValue(ArrayValue { values })) }), ..Default::default() }
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue { value: Some(any_value::Value::ArrayValue(ArrayValue { values })) }),
+        ..Default::default()
+    }
 }
 
 /// Langfuse's usage keys (reference §4.2): `input` and `output` exclude the cache and reasoning counts that get
@@ -141,7 +145,11 @@ pub fn usage_details(span: &Span) -> Option<Value> {
     let mut m = Map::new();
     m.insert("input".into(), (input - cache_read - cache_write).max(0).into());
     m.insert("output".into(), (output - reasoning).max(0).into());
-    for (k, v) in [("input_cached_tokens", cache_read), ("input_cache_creation", cache_write), ("output_reasoning_tokens", reasoning)] {
+    for (k, v) in [
+        ("input_cached_tokens", cache_read),
+        ("input_cache_creation", cache_write),
+        ("output_reasoning_tokens", reasoning),
+    ] {
         if v > 0 {
             m.insert(k.into(), v.into());
         }
@@ -249,7 +257,11 @@ mod tests {
     use crate::assemble::span::Status;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
-        Span { start_ns: 1_795_760_008_686_000_000, end_ns: 1_795_760_012_037_000_000, ..crate::testing::named(7, id, parent, role, name, attrs) }
+        Span {
+            start_ns: 1_795_760_008_686_000_000,
+            end_ns: 1_795_760_012_037_000_000,
+            ..crate::testing::named(7, id, parent, role, name, attrs)
+        }
     }
 
     fn s(v: &str) -> AttrValue {
@@ -267,7 +279,8 @@ mod tests {
             v.extend_from_slice(extra);
             v
         };
-        let mut failed = span(4, Some(3), SpanRole::ModelCall, "chat gpt-x", &common(&[("gen_ai.request.model", s("gpt-x"))]));
+        let mut failed =
+            span(4, Some(3), SpanRole::ModelCall, "chat gpt-x", &common(&[("gen_ai.request.model", s("gpt-x"))]));
         failed.status = Status::Error("boom".into());
         Trace {
             trace_id: [7; 16],
@@ -307,7 +320,13 @@ mod tests {
                 ),
                 span(6, Some(3), SpanRole::Tool, "execute_tool read", &common(&[])),
                 span(7, Some(3), SpanRole::Context, "openclaw.context.assembled", &common(&[])),
-                span(8, Some(2), SpanRole::Usage, "openclaw.model.usage", &common(&[("openclaw.cost_usd", AttrValue::F64(0.5))])),
+                span(
+                    8,
+                    Some(2),
+                    SpanRole::Usage,
+                    "openclaw.model.usage",
+                    &common(&[("openclaw.cost_usd", AttrValue::F64(0.5))]),
+                ),
             ],
             straggler: false,
             incomplete: false,
@@ -342,11 +361,17 @@ mod tests {
             assert_eq!(sv(&a, SESSION_ID), Some("agent:ops:telegram:direct:42"));
             assert_eq!(sv(&a, ENVIRONMENT), Some("production"));
             assert_eq!(sv(&a, RELEASE), Some("1.2.3"));
-            let Some(any_value::Value::ArrayValue(tags)) = a.get(TRACE_TAGS) else { panic!("tags as an array on {}", o.name) };
-            let tags: Vec<&str> = tags.values.iter().map(|v| match &v.value {
-                Some(any_value::Value::StringValue(s)) => s.as_str(),
-                other => panic!("string tags only: {other:?}"),
-            }).collect();
+            let Some(any_value::Value::ArrayValue(tags)) = a.get(TRACE_TAGS) else {
+                panic!("tags as an array on {}", o.name)
+            };
+            let tags: Vec<&str> = tags
+                .values
+                .iter()
+                .map(|v| match &v.value {
+                    Some(any_value::Value::StringValue(s)) => s.as_str(),
+                    other => panic!("string tags only: {other:?}"),
+                })
+                .collect();
             assert_eq!(tags, ["agent:ops", "channel:telegram", "outcome:completed"]);
             assert_eq!(o.attributes.iter().filter(|kv| kv.key == TRACE_NAME).count(), 1, "each key once");
         }

@@ -23,7 +23,14 @@ pub struct LangfuseExporter {
 impl LangfuseExporter {
     pub fn new(settings: &LangfuseSettings, service_name: &str) -> Result<LangfuseExporter, String> {
         let headers: Vec<(String, String)> = settings.headers().into_iter().map(|(k, v)| (k, v.0)).collect();
-        let transport = HttpTransport::new("langfuse", &settings.url, &headers, settings.protocol, settings.compression, settings.timeout)?;
+        let transport = HttpTransport::new(
+            "langfuse",
+            &settings.url,
+            &headers,
+            settings.protocol,
+            settings.compression,
+            settings.timeout,
+        )?;
         let profile = Profile { environment: settings.environment.clone(), release: settings.release.clone() };
         Ok(LangfuseExporter { transport, service_name: service_name.to_string(), profile })
     }

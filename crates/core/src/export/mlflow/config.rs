@@ -94,7 +94,9 @@ impl MlflowConfig {
         if let ExperimentRef::Id(id) = &experiment {
             // The OTLP endpoint takes numeric ids only (a name there is a 400 for every batch).
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("mlflow: experiment id must be numeric, got {id:?} (use experimentName for a name)"));
+                return Err(format!(
+                    "mlflow: experiment id must be numeric, got {id:?} (use experimentName for a name)"
+                ));
             }
         }
 
@@ -102,16 +104,22 @@ impl MlflowConfig {
         let (user, password, token) = if configured_pair || self.token.is_some() {
             (non_empty(&self.username), non_empty_secret(&self.password), non_empty_secret(&self.token))
         } else {
-            (env("MLFLOW_TRACKING_USERNAME"), env("MLFLOW_TRACKING_PASSWORD").map(Secret), env("MLFLOW_TRACKING_TOKEN").map(Secret))
+            (
+                env("MLFLOW_TRACKING_USERNAME"),
+                env("MLFLOW_TRACKING_PASSWORD").map(Secret),
+                env("MLFLOW_TRACKING_TOKEN").map(Secret),
+            )
         };
-        let authorization = match (user, password, token) {
-            (Some(u), Some(p), _) => Some(Secret(basic_auth(&u, &p.0))),
-            (Some(_), None, _) | (None, Some(_), _) => {
-                return Err("mlflow: username and password go together (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)".into())
-            }
-            (None, None, Some(t)) => Some(Secret(format!("Bearer {}", t.0))),
-            (None, None, None) => None,
-        };
+        let authorization =
+            match (user, password, token) {
+                (Some(u), Some(p), _) => Some(Secret(basic_auth(&u, &p.0))),
+                (Some(_), None, _) | (None, Some(_), _) => return Err(
+                    "mlflow: username and password go together (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)"
+                        .into(),
+                ),
+                (None, None, Some(t)) => Some(Secret(format!("Bearer {}", t.0))),
+                (None, None, None) => None,
+            };
 
         let timeout_ms = self.timeout_ms.unwrap_or(10_000);
         if timeout_ms == 0 {
@@ -133,7 +141,6 @@ mod tests {
     use super::*;
     use crate::testing::env_of;
 
-
     #[test]
     fn environment_fills_the_blanks() {
         let env = env_of(&[
@@ -147,9 +154,17 @@ mod tests {
         assert_eq!(s.traces_url(), "http://127.0.0.1:5000/v1/traces");
         assert_eq!(s.experiment, ExperimentRef::Name("agents".into()));
         assert_eq!(s.authorization, Some(Secret(basic_auth("admin", "pw"))));
-        assert_eq!((s.protocol, s.compression, s.timeout), (Protocol::Protobuf, Compression::None, Duration::from_secs(10)));
+        assert_eq!(
+            (s.protocol, s.compression, s.timeout),
+            (Protocol::Protobuf, Compression::None, Duration::from_secs(10))
+        );
 
-        let env = env_of(&[("MLFLOW_TRACKING_URI", "http://m"), ("MLFLOW_EXPERIMENT_ID", "7"), ("MLFLOW_EXPERIMENT_NAME", "x"), ("MLFLOW_TRACKING_TOKEN", "tok")]);
+        let env = env_of(&[
+            ("MLFLOW_TRACKING_URI", "http://m"),
+            ("MLFLOW_EXPERIMENT_ID", "7"),
+            ("MLFLOW_EXPERIMENT_NAME", "x"),
+            ("MLFLOW_TRACKING_TOKEN", "tok"),
+        ]);
         let s = MlflowConfig::default().resolve(&env).unwrap();
         assert_eq!(s.experiment, ExperimentRef::Id("7".into()));
         assert_eq!(s.authorization, Some(Secret("Bearer tok".into())));
@@ -178,9 +193,20 @@ mod tests {
         };
         let s = cfg.resolve(&env).unwrap();
         assert_eq!(s.tracking_uri, "https://cfg:443");
-        assert_eq!(s.experiment, ExperimentRef::Name("from-config".into()), "a configured name beats an id from the environment");
-        assert_eq!(s.authorization, Some(Secret("Bearer t0k".into())), "configured credentials replace the environment's");
-        assert_eq!((s.protocol, s.compression, s.timeout), (Protocol::Json, Compression::Gzip, Duration::from_millis(1500)));
+        assert_eq!(
+            s.experiment,
+            ExperimentRef::Name("from-config".into()),
+            "a configured name beats an id from the environment"
+        );
+        assert_eq!(
+            s.authorization,
+            Some(Secret("Bearer t0k".into())),
+            "configured credentials replace the environment's"
+        );
+        assert_eq!(
+            (s.protocol, s.compression, s.timeout),
+            (Protocol::Json, Compression::Gzip, Duration::from_millis(1500))
+        );
         let both = MlflowConfig { experiment_id: Some("12".into()), experiment_name: Some("n".into()), ..cfg };
         assert_eq!(both.resolve(&env).unwrap().experiment, ExperimentRef::Id("12".into()));
     }
@@ -193,9 +219,14 @@ mod tests {
             let c = MlflowConfig { tracking_uri: Some(uri.into()), ..Default::default() };
             assert!(c.resolve(&none).is_err(), "{uri}");
         }
-        let c = MlflowConfig { tracking_uri: Some("http://m".into()), experiment_id: Some("agents".into()), ..Default::default() };
+        let c = MlflowConfig {
+            tracking_uri: Some("http://m".into()),
+            experiment_id: Some("agents".into()),
+            ..Default::default()
+        };
         assert!(c.resolve(&none).unwrap_err().contains("numeric"));
-        let c = MlflowConfig { tracking_uri: Some("http://m".into()), username: Some("u".into()), ..Default::default() };
+        let c =
+            MlflowConfig { tracking_uri: Some("http://m".into()), username: Some("u".into()), ..Default::default() };
         assert!(c.resolve(&none).unwrap_err().contains("together"));
         let c = MlflowConfig { tracking_uri: Some("http://m".into()), timeout_ms: Some(0), ..Default::default() };
         assert!(c.resolve(&none).is_err());
@@ -203,12 +234,23 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let env = env_of(&[("MLFLOW_TRACKING_URI", "http://m"), ("MLFLOW_TRACKING_USERNAME", "u"), ("MLFLOW_TRACKING_PASSWORD", "hunter2-pw")]);
+        let env = env_of(&[
+            ("MLFLOW_TRACKING_URI", "http://m"),
+            ("MLFLOW_TRACKING_USERNAME", "u"),
+            ("MLFLOW_TRACKING_PASSWORD", "hunter2-pw"),
+        ]);
         let cfg = MlflowConfig { token: None, password: None, ..Default::default() };
         let s = cfg.resolve(&env).unwrap();
         let dbg = format!("{s:?} {cfg:?}");
-        assert!(!dbg.contains("hunter2") && !dbg.contains(&basic_auth("u", "hunter2-pw")[6..]), "a credential in Debug output");
-        let cfg = MlflowConfig { tracking_uri: Some("http://m".into()), token: Some(Secret("tok-secret".into())), ..Default::default() };
+        assert!(
+            !dbg.contains("hunter2") && !dbg.contains(&basic_auth("u", "hunter2-pw")[6..]),
+            "a credential in Debug output"
+        );
+        let cfg = MlflowConfig {
+            tracking_uri: Some("http://m".into()),
+            token: Some(Secret("tok-secret".into())),
+            ..Default::default()
+        };
         assert!(!format!("{cfg:?} {:?}", cfg.resolve(&env).unwrap()).contains("tok-secret"));
     }
 }

@@ -66,7 +66,9 @@ pub fn map_span(trace: &Trace, span: &Span, out: &mut OtlpSpan) {
         add(TOKEN_USAGE, u);
     }
     if matches!(span_type(span), "CHAT_MODEL") {
-        if let Some(m) = span.attr_str("gen_ai.response.model").or(span.attr_str("gen_ai.request.model")).filter(|m| !m.is_empty()) {
+        if let Some(m) =
+            span.attr_str("gen_ai.response.model").or(span.attr_str("gen_ai.request.model")).filter(|m| !m.is_empty())
+        {
             add(LLM_MODEL, m.to_string());
         }
         if let Some(p) = span.attr_str("gen_ai.provider.name").filter(|p| !p.is_empty()) {
@@ -155,16 +157,24 @@ fn text_attr<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
 fn inputs(span: &Span) -> Option<String> {
     match span.role {
         // GenAI messages (`[{role, parts}]`) are sent as they are: MLflow's chat view reads that format.
-        SpanRole::ModelCall | SpanRole::Usage if span.attrs.contains_key("gen_ai.input.messages") => span.attr_str("gen_ai.input.messages").map(json_text),
-        SpanRole::Tool if span.attrs.contains_key("gen_ai.tool.call.arguments") => span.attr_str("gen_ai.tool.call.arguments").map(json_text),
+        SpanRole::ModelCall | SpanRole::Usage if span.attrs.contains_key("gen_ai.input.messages") => {
+            span.attr_str("gen_ai.input.messages").map(json_text)
+        }
+        SpanRole::Tool if span.attrs.contains_key("gen_ai.tool.call.arguments") => {
+            span.attr_str("gen_ai.tool.call.arguments").map(json_text)
+        }
         _ => text_attr(span, "openclaw.content.input").map(|t| chat_text("user", t)),
     }
 }
 
 fn outputs(span: &Span) -> Option<String> {
     match span.role {
-        SpanRole::ModelCall | SpanRole::Usage if span.attrs.contains_key("gen_ai.output.messages") => span.attr_str("gen_ai.output.messages").map(json_text),
-        SpanRole::Tool if span.attrs.contains_key("gen_ai.tool.call.result") => span.attr_str("gen_ai.tool.call.result").map(json_text),
+        SpanRole::ModelCall | SpanRole::Usage if span.attrs.contains_key("gen_ai.output.messages") => {
+            span.attr_str("gen_ai.output.messages").map(json_text)
+        }
+        SpanRole::Tool if span.attrs.contains_key("gen_ai.tool.call.result") => {
+            span.attr_str("gen_ai.tool.call.result").map(json_text)
+        }
         _ => text_attr(span, "openclaw.content.output").map(|t| chat_text("assistant", t)),
     }
 }
@@ -197,7 +207,9 @@ pub fn token_usage(span: &Span) -> Option<String> {
 /// (`tags.channel = 'webchat'`).
 pub fn trace_tags(trace: &Trace, root: &Span) -> Vec<(&'static str, String)> {
     let mut tags = vec![("mlflow.traceName", clamp_chars(&root.name, MAX_TAG_CHARS))];
-    let first = |key: &str| root.attr_str(key).or_else(|| trace.spans.iter().find_map(|s| s.attr_str(key))).filter(|v| !v.is_empty());
+    let first = |key: &str| {
+        root.attr_str(key).or_else(|| trace.spans.iter().find_map(|s| s.attr_str(key))).filter(|v| !v.is_empty())
+    };
     if let Some(c) = first("openclaw.channel") {
         tags.push(("channel", clamp_chars(c, MAX_TAG_CHARS)));
     }
@@ -225,7 +237,8 @@ pub fn trace_tags(trace: &Trace, root: &Span) -> Vec<(&'static str, String)> {
 pub fn roots_last(req: &mut ExportTraceServiceRequest) {
     for rs in &mut req.resource_spans {
         for ss in &mut rs.scope_spans {
-            let (roots, children): (Vec<OtlpSpan>, Vec<OtlpSpan>) = std::mem::take(&mut ss.spans).into_iter().partition(|s| s.parent_span_id.is_empty());
+            let (roots, children): (Vec<OtlpSpan>, Vec<OtlpSpan>) =
+                std::mem::take(&mut ss.spans).into_iter().partition(|s| s.parent_span_id.is_empty());
             ss.spans = children;
             ss.spans.extend(roots);
         }
@@ -239,7 +252,11 @@ mod tests {
     use crate::export::otlp_proto::encode_request;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
-        Span { start_ns: 1_700_000_000_000_000_000 + id as u64, end_ns: 1_700_000_000_100_000_000, ..crate::testing::named(7, id, parent, role, name, attrs) }
+        Span {
+            start_ns: 1_700_000_000_000_000_000 + id as u64,
+            end_ns: 1_700_000_000_100_000_000,
+            ..crate::testing::named(7, id, parent, role, name, attrs)
+        }
     }
 
     fn s(v: &str) -> AttrValue {
@@ -266,7 +283,10 @@ mod tests {
             ("gen_ai.output.messages", s(r#"[{"role":"assistant","parts":[{"type":"text","content":"4"}]}]"#)),
         ]);
         let mut tool = who.to_vec();
-        tool.extend([("gen_ai.tool.call.arguments", s(r#"{"path":"a.txt"}"#)), ("gen_ai.tool.call.result", s("file conten…"))]);
+        tool.extend([
+            ("gen_ai.tool.call.arguments", s(r#"{"path":"a.txt"}"#)),
+            ("gen_ai.tool.call.result", s("file conten…")),
+        ]);
         Trace {
             trace_id: [7; 16],
             spans: vec![
@@ -349,11 +369,18 @@ mod tests {
         assert_eq!(attr(root, "mlflow.traceTag.channel"), Some("webchat"));
         assert_eq!(attr(root, "mlflow.traceTag.agent"), Some("main"));
         assert_eq!(attr(root, "mlflow.traceTag.outcome"), Some("completed"));
-        assert!(spans(&req)[..6].iter().all(|o| o.attributes.iter().all(|kv| !kv.key.starts_with(TRACE_TAG_PREFIX))), "tags on the root only");
+        assert!(
+            spans(&req)[..6].iter().all(|o| o.attributes.iter().all(|kv| !kv.key.starts_with(TRACE_TAG_PREFIX))),
+            "tags on the root only"
+        );
         t.spans[0].status = Status::Error("model call failed".into());
         assert_eq!(attr(spans(&encode(&t)).last().unwrap(), "mlflow.traceTag.outcome"), Some("error"));
         t.spans[0].attrs.insert("openclaw.outcome".into(), s("completed"));
-        assert_eq!(attr(spans(&encode(&t)).last().unwrap(), "mlflow.traceTag.outcome"), Some("error"), "agrees with the ERROR state");
+        assert_eq!(
+            attr(spans(&encode(&t)).last().unwrap(), "mlflow.traceTag.outcome"),
+            Some("error"),
+            "agrees with the ERROR state"
+        );
         t.spans[0].attrs.insert("openclaw.outcome".into(), s("timed_out"));
         assert_eq!(attr(spans(&encode(&t)).last().unwrap(), "mlflow.traceTag.outcome"), Some("timed_out"));
     }
@@ -370,7 +397,10 @@ mod tests {
         let req = encode(&t);
         let o = spans(&req).iter().find(|o| o.name == "openclaw.model.usage").unwrap();
         assert_eq!(attr(o, SPAN_TYPE), Some("CHAT_MODEL"));
-        assert_eq!(attr(o, TOKEN_USAGE), Some(r#"{"cache_read_input_tokens":4,"input_tokens":10,"output_tokens":2,"total_tokens":12}"#));
+        assert_eq!(
+            attr(o, TOKEN_USAGE),
+            Some(r#"{"cache_read_input_tokens":4,"input_tokens":10,"output_tokens":2,"total_tokens":12}"#)
+        );
         assert_eq!(attr(o, LLM_MODEL), Some("gpt-4o-mini"));
     }
 
@@ -384,7 +414,12 @@ mod tests {
                 let req = encode(&turn(sk));
                 let all: std::collections::HashSet<_> = spans(&req)
                     .iter()
-                    .flat_map(|o| [attr(o, "session.id").unwrap().to_string(), attr(o, "gen_ai.conversation.id").unwrap().to_string()])
+                    .flat_map(|o| {
+                        [
+                            attr(o, "session.id").unwrap().to_string(),
+                            attr(o, "gen_ai.conversation.id").unwrap().to_string(),
+                        ]
+                    })
                     .collect();
                 assert_eq!(all.len(), 1, "every span and both keys carry the same clamped id");
                 all.into_iter().next().unwrap()
@@ -421,7 +456,13 @@ mod tests {
                 any_value::Value::StringValue(v) if v.chars().count() == MAX_ID_CHARS
             )));
         }
-        assert!(spans(&req).iter().find(|o| o.name == "openclaw.run").unwrap().attributes.iter().all(|kv| kv.key != "user.id"));
+        assert!(spans(&req)
+            .iter()
+            .find(|o| o.name == "openclaw.run")
+            .unwrap()
+            .attributes
+            .iter()
+            .all(|kv| kv.key != "user.id"));
     }
 
     #[test]

@@ -35,10 +35,12 @@ struct Answer {
 
 impl ExperimentResolver {
     pub fn new(settings: &MlflowSettings) -> Result<ExperimentResolver, String> {
-        let base = reqwest::Url::parse(&settings.tracking_uri).map_err(|e| format!("mlflow: invalid tracking URI: {e}"))?;
+        let base =
+            reqwest::Url::parse(&settings.tracking_uri).map_err(|e| format!("mlflow: invalid tracking URI: {e}"))?;
         let authorization = match &settings.authorization {
             Some(a) => {
-                let mut v = HeaderValue::from_str(&a.0).map_err(|_| "mlflow: credentials contain characters not allowed in a header".to_string())?;
+                let mut v = HeaderValue::from_str(&a.0)
+                    .map_err(|_| "mlflow: credentials contain characters not allowed in a header".to_string())?;
                 v.set_sensitive(true);
                 Some(v)
             }
@@ -50,7 +52,14 @@ impl ExperimentResolver {
             .user_agent(concat!("clawtrace/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("mlflow: cannot build HTTP client: {e}"))?;
-        Ok(ExperimentResolver { base_for_errors: redact_url(&base), base, client, authorization, target: settings.experiment.clone(), resolved: None })
+        Ok(ExperimentResolver {
+            base_for_errors: redact_url(&base),
+            base,
+            client,
+            authorization,
+            target: settings.experiment.clone(),
+            resolved: None,
+        })
     }
 
     /// The id, once resolved.
@@ -78,7 +87,8 @@ impl ExperimentResolver {
         }
         let id = match self.target.clone() {
             ExperimentRef::Id(id) => {
-                let a = self.call(Method::GET, "api/2.0/mlflow/experiments/get", &[("experiment_id", &id)], None).await?;
+                let a =
+                    self.call(Method::GET, "api/2.0/mlflow/experiments/get", &[("experiment_id", &id)], None).await?;
                 self.experiment_from(a, &format!("experiment id {id}"))?
             }
             ExperimentRef::Name(name) => self.get_or_create(&name).await?,
@@ -98,7 +108,9 @@ impl ExperimentResolver {
         if created.status == 200 {
             return match created.body.get("experiment_id").and_then(Value::as_str) {
                 Some(id) if !id.is_empty() => Ok(id.to_string()),
-                _ => Err(ExportError::Refused { message: format!("mlflow: creating {what} on {} gave no experiment_id", self.base_for_errors) }),
+                _ => Err(ExportError::Refused {
+                    message: format!("mlflow: creating {what} on {} gave no experiment_id", self.base_for_errors),
+                }),
             };
         }
         if created.error_code == "RESOURCE_ALREADY_EXISTS" {
@@ -125,11 +137,16 @@ impl ExperimentResolver {
         }
         let exp = a.body.get("experiment").cloned().unwrap_or(Value::Null);
         let Some(id) = exp.get("experiment_id").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
-            return Err(ExportError::Refused { message: format!("mlflow: looking up {what} on {} gave no experiment_id", self.base_for_errors) });
+            return Err(ExportError::Refused {
+                message: format!("mlflow: looking up {what} on {} gave no experiment_id", self.base_for_errors),
+            });
         };
         if exp.get("lifecycle_stage").and_then(Value::as_str) == Some("deleted") {
             return Err(ExportError::Refused {
-                message: format!("mlflow: {what} (id {id}) is deleted on {}; restore it or choose another experiment", self.base_for_errors),
+                message: format!(
+                    "mlflow: {what} (id {id}) is deleted on {}; restore it or choose another experiment",
+                    self.base_for_errors
+                ),
             });
         }
         Ok(id.to_string())
@@ -144,17 +161,26 @@ impl ExperimentResolver {
             _ => "",
         };
         let code = if a.error_code.is_empty() { String::new() } else { format!(" {}", a.error_code) };
-        let message = format!("mlflow: {doing} on {} answered {}{code}: {detail}{hint}", self.base_for_errors, a.status);
+        let message =
+            format!("mlflow: {doing} on {} answered {}{code}: {detail}{hint}", self.base_for_errors, a.status);
         match classify(a.status, message, a.retry_after) {
             ExportError::Rejected { message } => ExportError::Refused { message },
             other => other,
         }
     }
 
-    async fn call(&self, method: Method, path: &str, query: &[(&str, &str)], body: Option<Value>) -> Result<Answer, ExportError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<Answer, ExportError> {
         let mut url = self.base.clone();
         {
-            let mut segs = url.path_segments_mut().map_err(|_| ExportError::Refused { message: "mlflow: tracking URI cannot be a base URL".into() })?;
+            let mut segs = url
+                .path_segments_mut()
+                .map_err(|_| ExportError::Refused { message: "mlflow: tracking URI cannot be a base URL".into() })?;
             segs.pop_if_empty();
             segs.extend(path.split('/'));
         }
@@ -166,22 +192,33 @@ impl ExperimentResolver {
             req = req.header(AUTHORIZATION, a.clone());
         }
         if let Some(b) = body {
-            req = req.header(CONTENT_TYPE, "application/json").body(serde_json::to_vec(&b).expect("JSON values serialise"));
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(&b).expect("JSON values serialise"));
         }
         let resp = req.send().await.map_err(|e| {
-            let kind = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
+            let kind = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "connection failed"
+            } else {
+                "request failed"
+            };
             let base = self.base_for_errors.trim_end_matches('/');
             ExportError::Retryable {
-                message: format!("mlflow: {method} {base}/{path} {kind}: {} (experiment not resolved yet)", error_chain(&e.without_url())),
+                message: format!(
+                    "mlflow: {method} {base}/{path} {kind}: {} (experiment not resolved yet)",
+                    error_chain(&e.without_url())
+                ),
                 retry_after: None,
             }
         })?;
         let status = resp.status().as_u16();
-        let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        let retry_after =
+            resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let bytes = resp.bytes().await.unwrap_or_default();
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let error_code = body.get("error_code").and_then(Value::as_str).unwrap_or("").to_string();
         Ok(Answer { status, error_code, body, retry_after })
     }
 }
-

@@ -41,7 +41,12 @@ impl MlflowExporter {
         // Validates URL and header values now; the real transport waits for the experiment id (an id is checked
         // with the server once before use, as a name is resolved).
         Self::transport_for(settings, config::DEFAULT_EXPERIMENT_ID)?;
-        Ok(MlflowExporter { settings: settings.clone(), resolver, transport: None, service_name: service_name.to_string() })
+        Ok(MlflowExporter {
+            settings: settings.clone(),
+            resolver,
+            transport: None,
+            service_name: service_name.to_string(),
+        })
     }
 
     fn transport_for(settings: &MlflowSettings, experiment_id: &str) -> Result<HttpTransport, String> {
@@ -49,7 +54,14 @@ impl MlflowExporter {
         if let Some(a) = &settings.authorization {
             headers.push(("authorization".to_string(), a.0.clone()));
         }
-        HttpTransport::new("mlflow", &settings.traces_url(), &headers, settings.protocol, settings.compression, settings.timeout)
+        HttpTransport::new(
+            "mlflow",
+            &settings.traces_url(),
+            &headers,
+            settings.protocol,
+            settings.compression,
+            settings.timeout,
+        )
     }
 
     /// The experiment id in use, once resolved.
@@ -86,7 +98,10 @@ impl Exporter for MlflowExporter {
                     self.transport = None;
                     self.resolver.reset();
                     Err(ExportError::Refused {
-                        message: format!("{message} (is {} still there? OTLP ingestion needs an MLflow ≥ 3.4 tracking server)", self.resolver.describe()),
+                        message: format!(
+                            "{message} (is {} still there? OTLP ingestion needs an MLflow ≥ 3.4 tracking server)",
+                            self.resolver.describe()
+                        ),
                     })
                 }
                 Err(e) => Err(e),

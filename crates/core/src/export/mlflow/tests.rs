@@ -65,7 +65,11 @@ impl Mock {
                     let (k, v) = h.split_once(':').unwrap();
                     headers.push((k.trim().to_string(), v.trim().to_string()));
                 }
-                let len = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.parse().unwrap()).unwrap_or(0);
+                let len = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .map(|(_, v)| v.parse().unwrap())
+                    .unwrap_or(0);
                 let mut body = vec![0; len];
                 r.read_exact(&mut body).unwrap();
                 let req = Req { method, target, headers, body };
@@ -97,7 +101,12 @@ fn settings(url: &str, cfg: MlflowConfig) -> MlflowSettings {
 
 fn trace() -> Arc<Trace> {
     let sp = |id, parent, role| crate::testing::span(3, id, parent, role);
-    Arc::new(Trace { trace_id: [3; 16], spans: vec![sp(1, None, SpanRole::Turn), sp(2, Some(1), SpanRole::ModelCall)], straggler: false, incomplete: false })
+    Arc::new(Trace {
+        trace_id: [3; 16],
+        spans: vec![sp(1, None, SpanRole::Turn), sp(2, Some(1), SpanRole::ModelCall)],
+        straggler: false,
+        incomplete: false,
+    })
 }
 
 const EXPERIMENT_7: &str = r#"{"experiment":{"experiment_id":"7","name":"agents","lifecycle_stage":"active"}}"#;
@@ -111,7 +120,12 @@ async fn name_is_created_when_missing_then_resolved_once() {
         "/v1/traces" => (200, String::new()),
         _ => (500, "{}".into()),
     });
-    let cfg = MlflowConfig { experiment_name: Some("clawtrace agents/1".into()), username: Some("admin".into()), password: Some(Secret("pw-secret".into())), ..Default::default() };
+    let cfg = MlflowConfig {
+        experiment_name: Some("clawtrace agents/1".into()),
+        username: Some("admin".into()),
+        password: Some(Secret("pw-secret".into())),
+        ..Default::default()
+    };
     let mut exp = MlflowExporter::new(&settings(&mock.url, cfg), "openclaw").unwrap();
     assert_eq!(exp.name(), "mlflow");
     assert_eq!(exp.experiment_id(), None, "nothing is asked before the first export");
@@ -122,10 +136,18 @@ async fn name_is_created_when_missing_then_resolved_once() {
     let paths: Vec<_> = reqs.iter().map(|r| (r.method.as_str(), r.path())).collect();
     assert_eq!(
         paths,
-        [("GET", "/api/2.0/mlflow/experiments/get-by-name"), ("POST", "/api/2.0/mlflow/experiments/create"), ("POST", "/v1/traces"), ("POST", "/v1/traces")]
+        [
+            ("GET", "/api/2.0/mlflow/experiments/get-by-name"),
+            ("POST", "/api/2.0/mlflow/experiments/create"),
+            ("POST", "/v1/traces"),
+            ("POST", "/v1/traces")
+        ]
     );
     assert_eq!(reqs[0].target, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=clawtrace+agents%2F1");
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&reqs[1].body).unwrap(), serde_json::json!({"name": "clawtrace agents/1"}));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&reqs[1].body).unwrap(),
+        serde_json::json!({"name": "clawtrace agents/1"})
+    );
     let basic = crate::export::http::basic_auth("admin", "pw-secret");
     for r in &reqs {
         assert!(r.header("authorization") == Some(basic.as_str()), "credentials missing or wrong on {}", r.target);
@@ -144,11 +166,17 @@ async fn create_race_looks_the_name_up_again() {
     let mock = Mock::start(|req, earlier| match req.path() {
         "/api/2.0/mlflow/experiments/get-by-name" if earlier.is_empty() => (404, MISSING.into()),
         "/api/2.0/mlflow/experiments/get-by-name" => (200, EXPERIMENT_7.into()),
-        "/api/2.0/mlflow/experiments/create" => (400, r#"{"error_code":"RESOURCE_ALREADY_EXISTS","message":"exists"}"#.into()),
+        "/api/2.0/mlflow/experiments/create" => {
+            (400, r#"{"error_code":"RESOURCE_ALREADY_EXISTS","message":"exists"}"#.into())
+        }
         "/v1/traces" => (200, String::new()),
         _ => (500, "{}".into()),
     });
-    let mut exp = MlflowExporter::new(&settings(&mock.url, MlflowConfig { experiment_name: Some("agents".into()), ..Default::default() }), "x").unwrap();
+    let mut exp = MlflowExporter::new(
+        &settings(&mock.url, MlflowConfig { experiment_name: Some("agents".into()), ..Default::default() }),
+        "x",
+    )
+    .unwrap();
     exp.export(&[trace()]).await.unwrap();
     assert_eq!(exp.experiment_id(), Some("7"));
     assert_eq!(mock.requests().len(), 4);
@@ -164,16 +192,29 @@ async fn an_id_is_checked_once_and_a_missing_one_is_refused_clearly() {
         ("/v1/traces", _) => (200, String::new()),
         _ => (500, "{}".into()),
     });
-    let mut ok = MlflowExporter::new(&settings(&mock.url, MlflowConfig { experiment_id: Some("7".into()), token: Some(Secret("tok-1".into())), ..Default::default() }), "x").unwrap();
+    let mut ok = MlflowExporter::new(
+        &settings(
+            &mock.url,
+            MlflowConfig { experiment_id: Some("7".into()), token: Some(Secret("tok-1".into())), ..Default::default() },
+        ),
+        "x",
+    )
+    .unwrap();
     ok.export(&[trace()]).await.unwrap();
     ok.export(&[trace()]).await.unwrap();
     let reqs = mock.requests();
     assert_eq!(reqs.iter().filter(|r| r.path() == "/api/2.0/mlflow/experiments/get").count(), 1);
     assert!(reqs.iter().all(|r| r.header("authorization") == Some("Bearer tok-1")), "bearer token on every call");
 
-    let mut missing = MlflowExporter::new(&settings(&mock.url, MlflowConfig { experiment_id: Some("999".into()), ..Default::default() }), "x").unwrap();
+    let mut missing = MlflowExporter::new(
+        &settings(&mock.url, MlflowConfig { experiment_id: Some("999".into()), ..Default::default() }),
+        "x",
+    )
+    .unwrap();
     match missing.export(&[trace()]).await {
-        Err(ExportError::Refused { message }) => assert!(message.contains("experiment id 999 does not exist"), "{message}"),
+        Err(ExportError::Refused { message }) => {
+            assert!(message.contains("experiment id 999 does not exist"), "{message}")
+        }
         other => panic!("expected Refused, got {other:?}"),
     }
     assert_eq!(missing.experiment_id(), None);
@@ -184,7 +225,11 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
     // Nothing listening: retryable (the gateway may start before MLflow).
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let down = format!("http://admin:url-secret@127.0.0.1:{port}");
-    let cfg = MlflowConfig { username: Some("admin".into()), password: Some(Secret("pw-secret".into())), ..Default::default() };
+    let cfg = MlflowConfig {
+        username: Some("admin".into()),
+        password: Some(Secret("pw-secret".into())),
+        ..Default::default()
+    };
     let mut exp = MlflowExporter::new(&settings(&down, cfg.clone()), "x").unwrap();
     let err = exp.export(&[trace()]).await.unwrap_err();
     assert!(matches!(err, ExportError::Retryable { .. }), "{err:?}");
@@ -193,7 +238,9 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
     // 503 while starting, then up: the next attempt resolves and sends.
     let mock = Mock::start(|req, earlier| match req.path() {
         _ if earlier.is_empty() => (503, r#"{"message":"starting"}"#.into()),
-        "/api/2.0/mlflow/experiments/get" => (200, r#"{"experiment":{"experiment_id":"0","lifecycle_stage":"active"}}"#.into()),
+        "/api/2.0/mlflow/experiments/get" => {
+            (200, r#"{"experiment":{"experiment_id":"0","lifecycle_stage":"active"}}"#.into())
+        }
         "/v1/traces" => (200, String::new()),
         _ => (500, "{}".into()),
     });
@@ -203,7 +250,8 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
     assert_eq!(mock.requests().last().unwrap().header("x-mlflow-experiment-id"), Some("0"), "the Default experiment");
 
     // Bad credentials: refused, with a hint, never retried or split.
-    let mock = Mock::start(|_, _| (401, r#"{"error_code":"UNAUTHENTICATED","message":"You are not authenticated."}"#.into()));
+    let mock =
+        Mock::start(|_, _| (401, r#"{"error_code":"UNAUTHENTICATED","message":"You are not authenticated."}"#.into()));
     let mut exp = MlflowExporter::new(&settings(&mock.url, cfg.clone()), "x").unwrap();
     let err401 = exp.export(&[trace()]).await.unwrap_err();
     assert!(matches!(err401, ExportError::Refused { .. }), "{err401:?}");
@@ -211,13 +259,21 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
 
     // A bad request while resolving is refused too, never `Rejected` (splitting the batch could not help).
     let mock = Mock::start(|_, _| (400, r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"bad name"}"#.into()));
-    let mut exp = MlflowExporter::new(&settings(&mock.url, MlflowConfig { experiment_name: Some("x".into()), ..cfg.clone() }), "x").unwrap();
+    let mut exp = MlflowExporter::new(
+        &settings(&mock.url, MlflowConfig { experiment_name: Some("x".into()), ..cfg.clone() }),
+        "x",
+    )
+    .unwrap();
     let err400 = exp.export(&[trace()]).await.unwrap_err();
     assert!(matches!(err400, ExportError::Refused { .. }), "{err400:?}");
 
     // A deleted experiment is refused with a clear message.
     let mock = Mock::start(|_, _| (200, r#"{"experiment":{"experiment_id":"3","lifecycle_stage":"deleted"}}"#.into()));
-    let mut exp = MlflowExporter::new(&settings(&mock.url, MlflowConfig { experiment_name: Some("old".into()), ..cfg.clone() }), "x").unwrap();
+    let mut exp = MlflowExporter::new(
+        &settings(&mock.url, MlflowConfig { experiment_name: Some("old".into()), ..cfg.clone() }),
+        "x",
+    )
+    .unwrap();
     let gone = exp.export(&[trace()]).await.unwrap_err();
     assert!(gone.message().contains("is deleted"), "{}", gone.message());
 
@@ -232,7 +288,10 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
     let basic = crate::export::http::basic_auth("admin", "pw-secret");
     for e in [&err, &err401, &err400, &gone] {
         let text = format!("{e:?} {}", e.message());
-        assert!(!text.contains("pw-secret") && !text.contains("url-secret") && !text.contains(&basic[6..]), "a credential in an export error");
+        assert!(
+            !text.contains("pw-secret") && !text.contains("url-secret") && !text.contains(&basic[6..]),
+            "a credential in an export error"
+        );
     }
 }
 
@@ -242,12 +301,20 @@ async fn an_experiment_deleted_after_resolution_is_looked_up_again() {
         let lookups = earlier.iter().filter(|r| r.path() == "/api/2.0/mlflow/experiments/get").count();
         match req.path() {
             "/api/2.0/mlflow/experiments/get" if lookups == 0 => (200, EXPERIMENT_7.into()),
-            "/api/2.0/mlflow/experiments/get" => (200, r#"{"experiment":{"experiment_id":"7","lifecycle_stage":"deleted"}}"#.into()),
-            "/v1/traces" => (404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Experiment 7 not found"}"#.into()),
+            "/api/2.0/mlflow/experiments/get" => {
+                (200, r#"{"experiment":{"experiment_id":"7","lifecycle_stage":"deleted"}}"#.into())
+            }
+            "/v1/traces" => {
+                (404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Experiment 7 not found"}"#.into())
+            }
             _ => (500, "{}".into()),
         }
     });
-    let mut exp = MlflowExporter::new(&settings(&mock.url, MlflowConfig { experiment_id: Some("7".into()), ..Default::default() }), "x").unwrap();
+    let mut exp = MlflowExporter::new(
+        &settings(&mock.url, MlflowConfig { experiment_id: Some("7".into()), ..Default::default() }),
+        "x",
+    )
+    .unwrap();
     let first = exp.export(&[trace()]).await.unwrap_err();
     assert!(matches!(first, ExportError::Refused { .. }) && first.message().contains("experiment id 7"), "{first:?}");
     assert_eq!(exp.experiment_id(), None, "forgotten");
@@ -257,7 +324,8 @@ async fn an_experiment_deleted_after_resolution_is_looked_up_again() {
 
 #[test]
 fn configuration_errors_fail_at_build_time() {
-    let s = settings("http://127.0.0.1:1", MlflowConfig { token: Some(Secret("bad\ntoken".into())), ..Default::default() });
+    let s =
+        settings("http://127.0.0.1:1", MlflowConfig { token: Some(Secret("bad\ntoken".into())), ..Default::default() });
     let err = MlflowExporter::new(&s, "x").err().expect("a newline cannot go in a header");
     assert!(!err.contains("bad\ntoken") && !err.contains("token\n"), "the token in a configuration error");
 }

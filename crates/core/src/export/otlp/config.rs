@@ -43,7 +43,9 @@ pub fn traces_url(base: &str) -> String {
 impl OtlpConfig {
     /// The configured value wins; then `OTEL_EXPORTER_OTLP_TRACES_*`; then `OTEL_EXPORTER_OTLP_*`; then defaults.
     pub fn resolve(&self, env: Env) -> Result<OtlpSettings, String> {
-        let signal_or_generic = |name: &str| env(&format!("OTEL_EXPORTER_OTLP_TRACES_{name}")).or_else(|| env(&format!("OTEL_EXPORTER_OTLP_{name}")));
+        let signal_or_generic = |name: &str| {
+            env(&format!("OTEL_EXPORTER_OTLP_TRACES_{name}")).or_else(|| env(&format!("OTEL_EXPORTER_OTLP_{name}")))
+        };
         let url = match (&self.traces_endpoint, &self.endpoint) {
             (Some(u), _) => u.clone(),
             (None, Some(base)) => traces_url(base),
@@ -75,7 +77,9 @@ impl OtlpConfig {
         let timeout_ms = match self.timeout_ms {
             Some(t) => t,
             None => match signal_or_generic("TIMEOUT") {
-                Some(t) => t.trim().parse().map_err(|_| "OTEL_EXPORTER_OTLP_TIMEOUT must be milliseconds".to_string())?,
+                Some(t) => {
+                    t.trim().parse().map_err(|_| "OTEL_EXPORTER_OTLP_TIMEOUT must be milliseconds".to_string())?
+                }
                 None => 10_000,
             },
         };
@@ -97,14 +101,16 @@ mod tests {
     use super::*;
     use crate::testing::env_of;
 
-
     #[test]
     fn endpoint_precedence_follows_the_spec() {
         let none = env_of(&[]);
         assert_eq!(OtlpConfig::default().resolve(&none).unwrap().url, "http://localhost:4318/v1/traces");
         let generic = env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
         assert_eq!(OtlpConfig::default().resolve(&generic).unwrap().url, "http://collector:4318/v1/traces");
-        let both = env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b/custom")]);
+        let both = env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b/custom"),
+        ]);
         assert_eq!(OtlpConfig::default().resolve(&both).unwrap().url, "http://b/custom");
         let cfg = OtlpConfig { endpoint: Some("http://c:1".into()), ..Default::default() };
         assert_eq!(cfg.resolve(&both).unwrap().url, "http://c:1/v1/traces");
@@ -121,7 +127,10 @@ mod tests {
         ]);
         let s = OtlpConfig::default().resolve(&env).unwrap();
         assert_eq!(s.headers, vec![("x-a".into(), Secret("1".into())), ("API-KEY".into(), Secret("two".into()))]);
-        assert_eq!((s.protocol, s.compression, s.timeout), (Protocol::Json, Compression::Gzip, Duration::from_millis(2500)));
+        assert_eq!(
+            (s.protocol, s.compression, s.timeout),
+            (Protocol::Json, Compression::Gzip, Duration::from_millis(2500))
+        );
         let grpc = env_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
         assert!(OtlpConfig::default().resolve(&grpc).unwrap_err().contains("grpc"));
     }

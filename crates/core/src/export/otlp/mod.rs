@@ -20,7 +20,14 @@ pub struct OtlpExporter {
 impl OtlpExporter {
     pub fn new(settings: &OtlpSettings, service_name: &str) -> Result<OtlpExporter, String> {
         let headers: Vec<(String, String)> = settings.headers.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
-        let transport = HttpTransport::new("otlp", &settings.url, &headers, settings.protocol, settings.compression, settings.timeout)?;
+        let transport = HttpTransport::new(
+            "otlp",
+            &settings.url,
+            &headers,
+            settings.protocol,
+            settings.compression,
+            settings.timeout,
+        )?;
         Ok(OtlpExporter { transport, service_name: service_name.to_string() })
     }
 }
