@@ -11,6 +11,7 @@ pub mod enrich;
 pub mod errors;
 pub mod export;
 pub mod ingest;
+pub mod model;
 pub mod pipeline;
 pub mod registry;
 pub mod stats;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::assemble::span::{AttrValue, Span, SpanKind, SpanRole, Status};
+use crate::model::{AttrValue, Span, SpanKind, SpanRole, Status};
 
 /// An `Env` answering from `pairs` only.
 pub fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::assemble::span::{hex, SpanId, Status, Trace};
+use crate::model::{hex, SpanId, Status, Trace};
 
 pub fn render(trace: &Trace) -> String {
     let mut out = String::new();

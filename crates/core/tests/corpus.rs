@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use clawtrace_core::assemble::span::{SpanRole, Trace};
 use clawtrace_core::assemble::{AssembleConfig, Assembler};
 use clawtrace_core::ingest::record::{parse_record, Record};
 use clawtrace_core::ingest::reorder::Reorder;
 use clawtrace_core::ingest::{decode, Body};
+use clawtrace_core::model::{SpanRole, Trace};
 use clawtrace_core::stats::Stats;
 use clawtrace_core::tree;
 
@@ -106,7 +106,7 @@ fn scenario<'a>(all: &'a [Scenario], prefix: &str) -> &'a Scenario {
     all.iter().find(|s| s.name.starts_with(prefix)).unwrap_or_else(|| panic!("scenario {prefix} missing"))
 }
 
-fn spans_of(t: &Trace, role: SpanRole) -> Vec<&clawtrace_core::assemble::span::Span> {
+fn spans_of(t: &Trace, role: SpanRole) -> Vec<&clawtrace_core::model::Span> {
     t.spans.iter().filter(|s| s.role == role).collect()
 }
 
@@ -268,7 +268,7 @@ fn corpus_with_trace_context() {
     check_scenarios(&all, false);
     // OpenClaw's own ids are kept unchanged.
     let chat = &scenario(&all, "gateway WS RPC chat.send").traces[0];
-    assert_eq!(clawtrace_core::assemble::span::hex(&chat.trace_id), "39895a732c83c4797d137afcf44bd12b");
+    assert_eq!(clawtrace_core::model::hex(&chat.trace_id), "39895a732c83c4797d137afcf44bd12b");
     assert!(Stats::get(&stats.traces_infra_only) > 0, "lone security.event traces were dropped, and counted");
 }
 
@@ -300,7 +300,7 @@ fn late_news_about_an_exported_span_is_counted_not_resent() {
     let mut seen = std::collections::HashSet::new();
     for t in all.iter().flat_map(|s| &s.traces) {
         for s in &t.spans {
-            assert!(seen.insert(s.span_id), "span {} exported twice", clawtrace_core::assemble::span::hex(&s.span_id));
+            assert!(seen.insert(s.span_id), "span {} exported twice", clawtrace_core::model::hex(&s.span_id));
             assert!(!s.name.is_empty(), "a nameless span was exported");
         }
     }

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use clawtrace_core::assemble::span::{Span, Trace};
 use clawtrace_core::assemble::{AssembleConfig, Assembler};
 use clawtrace_core::ingest::{decode, Body, Inbound, Source};
+use clawtrace_core::model::{Span, Trace};
 use clawtrace_core::stats::Stats;
 use serde_json::{json, Value};
 

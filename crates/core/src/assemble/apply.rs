@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::span::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
 use super::state::SpanState;
 use crate::ingest::{event::ms_to_ns, Event};
+use crate::model::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
 
 /// Event types that mean an agent actually worked on something; a trace without any is infra noise.
 pub fn is_agent_work(kind: &str) -> bool {

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use super::ids;
-use super::span::{SpanId, TraceId};
 use crate::ingest::Event;
+use crate::model::{SpanId, TraceId};
 
 /// The span an event describes (or annotates) and its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

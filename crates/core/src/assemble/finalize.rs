@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::span::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use super::state::{SpanState, TraceState};
 use crate::enrich::{self, EnrichConfig};
+use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
 
 /// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and

@@ -1,7 +1,7 @@
 //! Deterministic ids for correlation mode: the same events always give the same ids, so a replay or a spool
 //! re-send can never duplicate a trace in a backend.
 
-use super::span::{SpanId, TraceId};
+use crate::model::{SpanId, TraceId};
 
 fn fnv1a(seed: u64, parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
@@ -28,7 +28,7 @@ pub fn trace_id(parts: &[&str]) -> TraceId {
 }
 
 pub fn span_id(trace: &TraceId, parts: &[&str]) -> SpanId {
-    let t = super::span::hex(trace);
+    let t = crate::model::hex(trace);
     let mut all = Vec::with_capacity(parts.len() + 1);
     all.push(t.as_str());
     all.extend_from_slice(parts);

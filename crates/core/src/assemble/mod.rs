@@ -7,7 +7,7 @@ pub mod correlate;
 pub mod finalize;
 pub mod ids;
 pub mod legacy;
-pub mod span;
+
 pub mod state;
 
 use std::collections::{HashMap, VecDeque};
@@ -17,9 +17,9 @@ use serde_json::Value;
 
 use crate::enrich::EnrichConfig;
 use crate::ingest::{Event, Source};
+use crate::model::{AttrValue, Status, Trace, TraceId};
 use crate::stats::Stats;
 use correlate::{Correlator, Placement, Target};
-use span::{AttrValue, Status, Trace, TraceId};
 use state::TraceState;
 
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ pub struct Assembler {
     correlator: Correlator,
     /// Recently exported traces (when, and which span ids), so late events become stragglers of the same trace
     /// instead of a new one — and never re-send a span that already left.
-    exported: HashMap<TraceId, (f64, Vec<span::SpanId>)>,
+    exported: HashMap<TraceId, (f64, Vec<crate::model::SpanId>)>,
     exported_order: VecDeque<TraceId>,
     /// Tool annotations waiting for their tool span, by run and tool call id.
     pending_tools: HashMap<String, Vec<(Event, f64)>>,
@@ -193,7 +193,7 @@ impl Assembler {
         // The HTTP path reports model.usage on the (undescribed) root itself: give it a child span of its own.
         if kind == "model.usage" && place.parent.is_none() {
             place = Placement {
-                span_id: ids::span_id(&place.trace_id, &["usage", &span::hex(&place.span_id)]),
+                span_id: ids::span_id(&place.trace_id, &["usage", &crate::model::hex(&place.span_id)]),
                 parent: Some(place.span_id),
                 ..place
             };
@@ -228,9 +228,9 @@ impl Assembler {
         if kind == "message.processed" && e.str("reason") == Some("active_run_injected") {
             if let Some((trace_id, span_id)) = e.str("sessionKey").and_then(|sk| self.correlator.active_run(sk)) {
                 if trace_id != place.trace_id {
-                    let mut attrs = span::Attrs::new();
+                    let mut attrs = crate::model::Attrs::new();
                     attrs.insert("openclaw.link.reason".into(), AttrValue::Str("active_run_injected".into()));
-                    s.span.links.push(span::SpanLink { trace_id, span_id, attrs });
+                    s.span.links.push(crate::model::SpanLink { trace_id, span_id, attrs });
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::span::{Span, SpanId, SpanKind, SpanRole, Status, TraceId};
+use crate::model::{Span, SpanId, SpanKind, SpanRole, Status, TraceId};
 
 #[derive(Debug)]
 pub struct SpanState {

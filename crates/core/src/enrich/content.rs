@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::privacy::Redactor;
-use crate::assemble::span::{AttrValue, Span, SpanRole, Trace};
+use crate::model::{AttrValue, Span, SpanRole, Trace};
 
 pub const INPUT: &str = "openclaw.content.input";
 pub const OUTPUT: &str = "openclaw.content.output";
@@ -82,8 +82,8 @@ fn to_messages(s: &mut Span) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::Status;
     use crate::config::RedactConfig;
+    use crate::model::Status;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, start: u64, end: u64) -> Span {
         Span { start_ns: start, end_ns: end, status: Status::Unset, ..crate::testing::span(1, id, parent, role) }

@@ -6,8 +6,8 @@ pub mod pricing;
 pub mod privacy;
 pub mod session;
 
-use crate::assemble::span::{AttrValue, SpanRole, Trace};
 use crate::config::Config;
+use crate::model::{AttrValue, SpanRole, Trace};
 use pricing::PriceTable;
 use privacy::{hash_id, Redactor};
 

@@ -101,7 +101,7 @@ fn luhn(s: &str) -> bool {
 /// A stable, non-reversible stand-in for an identifier: `h:` + 16 hex digits of SHA-256.
 pub fn hash_id(id: &str) -> String {
     let digest = Sha256::digest(id.as_bytes());
-    format!("h:{}", crate::assemble::span::hex(&digest[..8]))
+    format!("h:{}", crate::model::hex(&digest[..8]))
 }
 
 #[cfg(test)]

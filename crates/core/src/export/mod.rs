@@ -3,21 +3,17 @@
 //! and retrying is the sink runner's job, driven by what the exporter says about a failure.
 
 pub mod file;
-pub mod http;
 pub mod langfuse;
 pub mod mlflow;
 pub mod otlp;
-pub mod otlp_proto;
-pub mod runner;
-pub mod sampling;
-pub mod spool;
+pub mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::assemble::span::Trace;
+use crate::model::Trace;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

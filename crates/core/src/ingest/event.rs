@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{Body, Inbound, MAX_EVENT_BYTES};
-use crate::assemble::span::{parse_hex, SpanId, TraceId};
+use crate::model::{parse_hex, SpanId, TraceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {

@@ -2,6 +2,7 @@
 //! queue; each sink runs in its own task behind its own queue.
 
 mod ingress;
+pub mod sampling;
 mod worker;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::errors::ErrorReporter;
-use crate::export::runner::SinkStats;
+use crate::export::transport::runner::SinkStats;
 use crate::ingest::Inbound;
 use crate::stats::Stats;
 use ingress::Ingress;

@@ -16,12 +16,12 @@ use crate::export::file::FileExporter;
 use crate::export::langfuse::LangfuseExporter;
 use crate::export::mlflow::MlflowExporter;
 use crate::export::otlp::OtlpExporter;
-use crate::export::runner::{spawn_sink_with_spool, SinkHandle};
-use crate::export::sampling::Sampler;
-use crate::export::spool::Spool;
+use crate::export::transport::runner::{spawn_sink_with_spool, SinkHandle};
+use crate::export::transport::spool::Spool;
 use crate::export::Exporter;
 use crate::ingest::reorder::Reorder;
 use crate::ingest::{decode, DecodeError, Inbound};
+use crate::pipeline::sampling::Sampler;
 use crate::stats::Stats;
 
 /// Event time, driven by arrivals: live events arrive at wall time; replayed ones carry their recorded arrival,
@@ -155,7 +155,7 @@ struct Worker {
     clock: Clock,
     last_tick_ms: f64,
     released: Vec<crate::ingest::Event>,
-    finished: Vec<crate::assemble::span::Trace>,
+    finished: Vec<crate::model::Trace>,
 }
 
 impl Worker {
@@ -204,11 +204,7 @@ impl Worker {
     }
 
     /// The sampling decision, counted when it drops the trace.
-    fn admit(
-        sampler: &mut Sampler,
-        stats: &Stats,
-        t: crate::assemble::span::Trace,
-    ) -> Option<Arc<crate::assemble::span::Trace>> {
+    fn admit(sampler: &mut Sampler, stats: &Stats, t: crate::model::Trace) -> Option<Arc<crate::model::Trace>> {
         if sampler.keep(&t) {
             Some(Arc::new(t))
         } else {

@@ -6,9 +6,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::otlp_proto::encode_request;
+use super::transport::otlp_proto::encode_request;
 use super::{BoxFuture, ExportError, Exporter};
-use crate::assemble::span::Trace;
+use crate::model::Trace;
 
 pub struct FileExporter {
     path: PathBuf,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{Env, Secret};
-use crate::export::http::{basic_auth, Compression, Protocol};
+use crate::export::transport::http::{basic_auth, Compression, Protocol};
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]

@@ -10,9 +10,9 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, Ke
 use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use serde_json::{Map, Value};
 
-use crate::assemble::span::{AttrValue, Span, SpanRole, Trace};
 use crate::enrich::session;
-use crate::export::otlp_proto::{encode_request, key_value};
+use crate::export::transport::otlp_proto::{encode_request, key_value};
+use crate::model::{AttrValue, Span, SpanRole, Trace};
 
 pub const TRACE_NAME: &str = "langfuse.trace.name";
 pub const USER_ID: &str = "langfuse.user.id";
@@ -254,7 +254,7 @@ pub fn encode(batch: &[Arc<Trace>], service_name: &str, profile: &Profile) -> Ex
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::Status;
+    use crate::model::Status;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
         Span {

@@ -10,9 +10,9 @@ use std::sync::Arc;
 pub use config::{LangfuseConfig, LangfuseSettings};
 use mapping::Profile;
 
-use super::http::HttpTransport;
+use super::transport::http::HttpTransport;
 use super::{BoxFuture, ExportError, Exporter};
-use crate::assemble::span::Trace;
+use crate::model::Trace;
 
 pub struct LangfuseExporter {
     transport: HttpTransport,

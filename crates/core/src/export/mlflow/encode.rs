@@ -11,8 +11,8 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use serde_json::{json, Value};
 
-use crate::assemble::span::{AttrValue, Span, SpanRole, Trace};
-use crate::export::otlp_proto::key_value;
+use crate::export::transport::otlp_proto::key_value;
+use crate::model::{AttrValue, Span, SpanRole, Trace};
 
 /// MLflow's limit for trace metadata values (`MAX_CHARS_IN_TRACE_INFO_METADATA`): a longer session id fails the batch.
 pub const MAX_ID_CHARS: usize = 250;
@@ -248,8 +248,8 @@ pub fn roots_last(req: &mut ExportTraceServiceRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::Status;
-    use crate::export::otlp_proto::encode_request;
+    use crate::export::transport::otlp_proto::encode_request;
+    use crate::model::Status;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
         Span {

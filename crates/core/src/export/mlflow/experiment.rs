@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::config::{ExperimentRef, MlflowSettings};
-use crate::export::http::{classify, error_chain, parse_retry_after, redact_url, text_snippet};
+use crate::export::transport::http::{classify, error_chain, parse_retry_after, redact_url, text_snippet};
 use crate::export::ExportError;
 
 pub struct ExperimentResolver {

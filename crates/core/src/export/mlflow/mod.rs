@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 pub use config::{ExperimentRef, MlflowConfig, MlflowSettings};
 
-use super::http::HttpTransport;
-use super::otlp_proto::encode_request;
+use super::transport::http::HttpTransport;
+use super::transport::otlp_proto::encode_request;
 use super::{BoxFuture, ExportError, Exporter};
-use crate::assemble::span::Trace;
+use crate::model::Trace;
 use experiment::ExperimentResolver;
 
 pub const EXPERIMENT_HEADER: &str = "x-mlflow-experiment-id";

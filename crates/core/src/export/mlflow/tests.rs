@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use prost::Message;
 
 use super::*;
-use crate::assemble::span::SpanRole;
 use crate::config::{Env, Secret};
+use crate::model::SpanRole;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 #[derive(Debug, Clone)]
@@ -148,7 +148,7 @@ async fn name_is_created_when_missing_then_resolved_once() {
         serde_json::from_slice::<serde_json::Value>(&reqs[1].body).unwrap(),
         serde_json::json!({"name": "clawtrace agents/1"})
     );
-    let basic = crate::export::http::basic_auth("admin", "pw-secret");
+    let basic = crate::export::transport::http::basic_auth("admin", "pw-secret");
     for r in &reqs {
         assert!(r.header("authorization") == Some(basic.as_str()), "credentials missing or wrong on {}", r.target);
     }
@@ -285,7 +285,7 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
     let mut exp = MlflowExporter::new(&settings(&mock.url, cfg.clone()), "x").unwrap();
     assert!(matches!(exp.export(&[trace()]).await, Err(ExportError::Rejected { .. })));
 
-    let basic = crate::export::http::basic_auth("admin", "pw-secret");
+    let basic = crate::export::transport::http::basic_auth("admin", "pw-secret");
     for e in [&err, &err401, &err400, &gone] {
         let text = format!("{e:?} {}", e.message());
         assert!(

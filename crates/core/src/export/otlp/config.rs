@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{Env, Secret};
-use crate::export::http::{parse_headers, Compression, Protocol};
+use crate::export::transport::http::{parse_headers, Compression, Protocol};
 
 /// `exporters.otlp` as configured; every field may be left to the environment.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 pub use config::{OtlpConfig, OtlpSettings};
 
-use super::http::HttpTransport;
-use super::otlp_proto::encode_request;
+use super::transport::http::HttpTransport;
+use super::transport::otlp_proto::encode_request;
 use super::{BoxFuture, ExportError, Exporter};
-use crate::assemble::span::Trace;
+use crate::model::Trace;
 
 pub struct OtlpExporter {
     transport: HttpTransport,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::assemble::span::Trace;
+use crate::model::Trace;
 
 pub struct Spool {
     dir: PathBuf,
@@ -129,14 +129,14 @@ impl Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::{Span, SpanKind, SpanRole, Status};
+    use crate::model::{Span, SpanKind, SpanRole, Status};
 
     fn trace(n: u8) -> Arc<Trace> {
         let span = Span {
             name: format!("t{n}"),
             kind: SpanKind::Server,
             status: Status::Error("boom".into()),
-            attrs: [("a".to_string(), crate::assemble::span::AttrValue::F64(1.5))].into_iter().collect(),
+            attrs: [("a".to_string(), crate::model::AttrValue::F64(1.5))].into_iter().collect(),
             ..crate::testing::span(n, n, None, SpanRole::Turn)
         };
         Arc::new(Trace { trace_id: [n; 16], spans: vec![span], straggler: false, incomplete: true })

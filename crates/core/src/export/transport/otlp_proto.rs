@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::trace::v1::{
     span, status, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status as OtlpStatus,
 };
 
-use crate::assemble::span::{AttrValue, Attrs, Span, SpanKind, Status, Trace};
+use crate::model::{AttrValue, Attrs, Span, SpanKind, Status, Trace};
 
 pub const SCOPE_NAME: &str = "clawtrace";
 pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");

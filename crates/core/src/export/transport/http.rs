@@ -10,7 +10,7 @@ use prost::Message;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;
 
-use super::ExportError;
+use crate::export::ExportError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 pub enum Protocol {

@@ -10,10 +10,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep, timeout, Instant};
 
 use super::spool::Spool;
-use super::{ExportError, Exporter};
-use crate::assemble::span::Trace;
 use crate::config::BatchConfig;
 use crate::errors::ErrorReporter;
+use crate::export::{ExportError, Exporter};
+use crate::model::Trace;
 use crate::stats::Stats;
 
 #[derive(Default, Debug)]
@@ -368,9 +368,7 @@ fn estimate_bytes(t: &Trace) -> usize {
             120 + s.name.len()
                 + s.attrs
                     .iter()
-                    .map(|(k, v)| {
-                        k.len() + 16 + if let crate::assemble::span::AttrValue::Str(x) = v { x.len() } else { 8 }
-                    })
+                    .map(|(k, v)| k.len() + 16 + if let crate::model::AttrValue::Str(x) = v { x.len() } else { 8 })
                     .sum::<usize>()
         })
         .sum()

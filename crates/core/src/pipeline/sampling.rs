@@ -4,8 +4,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::assemble::span::{Trace, TraceId};
 use crate::config::{Env, SamplingConfig};
+use crate::model::{Trace, TraceId};
 
 pub struct Sampler {
     /// Keep a trace when the id's low 64 bits fall below this bound (`u64::MAX` keeps all).
@@ -83,7 +83,7 @@ fn head_value(id: &TraceId) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::span::{Span, SpanRole, Status};
+    use crate::model::{Span, SpanRole, Status};
 
     fn trace(n: u64, error: bool, dur_ms: u64, straggler: bool) -> Trace {
         let mut id = [0u8; 16];
