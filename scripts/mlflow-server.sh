@@ -9,6 +9,9 @@
 #                                           export CLAWTRACE_TEST_MLFLOW_DIR=/tmp/clawtrace-mlflow.XXXX
 #   scripts/mlflow-server.sh stop [DIR]   stops the server started in DIR (default $CLAWTRACE_TEST_MLFLOW_DIR) and
 #                                         deletes DIR
+#   scripts/mlflow-server.sh kill DIR     SIGKILLs the server started in DIR and keeps DIR (an outage: its database
+#                                         and port stay for `resume`)
+#   scripts/mlflow-server.sh resume DIR   starts the server again in DIR, on the same port and database
 #
 # The venv lives in ${CLAWTRACE_CACHE:-$HOME/.cache/clawtrace}/mlflow-3.17.2 (override with CLAWTRACE_MLFLOW_VENV).
 # Progress goes to stderr; only the export lines go to stdout. Fails (non-zero, server log on stderr) when the
@@ -55,8 +58,14 @@ free_port() {
 start() {
   install
   local port=${MLFLOW_PORT:-$(free_port)}
-  local uri="http://127.0.0.1:$port"
   local dir; dir=$(mktemp -d "${TMPDIR:-/tmp}/clawtrace-mlflow.XXXXXX")
+  launch "$port" "$dir"
+}
+
+# Starts the server in DIR on PORT (DIR's database is kept when it exists) and waits for /health.
+launch() {
+  local port=$1 dir=$2
+  local uri="http://127.0.0.1:$port"
   local t0; t0=$(now_ms)
   # Lean server: one worker, no job runner, no telemetry, SQLite and artifacts in the throw-away dir.
   # setsid: its own process group, so stop can end the whole tree (uvicorn and its worker) and nothing else.
@@ -118,8 +127,21 @@ case "${1:-}" in
   install) install; echo "$VENV" ;;
   start) start ;;
   stop) stop "${2:-}" ;;
+  kill)
+    dir=${2:?usage: $0 kill DIR}
+    pid=$(cat "$dir/pid")
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    log "killed (pid $pid); $dir kept for resume"
+    ;;
+  resume)
+    dir=${2:?usage: $0 resume DIR}
+    uri=$(cat "$dir/uri")
+    install
+    launch "${uri##*:}" "$dir" >/dev/null
+    ;;
   *)
-    echo "usage: $0 install | start | stop [DIR]" >&2
+    echo "usage: $0 install | start | stop [DIR] | kill DIR | resume DIR" >&2
     exit 2
     ;;
 esac
