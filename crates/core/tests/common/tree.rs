@@ -1,10 +1,10 @@
-//! A readable view of a trace: one line per span, indented under its parent, with duration, tokens, cost and
-//! errors. Used by the CLI's `--tree` and in test failure messages.
+//! A readable view of a trace for test failure messages: one line per span, indented under its parent, with
+//! duration, tokens, cost and errors. (The CLI's `--tree` is `bin/tree.js`, over exported files.)
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::model::{hex, SpanId, Status, Trace};
+use clawtrace_core::model::{hex, SpanId, Status, Trace};
 
 pub fn render(trace: &Trace) -> String {
     let mut out = String::new();
