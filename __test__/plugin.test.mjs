@@ -1,4 +1,4 @@
-// The OpenClaw plugin entry against a fake host that behaves like the real one (openclaw-events.md §9): the entry is
+// The OpenClaw plugin entry against a fake host that behaves like the real one (docs/ARCHITECTURE.md, "Modules"): the entry is
 // imported from a fresh copy of the package directory on every register() (three per process, `full` then
 // `discovery` twice), `openclaw/plugin-sdk/*` resolves to the host's modules, services start once and stop on
 // shutdown, and an in-process restart registers again keeping globals.

@@ -231,6 +231,14 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_row() {
+        let doc = include_str!("../../../../docs/ARCHITECTURE.md");
+        for e in CATALOGUE.iter().filter(|e| !e.name.is_empty()) {
+            assert!(doc.contains(&format!("`{}`", e.name)), "docs/ARCHITECTURE.md lacks {}", e.name);
+        }
+    }
+
+    #[test]
     fn exact_rows_then_families_then_unknown() {
         assert_eq!(EventKind::parse(Source::Diagnostic, "queue.lane.dequeue"), EventKind::QueueLaneDequeue);
         assert_eq!(EventKind::parse(Source::Diagnostic, "queue.lane.enqueue"), EventKind::QueueLaneOther);
