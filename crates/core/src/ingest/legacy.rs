@@ -412,7 +412,7 @@ impl LegacyHost {
             r.error_reported = true;
             let mut f = Map::new();
             f.insert("runId".into(), Value::String(r.run_id.clone()));
-            f.insert("stream".into(), Value::String("lifecycle".into()));
+            f.insert("stream".into(), Value::String(EventKind::AgentLifecycle.name().into()));
             if let Some(n) = serde_json::Number::from_f64(ts) {
                 f.insert("ts".into(), Value::Number(n));
             }
