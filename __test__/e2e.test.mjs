@@ -35,7 +35,6 @@ const PROFILES = {
   legacy: { mode: 'correlation', failStatus: null, followups: 'runs', mlflow: false },
 };
 
-
 /** Every trace of an MLflow experiment, read back through the REST API (helpers/mlflow.mjs), in the shape
  * checkTurnTraces reads. */
 async function mlflowTraces(client, experimentId) {
