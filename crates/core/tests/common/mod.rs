@@ -1,9 +1,7 @@
-//! What every integration test shares: the one corpus, the worker's steps after assembly, the accounting identity
-//! and a readable tree for failure messages.
+//! What every integration test shares: the one corpus, the worker's steps after assembly and the accounting
+//! identity.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
-
-pub mod tree;
 
 use clawtrace_core::enrich::{enrich, EnrichConfig};
 use clawtrace_core::model::Trace;
