@@ -11,67 +11,6 @@ export type { ClawtraceConfig, ClawtraceStats, SinkStats, OtlpExporterConfig, Ml
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/**
- * Internal benchmark entry point: the envelope fields of a diagnostic event, converted field by field by napi-rs.
- * Fields not listed here are not carried (the other variants carry the whole event).
- */
-export interface BenchEvent {
-  type: string
-  seq?: number
-  ts?: number
-  trace?: BenchTrace
-  runId?: string
-  callId?: string
-  sessionKey?: string
-  sessionId?: string
-  provider?: string
-  model?: string
-  durationMs?: number
-  outcome?: string
-  usage?: BenchUsage
-  channel?: string
-  phase?: string
-  reason?: string
-  state?: string
-  lane?: string
-  toolCallId?: string
-  toolName?: string
-  agentId?: string
-  waitMs?: number
-  costUsd?: number
-}
-
-/** Internal benchmark entry point: an empty N-API call taking the event, the baseline cost of crossing at all. */
-export declare function benchNoop(evt: unknown): boolean
-
-/**
- * Internal benchmark entry point: the main envelope fields as separate arguments, packed into `Body::Value` and
- * enqueued like `recordDiagnostic`.
- */
-export declare function benchRecordPositional(kind: string, seq?: number | undefined | null, ts?: number | undefined | null, traceId?: string | undefined | null, spanId?: string | undefined | null, parentSpanId?: string | undefined | null, runId?: string | undefined | null, sessionKey?: string | undefined | null, sessionId?: string | undefined | null, provider?: string | undefined | null, model?: string | undefined | null, durationMs?: number | undefined | null): boolean
-
-/**
- * Internal benchmark entry point: the event converted by napi-rs into a typed `#[napi(object)]` struct, then into
- * a `serde_json::Value` on the calling thread (`Body::Value`), and enqueued like `recordDiagnostic`.
- */
-export declare function benchRecordTyped(evt: BenchEvent): boolean
-
-/** Internal benchmark entry point: `evt.trace`, as a typed object. */
-export interface BenchTrace {
-  traceId?: string
-  spanId?: string
-  parentSpanId?: string
-}
-
-/** Internal benchmark entry point: `evt.usage`, as a typed object. */
-export interface BenchUsage {
-  input?: number
-  output?: number
-  cacheRead?: number
-  cacheWrite?: number
-  total?: number
-}
-
 /** Applies a configuration (see `index.d.ts`). Throws on an invalid configuration; resolves once applied. */
 export declare function configure(config?: ClawtraceConfig): Promise<void>
 

@@ -835,9 +835,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.benchNoop = nativeBinding.benchNoop
-module.exports.benchRecordPositional = nativeBinding.benchRecordPositional
-module.exports.benchRecordTyped = nativeBinding.benchRecordTyped
 module.exports.configure = nativeBinding.configure
 module.exports.flush = nativeBinding.flush
 module.exports.onError = nativeBinding.onError

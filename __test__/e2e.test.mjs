@@ -35,40 +35,14 @@ const PROFILES = {
   legacy: { mode: 'correlation', failStatus: null, followups: 'runs', mlflow: false },
 };
 
-const b64hex = (s) => (s ? Buffer.from(s, 'base64').toString('hex') : null);
-
-function mlflowValue(v) {
-  if (!v || typeof v !== 'object') return v;
-  if ('string_value' in v) return v.string_value;
-  if ('int_value' in v) return Number(v.int_value);
-  if ('double_value' in v) return Number(v.double_value);
-  if ('bool_value' in v) return v.bool_value;
-  if ('array_value' in v) return (v.array_value.values ?? []).map(mlflowValue);
-  if ('kvlist_value' in v) return Object.fromEntries((v.kvlist_value.values ?? []).map((kv) => [kv.key, mlflowValue(kv.value)]));
-  return v;
-}
-
-/** Every trace of an MLflow experiment, read back through the REST API, in the shape checkTurnTraces reads. */
+/** Every trace of an MLflow experiment, read back through the REST API (helpers/mlflow.mjs), in the shape
+ * checkTurnTraces reads. */
 async function mlflowTraces(client, experimentId) {
-  const out = [];
-  for (const info of await client.searchTraces(experimentId)) {
-    const { trace } = await client.ok('GET', `/api/3.0/mlflow/traces/get?trace_id=${encodeURIComponent(info.trace_id)}`);
-    out.push({
-      traceId: info.trace_id.replace(/^tr-/, ''),
-      info: trace.trace_info,
-      spans: (trace.spans ?? []).map((s) => ({
-        spanId: b64hex(s.span_id),
-        parentSpanId: b64hex(s.parent_span_id),
-        name: s.name,
-        status: { code: { STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 }[s.status?.code] ?? 0, message: s.status?.message ?? '' },
-        attrs: Object.fromEntries((s.attributes ?? []).map((kv) => [kv.key, mlflowValue(kv.value)])),
-        startMs: Number(s.start_time_unix_nano) / 1e6,
-        endMs: Number(s.end_time_unix_nano) / 1e6,
-        links: (s.links ?? []).map((l) => ({ traceId: b64hex(l.trace_id), spanId: b64hex(l.span_id), attrs: {} })),
-      })),
-    });
-  }
-  return out;
+  return [...(await client.tracesWithSpans(experimentId))].map(([traceId, { info, spans }]) => ({
+    traceId,
+    info,
+    spans: spans.map((s) => ({ ...s, status: { code: { OK: 1, ERROR: 2 }[s.status] ?? 0, message: s.statusMessage } })),
+  }));
 }
 
 /** Waits until the provider has had no request in flight and none new for `quietMs`. */
@@ -279,11 +253,11 @@ for (const [name, target] of Object.entries(TARGETS)) {
       try {
         const lines = result.log.split('\n').filter((l) => l.includes('[clawtrace]'));
         const capability = lines.filter((l) => l.includes(`tracing OpenClaw ${target.version}`));
-        assert.ok(capability.length >= 1, `capability line:\n${lines.join('\n')}`);
+        assert.equal(capability.length, 1, `one capability line:\n${lines.join('\n')}`);
         assert.ok(capability.every((l) => l.includes(profile.mode === 'context' ? 'via onInternalDiagnosticEvent' : 'correlation mode')),
           `capability line names the bus:\n${capability.join('\n')}`);
         const stopped = lines.filter((l) => l.includes('[clawtrace] stopped ('));
-        assert.ok(stopped.length >= 1, `a stop line:\n${lines.join('\n')}`);
+        assert.equal(stopped.length, 1, `one stop line:\n${lines.join('\n')}`);
         const file = /file: (\d+) traces, (\d+) spans exported/.exec(stopped.at(-1));
         assert.ok(file, stopped.at(-1));
         assert.equal(Number(file[1]), result.traces.length, 'every trace the file sink got is in the file');

@@ -4,12 +4,15 @@
 // process would turn the second replay into stragglers.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { start, TRACES_PATH, sessionOf, userOf } from './helpers/langfuse-receiver.mjs'
+import { replayInChild } from './helpers/replay.mjs'
+import { createRequire } from 'node:module'
+
+const tree = createRequire(import.meta.url)('../bin/tree.js')
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const corpus = path.join(root, 'fixtures', 'openclaw-2026.9.6-gateway.jsonl')
@@ -18,64 +21,14 @@ const CORPUS_TRACES = 19 // crates/core/tests/corpus.rs
 const PK = 'pk-lf-0f1e2d3c-test'
 const SK = 'sk-lf-9a8b7c6d-very-secret'
 
-/** The child: configure, replay the corpus, flush, report stats and every onError report as JSON. */
-const CHILD = `
-const ct = require(process.env.CT_INDEX)
-const errors = []
-ct.onError((e) => errors.push({ sink: e.sink, kind: e.kind, message: e.message }))
-;(async () => {
-  const out = { errors }
-  try {
-    await ct.configure(JSON.parse(process.env.CT_CONFIG))
-  } catch (e) {
-    out.configureError = String(e && e.message)
-    process.stdout.write(JSON.stringify(out))
-    return
-  }
-  out.summary = await ct.replay(process.env.CT_CORPUS)
-  out.flushed = await ct.flush(60000)
-  out.stats = ct.stats()
-  await ct.shutdown(5000)
-  // onError reports travel through the event loop like the promises: let any queued one land.
-  await new Promise((r) => setImmediate(r))
-  process.stdout.write(JSON.stringify(out))
-})().catch((e) => { process.stderr.write(String(e && e.stack)); process.exit(1) })
-`
-
-/** Runs the child with a clean environment (no LANGFUSE_/OTEL_/MLFLOW_ leaking in) plus `env`. */
+/** A replay of the corpus in a child process (helpers/replay.mjs), configure() errors returned, not thrown. */
 function runClawtrace(config, env = {}) {
-  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'clawtrace-langfuse-'))
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(LANGFUSE_|OTEL_|MLFLOW_|CLAWTRACE_)/.test(k)))
-  const child = spawn(process.execPath, ['-e', CHILD], {
-    cwd,
-    env: { ...base, ...env, CT_INDEX: path.join(root, 'index.js'), CT_CONFIG: JSON.stringify(config), CT_CORPUS: corpus },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
-  child.stderr.on('data', (d) => (stderr += d))
-  // Asynchronous on purpose: the receiver answers from this process's event loop meanwhile.
-  return new Promise((resolve, reject) => {
-    child.on('close', (code) => {
-      fs.rmSync(cwd, { recursive: true, force: true })
-      if (code !== 0) return reject(new Error(`child exited ${code}: ${stderr}`))
-      try {
-        resolve({ ...JSON.parse(stdout), stdout, stderr })
-      } catch {
-        reject(new Error(`child printed no result: ${stdout} ${stderr}`))
-      }
-    })
-  })
+  return replayInChild(config, { file: corpus, env, salt: false, configureError: true })
 }
 
-/** The span ids of an OTLP/JSON file written by the file sink, by trace. */
+/** The spans of an OTLP/JSON file written by the file sink (bin/tree.js reads it). */
 function fileSpans(file) {
-  const spans = []
-  for (const line of fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
-    for (const rs of JSON.parse(line).resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push(s)
-  }
-  return spans
+  return [...tree.parseOtlpJsonLines(fs.readFileSync(file, 'utf8')).values()].flat()
 }
 
 const langfuseCfg = (lf, extra = {}) => ({ baseUrl: lf.url, publicKey: PK, secretKey: SK, ...extra })
@@ -241,7 +194,7 @@ test('content capture: captured text becomes langfuse.observation.input/output, 
         ['openclaw.content.input', 'langfuse.observation.input'],
         ['openclaw.content.output', 'langfuse.observation.output'],
       ]) {
-        const text = s.attributes.find((kv) => kv.key === from)?.value.stringValue
+        const text = s.attributes[from]
         assert.equal(a[from], undefined, `${from} is not sent twice`)
         assert.equal(a[to], text, `${s.name}: ${to}`)
         if (text) moved++
@@ -306,7 +259,7 @@ test('400 for a batch: the bad trace is isolated and counted as rejected, report
     const file = path.join(dir, 'traces.jsonl')
     const out = await runClawtrace({ exporters: { file: { path: file }, langfuse: langfuseCfg(lf) } })
     const produced = fileSpans(file)
-    const badSpans = produced.filter((s) => s.attributes.some((kv) => kv.key === 'session.id' && kv.value.stringValue === bad))
+    const badSpans = produced.filter((s) => s.attributes['session.id'] === bad)
     assert.ok(badSpans.length > 0)
     const sink = out.stats.sinks.langfuse
     assert.equal(sink.spansRejected, badSpans.length, 'exactly the bad trace is rejected')

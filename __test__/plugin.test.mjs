@@ -1,4 +1,4 @@
-// The OpenClaw plugin entry against a fake host that behaves like the real one (openclaw-events.md §9): the entry is
+// The OpenClaw plugin entry against a fake host that behaves like the real one (docs/ARCHITECTURE.md, "Modules"): the entry is
 // imported from a fresh copy of the package directory on every register() (three per process, `full` then
 // `discovery` twice), `openclaw/plugin-sdk/*` resolves to the host's modules, services start once and stop on
 // shutdown, and an in-process restart registers again keeping globals.
@@ -150,26 +150,28 @@ const bus = () => globalThis[BUS];
 const addon = () => globalThis[BINDING]?.binding;
 const loadedNodeFiles = () => process.report.getReport().sharedObjects.filter((p) => /clawtrace.*\.node$/.test(p));
 
+/** The traces of a file sink's OTLP/JSON file (bin/tree.js reads it), each a list of spans with plain `attrs`. */
 function readTraces(file) {
   if (!existsSync(file)) return [];
-  const spans = [];
-  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
-    for (const rs of JSON.parse(line).resourceSpans ?? []) {
-      for (const ss of rs.scopeSpans ?? []) {
-        for (const s of ss.spans ?? []) {
-          const attrs = {};
-          for (const a of s.attributes ?? []) attrs[a.key] = a.value.stringValue ?? (a.value.intValue !== undefined ? Number(a.value.intValue) : a.value.doubleValue ?? a.value.boolValue);
-          spans.push({ ...s, attrs });
-        }
-      }
-    }
+  const tree = require(join(root, 'bin', 'tree.js'));
+  return [...tree.parseOtlpJsonLines(readFileSync(file, 'utf8')).values()].map((spans) => spans.map((s) => ({ ...s, attrs: s.attributes })));
+}
+
+/** Runs `fn` with the shared binding's `method` wrapped, and returns the arguments of every call that crossed. */
+function spyOnBinding(method, fn) {
+  const b = addon();
+  const real = b[method];
+  const calls = [];
+  b[method] = function (...args) {
+    calls.push(args);
+    return real.apply(this, args);
+  };
+  try {
+    fn();
+  } finally {
+    b[method] = real;
   }
-  const traces = new Map();
-  for (const s of spans) {
-    if (!traces.has(s.traceId)) traces.set(s.traceId, []);
-    traces.get(s.traceId).push(s);
-  }
-  return [...traces.values()];
+  return calls;
 }
 
 const sessionOf = (spans) => spans.find((s) => s.attrs['session.id'])?.attrs['session.id'];
@@ -205,6 +207,21 @@ test('three copies of the package: one native binding, one set of subscriptions,
   current.hook('llm_output', { runId: 'r1', assistantTexts: ['hi'], usage: { input: 1, output: 2 } }, { sessionKey: 'agent:main:x' });
   const s1 = addon().stats();
   assert.equal(s1.eventsReceived - s0.eventsReceived, 10 + 4 + 2, 'each diagnostic event, agent event and hook call once');
+});
+
+test('events without JSON text (BigInt, a cycle) never throw into the host and are counted as invalid', async () => {
+  const s0 = addon().stats();
+  const cyclic = { type: 'run.started', runId: 'cycle', seq: 1500, ts: Date.now() };
+  cyclic.self = cyclic;
+  const big = { type: 'run.started', runId: 'bigint', seq: 1501, ts: Date.now(), n: 10n };
+  assert.doesNotThrow(() => current.diagnostic(big), 'a BigInt diagnostic event');
+  assert.doesNotThrow(() => current.diagnostic(cyclic), 'a cyclic diagnostic event');
+  assert.doesNotThrow(() => current.agent({ runId: 'bigint', seq: 1, stream: 'assistant', ts: Date.now(), data: { n: 1n } }), 'a BigInt agent event');
+  assert.doesNotThrow(() => current.hook('before_tool_call', { toolName: 'read', runId: 'bigint', params: { n: 2n } }, { runId: 'bigint' }), 'a BigInt hook payload');
+  assert.equal(await addon().flush(5000), true);
+  const s1 = addon().stats();
+  assert.equal(s1.eventsReceived - s0.eventsReceived, 4, 'each call reached the addon');
+  assert.equal(s1.invalidUnserializable - s0.invalidUnserializable, 4, 'and was counted as unserializable');
 });
 
 test('stop() releases every subscription and delivers what was recorded; a later call records nothing', async () => {
@@ -291,7 +308,13 @@ test('without content capture: no agent-event subscription, no conversation hook
   assert.equal(host.agentListeners.size, 0, 'agent events carry content: not subscribed');
   assert.deepEqual(host.registrations[0].hooks.map((h) => h.name).sort(), ['after_tool_call', 'before_tool_call', 'subagent_ended', 'subagent_spawned']);
   const s0 = addon().stats();
-  host.hook('after_tool_call', { toolName: 'read', runId: 'r', toolCallId: 'c', params: { secret: 'x' }, result: { content: 'secret' } }, {});
+  const crossed = spyOnBinding('recordHook', () =>
+    host.hook('after_tool_call', { toolName: 'read', runId: 'r', toolCallId: 'c', params: { secret: 'x' }, result: { content: 'secret' }, error: 'tool failed: secret' }, {}));
+  assert.equal(crossed.length, 1, 'one hook call crossed');
+  const [name, payload] = crossed[0];
+  assert.equal(name, 'after_tool_call');
+  assert.deepEqual(JSON.parse(payload), { toolName: 'read', runId: 'r', toolCallId: 'c', error: 'tool failed: secret' },
+    'ids and outcome only: no params, no result');
   await addon().flush(5000);
   const s1 = addon().stats();
   assert.equal(s1.eventsReceived - s0.eventsReceived, 1);

@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { assertAccounted } from './helpers/accounting.cjs'
 
 const require = createRequire(import.meta.url)
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -22,6 +23,7 @@ async function run(sampling, name) {
   const before = ct.stats()
   await ct.replay(CORPUS)
   const after = ct.stats()
+  assertAccounted(after, `replay with sampling ${JSON.stringify(sampling)}`)
   // The file sink creates its file with the first trace: none sent, no file.
   const traces = tree.parseOtlpJsonLines(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '')
   const finished = after.tracesCompleted + after.tracesIncomplete - before.tracesCompleted - before.tracesIncomplete
@@ -62,4 +64,7 @@ test('a ratio keeps the same traces every time (decided by trace id)', async () 
   const b = await run({ ratio: 0.5, keepErrors: false }, 'half-b')
   assert.deepEqual([...a.traces.keys()].sort(), [...b.traces.keys()].sort())
   assert.equal(a.traces.size + a.sampledOut, a.finished)
+  // The ratio set through configure() reached the sampler: some traces kept, some not (19 traces, ratio 0.5).
+  assert.ok(a.traces.size > 0 && a.traces.size < a.finished, `kept ${a.traces.size} of ${a.finished}`)
+  assert.ok(a.sampledOut > 0)
 })

@@ -1,7 +1,7 @@
 // Boundary benchmark (`npm run bench`): the cost, on the gateway's thread, of handing one OpenClaw diagnostic event
 // to clawtrace, by way of crossing the JS → Rust boundary.
 //
-//   noop        benchNoop(evt)                 an empty N-API call: the floor
+//   noop        benchNoop(evt)                 an empty N-API call: the floor (bench addon only, as typed/positional)
 //   public      recordDiagnostic(JSON.stringify(evt), meta.trusted)   stringified in JS, the JSON text crosses
 //               → Body::Json                   (what the OpenClaw plugin does: the shipping hot path)
 //   object      recordDiagnostic(evt, meta)    the object crosses; V8's JSON.stringify is called from Rust
@@ -10,27 +10,40 @@
 //   otel-js     @opentelemetry/sdk-trace-base: one span per event, BatchSpanProcessor, no-op exporter
 //
 // Every record variant enqueues exactly like recordDiagnostic (Inbound → REGISTRY.record). The events are the
-// diagnostic records of crates/core/tests/fixtures/openclaw-2026.9.6-gateway.jsonl, replayed in a loop. Rounds are
+// diagnostic records of fixtures/openclaw-2026.9.6-gateway.jsonl, replayed in a loop. Rounds are
 // interleaved (rotating order) so machine noise hits every variant; queues are flushed between rounds, untimed.
 // Note: `typed` and `positional` carry only the envelope fields (typed: ~23, positional: 12); `public` and
 // `object` carry the whole event.
 //
+// The bench* entry points exist only in an addon built with `--features bench`: `npm run bench` builds one into
+// bench/.addon/ and runs this file. Run alone against the production addon, only public, object and otel-js run.
+//
 // Env: BENCH_CALLS (calls per variant, default 400000), BENCH_ROUNDS (default 8), BENCH_OTEL=0 to skip OTel-JS.
 
 import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const ct = require('../index.js');
+
+/** The addon built with the bench feature (bench/.addon/), else the production one (bench variants skipped). */
+function loadAddon() {
+  const dir = fileURLToPath(new URL('./.addon/', import.meta.url));
+  const file = existsSync(dir) && readdirSync(dir).find((f) => f.endsWith('.node'));
+  if (file) return require(join(dir, file));
+  console.warn('no bench addon in bench/.addon (npm run bench builds it): noop, typed and positional are skipped');
+  return require('../index.js');
+}
+const ct = loadAddon();
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 400_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const PER_ROUND = Math.ceil(CALLS / ROUNDS);
 if (CALLS < 200_000) console.warn(`note: BENCH_CALLS=${CALLS} is below the 200k calls per variant this bench is meant to run`);
 
-const fixture = new URL('../crates/core/tests/fixtures/openclaw-2026.9.6-gateway.jsonl', import.meta.url);
+const fixture = new URL('../fixtures/openclaw-2026.9.6-gateway.jsonl', import.meta.url);
 const records = readFileSync(fixture, 'utf8')
   .split('\n')
   .filter((l) => l.trim())
@@ -105,6 +118,9 @@ const variants = {
     return ok;
   },
 };
+if (typeof ct.benchNoop !== 'function') {
+  for (const name of ['noop', 'typed', 'positional']) delete variants[name];
+}
 if (otel) {
   variants['otel-js'] = (n, i0) => {
     for (let c = 0, i = i0; c < n; c++, i = i + 1 === N ? 0 : i + 1) otelSpan(otel.tracer, evts[i]);

@@ -2,7 +2,7 @@
 'use strict'
 // Synthetic OpenClaw gateway record stream, in the replay record format
 // ({"src":"diagnostic","pid","rt","meta","evt"} per line), shaped like the gateway chat.send turns in
-// crates/core/tests/fixtures/openclaw-2026.9.6-gateway.jsonl:
+// fixtures/openclaw-2026.9.6-gateway.jsonl:
 //
 //   message.received → message.queued → message.dispatch.started → session.turn.created →
 //   harness.run.started → run.started → context.assembled → (model.call.started → model.call.completed

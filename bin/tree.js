@@ -41,6 +41,7 @@ function spansOfRequest(req) {
           end: BigInt(s.endTimeUnixNano || '0'),
           attributes: attrs(s.attributes),
           status: s.status || {},
+          links: (s.links || []).map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: attrs(l.attributes) })),
           resource,
         })
       }

@@ -54,7 +54,6 @@ const state = pin(STATE_KEY, () => ({
   configured: null,
   stopping: null,
   serviceStarted: false,
-  registrations: 0,
   activations: 0,
 }));
 
@@ -343,7 +342,6 @@ export function stopLine(s, delivered) {
 }
 
 export function register(api) {
-  state.registrations += 1;
   state.api = api;
   if (api?.logger) state.logger = api.logger;
   if (!activate(api)) return;

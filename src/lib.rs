@@ -1,4 +1,4 @@
-//! The N-API surface of clawtrace (DESIGN §6) and nothing more: conversion at the boundary, the registry handle,
+//! The N-API surface of clawtrace (`docs/ARCHITECTURE.md`, "Modules") and nothing more: conversion at the boundary, the registry handle,
 //! promises and the error callback. Everything else lives in `clawtrace-core`.
 //!
 //! Record calls run on the gateway's thread: they take the event as JSON text (stringified on the JS side — the
@@ -7,6 +7,8 @@
 
 #![deny(clippy::all)]
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod boundary;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,14 +25,14 @@ use napi_derive::napi;
 use boundary::{now_ms, read_trusted, stringify};
 
 /// Runs `f`, turning a panic into `fallback`: no panic ever crosses into Node.
-fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+pub(crate) fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
 /// This process's id, read once: `std::process::id()` is a `getpid` system call on every record call otherwise
 /// (glibc does not cache it). A Node process never forks with this addon loaded (child processes exec), so the
 /// cached value stays right.
-fn pid() -> u32 {
+pub(crate) fn pid() -> u32 {
     static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *PID.get_or_init(std::process::id)
 }
@@ -199,196 +201,4 @@ fn snake_to_camel(s: &str) -> String {
         }
     }
     out
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Benchmark-only entry points (`bench/boundary.mjs`). They take the same diagnostic event across the boundary in
-// different ways and enqueue it exactly like `recordDiagnostic`, so the only difference measured is the crossing.
-// Not part of the public API.
-// ---------------------------------------------------------------------------------------------------------------
-
-/// Internal benchmark entry point: `evt.trace`, as a typed object.
-#[napi(object)]
-pub struct BenchTrace {
-    pub trace_id: Option<String>,
-    pub span_id: Option<String>,
-    pub parent_span_id: Option<String>,
-}
-
-/// Internal benchmark entry point: `evt.usage`, as a typed object.
-#[napi(object)]
-pub struct BenchUsage {
-    pub input: Option<f64>,
-    pub output: Option<f64>,
-    pub cache_read: Option<f64>,
-    pub cache_write: Option<f64>,
-    pub total: Option<f64>,
-}
-
-/// Internal benchmark entry point: the envelope fields of a diagnostic event, converted field by field by napi-rs.
-/// Fields not listed here are not carried (the other variants carry the whole event).
-#[napi(object)]
-pub struct BenchEvent {
-    #[napi(js_name = "type")]
-    pub kind: String,
-    pub seq: Option<f64>,
-    pub ts: Option<f64>,
-    pub trace: Option<BenchTrace>,
-    pub run_id: Option<String>,
-    pub call_id: Option<String>,
-    pub session_key: Option<String>,
-    pub session_id: Option<String>,
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    pub duration_ms: Option<f64>,
-    pub outcome: Option<String>,
-    pub usage: Option<BenchUsage>,
-    pub channel: Option<String>,
-    pub phase: Option<String>,
-    pub reason: Option<String>,
-    pub state: Option<String>,
-    pub lane: Option<String>,
-    pub tool_call_id: Option<String>,
-    pub tool_name: Option<String>,
-    pub agent_id: Option<String>,
-    pub wait_ms: Option<f64>,
-    pub cost_usd: Option<f64>,
-}
-
-/// A JS number as JSON would parse it: integral values become integers (so `seq` stays a `u64` for the decoder).
-fn bench_num(f: f64) -> serde_json::Value {
-    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-        if f >= 0.0 {
-            (f as u64).into()
-        } else {
-            (f as i64).into()
-        }
-    } else {
-        serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
-    }
-}
-
-#[derive(Default)]
-struct BenchObj(serde_json::Map<String, serde_json::Value>);
-
-impl BenchObj {
-    fn s(&mut self, k: &str, v: Option<String>) -> &mut Self {
-        if let Some(v) = v {
-            self.0.insert(k.into(), v.into());
-        }
-        self
-    }
-    fn n(&mut self, k: &str, v: Option<f64>) -> &mut Self {
-        if let Some(v) = v {
-            self.0.insert(k.into(), bench_num(v));
-        }
-        self
-    }
-    fn o(&mut self, k: &str, v: Option<BenchObj>) -> &mut Self {
-        if let Some(v) = v {
-            self.0.insert(k.into(), v.0.into());
-        }
-        self
-    }
-}
-
-fn bench_trace(trace_id: Option<String>, span_id: Option<String>, parent_span_id: Option<String>) -> Option<BenchObj> {
-    if trace_id.is_none() && span_id.is_none() && parent_span_id.is_none() {
-        return None;
-    }
-    let mut o = BenchObj::default();
-    o.s("traceId", trace_id).s("spanId", span_id).s("parentSpanId", parent_span_id);
-    Some(o)
-}
-
-fn bench_enqueue(body: Body) -> bool {
-    REGISTRY.record(Inbound {
-        src: Source::Diagnostic,
-        pid: pid(),
-        arrived_ms: now_ms(),
-        trusted: false,
-        hook: None,
-        body,
-        ctx: None,
-    })
-}
-
-/// Internal benchmark entry point: an empty N-API call taking the event, the baseline cost of crossing at all.
-#[napi]
-pub fn bench_noop(_evt: Unknown) -> bool {
-    true
-}
-
-/// Internal benchmark entry point: the event converted by napi-rs into a typed `#[napi(object)]` struct, then into
-/// a `serde_json::Value` on the calling thread (`Body::Value`), and enqueued like `recordDiagnostic`.
-#[napi]
-pub fn bench_record_typed(evt: BenchEvent) -> bool {
-    guarded(false, || {
-        let mut o = BenchObj::default();
-        o.s("type", Some(evt.kind)).n("seq", evt.seq).n("ts", evt.ts);
-        o.o("trace", evt.trace.and_then(|t| bench_trace(t.trace_id, t.span_id, t.parent_span_id)));
-        o.s("runId", evt.run_id)
-            .s("callId", evt.call_id)
-            .s("sessionKey", evt.session_key)
-            .s("sessionId", evt.session_id)
-            .s("provider", evt.provider)
-            .s("model", evt.model)
-            .n("durationMs", evt.duration_ms)
-            .s("outcome", evt.outcome);
-        o.o(
-            "usage",
-            evt.usage.map(|u| {
-                let mut o = BenchObj::default();
-                o.n("input", u.input)
-                    .n("output", u.output)
-                    .n("cacheRead", u.cache_read)
-                    .n("cacheWrite", u.cache_write)
-                    .n("total", u.total);
-                o
-            }),
-        );
-        o.s("channel", evt.channel)
-            .s("phase", evt.phase)
-            .s("reason", evt.reason)
-            .s("state", evt.state)
-            .s("lane", evt.lane)
-            .s("toolCallId", evt.tool_call_id)
-            .s("toolName", evt.tool_name)
-            .s("agentId", evt.agent_id)
-            .n("waitMs", evt.wait_ms)
-            .n("costUsd", evt.cost_usd);
-        bench_enqueue(Body::Value(o.0.into()))
-    })
-}
-
-/// Internal benchmark entry point: the main envelope fields as separate arguments, packed into `Body::Value` and
-/// enqueued like `recordDiagnostic`.
-#[napi]
-#[allow(clippy::too_many_arguments)]
-pub fn bench_record_positional(
-    kind: String,
-    seq: Option<f64>,
-    ts: Option<f64>,
-    trace_id: Option<String>,
-    span_id: Option<String>,
-    parent_span_id: Option<String>,
-    run_id: Option<String>,
-    session_key: Option<String>,
-    session_id: Option<String>,
-    provider: Option<String>,
-    model: Option<String>,
-    duration_ms: Option<f64>,
-) -> bool {
-    guarded(false, || {
-        let mut o = BenchObj::default();
-        o.s("type", Some(kind)).n("seq", seq).n("ts", ts);
-        o.o("trace", bench_trace(trace_id, span_id, parent_span_id));
-        o.s("runId", run_id)
-            .s("sessionKey", session_key)
-            .s("sessionId", session_id)
-            .s("provider", provider)
-            .s("model", model)
-            .n("durationMs", duration_ms);
-        bench_enqueue(Body::Value(o.0.into()))
-    })
 }

@@ -1,6 +1,6 @@
 // A strict stand-in for Langfuse's OTLP endpoint (`POST /api/public/otel/v1/traces`), for tests. Langfuse itself
 // cannot run here (Postgres + ClickHouse + Redis + S3 + web + worker), so this enforces its contract
-// (docs/reference langfuse-otlp.md §3, §3.1, §4) more strictly than the real server does, answers the way it
+// (docs/ARCHITECTURE.md, "Backends": Langfuse) more strictly than the real server does, answers the way it
 // answers, and records what it accepted.
 //
 //   const lf = await start({ publicKey: 'pk-lf-test', secretKey: 'sk-lf-test', environment: 'production' })
@@ -153,7 +153,7 @@ function normalise(req, json) {
   return spans
 }
 
-// ---- the mapping contract (reference §3.1, §4) -------------------------------------------------------------
+// ---- the mapping contract (docs/ARCHITECTURE.md, "Backends") ------------------------------------------------
 
 const TRACE_LEVEL = ['langfuse.trace.name', 'langfuse.user.id', 'langfuse.session.id', 'langfuse.trace.tags', 'langfuse.environment', 'langfuse.release']
 

@@ -4,9 +4,7 @@
 // with scripts/mlflow-server.sh (installing MLflow into a cached venv the first time) and stops it when the process
 // exits. It throws when no server can be had: the tests then fail, they never skip.
 import { spawn, spawnSync } from 'node:child_process'
-import crypto from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -81,7 +79,7 @@ function plain(v) {
 
 const b64hex = (s) => (s ? Buffer.from(s, 'base64').toString('hex') : null)
 
-/** One stored span: hex ids, status `OK` / `ERROR` / `UNSET`, attributes as plain values. */
+/** One stored span: hex ids, status `OK` / `ERROR` / `UNSET`, attributes as plain values. The tests' one MLflow reader. */
 function normalizeSpan(s) {
   const attrs = Object.fromEntries((s.attributes || []).map((kv) => [kv.key, plain(kv.value)]))
   const code = s.status?.code || 'STATUS_CODE_UNSET'
@@ -94,6 +92,9 @@ function normalizeSpan(s) {
     statusMessage: s.status?.message || '',
     type: attrs['mlflow.spanType'],
     attrs,
+    startMs: Number(s.start_time_unix_nano) / 1e6,
+    endMs: Number(s.end_time_unix_nano) / 1e6,
+    links: (s.links || []).map((l) => ({ traceId: b64hex(l.trace_id), spanId: b64hex(l.span_id), attrs: {} })),
   }
 }
 
@@ -179,49 +180,7 @@ export function tokenUsage(info) {
   return u ? JSON.parse(u) : null
 }
 
-export const CORPUS = path.join(ROOT, 'fixtures', 'openclaw-2026.9.6-gateway.jsonl')
-const CHILD = path.join(ROOT, '__test__', 'helpers', 'replay-child.cjs')
-
-/**
- * A copy of a record file whose trace ids start with a fresh random prefix. MLflow keys a trace by its id alone
- * (`tr-<hex>`): the same recorded turn sent again, whatever the experiment, lands on the trace stored first. A
- * copy per test keeps every test's traces its own, also across runs against a long-lived server.
- */
-export function saltTraceIds(file) {
-  const salt = crypto.randomBytes(4).toString('hex')
-  const text = fs.readFileSync(file, 'utf8').replace(/"traceId":"[0-9a-f]{8}([0-9a-f]{24})"/g, (_, rest) => `"traceId":"${salt}${rest}"`)
-  const out = path.join(saltDir(), `${path.basename(file, '.jsonl')}-${salt}.jsonl`)
-  fs.writeFileSync(out, text)
-  return out
-}
-
-let saltTmp
-function saltDir() {
-  if (!saltTmp) {
-    saltTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clawtrace-salted-'))
-    process.once('exit', () => fs.rmSync(saltTmp, { recursive: true, force: true }))
-  }
-  return saltTmp
-}
-
-/**
- * Replays `file` (a salted copy, see saltTraceIds, unless `salt: false`) through the addon configured with
- * `config`, in a process of its own (see replay-child.cjs), with `env` added to the environment (and the MLFLOW_* /
- * OTEL_* / CLAWTRACE_FILE variables of this process removed, so only what a test sets counts). Resolves
- * `{replay, flushed, stats, errors, stdout, stderr}`.
- */
-export async function replayInChild(config, { file = CORPUS, env = {}, salt = true } = {}) {
-  if (salt) file = saltTraceIds(file)
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MLFLOW_|OTEL_|LANGFUSE_|CLAWTRACE_FILE$)/.test(k)))
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(config), file], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
-  child.stderr.on('data', (d) => (stderr += d))
-  const code = await new Promise((resolve) => child.on('close', resolve))
-  if (code !== 0) throw new Error(`replay child exited ${code}:\n${stderr}${stdout}`)
-  return { ...JSON.parse(stdout.trim().split('\n').pop()), stdout, stderr }
-}
+export { CORPUS, replayInChild, saltTraceIds } from './replay.mjs'
 
 /**
  * An HTTP proxy in front of `target` that records every request (method, url, headers) and can fail the first

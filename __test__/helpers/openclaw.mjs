@@ -11,6 +11,10 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
+import { createRequire } from 'node:module';
+
+// The one OTLP/JSON reader (bin/tree.js), shared with the CLI.
+const tree = createRequire(import.meta.url)('../../bin/tree.js');
 
 /** The releases the end-to-end suite runs against. */
 export const TARGETS = Object.freeze({
@@ -369,49 +373,23 @@ async function httpUp(url) {
 //
 // with ids as lowercase hex and attribute values as plain JS values.
 
-function otlpValue(v) {
-  if (!v || typeof v !== 'object') return undefined;
-  if ('stringValue' in v) return v.stringValue;
-  if ('intValue' in v) return Number(v.intValue);
-  if ('doubleValue' in v) return Number(v.doubleValue);
-  if ('boolValue' in v) return !!v.boolValue;
-  if ('arrayValue' in v) return (v.arrayValue.values ?? []).map(otlpValue);
-  return undefined;
-}
-
-function otlpAttrs(list) {
-  const o = {};
-  for (const a of list ?? []) o[a.key] = otlpValue(a.value);
-  return o;
-}
-
 /** Every trace in an OTLP/JSON lines file (one ExportTraceServiceRequest per line), in the checks' shape. */
 export function readOtlpTraces(path) {
-  const traces = new Map();
   if (!existsSync(path)) return [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const req = JSON.parse(line);
-    for (const rs of req.resourceSpans ?? []) {
-      for (const ss of rs.scopeSpans ?? []) {
-        for (const s of ss.spans ?? []) {
-          const t = traces.get(s.traceId) ?? { traceId: s.traceId, spans: [] };
-          traces.set(s.traceId, t);
-          t.spans.push({
-            spanId: s.spanId,
-            parentSpanId: s.parentSpanId || null,
-            name: s.name,
-            status: { code: Number(s.status?.code ?? 0), message: s.status?.message ?? '' },
-            attrs: otlpAttrs(s.attributes),
-            startMs: Number(BigInt(s.startTimeUnixNano ?? 0) / 1000n) / 1000,
-            endMs: Number(BigInt(s.endTimeUnixNano ?? 0) / 1000n) / 1000,
-            links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId, attrs: otlpAttrs(l.attributes) })),
-          });
-        }
-      }
-    }
-  }
-  return [...traces.values()];
+  const traces = tree.parseOtlpJsonLines(readFileSync(path, 'utf8'));
+  return [...traces].map(([traceId, spans]) => ({
+    traceId,
+    spans: spans.map((s) => ({
+      spanId: s.spanId,
+      parentSpanId: s.parentSpanId || null,
+      name: s.name,
+      status: { code: Number(s.status.code ?? 0), message: s.status.message ?? '' },
+      attrs: s.attributes,
+      startMs: Number(s.start / 1000n) / 1000,
+      endMs: Number(s.end / 1000n) / 1000,
+      links: s.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, attrs: l.attributes })),
+    })),
+  }));
 }
 
 const ERROR = 2;
@@ -443,6 +421,10 @@ export function checkTurnTraces(allTraces, turns, { mode = 'context', usage = { 
   for (const [sk, n] of expected) {
     const got = bySession.get(sk) ?? [];
     if (got.length !== n) fail(sk, `expected ${n} trace(s), found ${got.length}`);
+  }
+  // A trace of a session no turn was sent to is a split or stray trace: a problem, not noise.
+  for (const [sk, ts] of bySession) {
+    if (!expected.has(sk)) fail(sk, `unexpected trace(s) ${ts.map((t) => t.traceId).join(', ')} (${ts.map((t) => t.spans.map((s) => s.name).join('/')).join('; ')})`);
   }
 
   for (const turn of turns) {

@@ -1,8 +1,7 @@
 'use strict'
 // Replays a record file through the addon in a process of its own and prints one JSON line: the replay summary,
-// whether flush delivered everything, every counter, and the export errors reported. A fresh process per replay
-// keeps runs independent: counters start at zero, and nothing the registry remembers (exported trace ids, reported
-// errors) carries over from another test.
+// whether flush delivered everything, every counter, and the export errors reported — or, when configure() fails,
+// its message. Started by helpers/replay.mjs (replayInChild), the tests' one replay child.
 //   node replay-child.cjs '<config JSON>' <record file>
 const path = require('node:path')
 const clawtrace = require(path.resolve(__dirname, '..', '..'))
@@ -11,7 +10,12 @@ async function main() {
   const [config, file] = process.argv.slice(2)
   const errors = []
   clawtrace.onError((e) => errors.push({ sink: e.sink, kind: e.kind, message: e.message }))
-  await clawtrace.configure(JSON.parse(config))
+  try {
+    await clawtrace.configure(JSON.parse(config))
+  } catch (e) {
+    process.stdout.write(JSON.stringify({ configureError: String(e && e.message), errors }) + '\n')
+    return
+  }
   const t0 = Date.now()
   const replay = await clawtrace.replay(file)
   const flushed = await clawtrace.flush(60_000)

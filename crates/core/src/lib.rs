@@ -15,7 +15,6 @@ pub mod model;
 pub mod pipeline;
 pub mod registry;
 pub mod stats;
-pub mod tree;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -129,7 +129,7 @@ impl Registry {
         self.sinks.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(n, s)| (*n, s.snapshot())).collect()
     }
 
-    /// Replays a record file (DESIGN §6) through the pipeline, waiting for queue space rather than dropping,
+    /// Replays a record file (`docs/ARCHITECTURE.md`, "Record format") through the pipeline, waiting for queue space rather than dropping,
     /// then exports everything — traces still open at the end of the file as incomplete.
     pub async fn replay(&self, path: &str, timeout: Duration) -> Result<ReplaySummary, String> {
         use tokio::io::AsyncBufReadExt;

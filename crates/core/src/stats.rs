@@ -44,6 +44,8 @@ counters! {
     skipped_content_disabled,
     /// Events that became part of a span.
     events_in_spans,
+    /// Legacy-host events consumed by the ingest adapter (`ingest/legacy.rs`): what they meant became other events.
+    events_translated,
     /// Trace assembly.
     traces_completed,
     traces_incomplete,
@@ -80,4 +82,19 @@ impl Stats {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Relaxed)
     }
+
+    /// Received events whose fate is known: in a span, translated, skipped, invalid or dropped. Once the
+    /// pipeline is flushed this equals `events_received` — the accounting identity (`docs/ARCHITECTURE.md`).
+    /// The rule is by name, so a new `skipped_*`, `invalid_*` or `dropped_*` counter joins it by itself.
+    pub fn events_accounted(&self) -> u64 {
+        self.snapshot().into_iter().filter(|(name, _)| is_event_fate(name)).map(|(_, v)| v).sum()
+    }
+}
+
+/// A counter that records where a received event ended. `invalid_trace_context` is not one: such an event is
+/// still used, and ends in one of the others.
+pub fn is_event_fate(name: &str) -> bool {
+    matches!(name, "events_in_spans" | "events_translated")
+        || ((name.starts_with("skipped_") || name.starts_with("invalid_") || name.starts_with("dropped_"))
+            && name != "invalid_trace_context")
 }

@@ -7,6 +7,9 @@ use clawtrace_core::assemble::{AssembleConfig, Assembler};
 use clawtrace_core::ingest::{decode, Body, Inbound, Source};
 use clawtrace_core::stats::Stats;
 
+mod common;
+use common::assert_accounted;
+
 fn ev(json: serde_json::Value, at: f64) -> clawtrace_core::ingest::Event {
     decode(Inbound {
         src: Source::Diagnostic,
@@ -42,6 +45,7 @@ fn open_traces_are_capped_and_evicted_as_incomplete() {
     let mut evicted: Vec<u128> = out.iter().map(|t| u128::from_be_bytes(t.trace_id)).collect();
     evicted.sort();
     assert_eq!(evicted, (1..=900).collect::<Vec<u128>>());
+    assert_accounted(&stats, 1000);
 }
 
 #[test]
@@ -58,6 +62,7 @@ fn a_storm_of_new_traces_evicts_in_batches_oldest_first() {
     let newest_evicted = out.iter().map(|t| u128::from_be_bytes(t.trace_id)).max().unwrap();
     let oldest_open = 20_000 - a.open_traces() as u128 + 1;
     assert!(newest_evicted < oldest_open, "only older traces were evicted");
+    assert_accounted(&stats, 20_000);
 }
 
 #[test]
@@ -74,6 +79,7 @@ fn ttl_closes_traces_whose_end_never_comes() {
     assert!(out[0].incomplete);
     assert_eq!(a.open_traces(), 0);
     assert_eq!(Stats::get(&stats.traces_incomplete), 1);
+    assert_accounted(&stats, 1);
 }
 
 #[test]
@@ -98,4 +104,5 @@ fn late_events_become_stragglers_of_the_same_trace() {
     assert_eq!(s.trace_id, out[0].trace_id);
     assert_eq!(s.spans.len(), 1, "only the late span, not its already-exported parent");
     assert_eq!(s.spans[0].parent_span_id, Some(out[0].spans[0].span_id));
+    assert_accounted(&stats, 3);
 }

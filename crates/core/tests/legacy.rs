@@ -11,19 +11,24 @@ use clawtrace_core::model::{Span, Trace};
 use clawtrace_core::stats::Stats;
 use serde_json::{json, Value};
 
+mod common;
+use common::{assert_accounted, enriched};
+
 struct Host {
     asm: Assembler,
     stats: Arc<Stats>,
     out: Vec<Trace>,
     ts: f64,
     seq: u64,
+    /// Events handed to the assembler.
+    fed: u64,
 }
 
 impl Host {
     fn new(legacy_host: bool) -> Self {
         let stats = Arc::new(Stats::default());
         let asm = Assembler::new(AssembleConfig { legacy_host, ..Default::default() }, stats.clone());
-        Host { asm, stats, out: vec![], ts: 1_700_000_000_000.0, seq: 0 }
+        Host { asm, stats, out: vec![], ts: 1_700_000_000_000.0, seq: 0, fed: 0 }
     }
 
     fn push(&mut self, src: Source, hook: Option<&str>, body: Value, ctx: Option<Value>) {
@@ -38,6 +43,7 @@ impl Host {
             ctx: ctx.map(Body::Value),
         };
         let e = decode(inbound).expect("valid event");
+        self.fed += 1;
         self.asm.ingest(e, self.ts, &mut self.out);
     }
 
@@ -68,7 +74,8 @@ impl Host {
         self.asm.tick(now, &mut self.out);
         self.asm.drain_all(now + 1.0, &mut self.out);
         assert_eq!(self.asm.legacy_held(), 0);
-        (self.out, self.stats)
+        assert_accounted(&self.stats, self.fed);
+        (enriched(self.out), self.stats)
     }
 }
 
@@ -241,7 +248,7 @@ fn legacy_host_events_become_one_trace_per_message() {
     assert!(froot.status.is_error(), "the failed turn is an error although OpenClaw said completed");
     let attempts: Vec<&Span> = fail[0].spans.iter().filter(|s| s.name == "openclaw.harness.run").collect();
     assert_eq!(attempts.len(), 2, "one span per attempt");
-    assert!(attempts.iter().all(|s| s.status.is_error()));
+    assert!(attempts.iter().all(|s| s.status.is_error()), "both attempts failed");
 
     // Retried, then succeeded: the failed attempt is an error, the turn is not.
     let retry = of("agent:main:legacy-retry");
@@ -279,6 +286,7 @@ fn without_legacy_host_lifecycle_events_alone_build_no_runs() {
     let mut h = Host::new(false);
     legacy_flow_plain(&mut h);
     let (traces, _) = h.finish();
+    assert!(!traces.is_empty(), "the message still makes its turn");
     assert!(traces.iter().all(|t| !t.spans.iter().any(|s| s.name == "openclaw.run")));
 }
 

@@ -1,50 +1,11 @@
-//! How each diagnostic event shapes the span it belongs to: role, name, times, attributes, status.
+//! How each diagnostic event shapes the span it belongs to: role, name, times, attributes, status. One handler per
+//! kind of the event catalogue (`ingest/catalogue.rs`); kinds without a handler only extend their span's extent.
 
 use serde_json::Value;
 
 use super::state::SpanState;
-use crate::ingest::{event::ms_to_ns, Event};
+use crate::ingest::{event::ms_to_ns, Event, EventKind};
 use crate::model::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
-
-/// Event types that mean an agent actually worked on something; a trace without any is infra noise.
-pub fn is_agent_work(kind: &str) -> bool {
-    kind.starts_with("message.")
-        || kind.starts_with("harness.run.")
-        || kind.starts_with("model.")
-        || kind.starts_with("tool.execution.")
-        || matches!(kind, "run.started" | "run.completed" | "session.turn.created" | "context.assembled")
-}
-
-/// Types that are never spans and never correlated: samples and process-level signals.
-pub fn is_infra(kind: &str) -> bool {
-    matches!(
-        kind,
-        "diagnostic.heartbeat"
-            | "diagnostic.gc"
-            | "diagnostic.memory.sample"
-            | "diagnostic.memory.pressure"
-            | "diagnostic.phase.completed"
-            | "diagnostic.child_process.spawn"
-            | "diagnostic.liveness.warning"
-            | "diagnostic.async_queue.dropped"
-            | "gateway.event_loop.sample"
-            | "telemetry.exporter"
-            | "payload.large"
-    )
-}
-
-/// Every diagnostic type this version understands; others are counted and skipped.
-pub fn is_known(kind: &str) -> bool {
-    is_agent_work(kind)
-        || is_infra(kind)
-        || kind.starts_with("session.")
-        || kind.starts_with("queue.lane.")
-        || kind.starts_with("run.")
-        || kind.starts_with("webhook.")
-        || kind.starts_with("exec.")
-        || kind.starts_with("mcp.")
-        || matches!(kind, "log.record" | "gateway.rpc" | "security.event" | "skill.used" | "talk.event" | "tool.loop")
-}
 
 /// Copies the scalar fields OpenClaw documents for this span into `openclaw.*` attributes.
 fn copy_fields(s: &mut SpanState, e: &Event, keys: &[(&str, &str)]) {
@@ -167,226 +128,236 @@ fn usage_attrs(s: &mut SpanState, usage: &serde_json::Map<String, Value>, prefix
 
 /// Applies one placed diagnostic event to its span.
 pub fn apply(s: &mut SpanState, e: &Event) {
-    let kind = e.kind.as_str();
-    match kind {
-        "message.received" => {
-            set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
-            start(s, e);
-            copy_fields(s, e, COMMON);
-            copy_fields(
-                s,
-                e,
-                &[
-                    ("messageId", "openclaw.message_id"),
-                    ("chatId", "openclaw.chat_id"),
-                    ("source", "openclaw.message.source"),
-                ],
-            );
-        }
-        "message.queued" => {
-            if s.span.role == SpanRole::Synthetic {
-                set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
-                start(s, e);
-            }
-            copy_fields(s, e, COMMON);
-            copy_fields(s, e, &[("queueDepth", "openclaw.queue_depth")]);
-            if e.str("source") == Some("followup-queue-steer") {
-                s.span.attrs.insert("openclaw.message.steered".into(), AttrValue::Bool(true));
-            }
-        }
-        "message.dispatch.started" => copy_fields(s, e, COMMON),
-        "message.dispatch.completed" => {
-            copy_fields(s, e, &[("durationMs", "openclaw.dispatch.duration_ms")]);
-            outcome_status(s, e);
-        }
-        "message.processed" => {
-            if s.span.role == SpanRole::Synthetic {
-                set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
-            }
-            copy_fields(s, e, COMMON);
-            copy_fields(s, e, &[("messageId", "openclaw.message_id")]);
-            outcome_status(s, e);
-            end(s, e);
-            s.terminal = true;
-        }
-        "session.turn.created" => copy_fields(s, e, COMMON),
-        "harness.run.started" => {
-            set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
-            start(s, e);
-            copy_fields(s, e, COMMON);
-            copy_fields(
-                s,
-                e,
-                &[
-                    ("provider", "gen_ai.provider.name"),
-                    ("model", "gen_ai.request.model"),
-                    ("harnessId", "openclaw.harness_id"),
-                ],
-            );
-        }
-        "harness.run.completed" | "harness.run.error" => {
-            set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
-            outcome_status(s, e);
-            if kind == "harness.run.error" {
-                error(
-                    s,
-                    format!("{}: {}", e.str("phase").unwrap_or("error"), e.str("errorCategory").unwrap_or("error")),
-                );
-            }
-            end(s, e);
-            // A harness attempt without a parent is the trace root (`--local` runs).
-            if s.span.parent_span_id.is_none() {
-                s.terminal = true;
-            }
-        }
-        "run.started" => {
-            set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
-            start(s, e);
-            copy_fields(s, e, COMMON);
-            copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model")]);
-        }
-        "run.completed" => {
-            set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
-            outcome_status(s, e);
-            copy_fields(s, e, &[("errorCategory", "error.type"), ("blockedBy", "openclaw.blocked_by")]);
-            end(s, e);
-        }
-        "model.call.started" | "model.call.completed" | "model.call.error" => {
-            let model = e.str("model").unwrap_or("unknown");
-            set_role(s, SpanRole::ModelCall, format!("chat {model}"), SpanKind::Client);
-            s.span.attrs.insert("gen_ai.operation.name".into(), "chat".into());
-            copy_fields(s, e, COMMON);
-            copy_fields(
-                s,
-                e,
-                &[
-                    ("provider", "gen_ai.provider.name"),
-                    ("model", "gen_ai.request.model"),
-                    ("callId", "openclaw.call_id"),
-                    ("api", "openclaw.api"),
-                    ("transport", "openclaw.transport"),
-                    ("timeToFirstByteMs", "openclaw.time_to_first_byte_ms"),
-                    ("requestPayloadBytes", "openclaw.request_bytes"),
-                    ("responseStreamBytes", "openclaw.response_bytes"),
-                    ("failureKind", "openclaw.failure_kind"),
-                ],
-            );
-            if let Some(m) = e.str("model") {
-                s.span.attrs.insert("gen_ai.response.model".into(), m.into());
-            }
-            match kind {
-                "model.call.started" => start(s, e),
-                _ => {
-                    if let Some(u) = e.obj("usage") {
-                        usage_attrs(s, u, "gen_ai.usage.");
-                    }
-                    if kind == "model.call.error" {
-                        let cat = e.str("errorCategory").unwrap_or("Error");
-                        s.span.attrs.insert("error.type".into(), cat.into());
-                        error(
-                            s,
-                            format!(
-                                "model call failed: {}{}",
-                                cat,
-                                e.str("failureKind").map(|k| format!(" ({k})")).unwrap_or_default()
-                            ),
-                        );
-                    } else if !s.span.status.is_error() {
-                        s.span.status = Status::Ok;
-                    }
-                    end(s, e);
-                }
-            }
-        }
-        k if k.starts_with("tool.execution.") => {
-            let tool = e.str("toolName").unwrap_or("tool");
-            set_role(s, SpanRole::Tool, format!("execute_tool {tool}"), SpanKind::Internal);
-            s.span.attrs.insert("gen_ai.operation.name".into(), "execute_tool".into());
-            copy_fields(s, e, COMMON);
-            copy_fields(
-                s,
-                e,
-                &[
-                    ("toolName", "gen_ai.tool.name"),
-                    ("toolCallId", "gen_ai.tool.call.id"),
-                    ("toolSource", "openclaw.tool.source"),
-                    ("toolOwner", "openclaw.tool.owner"),
-                    ("mutatingAction", "openclaw.tool.mutating"),
-                ],
-            );
-            match k {
-                "tool.execution.started" => start(s, e),
-                "tool.execution.completed" => {
-                    if !s.span.status.is_error() {
-                        s.span.status = Status::Ok;
-                    }
-                    end(s, e);
-                }
-                _ => {
-                    let why = e.str("errorCategory").or(e.str("deniedReason")).or(e.str("reason")).unwrap_or("failed");
-                    s.span.attrs.insert("error.type".into(), why.into());
-                    error(s, format!("{}: {why}", k.trim_start_matches("tool.execution.")));
-                    end(s, e);
-                }
-            }
-        }
-        "context.assembled" => {
-            set_role(s, SpanRole::Context, "openclaw.context.assembled".into(), SpanKind::Internal);
-            copy_fields(
-                s,
-                e,
-                &[
-                    ("messageCount", "openclaw.context.message_count"),
-                    ("promptChars", "openclaw.context.prompt_chars"),
-                    ("systemPromptChars", "openclaw.context.system_prompt_chars"),
-                    ("historyTextChars", "openclaw.context.history_chars"),
-                    ("contextTokenBudget", "openclaw.context.token_budget"),
-                ],
-            );
-            point(s, e);
-        }
-        "model.usage" => {
-            set_role(s, SpanRole::Usage, "openclaw.model.usage".into(), SpanKind::Internal);
-            copy_fields(s, e, COMMON);
-            copy_fields(
-                s,
-                e,
-                &[
-                    ("provider", "gen_ai.provider.name"),
-                    ("model", "gen_ai.request.model"),
-                    ("costUsd", "openclaw.cost_usd"),
-                ],
-            );
-            if let Some(u) = e.obj("usage") {
-                usage_attrs(s, u, "openclaw.usage.");
-            }
-            point(s, e);
-        }
-        "queue.lane.dequeue" => {
-            if let Some(w) = e.f64("waitMs") {
-                let prev = s.span.attr_f64("openclaw.queue.wait_ms").unwrap_or(0.0);
-                s.span.attrs.insert("openclaw.queue.wait_ms".into(), AttrValue::F64(prev + w));
-            }
-        }
-        "run.execution_phase" => {
-            if let Some(p) = e.str("phase") {
-                if s.span.events.len() < 64 {
-                    s.span.events.push(SpanEvent {
-                        name: format!("phase.{p}"),
-                        time_ns: e.ts_ns(),
-                        attrs: Default::default(),
-                    });
-                }
-            }
-        }
-        // The HTTP path's root is never described; the session going idle is its end.
-        "session.state"
-            if e.str("state") == Some("idle")
-                && s.span.role == SpanRole::Synthetic
-                && s.span.parent_span_id.is_none() =>
-        {
-            s.terminal = true;
-        }
+    use EventKind as K;
+    match e.kind {
+        K::MessageReceived => message_received(s, e),
+        K::MessageQueued => message_queued(s, e),
+        K::MessageDispatchStarted | K::SessionTurnCreated => copy_fields(s, e, COMMON),
+        K::MessageDispatchCompleted => message_dispatch_completed(s, e),
+        K::MessageProcessed => message_processed(s, e),
+        K::HarnessRunStarted => harness_run_started(s, e),
+        K::HarnessRunCompleted | K::HarnessRunError => harness_run_ended(s, e),
+        K::RunStarted => run_started(s, e),
+        K::RunCompleted => run_completed(s, e),
+        K::ModelCallStarted | K::ModelCallCompleted | K::ModelCallError => model_call(s, e),
+        K::ToolExecutionStarted
+        | K::ToolExecutionCompleted
+        | K::ToolExecutionError
+        | K::ToolExecutionBlocked
+        | K::ToolExecutionOther => tool_execution(s, e),
+        K::ContextAssembled => context_assembled(s, e),
+        K::ModelUsage => model_usage(s, e),
+        K::QueueLaneDequeue => queue_lane_dequeue(s, e),
+        K::RunExecutionPhase => run_execution_phase(s, e),
+        K::SessionState => session_state(s, e),
         _ => {}
+    }
+}
+
+fn message_received(s: &mut SpanState, e: &Event) {
+    set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+    start(s, e);
+    copy_fields(s, e, COMMON);
+    copy_fields(
+        s,
+        e,
+        &[("messageId", "openclaw.message_id"), ("chatId", "openclaw.chat_id"), ("source", "openclaw.message.source")],
+    );
+}
+
+fn message_queued(s: &mut SpanState, e: &Event) {
+    if s.span.role == SpanRole::Synthetic {
+        set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+        start(s, e);
+    }
+    copy_fields(s, e, COMMON);
+    copy_fields(s, e, &[("queueDepth", "openclaw.queue_depth")]);
+    if e.str("source") == Some("followup-queue-steer") {
+        s.span.attrs.insert("openclaw.message.steered".into(), AttrValue::Bool(true));
+    }
+}
+
+fn message_dispatch_completed(s: &mut SpanState, e: &Event) {
+    copy_fields(s, e, &[("durationMs", "openclaw.dispatch.duration_ms")]);
+    outcome_status(s, e);
+}
+
+fn message_processed(s: &mut SpanState, e: &Event) {
+    if s.span.role == SpanRole::Synthetic {
+        set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+    }
+    copy_fields(s, e, COMMON);
+    copy_fields(s, e, &[("messageId", "openclaw.message_id")]);
+    outcome_status(s, e);
+    end(s, e);
+    s.terminal = true;
+}
+
+fn harness_run_started(s: &mut SpanState, e: &Event) {
+    set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
+    start(s, e);
+    copy_fields(s, e, COMMON);
+    copy_fields(
+        s,
+        e,
+        &[
+            ("provider", "gen_ai.provider.name"),
+            ("model", "gen_ai.request.model"),
+            ("harnessId", "openclaw.harness_id"),
+        ],
+    );
+}
+
+fn harness_run_ended(s: &mut SpanState, e: &Event) {
+    set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
+    outcome_status(s, e);
+    if e.kind == EventKind::HarnessRunError {
+        error(s, format!("{}: {}", e.str("phase").unwrap_or("error"), e.str("errorCategory").unwrap_or("error")));
+    }
+    end(s, e);
+    // A harness attempt without a parent is the trace root (`--local` runs).
+    if s.span.parent_span_id.is_none() {
+        s.terminal = true;
+    }
+}
+
+fn run_started(s: &mut SpanState, e: &Event) {
+    set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
+    start(s, e);
+    copy_fields(s, e, COMMON);
+    copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model")]);
+}
+
+fn run_completed(s: &mut SpanState, e: &Event) {
+    set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
+    outcome_status(s, e);
+    copy_fields(s, e, &[("errorCategory", "error.type"), ("blockedBy", "openclaw.blocked_by")]);
+    end(s, e);
+}
+
+fn model_call(s: &mut SpanState, e: &Event) {
+    let model = e.str("model").unwrap_or("unknown");
+    set_role(s, SpanRole::ModelCall, format!("chat {model}"), SpanKind::Client);
+    s.span.attrs.insert("gen_ai.operation.name".into(), "chat".into());
+    copy_fields(s, e, COMMON);
+    copy_fields(
+        s,
+        e,
+        &[
+            ("provider", "gen_ai.provider.name"),
+            ("model", "gen_ai.request.model"),
+            ("callId", "openclaw.call_id"),
+            ("api", "openclaw.api"),
+            ("transport", "openclaw.transport"),
+            ("timeToFirstByteMs", "openclaw.time_to_first_byte_ms"),
+            ("requestPayloadBytes", "openclaw.request_bytes"),
+            ("responseStreamBytes", "openclaw.response_bytes"),
+            ("failureKind", "openclaw.failure_kind"),
+        ],
+    );
+    if let Some(m) = e.str("model") {
+        s.span.attrs.insert("gen_ai.response.model".into(), m.into());
+    }
+    if e.kind == EventKind::ModelCallStarted {
+        return start(s, e);
+    }
+    if let Some(u) = e.obj("usage") {
+        usage_attrs(s, u, "gen_ai.usage.");
+    }
+    if e.kind == EventKind::ModelCallError {
+        let cat = e.str("errorCategory").unwrap_or("Error");
+        s.span.attrs.insert("error.type".into(), cat.into());
+        let failure = e.str("failureKind").map(|k| format!(" ({k})")).unwrap_or_default();
+        error(s, format!("model call failed: {cat}{failure}"));
+    } else if !s.span.status.is_error() {
+        s.span.status = Status::Ok;
+    }
+    end(s, e);
+}
+
+fn tool_execution(s: &mut SpanState, e: &Event) {
+    let tool = e.str("toolName").unwrap_or("tool");
+    set_role(s, SpanRole::Tool, format!("execute_tool {tool}"), SpanKind::Internal);
+    s.span.attrs.insert("gen_ai.operation.name".into(), "execute_tool".into());
+    copy_fields(s, e, COMMON);
+    copy_fields(
+        s,
+        e,
+        &[
+            ("toolName", "gen_ai.tool.name"),
+            ("toolCallId", "gen_ai.tool.call.id"),
+            ("toolSource", "openclaw.tool.source"),
+            ("toolOwner", "openclaw.tool.owner"),
+            ("mutatingAction", "openclaw.tool.mutating"),
+        ],
+    );
+    let failure = match e.kind {
+        EventKind::ToolExecutionStarted => return start(s, e),
+        EventKind::ToolExecutionCompleted => {
+            if !s.span.status.is_error() {
+                s.span.status = Status::Ok;
+            }
+            return end(s, e);
+        }
+        EventKind::ToolExecutionBlocked => "blocked",
+        EventKind::ToolExecutionError => "error",
+        _ => "failed",
+    };
+    let why = e.str("errorCategory").or(e.str("deniedReason")).or(e.str("reason")).unwrap_or("failed");
+    s.span.attrs.insert("error.type".into(), why.into());
+    error(s, format!("{failure}: {why}"));
+    end(s, e);
+}
+
+fn context_assembled(s: &mut SpanState, e: &Event) {
+    set_role(s, SpanRole::Context, "openclaw.context.assembled".into(), SpanKind::Internal);
+    copy_fields(
+        s,
+        e,
+        &[
+            ("messageCount", "openclaw.context.message_count"),
+            ("promptChars", "openclaw.context.prompt_chars"),
+            ("systemPromptChars", "openclaw.context.system_prompt_chars"),
+            ("historyTextChars", "openclaw.context.history_chars"),
+            ("contextTokenBudget", "openclaw.context.token_budget"),
+        ],
+    );
+    point(s, e);
+}
+
+fn model_usage(s: &mut SpanState, e: &Event) {
+    set_role(s, SpanRole::Usage, "openclaw.model.usage".into(), SpanKind::Internal);
+    copy_fields(s, e, COMMON);
+    copy_fields(
+        s,
+        e,
+        &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model"), ("costUsd", "openclaw.cost_usd")],
+    );
+    if let Some(u) = e.obj("usage") {
+        usage_attrs(s, u, "openclaw.usage.");
+    }
+    point(s, e);
+}
+
+fn queue_lane_dequeue(s: &mut SpanState, e: &Event) {
+    if let Some(w) = e.f64("waitMs") {
+        let prev = s.span.attr_f64("openclaw.queue.wait_ms").unwrap_or(0.0);
+        s.span.attrs.insert("openclaw.queue.wait_ms".into(), AttrValue::F64(prev + w));
+    }
+}
+
+/// Phases become span events, at most 64 per span.
+fn run_execution_phase(s: &mut SpanState, e: &Event) {
+    if let Some(p) = e.str("phase") {
+        if s.span.events.len() < 64 {
+            s.span.events.push(SpanEvent { name: format!("phase.{p}"), time_ns: e.ts_ns(), attrs: Default::default() });
+        }
+    }
+}
+
+/// The HTTP path's root is never described; the session going idle is its end.
+fn session_state(s: &mut SpanState, e: &Event) {
+    if e.str("state") == Some("idle") && s.span.role == SpanRole::Synthetic && s.span.parent_span_id.is_none() {
+        s.terminal = true;
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::ids;
-use crate::ingest::Event;
+use crate::ingest::{Correlation, Event, EventKind, Target};
 use crate::model::{SpanId, TraceId};
 
 /// The span an event describes (or annotates) and its parent.
@@ -78,10 +78,6 @@ impl Correlator {
         Some((run.trace, run.turn))
     }
 
-    pub fn run_count(&self) -> usize {
-        self.runs.len()
-    }
-
     /// Places a diagnostic event. Returns `None` when it belongs to no span (infra, or nothing to correlate with).
     pub fn place_diagnostic(&mut self, e: &Event) -> Option<Placement> {
         match e.trace {
@@ -135,20 +131,20 @@ impl Correlator {
             touched_ms: now,
         });
         entry.touched_ms = now;
-        match e.kind.as_str() {
-            "session.turn.created" => {
+        match e.kind {
+            EventKind::SessionTurnCreated => {
                 entry.trace = trace;
                 entry.turn = span;
             }
-            "harness.run.started" => {
+            EventKind::HarnessRunStarted => {
                 entry.trace = trace;
                 entry.harness = Some(span);
                 entry.turn = parent.unwrap_or(span);
                 entry.attempt += 1;
             }
-            "run.started" => entry.run = Some(span),
-            "model.call.started" => entry.model = Some(span),
-            "tool.execution.started" => {
+            EventKind::RunStarted => entry.run = Some(span),
+            EventKind::ModelCallStarted => entry.model = Some(span),
+            EventKind::ToolExecutionStarted => {
                 if let Some(key) = tool_key_of(e) {
                     self.tools.insert(key, (trace, span));
                 }
@@ -157,22 +153,18 @@ impl Correlator {
         }
     }
 
+    /// Without trace context, the catalogue's correlation column says where an event goes.
     fn correlate(&mut self, e: &Event) -> Option<Placement> {
-        let kind = e.kind.as_str();
-        if kind.starts_with("message.") || kind == "session.turn.created" {
-            return self.place_message_event(e);
+        match e.kind.correlation() {
+            Correlation::Message => self.place_message_event(e),
+            Correlation::Usage => self.place_usage(e),
+            Correlation::Run | Correlation::RunOrSession if e.str("runId").is_some() => self.place_run_event(e),
+            Correlation::RunOrSession => {
+                let sk = e.str("sessionKey").or_else(|| e.str("lane").and_then(|l| l.strip_prefix("session:")))?;
+                self.place_session_event(sk, e.arrived_ms)
+            }
+            Correlation::Run | Correlation::Annotates(_) | Correlation::Never => None,
         }
-        if kind == "model.usage" {
-            return self.place_usage(e);
-        }
-        if e.str("runId").is_some() {
-            return self.place_run_event(e);
-        }
-        if kind == "session.state" || kind.starts_with("queue.lane.") {
-            let sk = e.str("sessionKey").or_else(|| e.str("lane").and_then(|l| l.strip_prefix("session:")))?;
-            return self.place_session_event(sk, e.arrived_ms);
-        }
-        None
     }
 
     fn place_message_event(&mut self, e: &Event) -> Option<Placement> {
@@ -180,16 +172,16 @@ impl Correlator {
         let now = e.arrived_ms;
         let session = self.sessions.entry(sk.clone()).or_default();
         session.touched_ms = now;
-        let kind = e.kind.as_str();
+        let kind = e.kind;
         let message_id = e.fields.get("messageId").and_then(id_string);
         let idx = match kind {
-            "message.received" => open_new_turn(session, &sk, e, message_id),
-            "message.queued" if e.str("source") == Some("followup-queue-steer") => {
+            EventKind::MessageReceived => open_new_turn(session, &sk, e, message_id),
+            EventKind::MessageQueued if e.str("source") == Some("followup-queue-steer") => {
                 let i = first(&session.turns, |t| t.run_id.is_none() && !t.steered)?;
                 session.turns[i].steered = true;
                 i
             }
-            "message.queued" => {
+            EventKind::MessageQueued => {
                 let i = match first(&session.turns, |t| !t.queued) {
                     Some(i) => i,
                     None => open_new_turn(session, &sk, e, None),
@@ -197,18 +189,18 @@ impl Correlator {
                 session.turns[i].queued = true;
                 i
             }
-            "message.dispatch.started" => {
+            EventKind::MessageDispatchStarted => {
                 let i = first(&session.turns, |t| !t.dispatching)?;
                 session.turns[i].dispatching = true;
                 i
             }
-            "session.turn.created" => {
+            EventKind::SessionTurnCreated => {
                 let run_id = e.str("runId")?.to_string();
                 let i = first(&session.turns, |t| t.run_id.is_none() && !t.steered)?;
                 bind_run(&mut self.runs, session, i, &run_id, now);
                 i
             }
-            "message.dispatch.completed" | "message.processed" => {
+            EventKind::MessageDispatchCompleted | EventKind::MessageProcessed => {
                 let by_id =
                     message_id.as_ref().and_then(|m| first(&session.turns, |t| t.message_id.as_ref() == Some(m)));
                 let injected = e.str("reason") == Some("active_run_injected");
@@ -216,7 +208,7 @@ impl Correlator {
                     .or_else(|| first(&session.turns, |t| !t.dispatch_done && (t.run_id.is_none() == injected)))
                     .or_else(|| first(&session.turns, |t| !t.dispatch_done))?;
                 session.turns[i].dispatch_done = true;
-                if kind == "message.processed" {
+                if kind == EventKind::MessageProcessed {
                     let t = session.turns.remove(i);
                     return Some(Placement { trace_id: t.trace, span_id: t.root, parent: None, correlated: true });
                 }
@@ -263,9 +255,8 @@ impl Correlator {
         run.touched_ms = now;
         let trace = run.trace;
         let attempt = run.attempt.to_string();
-        let kind = e.kind.as_str();
-        let (span_id, parent) = match kind {
-            "harness.run.started" => {
+        let (span_id, parent) = match e.kind {
+            EventKind::HarnessRunStarted => {
                 run.attempt += 1;
                 let h = ids::span_id(&trace, &["harness", &run_id, &run.attempt.to_string()]);
                 run.harness = Some(h);
@@ -273,21 +264,28 @@ impl Correlator {
                 run.model = None;
                 (h, Some(run.turn))
             }
-            "run.started" => {
+            EventKind::RunStarted => {
                 let r = ids::span_id(&trace, &["run", &run_id, &attempt]);
                 run.run = Some(r);
                 (r, Some(run.harness.unwrap_or(run.turn)))
             }
-            "run.completed" => (run.run?, Some(run.harness.unwrap_or(run.turn))),
-            k if k.starts_with("model.call.") => {
+            EventKind::RunCompleted => (run.run?, Some(run.harness.unwrap_or(run.turn))),
+            EventKind::ModelCallStarted
+            | EventKind::ModelCallCompleted
+            | EventKind::ModelCallError
+            | EventKind::ModelCallOther => {
                 let call = e.str("callId").unwrap_or("call");
                 let m = ids::span_id(&trace, &["model", call, &attempt]);
-                if k == "model.call.started" {
+                if e.kind == EventKind::ModelCallStarted {
                     run.model = Some(m);
                 }
                 (m, Some(run.run.or(run.harness).unwrap_or(run.turn)))
             }
-            k if k.starts_with("tool.execution.") => {
+            EventKind::ToolExecutionStarted
+            | EventKind::ToolExecutionCompleted
+            | EventKind::ToolExecutionError
+            | EventKind::ToolExecutionBlocked
+            | EventKind::ToolExecutionOther => {
                 let key = e
                     .str("toolCallId")
                     .map(str::to_string)
@@ -297,7 +295,7 @@ impl Correlator {
                 let run = &self.runs[&run_id];
                 (t, Some(run.run.or(run.harness).unwrap_or(run.turn)))
             }
-            "context.assembled" => {
+            EventKind::ContextAssembled => {
                 let c = ids::span_id(&trace, &["context", &run_id, &attempt]);
                 (c, Some(run.run.or(run.harness).unwrap_or(run.turn)))
             }
@@ -329,13 +327,6 @@ impl Correlator {
             RunRef { trace, turn, harness: None, run: None, model: None, attempt: 0, touched_ms: now },
         );
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Turn,
-    Model,
-    Tool,
 }
 
 fn first(turns: &[TurnRef], pred: impl Fn(&TurnRef) -> bool) -> Option<usize> {

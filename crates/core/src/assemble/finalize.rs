@@ -1,22 +1,16 @@
-//! Turns an open trace into an exportable one: extents of synthesised spans, statuses that OpenClaw reports as
-//! "completed" although a model call failed, enrichment, and parent-before-child order.
+//! Turns an open trace into an assembled one: extents of synthesised spans, statuses that OpenClaw reports as
+//! "completed" although a model call failed, and parent-before-child order. Enrichment is the next step, run by
+//! the worker (`pipeline/worker.rs`).
 
 use std::collections::HashMap;
 
 use super::state::{SpanState, TraceState};
-use crate::enrich::{self, EnrichConfig};
 use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
 
 /// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and
 /// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
-pub fn finalize(
-    state: TraceState,
-    incomplete: bool,
-    stats: &Stats,
-    enrich_cfg: &EnrichConfig,
-    already_sent: &[SpanId],
-) -> Option<Trace> {
+pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent: &[SpanId]) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, .. } = state;
     let mut spans: HashMap<SpanId, SpanState> = spans;
     if straggler {
@@ -111,9 +105,7 @@ pub fn finalize(
     if straggler {
         Stats::add(&stats.spans_straggler, out.len() as u64);
     }
-    let mut trace = Trace { trace_id, spans: out, straggler, incomplete };
-    enrich::enrich(&mut trace, enrich_cfg);
-    Some(trace)
+    Some(Trace { trace_id, spans: out, straggler, incomplete })
 }
 
 fn post_order(roots: &[SpanId], children: &HashMap<SpanId, Vec<SpanId>>) -> Vec<SpanId> {

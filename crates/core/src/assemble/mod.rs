@@ -2,24 +2,21 @@
 //! is still running and a grace window passed without news; later events for it leave as straggler spans of the
 //! same trace. Open traces are bounded in number and age, so a closing event that never comes costs nothing.
 
+pub mod annotate;
 pub mod apply;
 pub mod correlate;
 pub mod finalize;
 pub mod ids;
-pub mod legacy;
-
 pub mod state;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use crate::enrich::EnrichConfig;
-use crate::ingest::{Event, Source};
-use crate::model::{AttrValue, Status, Trace, TraceId};
+use crate::ingest::legacy::LegacyHost;
+use crate::ingest::{Class, Event, EventKind, Source};
+use crate::model::{AttrValue, Trace, TraceId};
 use crate::stats::Stats;
-use correlate::{Correlator, Placement, Target};
+use correlate::{Correlator, Placement};
 use state::TraceState;
 
 #[derive(Debug, Clone)]
@@ -32,11 +29,9 @@ pub struct AssembleConfig {
     pub max_open_traces: usize,
     pub capture_content: bool,
     pub max_content_chars: usize,
-    /// The host predates trusted diagnostics: runs, tools and usage are rebuilt from agent lifecycle events and
-    /// hooks ([`legacy`]).
+    /// The host predates trusted diagnostics: its events pass the legacy ingest adapter (`ingest/legacy.rs`)
+    /// first, which rebuilds runs, tools and usage from agent lifecycle events and hooks.
     pub legacy_host: bool,
-    /// Prices, redaction and session-key hashing, compiled once per configuration.
-    pub enrich: Arc<EnrichConfig>,
 }
 
 impl Default for AssembleConfig {
@@ -48,7 +43,6 @@ impl Default for AssembleConfig {
             capture_content: false,
             max_content_chars: 8192,
             legacy_host: false,
-            enrich: Arc::default(),
         }
     }
 }
@@ -64,10 +58,10 @@ pub struct Assembler {
     exported_order: VecDeque<TraceId>,
     /// Tool annotations waiting for their tool span, by run and tool call id.
     pending_tools: HashMap<String, Vec<(Event, f64)>>,
-    /// The legacy host translator (used when `legacy_host` is on).
-    legacy: legacy::LegacyHost,
-    /// What the translator made up, waiting to be assembled (reused buffer).
-    made_up: Vec<Event>,
+    /// The legacy host adapter (used when `legacy_host` is on).
+    legacy: LegacyHost,
+    /// What the adapter handed over, waiting to be assembled (reused buffer).
+    translated: Vec<Event>,
 }
 
 const MAX_PENDING_TOOLS: usize = 10_000;
@@ -85,8 +79,8 @@ impl Assembler {
             exported: HashMap::new(),
             exported_order: VecDeque::new(),
             pending_tools: HashMap::new(),
-            legacy: legacy::LegacyHost::default(),
-            made_up: Vec::new(),
+            legacy: LegacyHost::default(),
+            translated: Vec::new(),
         }
     }
 
@@ -99,10 +93,10 @@ impl Assembler {
         self.exported.clear();
         self.exported_order.clear();
         self.correlator = Correlator::default();
-        self.legacy = legacy::LegacyHost::default();
+        self.legacy = LegacyHost::default();
     }
 
-    /// Follow-up `message.processed` events the legacy host translator holds back.
+    /// Follow-up `message.processed` events the legacy host adapter holds back.
     pub fn legacy_held(&self) -> usize {
         self.legacy.held()
     }
@@ -111,87 +105,61 @@ impl Assembler {
         self.traces.len()
     }
 
-    /// Takes one event (already in `seq` order for its process).
+    /// Takes one event (already in `seq` order for its process). A legacy host's events are translated first.
     pub fn ingest(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
-        if self.cfg.legacy_host {
-            return self.ingest_legacy(e, now_ms, out);
+        if !self.cfg.legacy_host {
+            return self.assemble(e, now_ms, out);
         }
+        let mut translated = std::mem::take(&mut self.translated);
+        if self.legacy.translate(e, &mut translated) {
+            Stats::inc(&self.stats.events_translated);
+        }
+        self.assemble_all(&mut translated, now_ms, out);
+        self.translated = translated;
+    }
+
+    fn assemble(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
         match e.src {
             Source::Diagnostic => self.ingest_diagnostic(e, now_ms, out),
             Source::Agent | Source::Hook => self.ingest_annotation(e, now_ms, true),
         }
     }
 
-    /// A legacy host's event: lifecycle events and hooks are translated first (lifecycle events are consumed),
-    /// a follow-up's `message.processed` may be held back; what comes out takes the normal paths.
-    fn ingest_legacy(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
-        let mut made_up = std::mem::take(&mut self.made_up);
-        let pass = match e.src {
-            Source::Diagnostic => self.legacy.diagnostic(e),
-            Source::Agent => {
-                self.legacy.agent(&e, &mut made_up);
-                (e.kind != "lifecycle").then_some(e)
-            }
-            Source::Hook => {
-                self.legacy.hook(&e, &mut made_up);
-                Some(e)
-            }
-        };
-        // The translation first: a hook's content annotates the tool span its translation opened.
-        self.assemble_made_up(&mut made_up, now_ms, out);
-        if let Some(e) = pass {
-            match e.src {
-                Source::Diagnostic => self.ingest_diagnostic(e, now_ms, out),
-                Source::Agent | Source::Hook => self.ingest_annotation(e, now_ms, true),
-            }
-        }
-        self.made_up = made_up;
-    }
-
-    fn assemble_made_up(&mut self, made_up: &mut Vec<Event>, now_ms: f64, out: &mut Vec<Trace>) {
-        for m in made_up.drain(..) {
-            match m.src {
-                Source::Diagnostic => self.ingest_diagnostic(m, now_ms, out),
-                Source::Agent | Source::Hook => self.ingest_annotation(m, now_ms, false),
-            }
+    fn assemble_all(&mut self, events: &mut Vec<Event>, now_ms: f64, out: &mut Vec<Trace>) {
+        for e in events.drain(..) {
+            self.assemble(e, now_ms, out);
         }
     }
 
-    /// Hands over what the legacy translator holds: expired holds, or everything (`all`, at shutdown).
+    /// Hands over what the legacy adapter holds: expired holds, or everything (`all`, at shutdown).
     fn release_legacy(&mut self, now_ms: f64, all: bool, out: &mut Vec<Trace>) {
         if self.legacy.held() == 0 {
             return;
         }
-        let mut made_up = std::mem::take(&mut self.made_up);
+        let mut translated = std::mem::take(&mut self.translated);
         if all {
-            self.legacy.flush(now_ms, &mut made_up);
+            self.legacy.flush(now_ms, &mut translated);
         } else {
-            self.legacy.expire(now_ms, &mut made_up);
+            self.legacy.expire(now_ms, &mut translated);
         }
-        self.assemble_made_up(&mut made_up, now_ms, out);
-        self.made_up = made_up;
+        self.assemble_all(&mut translated, now_ms, out);
+        self.translated = translated;
     }
 
     fn ingest_diagnostic(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
-        let kind = e.kind.as_str();
-        if apply::is_infra(kind) {
-            Stats::inc(&self.stats.skipped_infra_event);
-            return;
-        }
-        if !apply::is_known(kind) {
-            Stats::inc(&self.stats.skipped_unknown_type);
-            return;
+        let kind = e.kind;
+        match kind.class() {
+            Class::Infra => return count(&self.stats.skipped_infra_event, &e),
+            Class::AgentWork | Class::Context => {}
+            _ => return count(&self.stats.skipped_unknown_type, &e),
         }
         let Some(mut place) = self.correlator.place_diagnostic(&e) else {
-            Stats::inc(if e.trace.is_some() {
-                &self.stats.skipped_infra_event
-            } else {
-                &self.stats.skipped_no_correlation
-            });
-            return;
+            let why =
+                if e.trace.is_some() { &self.stats.skipped_infra_event } else { &self.stats.skipped_no_correlation };
+            return count(why, &e);
         };
         // The HTTP path reports model.usage on the (undescribed) root itself: give it a child span of its own.
-        if kind == "model.usage" && place.parent.is_none() {
+        if kind == EventKind::ModelUsage && place.parent.is_none() {
             place = Placement {
                 span_id: ids::span_id(&place.trace_id, &["usage", &crate::model::hex(&place.span_id)]),
                 parent: Some(place.span_id),
@@ -206,16 +174,15 @@ impl Assembler {
             self.traces.entry(place.trace_id).or_insert_with(|| TraceState::new(place.trace_id, now_ms, straggler));
         trace.last_event_ms = now_ms;
         trace.events += 1;
-        trace.agent_work |= apply::is_agent_work(kind);
-        trace.usage_seen |= kind == "model.usage";
+        trace.agent_work |= kind.class() == Class::AgentWork;
+        trace.usage_seen |= kind == EventKind::ModelUsage;
         if let Some(parent) = place.parent {
             if parent != place.span_id {
                 trace.span_mut(parent);
             }
         }
         let Some(s) = trace.span_mut(place.span_id) else {
-            Stats::inc(&self.stats.skipped_no_correlation);
-            return;
+            return count(&self.stats.skipped_no_correlation, &e);
         };
         if s.span.parent_span_id.is_none() && place.parent != Some(place.span_id) {
             s.span.parent_span_id = place.parent;
@@ -225,7 +192,7 @@ impl Assembler {
             s.span.attrs.insert("openclaw.correlated".into(), AttrValue::Bool(true));
         }
         apply::apply(s, &e);
-        if kind == "message.processed" && e.str("reason") == Some("active_run_injected") {
+        if kind == EventKind::MessageProcessed && e.str("reason") == Some("active_run_injected") {
             if let Some((trace_id, span_id)) = e.str("sessionKey").and_then(|sk| self.correlator.active_run(sk)) {
                 if trace_id != place.trace_id {
                     let mut attrs = crate::model::Attrs::new();
@@ -234,8 +201,8 @@ impl Assembler {
                 }
             }
         }
-        Stats::inc(&self.stats.events_in_spans);
-        if kind == "tool.execution.started" {
+        count(&self.stats.events_in_spans, &e);
+        if kind == EventKind::ToolExecutionStarted {
             if let Some(waiting) = correlate::tool_key_of(&e).and_then(|k| self.pending_tools.remove(&k)) {
                 for (note, _) in waiting {
                     self.ingest_annotation(note, now_ms, false);
@@ -258,118 +225,6 @@ impl Assembler {
                 self.ingest_annotation(note, now_ms, false);
             }
         }
-    }
-
-    /// Agent events and hooks carry no trace context: they annotate spans found through the correlation indices.
-    /// A tool's arguments often arrive before the diagnostic event that opens its span (`may_defer`): they wait
-    /// for it, up to the grace window, instead of landing on the turn.
-    fn ingest_annotation(&mut self, e: Event, now_ms: f64, may_defer: bool) {
-        if may_defer
-            && self.cfg.capture_content
-            && matches!(e.kind.as_str(), "tool" | "before_tool_call" | "after_tool_call")
-        {
-            if let Some(key) = correlate::tool_key_of(&e) {
-                if self.correlator.tool(&e).is_none() && self.pending_tools.len() < MAX_PENDING_TOOLS {
-                    self.pending_tools.entry(key).or_default().push((e, now_ms));
-                    return;
-                }
-            }
-        }
-        let kind = e.kind.as_str();
-        let phase = e.data_str("phase");
-        let is_lifecycle = e.src == Source::Agent && kind == "lifecycle";
-        let is_agent_end = e.src == Source::Hook && kind == "agent_end";
-        if !is_lifecycle && !is_agent_end && !self.cfg.capture_content {
-            Stats::inc(&self.stats.skipped_content_disabled);
-            return;
-        }
-        let want = match kind {
-            "tool" | "before_tool_call" | "after_tool_call" => Target::Tool,
-            "assistant" | "llm_input" | "llm_output" => Target::Model,
-            _ => Target::Turn,
-        };
-        let Some((trace_id, span_id)) = self.correlator.annotation_target(&e, want) else {
-            Stats::inc(&self.stats.skipped_no_correlation);
-            return;
-        };
-        let Some(trace) = self.traces.get_mut(&trace_id) else {
-            Stats::inc(&self.stats.skipped_no_correlation);
-            return;
-        };
-        trace.last_event_ms = now_ms;
-        let max = self.cfg.max_content_chars;
-        let Some(s) = trace.span_mut(span_id) else {
-            Stats::inc(&self.stats.skipped_no_correlation);
-            return;
-        };
-        match (kind, phase) {
-            ("lifecycle", Some("error")) => {
-                let msg = e.data_str("error").unwrap_or("agent run failed");
-                s.span.status = Status::Error(apply::truncate(msg, 512));
-                if !s.described {
-                    s.terminal = true;
-                }
-            }
-            ("lifecycle", Some("end")) | ("agent_end", _) => {
-                let reply =
-                    e.data().and_then(|d| d.get("terminalReply")).and_then(|r| r.get("text")).and_then(Value::as_str);
-                if let (true, Some(text)) = (self.cfg.capture_content, reply) {
-                    s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(apply::truncate(text, max)));
-                }
-                if kind == "agent_end" && e.fields.get("success") == Some(&Value::Bool(false)) {
-                    let msg = e.str("error").unwrap_or("agent run failed");
-                    s.span.status = Status::Error(apply::truncate(msg, 512));
-                }
-                if !s.described {
-                    s.terminal = true;
-                }
-            }
-            ("lifecycle", _) => {}
-            ("assistant", _) => {
-                if let Some(text) = e.data_str("text") {
-                    s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(apply::truncate(text, max)));
-                }
-            }
-            ("tool", Some("start")) | ("before_tool_call", _) => {
-                let args = e.data().and_then(|d| d.get("args")).or_else(|| e.fields.get("params"));
-                if let Some(a) = args {
-                    s.span.attrs.insert(
-                        "gen_ai.tool.call.arguments".into(),
-                        AttrValue::Str(apply::truncate(&a.to_string(), max)),
-                    );
-                }
-            }
-            ("tool", Some("result")) | ("after_tool_call", _) => {
-                let result = e.data().and_then(|d| d.get("result")).or_else(|| e.fields.get("result"));
-                if let Some(r) = result {
-                    s.span
-                        .attrs
-                        .insert("gen_ai.tool.call.result".into(), AttrValue::Str(apply::truncate(&r.to_string(), max)));
-                }
-            }
-            ("llm_input", _) => {
-                if let Some(p) = e.str("prompt") {
-                    s.span.attrs.insert("openclaw.content.input".into(), AttrValue::Str(apply::truncate(p, max)));
-                }
-                if let Some(p) = e.str("systemPrompt") {
-                    s.span.attrs.insert("openclaw.content.system".into(), AttrValue::Str(apply::truncate(p, max)));
-                }
-            }
-            ("llm_output", _) => {
-                if let Some(Value::Array(texts)) = e.fields.get("assistantTexts") {
-                    let joined: Vec<&str> = texts.iter().filter_map(Value::as_str).collect();
-                    s.span.attrs.insert(
-                        "openclaw.content.output".into(),
-                        AttrValue::Str(apply::truncate(&joined.join("\n"), max)),
-                    );
-                }
-            }
-            _ => {
-                Stats::inc(&self.stats.skipped_unknown_type);
-                return;
-            }
-        }
-        Stats::inc(&self.stats.events_in_spans);
     }
 
     /// Exports what is ready: closed traces past their grace window, and traces past their TTL.
@@ -458,10 +313,17 @@ impl Assembler {
         }
         let sent = self.exported.entry(id).or_insert_with(|| (now_ms, Vec::new()));
         sent.0 = now_ms;
-        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &self.cfg.enrich, &sent.1) {
+        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &sent.1) {
             sent.1.extend(trace.spans.iter().map(|s| s.span_id));
             Stats::inc(if incomplete { &self.stats.traces_incomplete } else { &self.stats.traces_completed });
             out.push(trace);
         }
+    }
+}
+
+/// Counts a received event's fate; events an adapter made up are not received events (`Event::derived`).
+fn count(counter: &std::sync::atomic::AtomicU64, e: &Event) {
+    if !e.derived {
+        Stats::inc(counter);
     }
 }

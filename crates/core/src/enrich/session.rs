@@ -1,4 +1,4 @@
-//! What a session key says about the conversation (DESIGN §4, reference §6): agent, user, channel.
+//! What a session key says about the conversation (`docs/ARCHITECTURE.md`, "Session keys"): agent, user, channel.
 
 /// `agent:<agentId>:<rest>`; legacy keys without the prefix have no agent.
 pub fn agent_id(session_key: &str) -> Option<&str> {

@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
+use super::catalogue::EventKind;
 use super::{Body, Inbound, MAX_EVENT_BYTES};
 use crate::model::{parse_hex, SpanId, TraceId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
     Diagnostic,
     Agent,
@@ -26,8 +27,8 @@ pub struct Event {
     pub pid: u32,
     pub arrived_ms: f64,
     pub trusted: bool,
-    /// `type` for diagnostic events, `stream` for agent events, the hook name for hooks.
-    pub kind: String,
+    /// From `type` for diagnostic events, `stream` for agent events, the hook name for hooks (`catalogue.rs`).
+    pub kind: EventKind,
     pub seq: Option<u64>,
     /// Emit time in ms (falls back to arrival time).
     pub ts_ms: f64,
@@ -37,6 +38,9 @@ pub struct Event {
     pub ctx: Map<String, Value>,
     /// Trace context was present but malformed (counted, event kept).
     pub bad_trace: bool,
+    /// Made up by an ingest adapter (`legacy.rs`) rather than received: never counted, so every received event is
+    /// counted exactly once (`Stats::events_accounted`).
+    pub derived: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,15 +98,15 @@ pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
             return Err(DecodeError::WrongFieldType);
         }
     }
-    let kind = match inbound.src {
+    let name = match inbound.src {
         Source::Diagnostic => fields.get("type").and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
         Source::Agent => fields.get("stream").and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
         Source::Hook => match inbound.hook.as_deref() {
             Some(h) if valid_hook_name(h) => h,
             _ => return Err(DecodeError::BadHookName),
         },
-    }
-    .to_string();
+    };
+    let kind = EventKind::parse(inbound.src, name);
     let (trace, bad_trace) = match fields.get("trace") {
         Some(Value::Object(t)) => match parse_trace(t) {
             Some(tc) => (Some(tc), false),
@@ -126,6 +130,7 @@ pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
         fields,
         ctx,
         bad_trace,
+        derived: false,
     })
 }
 
@@ -220,7 +225,7 @@ mod tests {
     #[test]
     fn decodes_trace_context_and_fields() {
         let e = decode(inbound(r#"{"type":"run.started","runId":"r","seq":3,"ts":10,"trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","spanId":"e4a1b1684ae49708"}}"#)).unwrap();
-        assert_eq!(e.kind, "run.started");
+        assert_eq!(e.kind, EventKind::RunStarted);
         assert_eq!(e.seq, Some(3));
         assert_eq!(e.ts_ms, 10.0);
         assert!(e.trace.unwrap().parent_span_id.is_none());

@@ -3,10 +3,13 @@
 //! The gateway thread only moves a JSON string (or an already-parsed value) into an [`Inbound`]; parsing,
 //! validation and ordering all happen here, on the runtime.
 
+pub mod catalogue;
 pub mod event;
+pub mod legacy;
 pub mod record;
 pub mod reorder;
 
+pub use catalogue::{Class, Correlation, EventKind, Target};
 pub use event::{decode, DecodeError, Event, Source, TraceCtx};
 
 /// The body of a record call: the raw JSON text produced on the gateway thread, or a value built in Rust.

@@ -1,4 +1,5 @@
-//! The record format shared by the corpus, the CLI and the recorder (DESIGN §6): one JSON object per line,
+//! The record format shared by the corpus, the CLI and the tests (`docs/ARCHITECTURE.md`, "Record format"): one JSON
+//! object per line,
 //! `{"src":"diagnostic"|"agent"|"hook"|"marker", "pid", "rt", "meta", "evt", "hook", "ctx", "note"}`.
 
 use serde_json::Value;

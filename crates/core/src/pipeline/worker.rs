@@ -1,4 +1,5 @@
-//! The worker: decode → reorder → assemble → offer finished traces to every sink.
+//! The worker runs the steps in order: decode → reorder → assemble → enrich → sample → export (offer finished
+//! traces to every sink).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use super::ingress::Ingress;
 use super::Control;
 use crate::assemble::{AssembleConfig, Assembler};
 use crate::config::{process_env, Config, Env};
-use crate::enrich::EnrichConfig;
+use crate::enrich::{self, EnrichConfig};
 use crate::errors::ErrorReporter;
 use crate::export::file::FileExporter;
 use crate::export::langfuse::LangfuseExporter;
@@ -47,16 +48,15 @@ fn wall_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
 }
 
-pub fn assemble_config(cfg: &Config) -> Result<AssembleConfig, String> {
-    Ok(AssembleConfig {
+pub fn assemble_config(cfg: &Config) -> AssembleConfig {
+    AssembleConfig {
         grace_ms: cfg.grace_ms,
         trace_ttl_ms: cfg.trace_ttl_ms,
         max_open_traces: cfg.max_open_traces,
         capture_content: cfg.capture_content,
         max_content_chars: cfg.max_content_chars,
         legacy_host: cfg.legacy_host,
-        enrich: Arc::new(EnrichConfig::from_config(cfg)?),
-    })
+    }
 }
 
 /// One exporter per effective sink; a configuration error (bad URL, bad header) fails `configure()` as a whole.
@@ -107,7 +107,8 @@ pub(super) async fn run(
     mut ctl: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut w = Worker {
-        assembler: Assembler::new(assemble_config(&cfg).expect("the default configuration compiles"), stats.clone()),
+        assembler: Assembler::new(assemble_config(&cfg), stats.clone()),
+        enrich: EnrichConfig::from_config(&cfg).expect("the default configuration compiles"),
         reorder: Reorder::new(cfg.reorder_window_ms, 100_000),
         sinks: Vec::new(),
         sampler: Sampler::new(&cfg.sampling, &process_env),
@@ -146,6 +147,7 @@ pub(super) async fn run(
 
 struct Worker {
     assembler: Assembler,
+    enrich: EnrichConfig,
     reorder: Reorder,
     sinks: Vec<SinkHandle>,
     sampler: Sampler,
@@ -203,8 +205,14 @@ impl Worker {
         self.offer_finished();
     }
 
-    /// The sampling decision, counted when it drops the trace.
-    fn admit(sampler: &mut Sampler, stats: &Stats, t: crate::model::Trace) -> Option<Arc<crate::model::Trace>> {
+    /// Enrich, then the sampling decision (counted when it drops the trace).
+    fn admit(
+        enrich: &EnrichConfig,
+        sampler: &mut Sampler,
+        stats: &Stats,
+        mut t: crate::model::Trace,
+    ) -> Option<Arc<crate::model::Trace>> {
+        enrich::enrich(&mut t, enrich);
         if sampler.keep(&t) {
             Some(Arc::new(t))
         } else {
@@ -215,7 +223,7 @@ impl Worker {
 
     fn offer_finished(&mut self) {
         for t in self.finished.drain(..) {
-            let Some(t) = Self::admit(&mut self.sampler, &self.stats, t) else { continue };
+            let Some(t) = Self::admit(&self.enrich, &mut self.sampler, &self.stats, t) else { continue };
             for s in &self.sinks {
                 s.offer(t.clone(), &self.stats);
             }
@@ -228,19 +236,20 @@ impl Worker {
                 // What was assembled under the old configuration leaves through the old sinks first.
                 self.drain_queue(rx);
                 self.flush_sinks().await;
-                let built = assemble_config(&cfg).and_then(|a| {
+                let built = EnrichConfig::from_config(&cfg).and_then(|enrich| {
                     let exporters = build_exporters(&cfg, &process_env)?;
                     let spools = open_spools(&cfg, &exporters)?;
-                    Ok((a, exporters, spools))
+                    Ok((enrich, exporters, spools))
                 });
-                let (assemble, exporters, spools) = match built {
+                let (enrich, exporters, spools) = match built {
                     Ok(b) => b,
                     Err(e) => {
                         let _ = done.send(Err(e));
                         return;
                     }
                 };
-                self.assembler.set_config(assemble);
+                self.assembler.set_config(assemble_config(&cfg));
+                self.enrich = enrich;
                 self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
                 self.set_sinks(exporters, spools, &cfg);
                 self.sampler = Sampler::new(&cfg.sampling, &process_env);
@@ -260,7 +269,7 @@ impl Worker {
                 }
                 // A flush hands over everything at once: wait for sink queue space instead of dropping.
                 for t in self.finished.drain(..) {
-                    let Some(t) = Self::admit(&mut self.sampler, &self.stats, t) else { continue };
+                    let Some(t) = Self::admit(&self.enrich, &mut self.sampler, &self.stats, t) else { continue };
                     for s in &self.sinks {
                         s.offer_waiting(t.clone()).await;
                     }

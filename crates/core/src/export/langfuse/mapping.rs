@@ -1,4 +1,4 @@
-//! The Langfuse profile of a span (reference §3.1, §4): the generic OTLP span plus the `langfuse.*` keys Langfuse
+//! The Langfuse profile of a span (`docs/ARCHITECTURE.md`, "Backends"): the generic OTLP span plus the `langfuse.*` keys Langfuse
 //! reads first. Langfuse v4 has no trace entity, so the trace-level keys (name, user, session, tags, environment,
 //! release) go on every span; the root carries the turn's input and output; every span says its observation type;
 //! generations say their model, their usage in Langfuse's own keys and, when OpenClaw knows it, their cost.
@@ -102,7 +102,7 @@ fn has_usage(span: &Span) -> bool {
     span.attrs.contains_key("gen_ai.usage.input_tokens") || span.attrs.contains_key("gen_ai.usage.output_tokens")
 }
 
-/// `langfuse.observation.type` (reference §4.1), set explicitly so Langfuse does not have to infer it.
+/// `langfuse.observation.type` (`docs/ARCHITECTURE.md`, "Backends"), set explicitly so Langfuse does not have to infer it.
 pub fn observation_type(trace: &Trace, span: &Span) -> &'static str {
     if is_root(trace, span) {
         return "agent";
@@ -130,7 +130,7 @@ fn string_array_kv(key: &str, values: &[String]) -> KeyValue {
     }
 }
 
-/// Langfuse's usage keys (reference §4.2): `input` and `output` exclude the cache and reasoning counts that get
+/// Langfuse's usage keys (`docs/ARCHITECTURE.md`, "Backends"): `input` and `output` exclude the cache and reasoning counts that get
 /// their own keys; `total` is everything. GenAI's `input_tokens` includes the cache tokens.
 pub fn usage_details(span: &Span) -> Option<Value> {
     if !has_usage(span) {

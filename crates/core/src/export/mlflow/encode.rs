@@ -1,4 +1,4 @@
-//! The MLflow profile of a span: what MLflow's OTLP ingestion reads (reference §4), added to the GenAI attributes
+//! The MLflow profile of a span: what MLflow's OTLP ingestion reads (`docs/ARCHITECTURE.md`, "Backends"), added to the GenAI attributes
 //! every sink sends — span types, inputs and outputs, token usage, model and provider, and on the root the trace
 //! name and tags. Session and user ride on every span already (`session.id`, `user.id`), so the trace gets them at
 //! ingestion with no follow-up call.
@@ -31,7 +31,7 @@ pub const TRACE_NAME_TAG: &str = "mlflow.traceTag.mlflow.traceName";
 /// The attributes MLflow turns into trace metadata; values it would refuse are fixed before sending.
 const ID_KEYS: [&str; 3] = ["session.id", "gen_ai.conversation.id", "user.id"];
 
-/// MLflow's span type for a span (reference §4.2). The root is always the agent; a model call is a chat model (what
+/// MLflow's span type for a span (`docs/ARCHITECTURE.md`, "Backends"). The root is always the agent; a model call is a chat model (what
 /// MLflow's own GenAI translation makes of `gen_ai.operation.name = chat`, so the OTLP sink and this one agree).
 pub fn span_type(span: &Span) -> &'static str {
     if span.parent_span_id.is_none() {

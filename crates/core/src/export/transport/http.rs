@@ -185,7 +185,7 @@ impl HttpTransport {
     }
 }
 
-/// What a non-2xx status means for the batch (OTLP/HTTP spec, §5 of the reference).
+/// What a non-2xx status means for the batch (the OTLP/HTTP specification; `docs/ARCHITECTURE.md`, "Backends").
 pub fn classify(status: u16, message: String, retry_after: Option<Duration>) -> ExportError {
     match status {
         408 | 429 | 502 | 503 | 504 => ExportError::Retryable { message, retry_after },

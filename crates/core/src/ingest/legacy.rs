@@ -1,9 +1,10 @@
-//! Correlation input for OpenClaw releases before trusted diagnostics (before 2026.4.24), `Config.legacyHost`.
+//! The ingest adapter for OpenClaw releases before trusted diagnostics (before 2026.4.24), `Config.legacyHost`.
 //!
 //! Their diagnostic bus has message, session, lane and usage events but no run, model-call or tool events and no
-//! trace context. What those events would have said is rebuilt here from what such hosts do report, as diagnostic
-//! events without trace context, which the assembler then correlates like any other (`runId` → run,
-//! `toolCallId` → tool):
+//! trace context. What those events would have said is rebuilt here from what such hosts do report, as the same
+//! internal events a current host produces (diagnostic events without trace context), which the assembler then
+//! correlates like any other (`runId` → run, `toolCallId` → tool). The assembler sees only translated events:
+//! [`LegacyHost::translate`] sits between the reorder step and assembly.
 //!
 //! ```text
 //!   agent `lifecycle` start / end / error      → harness.run.started + run.started / …completed (one per attempt)
@@ -27,7 +28,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::{Map, Value};
 
-use crate::ingest::{Event, Source};
+use super::{Event, EventKind, Source};
 
 /// Runs (and sessions, and session → run bindings) remembered at once; the least recently touched go first.
 pub const MAX_RUNS: usize = 4096;
@@ -175,19 +176,20 @@ fn chars(s: &str, max: usize) -> String {
 }
 
 /// A diagnostic (or agent) event made up here: no `seq`, no trace context.
-fn synthetic(src: Source, like: &Event, kind: &str, ts: f64, fields: Map<String, Value>) -> Event {
+fn synthetic(src: Source, like: &Event, kind: EventKind, ts: f64, fields: Map<String, Value>) -> Event {
     Event {
         src,
         pid: like.pid,
         arrived_ms: like.arrived_ms,
         trusted: false,
-        kind: kind.to_string(),
+        kind,
         seq: None,
         ts_ms: ts,
         trace: None,
         fields,
         ctx: Map::new(),
         bad_trace: false,
+        derived: true,
     }
 }
 
@@ -240,9 +242,9 @@ impl Run {
     }
 
     /// The fields every event of the run carries.
-    fn base(&self, kind: &str, ts: f64) -> Map<String, Value> {
+    fn base(&self, kind: EventKind, ts: f64) -> Map<String, Value> {
         let mut m = Map::new();
-        m.insert("type".into(), Value::String(kind.into()));
+        m.insert("type".into(), Value::String(kind.name().into()));
         m.insert("runId".into(), Value::String(self.run_id.clone()));
         if let Some(n) = serde_json::Number::from_f64(ts) {
             m.insert("ts".into(), Value::Number(n));
@@ -271,10 +273,33 @@ impl LegacyHost {
         self.held
     }
 
+    /// Translates one host event (in `seq` order) into the events the assembler takes, appended to `out` in the
+    /// order to assemble them: first what the translation made up (a hook's content then annotates the tool span
+    /// its translation opened), then the event itself — unless it was consumed (agent `lifecycle` events) or held
+    /// back (a follow-up's `message.processed`, handed over later by this call, [`Self::expire`] or
+    /// [`Self::flush`]). Returns `true` when the event was consumed: what it meant is in the derived events.
+    pub fn translate(&mut self, e: Event, out: &mut Vec<Event>) -> bool {
+        match e.src {
+            Source::Diagnostic => out.extend(self.diagnostic(e)),
+            Source::Agent => {
+                self.agent(&e, out);
+                if e.kind == EventKind::AgentLifecycle {
+                    return true;
+                }
+                out.push(e);
+            }
+            Source::Hook => {
+                self.hook(&e, out);
+                out.push(e);
+            }
+        }
+        false
+    }
+
     /// A diagnostic event from the host. Returns it back unless it is a follow-up's `message.processed`, which is
     /// held (see the module docs) and handed over later through `out`.
-    pub fn diagnostic(&mut self, e: Event) -> Option<Event> {
-        if e.kind != "message.processed" || self.held >= MAX_HELD {
+    fn diagnostic(&mut self, e: Event) -> Option<Event> {
+        if e.kind != EventKind::MessageProcessed || self.held >= MAX_HELD {
             return Some(e);
         }
         let Some(sk) = e.str("sessionKey").map(str::to_string) else { return Some(e) };
@@ -366,7 +391,7 @@ impl LegacyHost {
             return;
         }
         r.open = false;
-        for kind in ["run.completed", "harness.run.completed"] {
+        for kind in [EventKind::RunCompleted, EventKind::HarnessRunCompleted] {
             let mut f = r.base(kind, ts);
             f.insert("outcome".into(), Value::String(outcome.into()));
             if let Some(err) = error {
@@ -387,7 +412,7 @@ impl LegacyHost {
             r.error_reported = true;
             let mut f = Map::new();
             f.insert("runId".into(), Value::String(r.run_id.clone()));
-            f.insert("stream".into(), Value::String("lifecycle".into()));
+            f.insert("stream".into(), Value::String(EventKind::AgentLifecycle.name().into()));
             if let Some(n) = serde_json::Number::from_f64(ts) {
                 f.insert("ts".into(), Value::Number(n));
             }
@@ -401,7 +426,7 @@ impl LegacyHost {
             if let Some(sk) = &sk {
                 f.insert("sessionKey".into(), Value::String(sk.clone()));
             }
-            error = Some(synthetic(Source::Agent, like, "lifecycle", ts, f));
+            error = Some(synthetic(Source::Agent, like, EventKind::AgentLifecycle, ts, f));
         }
         if let Some(s) = sk.as_deref().and_then(|sk| self.sessions.get_mut(sk)) {
             if s.active.as_deref() == Some(run_id) {
@@ -417,8 +442,8 @@ impl LegacyHost {
 
     /// An agent event. Only `lifecycle` events are read; they are consumed (the final failure is reported at the
     /// end of the run, see the module docs).
-    pub fn agent(&mut self, e: &Event, out: &mut Vec<Event>) {
-        if e.kind != "lifecycle" {
+    fn agent(&mut self, e: &Event, out: &mut Vec<Event>) {
+        if e.kind != EventKind::AgentLifecycle {
             return;
         }
         let Some(run_id) = e.str("runId").map(str::to_string) else { return };
@@ -445,7 +470,7 @@ impl LegacyHost {
                 r.open = true;
                 r.last_phase = Phase::Start;
                 r.error_reported = false;
-                for kind in ["harness.run.started", "run.started"] {
+                for kind in [EventKind::HarnessRunStarted, EventKind::RunStarted] {
                     out.push(synthetic(Source::Diagnostic, e, kind, ts, r.base(kind, ts)));
                 }
             }
@@ -467,25 +492,29 @@ impl LegacyHost {
     }
 
     /// A plugin hook call (`e.fields` is the payload, `e.ctx` the hook context).
-    pub fn hook(&mut self, e: &Event, out: &mut Vec<Event>) {
+    fn hook(&mut self, e: &Event, out: &mut Vec<Event>) {
         let now = e.ts_ms;
-        let name = e.kind.as_str();
+        let name = e.kind;
+        let is_tool_hook = matches!(name, EventKind::HookBeforeToolCall | EventKind::HookAfterToolCall);
         match name {
-            "llm_input" | "before_tool_call" | "after_tool_call" | "llm_output" => {
+            EventKind::HookLlmInput
+            | EventKind::HookBeforeToolCall
+            | EventKind::HookAfterToolCall
+            | EventKind::HookLlmOutput => {
                 let Some(run_id) = e.id("runId").map(str::to_string) else { return };
                 self.run(&run_id, now, out);
-                if name == "before_tool_call" || name == "after_tool_call" {
+                if is_tool_hook {
                     self.learn(&run_id, &[&e.ctx]);
                 } else {
                     self.learn(&run_id, &[&e.ctx, &e.fields]);
                 }
                 let r = self.runs.get(&run_id).expect("created above");
                 match name {
-                    "before_tool_call" | "after_tool_call" => {
+                    EventKind::HookBeforeToolCall | EventKind::HookAfterToolCall => {
                         let kind = match (name, truthy(e.fields.get("error"))) {
-                            ("before_tool_call", _) => "tool.execution.started",
-                            (_, true) => "tool.execution.error",
-                            _ => "tool.execution.completed",
+                            (EventKind::HookBeforeToolCall, _) => EventKind::ToolExecutionStarted,
+                            (_, true) => EventKind::ToolExecutionError,
+                            _ => EventKind::ToolExecutionCompleted,
                         };
                         let mut f = r.base(kind, now);
                         for key in ["toolName", "toolCallId"] {
@@ -493,17 +522,17 @@ impl LegacyHost {
                                 f.insert(key.into(), Value::String(v.into()));
                             }
                         }
-                        if name == "after_tool_call" {
+                        if name == EventKind::HookAfterToolCall {
                             if let Some(d) = e.fields.get("durationMs").filter(|v| v.is_number()) {
                                 f.insert("durationMs".into(), d.clone());
                             }
-                            if kind == "tool.execution.error" {
+                            if kind == EventKind::ToolExecutionError {
                                 f.insert("errorCategory".into(), Value::String("tool_error".into()));
                             }
                         }
                         out.push(synthetic(Source::Diagnostic, e, kind, now, f));
                     }
-                    "llm_output" => {
+                    EventKind::HookLlmOutput => {
                         if let Some(u) = e.obj("usage") {
                             let mut usage = Map::new();
                             for k in ["input", "output", "cacheRead", "cacheWrite", "total"] {
@@ -512,7 +541,7 @@ impl LegacyHost {
                                 }
                             }
                             // model.usage never carries a runId: the assembler binds it through the session.
-                            let mut f = r.base("model.usage", now);
+                            let mut f = r.base(EventKind::ModelUsage, now);
                             f.remove("runId");
                             f.insert("usage".into(), Value::Object(usage));
                             if let Some(d) =
@@ -520,7 +549,7 @@ impl LegacyHost {
                             {
                                 f.insert("durationMs".into(), Value::Number(d));
                             }
-                            out.push(synthetic(Source::Diagnostic, e, "model.usage", now, f));
+                            out.push(synthetic(Source::Diagnostic, e, EventKind::ModelUsage, now, f));
                         }
                         self.finish(&run_id, e, now, out);
                         if let Some(r) = self.runs.remove(&run_id) {
@@ -533,7 +562,7 @@ impl LegacyHost {
                     _ => {}
                 }
             }
-            "agent_end" => {
+            EventKind::HookAgentEnd => {
                 let run_id = str_of(&e.ctx, "sessionId")
                     .and_then(|k| self.by_session.get(k))
                     .or_else(|| str_of(&e.ctx, "sessionKey").and_then(|k| self.by_session.get(k)))

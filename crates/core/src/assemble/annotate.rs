@@ -1,0 +1,157 @@
+//! Agent events and hooks carry no trace context: they annotate spans found through the correlation indices (the
+//! catalogue's `Annotates(target)` column, `ingest/catalogue.rs`). One handler per kind; lifecycle kinds always
+//! apply, content kinds only with `captureContent`.
+
+use serde_json::Value;
+
+use super::apply::truncate;
+use super::state::SpanState;
+use super::{correlate, count, Assembler, MAX_PENDING_TOOLS};
+use crate::ingest::{Class, Correlation, Event, EventKind, Target};
+use crate::model::{AttrValue, Status};
+
+impl Assembler {
+    /// A tool's arguments often arrive before the diagnostic event that opens its span (`may_defer`): they wait
+    /// for it, up to the grace window, instead of landing on the turn.
+    pub(super) fn ingest_annotation(&mut self, e: Event, now_ms: f64, may_defer: bool) {
+        let Correlation::Annotates(want) = e.kind.correlation() else {
+            return count(&self.stats.skipped_unknown_type, &e);
+        };
+        if may_defer && self.cfg.capture_content && want == Target::Tool && e.kind.class() == Class::Content {
+            if let Some(key) = correlate::tool_key_of(&e) {
+                if self.correlator.tool(&e).is_none() && self.pending_tools.len() < MAX_PENDING_TOOLS {
+                    self.pending_tools.entry(key).or_default().push((e, now_ms));
+                    return;
+                }
+            }
+        }
+        if e.kind.class() != Class::Lifecycle && !self.cfg.capture_content {
+            return count(&self.stats.skipped_content_disabled, &e);
+        }
+        let Some((trace_id, span_id)) = self.correlator.annotation_target(&e, want) else {
+            return count(&self.stats.skipped_no_correlation, &e);
+        };
+        let Some(trace) = self.traces.get_mut(&trace_id) else {
+            return count(&self.stats.skipped_no_correlation, &e);
+        };
+        trace.last_event_ms = now_ms;
+        let Some(s) = trace.span_mut(span_id) else {
+            return count(&self.stats.skipped_no_correlation, &e);
+        };
+        let content = Content { capture: self.cfg.capture_content, max: self.cfg.max_content_chars };
+        let fate =
+            if annotate(s, &e, content) { &self.stats.events_in_spans } else { &self.stats.skipped_unknown_type };
+        count(fate, &e);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Content {
+    capture: bool,
+    max: usize,
+}
+
+/// Applies one agent event or hook to its span; `false` when nothing in this kind (or phase) is used.
+fn annotate(s: &mut SpanState, e: &Event, c: Content) -> bool {
+    use EventKind as K;
+    match e.kind {
+        K::AgentLifecycle => lifecycle(s, e, c),
+        K::HookAgentEnd => agent_end(s, e, c),
+        K::AgentAssistant => assistant(s, e, c),
+        K::AgentTool => agent_tool(s, e, c),
+        K::HookBeforeToolCall => tool_arguments(s, e.fields.get("params"), c),
+        K::HookAfterToolCall => tool_result(s, e.fields.get("result"), c),
+        K::HookLlmInput => llm_input(s, e, c),
+        K::HookLlmOutput => llm_output(s, e, c),
+        _ => false,
+    }
+}
+
+/// A run that ended ends an undescribed turn root (correlation mode, HTTP path).
+fn end_turn(s: &mut SpanState) {
+    if !s.described {
+        s.terminal = true;
+    }
+}
+
+fn lifecycle(s: &mut SpanState, e: &Event, c: Content) -> bool {
+    match e.data_str("phase") {
+        Some("error") => {
+            let msg = e.data_str("error").unwrap_or("agent run failed");
+            s.span.status = Status::Error(truncate(msg, 512));
+            end_turn(s);
+        }
+        Some("end") => {
+            final_reply(s, e, c);
+            end_turn(s);
+        }
+        _ => {}
+    }
+    true
+}
+
+fn agent_end(s: &mut SpanState, e: &Event, c: Content) -> bool {
+    final_reply(s, e, c);
+    if e.fields.get("success") == Some(&Value::Bool(false)) {
+        let msg = e.str("error").unwrap_or("agent run failed");
+        s.span.status = Status::Error(truncate(msg, 512));
+    }
+    end_turn(s);
+    true
+}
+
+fn final_reply(s: &mut SpanState, e: &Event, c: Content) {
+    let reply = e.data().and_then(|d| d.get("terminalReply")).and_then(|r| r.get("text")).and_then(Value::as_str);
+    if let (true, Some(text)) = (c.capture, reply) {
+        s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(truncate(text, c.max)));
+    }
+}
+
+fn assistant(s: &mut SpanState, e: &Event, c: Content) -> bool {
+    if let Some(text) = e.data_str("text") {
+        s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(truncate(text, c.max)));
+    }
+    true
+}
+
+/// The agent stream's tool events: arguments at `start`, the result at `result`; other phases are not used.
+fn agent_tool(s: &mut SpanState, e: &Event, c: Content) -> bool {
+    let data = e.data();
+    match e.data_str("phase") {
+        Some("start") => tool_arguments(s, data.and_then(|d| d.get("args")).or_else(|| e.fields.get("params")), c),
+        Some("result") => tool_result(s, data.and_then(|d| d.get("result")).or_else(|| e.fields.get("result")), c),
+        _ => false,
+    }
+}
+
+fn tool_arguments(s: &mut SpanState, args: Option<&Value>, c: Content) -> bool {
+    if let Some(a) = args {
+        s.span.attrs.insert("gen_ai.tool.call.arguments".into(), AttrValue::Str(truncate(&a.to_string(), c.max)));
+    }
+    true
+}
+
+fn tool_result(s: &mut SpanState, result: Option<&Value>, c: Content) -> bool {
+    if let Some(r) = result {
+        s.span.attrs.insert("gen_ai.tool.call.result".into(), AttrValue::Str(truncate(&r.to_string(), c.max)));
+    }
+    true
+}
+
+fn llm_input(s: &mut SpanState, e: &Event, c: Content) -> bool {
+    if let Some(p) = e.str("prompt") {
+        s.span.attrs.insert("openclaw.content.input".into(), AttrValue::Str(truncate(p, c.max)));
+    }
+    if let Some(p) = e.str("systemPrompt") {
+        s.span.attrs.insert("openclaw.content.system".into(), AttrValue::Str(truncate(p, c.max)));
+    }
+    true
+}
+
+fn llm_output(s: &mut SpanState, e: &Event, c: Content) -> bool {
+    if let Some(Value::Array(texts)) = e.fields.get("assistantTexts") {
+        let joined: Vec<&str> = texts.iter().filter_map(Value::as_str).collect();
+        s.span.attrs.insert("openclaw.content.output".into(), AttrValue::Str(truncate(&joined.join("\n"), c.max)));
+    }
+    true
+}
