@@ -6,6 +6,7 @@
 pub mod event;
 pub mod record;
 pub mod reorder;
+pub mod surrogates;
 
 pub use event::{decode, DecodeError, Event, Source, TraceCtx};
 
@@ -35,3 +36,11 @@ pub struct Inbound {
 
 /// Events larger than this are refused before parsing: no legitimate diagnostic event comes close.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// Parses JSON text; text refused only for lone surrogate escapes is repaired (see `surrogates.rs`) and kept.
+pub fn parse_json(text: &str) -> Option<serde_json::Value> {
+    match serde_json::from_str(text) {
+        Ok(v) => Some(v),
+        Err(_) => serde_json::from_str(&surrogates::repair_lone_surrogates(text)?).ok(),
+    }
+}
