@@ -224,6 +224,60 @@ mod tests {
         assert!(!r.redact("4111 1111 1111 1111").contains("4111"));
     }
 
+    /// Text that must be gone after redaction: the secret, and each random part long enough to identify it.
+    fn survivors(out: &str, s: &crate::testing::GeneratedSecret) -> Vec<String> {
+        let mut left: Vec<String> =
+            s.random_parts.iter().filter(|p| p.len() >= 6 && out.contains(p.as_str())).cloned().collect();
+        if out.contains(&s.text) {
+            left.push(s.text.clone());
+        }
+        left
+    }
+
+    #[test]
+    fn every_generated_secret_kind_is_caught_in_any_surrounding() {
+        let r = builtins();
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in [7, 42, 1 << 40, 0xdead_beef] {
+            for s in crate::testing::secret_corpus(seed) {
+                for context in [
+                    s.text.clone(),
+                    format!("Incorrect API key provided: {} (see docs)", s.text),
+                    format!("{{\"config\":\"{}\",\"n\":1}}", s.text.replace('\n', "\\n")),
+                    format!("line one\n{}\nline three", s.text),
+                ] {
+                    let out = r.redact(&context);
+                    assert!(survivors(&out, &s).is_empty(), "{} survived in {context:?} → {out:?}", s.kind);
+                }
+                kinds.insert(s.kind);
+            }
+        }
+        assert!(kinds.len() >= 28, "the corpus covers {} kinds", kinds.len());
+    }
+
+    #[test]
+    fn free_text_fields_are_redacted_identifiers_kept() {
+        use crate::model::{SpanEvent, SpanRole};
+        let key = crate::testing::secret_corpus(3).into_iter().find(|s| s.kind == "openai_project_key").unwrap();
+        let mut span = crate::testing::span(1, 1, None, SpanRole::ModelCall);
+        span.status =
+            Status::Error(format!("401: Incorrect API key provided: {} for alice.smith@example.com", key.text));
+        span.attrs.insert("openclaw.error".into(), format!("tool said {}", key.text).into());
+        span.attrs.insert("openclaw.session_key".into(), "agent:main:whatsapp:direct:+4915112345678".into());
+        span.events.push(SpanEvent {
+            name: "exception".into(),
+            time_ns: 1,
+            attrs: [("exception.message".to_string(), AttrValue::Str(format!("bad key {}", key.text)))].into(),
+        });
+        let mut t = Trace { trace_id: [1; 16], spans: vec![span], straggler: false, incomplete: false };
+        redact_free_text(&mut t, &builtins());
+        let s = &t.spans[0];
+        let all = format!("{:?}", s);
+        assert!(!all.contains(&key.random_parts[0]) && !all.contains("alice.smith"), "{all}");
+        assert!(matches!(&s.status, Status::Error(m) if m.starts_with("401: Incorrect API key provided: [REDACTED]")));
+        assert_eq!(s.attr_str("openclaw.session_key"), Some("agent:main:whatsapp:direct:+4915112345678"));
+    }
+
     #[test]
     fn ordinary_text_is_left_alone() {
         let r = builtins();
