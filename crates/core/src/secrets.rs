@@ -173,11 +173,12 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// `scheme://user:password@host…` → the userinfo's parts and encodings.
+/// `scheme://user:password@host…?key=value` → the userinfo's parts and encodings, and every query value (some
+/// collectors take their API key there).
 fn url_userinfo(text: &str) -> Vec<String> {
     let Some(rest) = text.split_once("://").map(|(_, r)| r) else { return Vec::new() };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    match authority.rsplit_once('@') {
+    let mut out = match authority.rsplit_once('@') {
         Some((info, _)) if !info.is_empty() => {
             let mut out = userinfo_parts(info);
             if let Some((user, _)) = info.split_once(':') {
@@ -187,7 +188,12 @@ fn url_userinfo(text: &str) -> Vec<String> {
             out
         }
         _ => Vec::new(),
+    };
+    if let Some((_, query)) = rest.split_once('?') {
+        let query = query.split('#').next().unwrap_or("");
+        out.extend(query.split('&').filter_map(|kv| kv.split_once('=')).map(|(_, v)| v.to_string()));
     }
+    out
 }
 
 /// The secret values the sinks may read from the environment.
@@ -230,7 +236,7 @@ mod tests {
     #[test]
     fn every_configured_secret_and_its_encodings_are_scrubbed() {
         let cfg = serde_json::json!({"exporters": {
-            "otlp": {"endpoint": "https://bob:hunter2pw@collector.example/x", "headers": {"x-api-key": "Kx9-otlp-key", "authorization": "Bearer tok-abc123"}},
+            "otlp": {"endpoint": "https://bob:hunter2pw@collector.example/x?api=q-secret-77&plain", "headers": {"x-api-key": "Kx9-otlp-key", "authorization": "Bearer tok-abc123"}},
             "mlflow": {"username": "ml-user", "password": 987654321, "token": "ml-tok-777"},
             "langfuse": {"publicKey": "pk-lf-public", "secretKey": "sk-lf/secret+1"},
         }});
@@ -241,6 +247,7 @@ mod tests {
             "tok-abc123".into(),
             "Bearer tok-abc123".into(),
             "hunter2pw".into(),
+            "q-secret-77".into(),
             "bob:hunter2pw".into(),
             "987654321".into(),
             "ml-tok-777".into(),
