@@ -11,6 +11,12 @@ export type { ClawtraceConfig, ClawtraceStats, SinkStats, OtlpExporterConfig, Ml
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export interface BadLine {
+  line: number
+  /** `too long`, `invalid UTF-8`, `malformed JSON` or `unknown source`. */
+  reason: string
+}
+
 /**
  * Internal benchmark entry point: the envelope fields of a diagnostic event, converted field by field by napi-rs.
  * Fields not listed here are not carried (the other variants carry the whole event).
@@ -72,7 +78,10 @@ export interface BenchUsage {
   total?: number
 }
 
-/** Applies a configuration (see `index.d.ts`). Throws on an invalid configuration; resolves once applied. */
+/**
+ * Applies a configuration (see `index.d.ts`). Throws on an invalid configuration, naming the field and what it
+ * expects (never the value given); resolves once applied.
+ */
 export declare function configure(config?: ClawtraceConfig): Promise<void>
 
 export interface ExportErrorReport {
@@ -84,7 +93,10 @@ export interface ExportErrorReport {
 /** Resolves `true` once everything recorded so far and already closed is delivered, `false` on timeout. */
 export declare function flush(timeoutMs?: number | undefined | null): Promise<boolean>
 
-/** Registers the callback that receives export errors, once per sink and kind. It does not keep Node alive. */
+/**
+ * Registers the callback that receives errors, once per sink and kind (the first of each kind reported before
+ * it was registered is delivered now). Messages carry no configured secret. It does not keep Node alive.
+ */
 export declare function onError(callback: (error: ExportErrorReport) => void): void
 
 /** Records an agent event (`api.runtime.events.onAgentEvent`). */
@@ -112,6 +124,10 @@ export interface ReplaySummary {
   markers: number
   malformedLines: number
   unknownSourceLines: number
+  tooLongLines: number
+  invalidUtf8Lines: number
+  /** The first skipped lines (up to 10), by 1-based line number. */
+  badLines: Array<BadLine>
   flushed: boolean
 }
 

@@ -144,7 +144,9 @@ function filesUnder(dir) {
 
 function assertNoLeaks(where, haystack) {
   const hits = leaksIn(haystack, [...configured, ...generated]);
-  assert.deepEqual(hits, [], `${where} leaks: ${hits.map((h) => corpus.find((s) => s.parts.includes(h))?.kind ?? h).join(', ')}`);
+  const text = Buffer.isBuffer(haystack) ? haystack.toString('latin1') : String(haystack);
+  const around = (h) => JSON.stringify(text.slice(Math.max(0, text.indexOf(h) - 120), text.indexOf(h) + h.length + 20));
+  assert.deepEqual(hits, [], `${where} leaks: ${hits.map((h) => `${corpus.find((s) => s.parts.includes(h))?.kind ?? 'a configured secret'} in ${around(h)}`).join('; ')}`);
 }
 
 test('every error path, every sink: no configured secret and no generated secret anywhere', async () => {

@@ -67,6 +67,11 @@ impl ErrorReporter {
         self.inner.scrubber.read().unwrap_or_else(|e| e.into_inner()).scrub(text)
     }
 
+    /// Only the known secret values (see `Scrubber::scrub_values`): for configuration errors.
+    pub fn scrub_values(&self, text: &str) -> String {
+        self.inner.scrubber.read().unwrap_or_else(|e| e.into_inner()).scrub_values(text)
+    }
+
     pub fn report(&self, sink: &str, kind: &str, message: &str) {
         *self.inner.counts.lock().unwrap_or_else(|e| e.into_inner()).entry((sink.into(), kind.into())).or_default() +=
             1;

@@ -151,7 +151,8 @@ impl Registry {
     pub fn parse_config(&self, json: serde_json::Value) -> Result<Config, String> {
         self.errors.add_secrets(secrets::from_config_json(&json));
         self.errors.add_secrets(secrets::from_env(&process_env));
-        Config::from_json(json).map_err(|e| self.errors.scrub(&e))
+        // Config errors name fields, never values (`config.rs`); the values known are removed all the same.
+        Config::from_json(json).map_err(|e| self.errors.scrub_values(&e))
     }
 
     pub async fn configure(&self, cfg: Config) -> Result<(), String> {

@@ -52,13 +52,19 @@ impl Default for Scrubber {
 impl Scrubber {
     /// Every secret value of the text, each replaced by `[REDACTED]`; credential-shaped text too.
     pub fn scrub(&self, text: &str) -> String {
+        self.patterns.redact(&self.scrub_values(text))
+    }
+
+    /// Only the known secret values: for messages clawtrace composes itself without quoting any value (config
+    /// errors), where the credential patterns would take `password: expected a string` for an assignment.
+    pub fn scrub_values(&self, text: &str) -> String {
         let mut out = text.to_string();
         for v in &self.values {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), REPLACEMENT);
             }
         }
-        self.patterns.redact(&out)
+        out
     }
 
     /// Adds secret values (with the encodings they travel in). Secrets are never forgotten, up to a bound.

@@ -41,7 +41,8 @@ const BUILTINS: &[(&str, &str)] = &[
     ("azure_account_key", r"(?i)\bAccountKey=[A-Za-z0-9+/]{40,}={0,2}"),
     (
         "secret_assignment",
-        r#"(?i)\b(?:api[_-]?key|secret|password|passwd|access[_-]?token|auth[_-]?token)\b["']?\s*[:=]\s*["']?[^\s"',;]{4,}"#,
+        // Quotes may come JSON-escaped (`\"`): a tool result is JSON text inside a string.
+        r#"(?i)\b(?:api[_-]?key|secret|password|passwd|access[_-]?token|auth[_-]?token)\b\\*["']?\s*[:=]\s*\\*["']?[^\s"'\\,;]{4,}"#,
     ),
     ("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
     ("card_number", r"\b(?:\d[ -]?){12,18}\d\b"),
@@ -243,7 +244,9 @@ mod tests {
                 for context in [
                     s.text.clone(),
                     format!("Incorrect API key provided: {} (see docs)", s.text),
-                    format!("{{\"config\":\"{}\",\"n\":1}}", s.text.replace('\n', "\\n")),
+                    format!("{{\"config\":{},\"n\":1}}", serde_json::to_string(&s.text).unwrap()),
+                    // JSON text inside JSON text (a tool result), escaped twice.
+                    serde_json::to_string(&serde_json::to_string(&s.text).unwrap()).unwrap(),
                     format!("line one\n{}\nline three", s.text),
                 ] {
                     let out = r.redact(&context);
