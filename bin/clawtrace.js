@@ -133,8 +133,9 @@ function readConfigFile(file) {
 function badLinesNote(sum) {
   const n = (sum.malformedLines || 0) + (sum.unknownSourceLines || 0) + (sum.tooLongLines || 0) + (sum.invalidUtf8Lines || 0)
   if (!n) return ''
-  const where = (sum.badLines || []).map((b) => `${b.line} (${b.reason})`).join(', ')
-  return `; skipped ${n} bad line${n === 1 ? '' : 's'}${where ? `, first at line ${where}` : ''}`
+  const listed = sum.badLines || []
+  const where = listed.map((b) => `line ${b.line} (${b.reason})`).join(', ') + (n > listed.length ? ', …' : '')
+  return `; skipped ${n} bad line${n === 1 ? '' : 's'}: ${where}`
 }
 
 /** The configure() object for a replay: --config, then the flags; every chosen exporter present (env fills it). */
