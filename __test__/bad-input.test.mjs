@@ -277,3 +277,9 @@ test('replay: long, non-UTF-8, malformed and surrogate-cut lines are skipped or 
   ]);
   assert.ok(grown < 12 << 20, `the 16 MB line was not buffered (RSS grew ${grown} bytes)`);
 });
+
+test('configure() takes a plain object from another realm (a vm context) as a plain object', async () => {
+  const { runInNewContext } = await import('node:vm');
+  const cfg = runInNewContext('({ exporters: { file: { path: P } }, graceMs: 2000 })', { P: join(dir, 'traces.jsonl') });
+  await ct.configure(cfg);
+});

@@ -131,6 +131,8 @@ unsafe fn convert_object(
     }
     match unsafe { plain_object(env, v) } {
         Some(true) => {}
+        // A plain object from another realm (a `vm` context) has that realm's `Object.prototype`.
+        Some(false) if unsafe { constructor_name(env, v) }.as_deref() == Some("Object") => {}
         Some(false) => {
             return Err(format!(
                 "{}: expected a plain object, got {}",
