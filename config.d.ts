@@ -141,5 +141,7 @@ export interface ClawtraceStats {
   exportErrors: number
   queueLength: number
   sinks: Record<string, SinkStats>
-  [counter: string]: number | Record<string, SinkStats>
+  /** Every error so far by sink and kind (`{otlp: {rejected: 3}}`), including those `onError` heard of once. */
+  errors: Record<string, Record<string, number>>
+  [counter: string]: number | Record<string, SinkStats> | Record<string, Record<string, number>>
 }

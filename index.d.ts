@@ -23,7 +23,10 @@ export interface ExportErrorReport {
 /** Resolves `true` once everything recorded so far and already closed is delivered, `false` on timeout. */
 export declare function flush(timeoutMs?: number | undefined | null): Promise<boolean>
 
-/** Registers the callback that receives export errors, once per sink and kind. It does not keep Node alive. */
+/**
+ * Registers the callback that receives errors, once per sink and kind (the first of each kind reported before
+ * it was registered is delivered now). Messages carry no configured secret. It does not keep Node alive.
+ */
 export declare function onError(callback: (error: ExportErrorReport) => void): void
 
 /** Records an agent event (`api.runtime.events.onAgentEvent`). */
@@ -51,6 +54,10 @@ export interface ReplaySummary {
   markers: number
   malformedLines: number
   unknownSourceLines: number
+  tooLongLines: number
+  invalidUtf8Lines: number
+  /** The first skipped lines (up to 10), by 1-based line number. */
+  badLines: Array<BadLine>
   flushed: boolean
 }
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertAccounted } from './helpers/accounting.cjs';
@@ -143,6 +143,11 @@ function cases() {
     ['hook ctx throws', h('agent_end', { success: true }, { get runId() { throw new Error('ctx'); } }), 1, 'skippedNoCorrelation'],
     ['hook ctx number', h('agent_end', {}, 5), 1, 'skippedNoCorrelation'],
     ['hook content', h('llm_input', { prompt: 'p' }, { runId: 'nope' }), 1, 'skippedContentDisabled'],
+    // A lone surrogate (text cut mid-emoji) is repaired on the background, not refused as malformed JSON.
+    ['lone surrogate in a field', d({ type: 'no.such.event', text: 'cut \ud83d' }), 1, 'skippedUnknownType'],
+    ['lone surrogate in a key', d({ type: 'no.such.event', ['k\udc00']: 1 }), 1, 'skippedUnknownType'],
+    ['lone surrogate in JSON text', d('{"type":"no.such.event","t":"\\ud83d"}'), 1, 'skippedUnknownType'],
+    ['lone surrogate in hook ctx', h('agent_end', { success: true }, { runId: 'nope\ud83d' }), 1, 'skippedNoCorrelation'],
   ];
 }
 
@@ -205,4 +210,72 @@ test('the addon still works after the bad input', async () => {
   assert.equal(d.eventsQueued, 1);
   assert.equal(d.eventsInSpans, 1);
   assertAccounted(ct.stats(), 'after the bad input');
+});
+
+test('configure() names the field and the expected type, refuses nonsensical values, and echoes no value', () => {
+  const cases = [
+    [{ graceMs: NaN }, /graceMs: expected a finite number, got NaN/],
+    [{ traceTtlMs: -1 }, /traceTtlMs must be a non-negative number/],
+    [{ queueCapacity: 1.5 }, /queueCapacity: expected usize, got a fractional number/],
+    [{ batch: { exportTimeoutMs: 0 } }, /batch\.exportTimeoutMs must be at least 1/],
+    [{ batch: { maxSpans: -5 } }, /batch\.maxSpans: expected usize, got a negative number/],
+    [{ exporters: new Map() }, /exporters: expected a plain object, got a Map/],
+    [{ exporters: { otlp: { headers: new Map([['authorization', 'Bearer map-secret-1']]) } } }, /exporters\.otlp\.headers: expected a plain object, got a Map/],
+    [{ spool: new Date() }, /spool: expected a plain value or object, got a Date/],
+    [{ exporters: [] }, /exporters: expected a single value or an object, got an array/],
+    [{ sampling: () => 1 }, /sampling: expected a plain value or object, got a function/],
+    [{ queueCapacity: 10n }, /queueCapacity: expected a plain value or object, got a BigInt/],
+    [{ get graceMs() { throw new Error('getter'); } }, /graceMs: could not be read/],
+    [{ exporters: { otlp: { endpoint: '' } } }, /exporters\.otlp\.endpoint must be an http/],
+    [{ exporters: { mlflow: { trackingUri: 'not a url' } } }, /exporters\.mlflow\.trackingUri must be an http/],
+    [{ exporters: { otlp: { headers: 'authorization=Bearer str-secret-2' } } }, /exporters\.otlp\.headers: expected a map, got a string/],
+    [{ exporters: { langfuse: { publicKey: 'pk', secretKey: 123456789 } } }, /exporters\.langfuse\.secretKey: expected a string, got a number/],
+    [{ exporters: { mlflow: { password: 987654321 } } }, /exporters\.mlflow\.password: expected a string, got a number/],
+    [{ exporters: { file: { path: '' } } }, /exporters\.file\.path must be a non-empty string/],
+    [5, /the configuration: expected struct Config, got a number/],
+  ];
+  for (const [cfg, want] of cases) {
+    let msg = null;
+    try {
+      ct.configure(cfg);
+    } catch (e) {
+      msg = e.message;
+    }
+    assert.ok(msg !== null, `${want} was accepted`);
+    assert.match(msg, /^invalid clawtrace config: /);
+    assert.match(msg, want);
+    for (const secret of ['map-secret-1', 'str-secret-2', '123456789', '987654321']) assert.ok(!msg.includes(secret), `${msg} echoes a value`);
+  }
+});
+
+test('replay: long, non-UTF-8, malformed and surrogate-cut lines are skipped or repaired and counted by line; devices are refused', async () => {
+  await assert.rejects(ct.replay('/dev/zero'), /not a regular file or pipe/);
+  const file = join(dir, 'bad-lines.jsonl');
+  const good = (i) => JSON.stringify({ src: 'diagnostic', pid: 1, rt: 1795760000000 + i, evt: { type: 'no.such.event', seq: i } });
+  const lines = [];
+  for (let i = 1; i <= 700; i++) lines.push(Buffer.from(good(i)));
+  lines[9] = Buffer.from('x'.repeat(16 << 20)); // line 10: a 16 MB line, never held in memory
+  lines[600] = Buffer.concat([Buffer.from(good(601).slice(0, 40)), Buffer.from([0xff, 0xfe]), Buffer.from(good(601).slice(40))]); // line 601
+  lines[619] = Buffer.from('{"src":"diagnostic","evt":'); // line 620
+  lines[629] = Buffer.from(JSON.stringify({ src: 'diagnostic', pid: 1, evt: { type: 'no.such.event', t: 'cut \ud83d' } })); // repaired
+  writeFileSync(file, Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
+  const rss0 = process.memoryUsage().rss;
+  const sum = await ct.replay(file);
+  const grown = process.memoryUsage().rss - rss0;
+  assert.equal(sum.tooLongLines, 1);
+  assert.equal(sum.invalidUtf8Lines, 1);
+  assert.equal(sum.malformedLines, 1);
+  assert.equal(sum.events, 697, 'every other line, the surrogate-cut one included, is an event');
+  assert.deepEqual(sum.badLines, [
+    { line: 10, reason: 'too long' },
+    { line: 601, reason: 'invalid UTF-8' },
+    { line: 620, reason: 'malformed JSON' },
+  ]);
+  assert.ok(grown < 12 << 20, `the 16 MB line was not buffered (RSS grew ${grown} bytes)`);
+});
+
+test('configure() takes a plain object from another realm (a vm context) as a plain object', async () => {
+  const { runInNewContext } = await import('node:vm');
+  const cfg = runInNewContext('({ exporters: { file: { path: P } }, graceMs: 2000 })', { P: join(dir, 'traces.jsonl') });
+  await ct.configure(cfg);
 });

@@ -201,3 +201,16 @@ test('replay --exporter file --exporter otlp: both sinks get every span, once', 
     server.close()
   }
 })
+
+test('replay names the lines it skipped (too long, not UTF-8, not JSON) and goes on', () => {
+  const file = path.join(tmp, 'bad-lines.jsonl')
+  const good = fs.readFileSync(CORPUS, 'utf8').split('\n').slice(0, 20)
+  const lines = good.map((l) => Buffer.from(l))
+  lines[2] = Buffer.from('x'.repeat(3 << 20)) // line 3
+  lines[4] = Buffer.concat([lines[4].subarray(0, 30), Buffer.from([0xc3, 0x28]), lines[4].subarray(30)]) // line 5
+  lines[6] = Buffer.from('{"src":') // line 7
+  fs.writeFileSync(file, Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])))
+  const r = runCli(['replay', file, '--out', path.join(tmp, 'bad-lines-out.jsonl')])
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stdout, /skipped 3 bad lines: line 3 \(too long\), line 5 \(invalid UTF-8\), line 7 \(malformed JSON\)/)
+})

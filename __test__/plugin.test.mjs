@@ -549,3 +549,101 @@ test('effectiveConfig: the default file lives in the state directory; the addon 
   assert.deepEqual(effectiveConfig(undefined, { stateDir, legacyHost: true }), { defaultFile: '/state/clawtrace/traces.jsonl', legacyHost: true },
     'a host before trusted diagnostics: the addon rebuilds runs (legacyHost)');
 });
+
+/** Values a buggy or hostile host could hand a listener, made fresh on every call (the plugin de-duplicates hook
+ *  payloads by identity). `rnd` is seeded, so a failure reproduces. */
+function hostileValue(rnd, depth = 0) {
+  const pick = Math.floor(rnd() * 22);
+  const cut = '😀'.slice(0, 1); // a lone high surrogate: text cut mid-emoji
+  switch (pick) {
+    case 0: return 10n ** 30n;
+    case 1: { const o = { type: 'run.started' }; o.self = o; return o; }
+    case 2: return { type: 'run.started', get runId() { throw new Error('getter'); } };
+    case 3: return new Proxy({ type: 'run.started' }, { get() { throw new Error('get'); }, ownKeys() { throw new Error('keys'); }, getPrototypeOf() { throw new Error('proto'); }, has() { throw new Error('has'); } });
+    case 4: { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy; }
+    case 5: return { type: 'model.call.error', error: 'x'.repeat(1 + Math.floor(rnd() * (4 << 20))) };
+    case 6: return { type: 'harness.run.completed', runId: `r${cut}`, error: `cut ${cut}`, [`k${cut}`]: cut };
+    case 7: { let v = { type: 'run.started' }; for (let i = 0; i < 10_000; i++) v = { v }; return v; }
+    case 8: { let v = []; for (let i = 0; i < 200; i++) v = [v]; return { type: 'run.started', v }; }
+    case 9: return Symbol('evt');
+    case 10: return () => ({ type: 'run.started' });
+    case 11: return { type: 'run.started', toJSON() { throw new Error('toJSON'); } };
+    case 12: return new Map([['type', 'run.started']]);
+    case 13: return new Date(NaN);
+    case 14: return new Uint8Array(16);
+    case 15: return Object.create(null, { type: { get() { throw new Error('type'); }, enumerable: true } });
+    case 16: return { type: 'tool.execution.error', seq: NaN, ts: Infinity, toolName: 5, usage: [1, 2] };
+    case 17: return depth < 3 ? { type: 'run.started', nested: hostileValue(rnd, depth + 1), arr: [hostileValue(rnd, depth + 1)] } : null;
+    case 18: return undefined;
+    case 19: return null;
+    case 20: return `{"type":"run.started","x":"\\ud83d"`;
+    default: return { stream: 'lifecycle', data: { phase: 'end', get error() { throw new Error('data'); } } };
+  }
+}
+
+test('fuzz through the plugin entry: hostile values never throw into the host, never crash, are all counted', async () => {
+  const dir = join(work, 'hostile');
+  fakeOpenClawPackage(dir, { internal: true });
+  const host = new FakeHost({ dir, version: '2026.9.6', pluginConfig: { captureContent: true }, entryHooks: { allowConversationAccess: true } });
+  await host.load();
+  await host.start();
+  await addon().flush(5000);
+  const s0 = addon().stats();
+  let seed = 0x9e3779b9;
+  const rnd = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296);
+  const threw = [];
+  let calls = 0;
+  const hooks = host.registrations.flatMap((r) => r.hooks);
+  const hookNames = [...new Set(hooks.map((h) => h.name))];
+  for (let i = 0; i < 3000; i++) {
+    const kind = i % 3;
+    try {
+      if (kind === 0) {
+        for (const l of bus().internal) l(hostileValue(rnd), rnd() < 0.5 ? hostileValue(rnd) : { trusted: true });
+        calls += bus().internal.size;
+      } else if (kind === 1) {
+        for (const l of host.agentListeners) l(hostileValue(rnd));
+        calls += host.agentListeners.size;
+      } else {
+        const name = hookNames[i % hookNames.length];
+        const payload = hostileValue(rnd);
+        const ctx = hostileValue(rnd);
+        const handlers = hooks.filter((h) => h.name === name);
+        for (const h of handlers) h.handler(payload, ctx);
+        // An object payload is recorded once whatever the number of registrations (recognised by identity); a
+        // primitive cannot be told apart from a second call, so each registration's handler records it.
+        calls += payload !== null && typeof payload === 'object' ? 1 : handlers.length;
+      }
+    } catch (e) {
+      threw.push(`${i}: ${e?.message ?? e}`);
+    }
+  }
+  assert.deepEqual(threw, [], 'nothing thrown into the host');
+  assert.equal(await addon().flush(10_000), true);
+  const s1 = addon().stats();
+  assert.equal(s1.eventsReceived - s0.eventsReceived, calls, 'every listener call reached the addon exactly once');
+  assert.equal(s1.queueLength, 0);
+  await host.stop();
+});
+
+test('a lone surrogate in an event (text cut mid-emoji) keeps the event through the plugin path', async () => {
+  const dir = join(work, 'surrogate');
+  fakeOpenClawPackage(dir, { internal: true });
+  const host = new FakeHost({ dir, version: '2026.9.6' });
+  await host.load();
+  await host.start();
+  const s0 = addon().stats();
+  const cut = '😀'.slice(0, 1);
+  const trace = { traceId: '5ac0a3c0ffee4b1d9b0d6c3a2e1f0a11' };
+  const t0 = Date.now();
+  const base = { sessionKey: `agent:main:surrogate${cut}`, runId: `surrogate-run${cut}`, provider: 'fake', model: 'fake-model' };
+  host.diagnostic({ type: 'harness.run.started', seq: 9001, ts: t0, ...base, trace: { ...trace, spanId: '1111111111111111' } });
+  host.diagnostic({ type: 'harness.run.completed', seq: 9002, ts: t0 + 1, ...base, outcome: 'error', error: `reply cut ${cut}`, trace: { ...trace, spanId: '1111111111111111' } });
+  await host.stop();
+  const s1 = addon().stats();
+  assert.equal(s1.invalidMalformedJson - s0.invalidMalformedJson, 0, 'not dropped as malformed JSON');
+  const spans = readTraces(join(host.stateDir, 'clawtrace', 'traces.jsonl')).flat().filter((s) => s.traceId === trace.traceId);
+  assert.equal(spans.length, 1, `the run was exported: ${JSON.stringify({ d: s1.eventsInSpans - s0.eventsInSpans, r: s1.eventsReceived - s0.eventsReceived, logs: host.logs.slice(-3) })}`);
+  assert.equal(spans[0].status?.message, 'error: reply cut \ufffd', 'the lone surrogate became U+FFFD');
+  assert.equal(spans[0].attrs['openclaw.run_id'], 'surrogate-run\ufffd');
+});

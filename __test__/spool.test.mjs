@@ -107,6 +107,6 @@ test('a spool that is full drops with a counter instead of growing', { timeout: 
 })
 
 test('configure() rejects an unusable spool directory with a clear error', async () => {
-  await assert.rejects(ct.configure({ exporters: { otlp: { endpoint: 'http://127.0.0.1:9' } }, spool: { dir: '' } }), /spool\.dir/)
+  assert.throws(() => ct.configure({ exporters: { otlp: { endpoint: 'http://127.0.0.1:9' } }, spool: { dir: '' } }), /spool\.dir must be a non-empty string/)
   await assert.rejects(ct.configure({ exporters: { otlp: { endpoint: 'http://127.0.0.1:9' } }, spool: { dir: '/proc/clawtrace-cannot' } }), /spool: cannot create/)
 })

@@ -111,13 +111,31 @@ function fileConfig(out, flags) {
 }
 
 function readConfigFile(file) {
+  let text
   try {
-    const cfg = JSON.parse(fs.readFileSync(file, 'utf8'))
-    if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new Error('not a JSON object')
-    return cfg
+    text = fs.readFileSync(file, 'utf8')
   } catch (e) {
-    throw new UsageError(`--config ${file}: ${e.message}`)
+    throw new UsageError(`--config ${file}: cannot read (${e.code || 'error'})`)
   }
+  let cfg
+  try {
+    cfg = JSON.parse(text)
+  } catch (e) {
+    // V8's message quotes the text around the error, which may be a credential: give the position only.
+    const at = /position (\d+)/.exec(e.message)
+    throw new UsageError(`--config ${file}: not valid JSON${at ? ` (at character ${at[1]})` : ''}`)
+  }
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new UsageError(`--config ${file}: not a JSON object`)
+  return cfg
+}
+
+/** `replay()`'s skipped lines, for the summary: how many, and where the first ones are. */
+function badLinesNote(sum) {
+  const n = (sum.malformedLines || 0) + (sum.unknownSourceLines || 0) + (sum.tooLongLines || 0) + (sum.invalidUtf8Lines || 0)
+  if (!n) return ''
+  const listed = sum.badLines || []
+  const where = listed.map((b) => `line ${b.line} (${b.reason})`).join(', ') + (n > listed.length ? ', …' : '')
+  return `; skipped ${n} bad line${n === 1 ? '' : 's'}: ${where}`
 }
 
 /** The configure() object for a replay: --config, then the flags; every chosen exporter present (env fills it). */
@@ -188,7 +206,8 @@ async function cmdReplay(args) {
     `replayed ${sum.events} events (${sum.lines} lines) in ${(elapsedMs / 1000).toFixed(2)}s: ` +
       `${st.tracesCompleted + st.tracesIncomplete} traces, skipped ${skipped}, invalid ${invalid}` +
       (dropped ? `, dropped ${dropped}` : '') +
-      (st.tracesSampledOut ? `, sampled out ${st.tracesSampledOut}` : ''),
+      (st.tracesSampledOut ? `, sampled out ${st.tracesSampledOut}` : '') +
+      badLinesNote(sum),
   )
   let lostAny = 0
   for (const [name, s] of Object.entries(st.sinks || {})) {

@@ -26,7 +26,9 @@ export const DEFAULT_FILE = join('clawtrace', 'traces.jsonl');
  * hooks).
  */
 export function effectiveConfig(pluginConfig, { stateDir, legacyHost = false }) {
-  const cfg = pluginConfig && typeof pluginConfig === 'object' ? JSON.parse(JSON.stringify(pluginConfig)) : {};
+  // A shallow copy (only top-level keys are added): values go to the addon as given, so a Map, a Date or NaN is
+  // refused there with the field named, not silently turned into {} or null by a JSON round trip.
+  const cfg = pluginConfig && typeof pluginConfig === 'object' ? { ...pluginConfig } : {};
   cfg.defaultFile ??= join(stateDir, DEFAULT_FILE);
   if (legacyHost) cfg.legacyHost = true;
   return cfg;

@@ -104,10 +104,23 @@ function json(value) {
   }
 }
 
+/** `meta.trusted`, false when reading it throws (a hostile proxy or getter). */
+function trusted(meta) {
+  try {
+    return meta?.trusted === true;
+  } catch {
+    return false;
+  }
+}
+
+// Every listener catches everything: a hostile value (a throwing getter or proxy) is the addon's to count as
+// invalid, never an exception thrown into the host's event loop.
 function onDiagnostic(evt, meta) {
   if (!state.active) return;
-  state.binding.recordDiagnostic(json(evt), meta?.trusted === true);
-  if (!state.serviceStarted && evt?.type === 'harness.run.completed') flushRun();
+  try {
+    state.binding.recordDiagnostic(json(evt), trusted(meta));
+    if (!state.serviceStarted && evt?.type === 'harness.run.completed') flushRun();
+  } catch {}
 }
 
 /**
@@ -120,6 +133,12 @@ function flushRun() {
 
 function onAgent(evt) {
   if (!state.active) return;
+  try {
+    recordAgent(evt);
+  } catch {}
+}
+
+function recordAgent(evt) {
   if (state.legacy && evt?.stream === 'lifecycle') {
     // The addon rebuilds the run from these (legacyHost); without the gateway, each finished run goes out at once.
     state.binding.recordAgent(json(evt));
@@ -155,10 +174,21 @@ function onHook(name, payload, ctx) {
   if (!state.active) return;
   // One hook call reaches every registration's handler with the same payload object: record it once.
   if (payload && typeof payload === 'object') {
-    if (state.seen.get(payload) === name) return;
-    state.seen.set(payload, name);
+    try {
+      if (state.seen.get(payload) === name) return;
+      state.seen.set(payload, name);
+    } catch {}
   }
-  state.binding.recordHook(name, json(state.capture ? payload : withoutContent(payload)), ctx == null ? undefined : json(ctx));
+  let body;
+  try {
+    body = json(state.capture ? payload : withoutContent(payload));
+  } catch {
+    // Unreadable (a getter or proxy threw): recorded without a body, so the addon counts it as invalid.
+    body = undefined;
+  }
+  try {
+    state.binding.recordHook(name, body, ctx == null ? undefined : json(ctx));
+  } catch {}
 }
 
 // ---- activation: configure the addon and subscribe, once per process (again after a stop) -------------------------
@@ -170,13 +200,28 @@ function onExportError(report) {
   log('warn', `export to ${report?.sink} failed (${report?.kind}): ${report?.message}`);
 }
 
+/** A URL for a log line: without userinfo and query string, where credentials travel. */
+function safeUrl(u, unset) {
+  if (u == null) return unset;
+  try {
+    const url = new URL(String(u));
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    url.hash = '';
+    return url.toString();
+  } catch {
+    return '(configured)';
+  }
+}
+
 function describeSinks(cfg) {
   const e = cfg.exporters ?? {};
   const parts = [];
   if (e.file?.path) parts.push(`file ${e.file.path}`);
-  if (e.otlp) parts.push(`OTLP ${e.otlp.tracesEndpoint ?? e.otlp.endpoint ?? '(from OTEL_EXPORTER_OTLP_*)'}`);
-  if (e.mlflow) parts.push(`MLflow ${e.mlflow.trackingUri ?? '(from MLFLOW_TRACKING_URI)'}`);
-  if (e.langfuse) parts.push(`Langfuse ${e.langfuse.baseUrl ?? '(from LANGFUSE_BASE_URL)'}`);
+  if (e.otlp) parts.push(`OTLP ${safeUrl(e.otlp.tracesEndpoint ?? e.otlp.endpoint, '(from OTEL_EXPORTER_OTLP_*)')}`);
+  if (e.mlflow) parts.push(`MLflow ${safeUrl(e.mlflow.trackingUri, '(from MLFLOW_TRACKING_URI)')}`);
+  if (e.langfuse) parts.push(`Langfuse ${safeUrl(e.langfuse.baseUrl, '(from LANGFUSE_BASE_URL)')}`);
   if (parts.length) return parts.join(', ');
   const file = process.env.CLAWTRACE_FILE?.trim();
   return file ? `file ${file}` : `file ${cfg.defaultFile} (unless OTEL_EXPORTER_OTLP_*, MLFLOW_TRACKING_URI or LANGFUSE_* keys choose sinks)`;
@@ -196,8 +241,9 @@ function activate(api) {
   // agent lifecycle events and hooks (correlation mode).
   const bus = findDiagnosticBus();
   const legacy = bus.kind !== 'internal';
-  const cfg = effectiveConfig(api?.pluginConfig, { stateDir: resolveStateDir(api), legacyHost: legacy });
+  let cfg;
   try {
+    cfg = effectiveConfig(api?.pluginConfig, { stateDir: resolveStateDir(api), legacyHost: legacy });
     state.configured = b.configure(cfg).catch((err) => log('error', `configuration failed: ${err?.message ?? err}`));
   } catch (err) {
     logOnce(`config:${err?.message}`, 'error', `invalid configuration (plugins.entries.${PLUGIN_ID}.config), tracing is off: ${err?.message ?? err}`);

@@ -61,19 +61,6 @@ pub struct BenchEvent {
     pub cost_usd: Option<f64>,
 }
 
-/// A JS number as JSON would parse it: integral values become integers (so `seq` stays a `u64` for the decoder).
-fn bench_num(f: f64) -> serde_json::Value {
-    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-        if f >= 0.0 {
-            (f as u64).into()
-        } else {
-            (f as i64).into()
-        }
-    } else {
-        serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
-    }
-}
-
 #[derive(Default)]
 struct BenchObj(serde_json::Map<String, serde_json::Value>);
 
@@ -86,7 +73,7 @@ impl BenchObj {
     }
     fn n(&mut self, k: &str, v: Option<f64>) -> &mut Self {
         if let Some(v) = v {
-            self.0.insert(k.into(), bench_num(v));
+            self.0.insert(k.into(), crate::boundary::json_number(v));
         }
         self
     }

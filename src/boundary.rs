@@ -74,7 +74,7 @@ pub fn stringify(env: &Env, value: &Unknown) -> Option<String> {
 }
 
 /// A JS string as UTF-8 (V8 hands out valid UTF-8: lone surrogates become U+FFFD).
-unsafe fn read_string(raw_env: sys::napi_env, out: sys::napi_value) -> Option<String> {
+pub unsafe fn read_string(raw_env: sys::napi_env, out: sys::napi_value) -> Option<String> {
     unsafe {
         let mut len = 0usize;
         if sys::napi_get_value_string_utf8(raw_env, out, ptr::null_mut(), 0, &mut len) != sys::Status::napi_ok {
@@ -119,4 +119,18 @@ pub fn read_trusted(env: &Env, meta: &Unknown) -> bool {
 
 pub fn now_ms() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+/// A JS number as JSON would parse it: integral values become integers (so `seq` stays a `u64` for the decoder
+/// and counts in a configuration deserialise as integers).
+pub fn json_number(f: f64) -> serde_json::Value {
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        if f >= 0.0 {
+            (f as u64).into()
+        } else {
+            (f as i64).into()
+        }
+    } else {
+        serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    }
 }

@@ -10,11 +10,11 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 mod boundary;
+mod config_value;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use clawtrace_core::config::Config;
 use clawtrace_core::errors::ErrorReport;
 use clawtrace_core::ingest::{Body, Inbound, Source};
 use clawtrace_core::registry::REGISTRY;
@@ -81,11 +81,17 @@ pub fn record_hook(env: Env, name: Unknown, payload: Unknown, ctx: Option<Unknow
     })
 }
 
-/// Applies a configuration (see `index.d.ts`). Throws on an invalid configuration; resolves once applied.
+/// Applies a configuration (see `index.d.ts`). Throws on an invalid configuration, naming the field and what it
+/// expects (never the value given); resolves once applied.
 #[napi(ts_args_type = "config?: ClawtraceConfig", ts_return_type = "Promise<void>")]
-pub fn configure(env: &Env, config: Option<serde_json::Value>) -> Result<Object<'_>> {
-    let cfg =
-        Config::from_json(config.unwrap_or(serde_json::json!({}))).map_err(|e| Error::new(Status::InvalidArg, e))?;
+pub fn configure<'env>(env: &'env Env, config: Option<Unknown<'env>>) -> Result<Object<'env>> {
+    let json = match config {
+        Some(c) => guarded(Err("invalid clawtrace config: unreadable".into()), || config_value::config_json(env, &c)),
+        None => Ok(serde_json::json!({})),
+    };
+    let cfg = json
+        .and_then(|j| REGISTRY.parse_config(j))
+        .map_err(|e| Error::new(Status::InvalidArg, REGISTRY.errors.scrub_values(&e)))?;
     promise(env, async move { REGISTRY.configure(cfg).await.map_err(|e| Error::new(Status::GenericFailure, e)) })
 }
 
@@ -110,7 +116,18 @@ pub struct ReplaySummary {
     pub markers: i64,
     pub malformed_lines: i64,
     pub unknown_source_lines: i64,
+    pub too_long_lines: i64,
+    pub invalid_utf8_lines: i64,
+    /// The first skipped lines (up to 10), by 1-based line number.
+    pub bad_lines: Vec<BadLine>,
     pub flushed: bool,
+}
+
+#[napi(object)]
+pub struct BadLine {
+    pub line: i64,
+    /// `too long`, `invalid UTF-8`, `malformed JSON` or `unknown source`.
+    pub reason: String,
 }
 
 /// Replays a record file (`{"src":"diagnostic",…}` per line) through the pipeline into the configured sinks and
@@ -119,13 +136,23 @@ pub struct ReplaySummary {
 pub fn replay(env: &Env, path: String, timeout_ms: Option<u32>) -> Result<Object<'_>> {
     let t = Duration::from_millis(timeout_ms.unwrap_or(120_000) as u64);
     promise(env, async move {
-        let s = REGISTRY.replay(&path, t).await.map_err(|e| Error::new(Status::GenericFailure, e))?;
+        let s = REGISTRY
+            .replay(&path, t)
+            .await
+            .map_err(|e| Error::new(Status::GenericFailure, REGISTRY.errors.scrub(&e)))?;
         Ok(ReplaySummary {
             lines: s.lines as i64,
             events: s.events as i64,
             markers: s.markers as i64,
             malformed_lines: s.malformed_lines as i64,
             unknown_source_lines: s.unknown_source_lines as i64,
+            too_long_lines: s.too_long_lines as i64,
+            invalid_utf8_lines: s.invalid_utf8_lines as i64,
+            bad_lines: s
+                .bad_lines
+                .iter()
+                .map(|(line, reason)| BadLine { line: *line as i64, reason: reason.as_str().into() })
+                .collect(),
             flushed: s.flushed,
         })
     })
@@ -147,6 +174,15 @@ pub fn stats() -> serde_json::Value {
             sinks.insert(name.to_string(), s.into());
         }
         m.insert("sinks".into(), sinks.into());
+        // Every error by sink and kind, including those `onError` heard of only once.
+        let mut errors = serde_json::Map::new();
+        for (sink, kind, n) in REGISTRY.errors.counts() {
+            let by_kind = errors.entry(sink).or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let serde_json::Value::Object(k) = by_kind {
+                k.insert(kind, n.into());
+            }
+        }
+        m.insert("errors".into(), errors.into());
         m.into()
     })
 }
@@ -158,7 +194,8 @@ pub struct ExportErrorReport {
     pub message: String,
 }
 
-/// Registers the callback that receives export errors, once per sink and kind. It does not keep Node alive.
+/// Registers the callback that receives errors, once per sink and kind (the first of each kind reported before
+/// it was registered is delivered now). Messages carry no configured secret. It does not keep Node alive.
 #[napi(ts_args_type = "callback: (error: ExportErrorReport) => void")]
 pub fn on_error(callback: Function<ExportErrorReport, ()>) -> Result<()> {
     let tsfn = callback.build_threadsafe_function().weak::<true>().build()?;

@@ -175,9 +175,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Parses and validates a `configure()` object. Errors name the field and what it expects, never the value
+    /// given (a token in the wrong place must not come back in the message).
     pub fn from_json(v: serde_json::Value) -> Result<Config, String> {
-        let cfg: Config = serde_json::from_value(v).map_err(|e| format!("invalid clawtrace config: {e}"))?;
-        cfg.validate()?;
+        reject_misplaced_arrays(&v, "")?;
+        let cfg: Config = serde_path_to_error::deserialize(&v)
+            .map_err(|e| format!("invalid clawtrace config: {}", describe_error(&e, &v)))?;
+        cfg.validate().map_err(|e| format!("invalid clawtrace config: {e}"))?;
         Ok(cfg)
     }
 
@@ -188,18 +192,74 @@ impl Config {
         if self.max_open_traces == 0 {
             return Err("maxOpenTraces must be at least 1".into());
         }
-        for (name, v) in
-            [("graceMs", self.grace_ms), ("traceTtlMs", self.trace_ttl_ms), ("reorderWindowMs", self.reorder_window_ms)]
-        {
-            if !v.is_finite() || v < 0.0 {
+        let numbers = [
+            ("graceMs", Some(self.grace_ms)),
+            ("traceTtlMs", Some(self.trace_ttl_ms)),
+            ("reorderWindowMs", Some(self.reorder_window_ms)),
+            ("sampling.keepSlowerThanMs", self.sampling.keep_slower_than_ms),
+        ];
+        for (model, p) in &self.pricing {
+            for (what, v) in
+                [("input", p.input), ("output", p.output), ("cacheRead", p.cache_read), ("cacheWrite", p.cache_write)]
+            {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(format!("pricing[{model:?}].{what} must be a non-negative number"));
+                }
+            }
+        }
+        for (name, v) in numbers {
+            if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
                 return Err(format!("{name} must be a non-negative number"));
             }
         }
         if self.batch.max_spans == 0 || self.batch.queue_traces == 0 {
             return Err("batch.maxSpans and batch.queueTraces must be at least 1".into());
         }
+        for (name, v) in
+            [("batch.maxBytes", self.batch.max_bytes as u64), ("batch.exportTimeoutMs", self.batch.export_timeout_ms)]
+        {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
         if self.sampling.ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
             return Err("sampling.ratio must be between 0 and 1".into());
+        }
+        let e = &self.exporters;
+        let timeouts = [
+            ("exporters.otlp.timeoutMs", e.otlp.as_ref().and_then(|o| o.timeout_ms)),
+            ("exporters.mlflow.timeoutMs", e.mlflow.as_ref().and_then(|m| m.timeout_ms)),
+            ("exporters.langfuse.timeoutMs", e.langfuse.as_ref().and_then(|l| l.timeout_ms)),
+        ];
+        for (name, t) in timeouts {
+            if t == Some(0) {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        let urls = [
+            ("exporters.otlp.endpoint", e.otlp.as_ref().and_then(|o| o.endpoint.as_deref())),
+            ("exporters.otlp.tracesEndpoint", e.otlp.as_ref().and_then(|o| o.traces_endpoint.as_deref())),
+            ("exporters.mlflow.trackingUri", e.mlflow.as_ref().and_then(|m| m.tracking_uri.as_deref())),
+            ("exporters.langfuse.baseUrl", e.langfuse.as_ref().and_then(|l| l.base_url.as_deref())),
+        ];
+        for (name, url) in urls {
+            if url.is_some_and(|u| !is_http_url(u)) {
+                return Err(format!("{name} must be an http:// or https:// URL"));
+            }
+        }
+        let non_empty = [
+            ("exporters.file.path", e.file.as_ref().map(|f| f.path.as_str())),
+            ("spool.dir", self.spool.as_ref().map(|s| s.dir.as_str())),
+            ("defaultFile", self.default_file.as_deref()),
+            ("serviceName", self.service_name.as_deref()),
+        ];
+        for (name, v) in non_empty {
+            if v.is_some_and(|v| v.trim().is_empty()) {
+                return Err(format!("{name} must be a non-empty string"));
+            }
+        }
+        if self.spool.as_ref().is_some_and(|s| s.max_bytes == 0) {
+            return Err("spool.maxBytes must be at least 1".into());
         }
         Ok(())
     }
@@ -232,6 +292,78 @@ impl Config {
             e.file = Some(FileExporterConfig { path });
         }
         e
+    }
+}
+
+/// The only settings that are lists. serde would also fill a struct from an array (`{"exporters": []}` parses as
+/// all defaults), so an array anywhere else is refused by name.
+const LIST_FIELDS: &[&str] = &["redact.patterns"];
+
+fn reject_misplaced_arrays(v: &serde_json::Value, path: &str) -> Result<(), String> {
+    match v {
+        serde_json::Value::Array(_) if !LIST_FIELDS.contains(&path) => Err(format!(
+            "invalid clawtrace config: {}: expected {}, got an array",
+            if path.is_empty() { "the configuration" } else { path },
+            if path.is_empty() { "an object" } else { "a single value or an object" }
+        )),
+        serde_json::Value::Object(m) => m.iter().try_for_each(|(k, child)| {
+            let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            reject_misplaced_arrays(child, &p)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn is_http_url(u: &str) -> bool {
+    reqwest::Url::parse(u.trim()).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some())
+}
+
+/// A deserialisation error as `field: expected …, got <kind>`: serde's own message quotes the value, which may be
+/// a credential given the wrong type, so only its "expected" part is kept and the value is named by its kind.
+fn describe_error(e: &serde_path_to_error::Error<serde_json::Error>, root: &serde_json::Value) -> String {
+    let path = e.path().to_string();
+    let field = if path == "." { "the configuration".to_string() } else { path };
+    let msg = e.inner().to_string();
+    let expected = msg.rsplit_once(", expected ").map(|(_, x)| x.to_string());
+    if msg.starts_with("invalid type") || msg.starts_with("invalid value") || msg.starts_with("invalid length") {
+        let got = value_at(root, e.path()).map_or("another value", kind_of);
+        return format!("{field}: expected {}, got {got}", expected.as_deref().unwrap_or("another type"));
+    }
+    if msg.starts_with("unknown variant") {
+        return format!("{field}: unsupported value, expected {}", expected.as_deref().unwrap_or("another value"));
+    }
+    if msg.starts_with("unknown field") || msg.starts_with("missing field") {
+        // Field names only: `unknown field `x`, expected one of …` / `missing field `path``.
+        return format!("{field}: {msg}");
+    }
+    // Custom messages (protocol, compression) name the setting and the accepted values.
+    format!("{field}: {msg}")
+}
+
+fn value_at<'a>(root: &'a serde_json::Value, path: &serde_path_to_error::Path) -> Option<&'a serde_json::Value> {
+    use serde_path_to_error::Segment;
+    let mut v = root;
+    for seg in path.iter() {
+        v = match seg {
+            Segment::Seq { index } => v.get(*index)?,
+            Segment::Map { key } => v.get(key.as_str())?,
+            Segment::Enum { .. } | Segment::Unknown => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A value's JSON kind, finer for numbers (why `-1` or `1.5` is not a count) and never the value itself.
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(n) if n.is_i64() && n.as_i64().is_some_and(|i| i < 0) => "a negative number",
+        serde_json::Value::Number(n) if n.is_f64() => "a fractional number",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -285,6 +417,57 @@ mod tests {
         assert!(e.mlflow.is_none() && e.file.is_some(), "a non-http tracking URI selects nothing");
         let c = Config::from_json(serde_json::json!({"defaultFile": "/d.jsonl", "exporters": {"mlflow": {}}})).unwrap();
         assert!(c.effective_exporters(&env_of(&[])).file.is_none(), "configured exporters are used as given");
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_expected_type_never_the_value() {
+        let err = |v: serde_json::Value| Config::from_json(v).unwrap_err();
+        let e = err(serde_json::json!({"exporters": {"otlp": {"headers": "authorization=Bearer tok-123456"}}}));
+        assert!(
+            e.contains("exporters.otlp.headers") && e.contains("expected a map") && e.contains("got a string"),
+            "{e}"
+        );
+        assert!(!e.contains("tok-123456"), "{e}");
+        let e = err(serde_json::json!({"exporters": {"langfuse": {"publicKey": "pk", "secretKey": 987654321}}}));
+        assert!(
+            e.contains("exporters.langfuse.secretKey") && e.contains("got a number") && !e.contains("987654321"),
+            "{e}"
+        );
+        let e = err(serde_json::json!({"exporters": {"mlflow": {"password": ["p4ssw0rd-x"]}}}));
+        assert!(e.contains("exporters.mlflow.password") && !e.contains("p4ssw0rd-x"), "{e}");
+        let e = err(serde_json::json!({"batch": {"maxSpans": -5}}));
+        assert!(e.contains("batch.maxSpans") && e.contains("negative"), "{e}");
+        let e = err(serde_json::json!({"graceMs": "soon"}));
+        assert!(e.contains("graceMs") && e.contains("got a string"), "{e}");
+        let e = err(serde_json::json!({"exporters": {"otlp": {"protocol": "grpc-secret-ish"}}}));
+        assert!(e.contains("exporters.otlp.protocol"), "{e}");
+        assert!(err(serde_json::json!({"exporters": []}))
+            .contains("exporters: expected a single value or an object, got an array"));
+        assert!(err(serde_json::json!({"sampling": [0.5]})).contains("sampling: expected"));
+        assert!(Config::from_json(serde_json::json!({"redact": {"patterns": ["x"]}})).is_ok());
+    }
+
+    #[test]
+    fn nonsensical_values_are_rejected() {
+        for (v, field) in [
+            (serde_json::json!({"batch": {"exportTimeoutMs": 0}}), "batch.exportTimeoutMs"),
+            (serde_json::json!({"batch": {"maxBytes": 0}}), "batch.maxBytes"),
+            (serde_json::json!({"exporters": {"otlp": {"endpoint": ""}}}), "exporters.otlp.endpoint"),
+            (serde_json::json!({"exporters": {"otlp": {"endpoint": "collector:4318"}}}), "exporters.otlp.endpoint"),
+            (serde_json::json!({"exporters": {"mlflow": {"trackingUri": " "}}}), "exporters.mlflow.trackingUri"),
+            (serde_json::json!({"exporters": {"langfuse": {"baseUrl": "ftp://x"}}}), "exporters.langfuse.baseUrl"),
+            (serde_json::json!({"exporters": {"langfuse": {"timeoutMs": 0}}}), "exporters.langfuse.timeoutMs"),
+            (serde_json::json!({"exporters": {"file": {"path": ""}}}), "exporters.file.path"),
+            (serde_json::json!({"spool": {"dir": ""}}), "spool.dir"),
+            (serde_json::json!({"serviceName": ""}), "serviceName"),
+            (serde_json::json!({"sampling": {"keepSlowerThanMs": -1}}), "sampling.keepSlowerThanMs"),
+            (serde_json::json!({"pricing": {"m": {"input": -1, "output": 1}}}), "pricing"),
+        ] {
+            let e = Config::from_json(v.clone()).unwrap_err();
+            assert!(e.contains(field), "{v} → {e}");
+        }
+        let url = "https://user:pw-in-url@collector.example/otlp";
+        assert!(Config::from_json(serde_json::json!({"exporters": {"otlp": {"endpoint": url}}})).is_ok());
     }
 
     #[test]

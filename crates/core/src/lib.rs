@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod model;
 pub mod pipeline;
 pub mod registry;
+pub mod secrets;
 pub mod stats;
 
 #[cfg(test)]

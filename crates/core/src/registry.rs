@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{process_env, Config};
 use crate::errors::{ErrorCallback, ErrorReporter};
-use crate::ingest::record::{parse_record, Record, RecordError};
+use crate::ingest::record::{parse_record, Line, LineReader, Record, RecordError, MAX_LINE_BYTES};
 use crate::ingest::Inbound;
 use crate::pipeline::Pipeline;
+use crate::secrets;
 use crate::stats::Stats;
 
 pub struct Registry {
@@ -34,18 +35,76 @@ pub static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ReplaySummary {
+    /// Non-blank lines read as text (records or not); too-long and non-UTF-8 lines are counted on their own.
     pub lines: u64,
     pub events: u64,
     pub markers: u64,
     pub malformed_lines: u64,
     pub unknown_source_lines: u64,
+    pub too_long_lines: u64,
+    pub invalid_utf8_lines: u64,
+    /// The first `MAX_BAD_LINES_LISTED` skipped lines, by number, so a user can find them.
+    pub bad_lines: Vec<(u64, BadLineReason)>,
     pub flushed: bool,
+}
+
+pub const MAX_BAD_LINES_LISTED: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadLineReason {
+    TooLong,
+    InvalidUtf8,
+    MalformedJson,
+    UnknownSource,
+}
+
+impl BadLineReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadLineReason::TooLong => "too long",
+            BadLineReason::InvalidUtf8 => "invalid UTF-8",
+            BadLineReason::MalformedJson => "malformed JSON",
+            BadLineReason::UnknownSource => "unknown source",
+        }
+    }
+}
+
+impl ReplaySummary {
+    /// Counts a skipped line here and in `stats()` (a skipped line is a received event that became none).
+    fn bad_line(&mut self, line_no: u64, reason: BadLineReason, counter: &std::sync::atomic::AtomicU64, stats: &Stats) {
+        match reason {
+            BadLineReason::TooLong => self.too_long_lines += 1,
+            BadLineReason::InvalidUtf8 => self.invalid_utf8_lines += 1,
+            BadLineReason::MalformedJson => self.malformed_lines += 1,
+            BadLineReason::UnknownSource => self.unknown_source_lines += 1,
+        }
+        if self.bad_lines.len() < MAX_BAD_LINES_LISTED {
+            self.bad_lines.push((line_no, reason));
+        }
+        Stats::inc(&stats.events_received);
+        Stats::inc(counter);
+    }
+}
+
+/// Regular files and pipes end; devices such as `/dev/zero` do not.
+fn replayable(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        meta.is_file() || meta.file_type().is_fifo()
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
 }
 
 impl Registry {
     fn pipeline(&self) -> Result<&Pipeline, String> {
         self.pipeline
             .get_or_init(|| {
+                // Before any configure() the environment alone names the sinks, and their credentials.
+                self.errors.add_secrets(secrets::from_env(&process_env));
                 let cfg = self.pending_config.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
                 Pipeline::start(cfg, self.stats.clone(), self.errors.clone(), self.sinks.clone())
                     .map_err(|e| format!("cannot start clawtrace runtime: {e}"))
@@ -87,12 +146,21 @@ impl Registry {
         Ok(self.pipeline()?.handle().clone())
     }
 
+    /// A `configure()` object, validated. Its secret values (and the environment's) are learnt first, even when it
+    /// is rejected, so that no message about it — or about anything later — can carry them.
+    pub fn parse_config(&self, json: serde_json::Value) -> Result<Config, String> {
+        self.errors.add_secrets(secrets::from_config_json(&json));
+        self.errors.add_secrets(secrets::from_env(&process_env));
+        // Config errors name fields, never values (`config.rs`); the values known are removed all the same.
+        Config::from_json(json).map_err(|e| self.errors.scrub_values(&e))
+    }
+
     pub async fn configure(&self, cfg: Config) -> Result<(), String> {
         if self.pipeline.get().is_none() {
             *self.pending_config.lock().unwrap_or_else(|e| e.into_inner()) = Some(cfg.clone());
         }
-        let p = self.pipeline()?;
-        p.configure(cfg).await?;
+        let p = self.pipeline().map_err(|e| self.errors.scrub(&e))?;
+        p.configure(cfg).await.map_err(|e| self.errors.scrub(&e))?;
         self.accepting.store(true, Ordering::Relaxed);
         Ok(())
     }
@@ -129,14 +197,19 @@ impl Registry {
         self.sinks.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(n, s)| (*n, s.snapshot())).collect()
     }
 
-    /// Replays a record file (`docs/ARCHITECTURE.md`, "Record format") through the pipeline, waiting for queue space rather than dropping,
-    /// then exports everything — traces still open at the end of the file as incomplete.
+    /// Replays a record file (`docs/ARCHITECTURE.md`, "Record format") through the pipeline, waiting for queue space rather than dropping, then exports
+    /// everything — traces still open at the end of the file as incomplete. Lines that are not records (too long,
+    /// not UTF-8, not JSON, unknown source) are skipped and counted, the first few by line number.
     pub async fn replay(&self, path: &str, timeout: Duration) -> Result<ReplaySummary, String> {
-        use tokio::io::AsyncBufReadExt;
         let p = self.pipeline()?;
         self.accepting.store(true, Ordering::Relaxed);
+        let meta = tokio::fs::metadata(path).await.map_err(|e| format!("cannot open {path}: {e}"))?;
+        if !replayable(&meta) {
+            // A device (`/dev/zero`, `/dev/urandom`) never ends: it is not a recording.
+            return Err(format!("cannot replay {path}: not a regular file or pipe"));
+        }
         let file = tokio::fs::File::open(path).await.map_err(|e| format!("cannot open {path}: {e}"))?;
-        let mut lines = tokio::io::BufReader::with_capacity(1 << 20, file).lines();
+        let mut lines = LineReader::new(tokio::io::BufReader::with_capacity(1 << 20, file), MAX_LINE_BYTES);
         // A recording is its own stream: what is open now is exported first, and the recording's ids (which a
         // second replay of the same file repeats) are not taken for stragglers of earlier traces.
         if !p.new_stream(timeout).await {
@@ -144,10 +217,19 @@ impl Registry {
         }
         let mut sum = ReplaySummary::default();
         let pid = std::process::id();
-        while let Some(line) = lines.next_line().await.map_err(|e| format!("cannot read {path}: {e}"))? {
-            if line.trim().is_empty() {
-                continue;
-            }
+        while let Some((line_no, line)) = lines.next_line().await.map_err(|e| format!("cannot read {path}: {e}"))? {
+            let line = match line {
+                Line::Text(t) if t.trim().is_empty() => continue,
+                Line::Text(t) => t,
+                Line::TooLong => {
+                    sum.bad_line(line_no, BadLineReason::TooLong, &self.stats.invalid_too_large, &self.stats);
+                    continue;
+                }
+                Line::InvalidUtf8 => {
+                    sum.bad_line(line_no, BadLineReason::InvalidUtf8, &self.stats.invalid_malformed_json, &self.stats);
+                    continue;
+                }
+            };
             sum.lines += 1;
             match parse_record(&line, pid) {
                 Ok(Record::Event(inbound)) => {
@@ -159,14 +241,20 @@ impl Registry {
                 }
                 Ok(Record::Marker(_)) => sum.markers += 1,
                 Err(RecordError::MalformedJson) => {
-                    sum.malformed_lines += 1;
-                    Stats::inc(&self.stats.events_received);
-                    Stats::inc(&self.stats.invalid_malformed_json);
+                    sum.bad_line(
+                        line_no,
+                        BadLineReason::MalformedJson,
+                        &self.stats.invalid_malformed_json,
+                        &self.stats,
+                    );
                 }
                 Err(RecordError::UnknownSource) => {
-                    sum.unknown_source_lines += 1;
-                    Stats::inc(&self.stats.events_received);
-                    Stats::inc(&self.stats.skipped_unknown_source);
+                    sum.bad_line(
+                        line_no,
+                        BadLineReason::UnknownSource,
+                        &self.stats.skipped_unknown_source,
+                        &self.stats,
+                    );
                 }
             }
         }

@@ -36,3 +36,53 @@ pub fn named(trace: u8, id: u8, parent: Option<u8>, role: SpanRole, name: &str, 
         ..span(trace, id, parent, role)
     }
 }
+
+/// One generated secret: its kind, the text, and the random parts that must never survive redaction.
+pub struct GeneratedSecret {
+    pub kind: String,
+    pub text: String,
+    pub random_parts: Vec<String>,
+}
+
+/// Real-format secrets of every kind in `tests/fixtures/secret-kinds.json`, with random characters from `seed`
+/// (a fixed xorshift: the same corpus on every run, none of it a real credential).
+pub fn secret_corpus(seed: u64) -> Vec<GeneratedSecret> {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/secret-kinds.json")).expect("secret-kinds.json");
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut out = Vec::new();
+    for kind in doc["kinds"].as_array().expect("kinds") {
+        let (name, template) = (kind[0].as_str().unwrap(), kind[1].as_str().unwrap());
+        let (mut text, mut random_parts, mut rest) = (String::new(), Vec::new(), template);
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..].find('}').expect("closed placeholder") + open;
+            let (class, n) = rest[open + 1..close].split_once(':').expect("{class:n}");
+            let alphabet: &[u8] = match class {
+                "A" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                "U" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                "L" => b"abcdefghijklmnopqrstuvwxyz",
+                "H" => b"0123456789abcdef",
+                "D" => b"0123456789",
+                "B" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                "W" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                other => panic!("unknown class {other}"),
+            };
+            let part: String = (0..n.parse::<usize>().unwrap())
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+                .collect();
+            text.push_str(&rest[..open]);
+            text.push_str(&part);
+            random_parts.push(part);
+            rest = &rest[close + 1..];
+        }
+        text.push_str(rest);
+        out.push(GeneratedSecret { kind: name.to_string(), text, random_parts });
+    }
+    out
+}

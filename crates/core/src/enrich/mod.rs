@@ -15,7 +15,7 @@ use privacy::{hash_id, Redactor};
 #[derive(Debug, Clone, Default)]
 pub struct EnrichConfig {
     pub prices: PriceTable,
-    /// Applied to captured content; `None` when redaction is switched off entirely.
+    /// Applied to every free-text field; `None` when redaction is switched off entirely.
     pub redactor: Option<Redactor>,
     pub hash_session_keys: bool,
 }
@@ -58,7 +58,11 @@ pub fn enrich(trace: &mut Trace, cfg: &EnrichConfig) {
             }
         }
     }
-    content::shape(trace, cfg.redactor.as_ref());
+    // Every free-text field, captured content included, before content is wrapped into messages.
+    if let Some(r) = &cfg.redactor {
+        privacy::redact_free_text(trace, r);
+    }
+    content::shape(trace, None);
 
     price_model_calls(trace, prices);
     promote_usage_summary(trace);

@@ -2,32 +2,58 @@
 //! emails, phone and card numbers, plus the user's own regular expressions), and session keys — which embed
 //! channel and user ids — can be replaced by a stable hash that still groups a conversation.
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use sha2::{Digest, Sha256};
 
 use crate::config::RedactConfig;
+use crate::model::{AttrValue, Status, Trace};
 
-/// Built-in patterns, most specific first (a JWT is also a bearer token's payload; redact it as one piece).
+/// Built-in patterns, most specific first (a JWT is also a bearer token's payload; redact it as one piece). The
+/// last three are personal data rather than credentials: error messages keep them (see `secrets.rs`).
 const BUILTINS: &[(&str, &str)] = &[
+    ("pem_private_key", r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|$)"),
     ("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"),
     ("bearer", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*"),
     ("basic_auth", r"(?i)\bbasic\s+[A-Za-z0-9+/]{8,}=*"),
-    ("api_key", r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_]{16,}"),
+    ("url_userinfo", r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:[^\s/?#@]+@"),
+    // OpenAI (`sk-proj-…`, `sk-…`), Anthropic (`sk-ant-…`), Langfuse (`sk-lf-…`, `pk-lf-…`) and the like.
+    ("api_key", r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}"),
+    ("stripe_key", r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),
     ("aws_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    // A secret access key is 40 base64 characters, recognisable only by what names it.
+    ("aws_secret_key", r#"(?i)\b(?:aws|secret)[A-Za-z0-9_\-. ]{0,30}["']?\s*[:=]?\s*["']?[A-Za-z0-9/+]{40}"#),
+    ("github_pat", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
     ("github_token", r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
-    ("slack_token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+    ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
+    ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+    ("pypi_token", r"\bpypi-AgE[A-Za-z0-9_-]{50,}"),
+    ("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}"),
+    ("slack_token", r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]{10,}"),
+    ("slack_webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"),
     ("google_key", r"\bAIza[0-9A-Za-z_-]{35}"),
+    ("sendgrid_key", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
+    ("telegram_bot_token", r"\b\d{8,10}:AA[A-Za-z0-9_-]{33}"),
+    ("digitalocean_token", r"\bdo[por]_v1_[a-f0-9]{64}\b"),
+    ("shopify_token", r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b"),
+    ("twilio_key", r"\bSK[0-9a-fA-F]{32}\b"),
+    ("mailgun_key", r"\bkey-[0-9a-f]{32}\b"),
+    ("databricks_token", r"\bdapi[0-9a-f]{32}\b"),
+    ("azure_account_key", r"(?i)\bAccountKey=[A-Za-z0-9+/]{40,}={0,2}"),
     (
         "secret_assignment",
-        r#"(?i)\b(?:api[_-]?key|secret|password|passwd|access[_-]?token|auth[_-]?token)\b["']?\s*[:=]\s*["']?[^\s"',;]{4,}"#,
+        // Quotes may come JSON-escaped (`\"`): a tool result is JSON text inside a string.
+        r#"(?i)\b(?:api[_-]?key|secret|password|passwd|access[_-]?token|auth[_-]?token)\b\\*["']?\s*[:=]\s*\\*["']?[^\s"'\\,;]{4,}"#,
     ),
     ("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
     ("card_number", r"\b(?:\d[ -]?){12,18}\d\b"),
     ("phone", r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\b\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,5}\b|\+\d{8,15}\b"),
 ];
+const PERSONAL_DATA: [&str; 3] = ["email", "card_number", "phone"];
 
 #[derive(Debug, Clone)]
 pub struct Redactor {
+    /// All patterns at once: most text matches none, and one pass over it says so.
+    any: RegexSet,
     patterns: Vec<(String, Regex)>,
     replacement: String,
 }
@@ -38,15 +64,34 @@ impl Redactor {
         let mut patterns = Vec::new();
         if cfg.builtins {
             for (name, re) in BUILTINS {
-                patterns.push((name.to_string(), Regex::new(re).expect("built-in patterns compile")));
+                patterns.push((name.to_string(), re.to_string()));
             }
         }
         for (i, p) in cfg.patterns.iter().enumerate() {
-            let re =
-                Regex::new(p).map_err(|e| format!("redact.patterns[{i}] is not a valid regular expression: {e}"))?;
-            patterns.push((format!("pattern_{i}"), re));
+            Regex::new(p).map_err(|e| format!("redact.patterns[{i}] is not a valid regular expression: {e}"))?;
+            patterns.push((format!("pattern_{i}"), p.clone()));
         }
-        Ok(Redactor { patterns, replacement: cfg.replacement.clone() })
+        Self::compile(patterns, &cfg.replacement)
+    }
+
+    /// The built-in credential patterns only (no personal data): what error messages are scrubbed with.
+    pub fn credentials() -> Redactor {
+        let patterns = BUILTINS
+            .iter()
+            .filter(|(name, _)| !PERSONAL_DATA.contains(name))
+            .map(|(n, re)| (n.to_string(), re.to_string()))
+            .collect();
+        Self::compile(patterns, "[REDACTED]").expect("built-in patterns compile")
+    }
+
+    fn compile(patterns: Vec<(String, String)>, replacement: &str) -> Result<Redactor, String> {
+        let any =
+            RegexSet::new(patterns.iter().map(|(_, re)| re.as_str())).map_err(|e| format!("redact.patterns: {e}"))?;
+        let patterns = patterns
+            .into_iter()
+            .map(|(name, re)| Regex::new(&re).map(|r| (name, r)).map_err(|e| format!("redact.patterns: {e}")))
+            .collect::<Result<_, _>>()?;
+        Ok(Redactor { any, patterns, replacement: replacement.to_string() })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -55,11 +100,13 @@ impl Redactor {
 
     /// Every match of every rule replaced; card-like digit runs only when they pass the Luhn check.
     pub fn redact(&self, text: &str) -> String {
+        let matched = self.any.matches(text);
+        if !matched.matched_any() {
+            return text.to_string();
+        }
         let mut out = text.to_string();
-        for (name, re) in &self.patterns {
-            if !re.is_match(&out) {
-                continue;
-            }
+        for i in matched.iter() {
+            let (name, re) = &self.patterns[i];
             out = if name == "card_number" {
                 re.replace_all(
                     &out,
@@ -71,6 +118,50 @@ impl Redactor {
             };
         }
         out
+    }
+
+    /// Redacts in place, allocating only when something matched.
+    pub fn redact_in_place(&self, text: &mut String) {
+        if self.any.is_match(text) {
+            *text = self.redact(text);
+        }
+    }
+}
+
+/// Attributes that are identifiers, not free text: redacting them would break grouping and correlation
+/// (session keys and user ids embed phone-number-like channel ids; `hashSessionKeys` is the option for those).
+fn is_identifier(key: &str) -> bool {
+    key.ends_with("_id")
+        || key.ends_with(".id")
+        || key.ends_with("_key")
+        || key.ends_with(".name")
+        || key.ends_with(".model")
+        || matches!(key, "openclaw.channel" | "gen_ai.system" | "openclaw.lane")
+}
+
+/// Redacts every free-text field of every span — status messages, event names and attributes, and string
+/// attributes that are not identifiers — whatever `captureContent` says: an error message quoting an API key is
+/// exported with content capture off too.
+pub fn redact_free_text(trace: &mut Trace, r: &Redactor) {
+    for s in trace.spans.iter_mut() {
+        if let Status::Error(msg) = &mut s.status {
+            r.redact_in_place(msg);
+        }
+        for (k, v) in s.attrs.iter_mut() {
+            if let AttrValue::Str(text) = v {
+                if !is_identifier(k) {
+                    r.redact_in_place(text);
+                }
+            }
+        }
+        for e in s.events.iter_mut() {
+            r.redact_in_place(&mut e.name);
+            for v in e.attrs.values_mut() {
+                if let AttrValue::Str(text) = v {
+                    r.redact_in_place(text);
+                }
+            }
+        }
     }
 }
 
@@ -132,6 +223,62 @@ mod tests {
         }
         assert!(!r.redact("alice.smith+test@example.co.uk").contains('@'));
         assert!(!r.redact("4111 1111 1111 1111").contains("4111"));
+    }
+
+    /// Text that must be gone after redaction: the secret, and each random part long enough to identify it.
+    fn survivors(out: &str, s: &crate::testing::GeneratedSecret) -> Vec<String> {
+        let mut left: Vec<String> =
+            s.random_parts.iter().filter(|p| p.len() >= 6 && out.contains(p.as_str())).cloned().collect();
+        if out.contains(&s.text) {
+            left.push(s.text.clone());
+        }
+        left
+    }
+
+    #[test]
+    fn every_generated_secret_kind_is_caught_in_any_surrounding() {
+        let r = builtins();
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in [7, 42, 1 << 40, 0xdead_beef] {
+            for s in crate::testing::secret_corpus(seed) {
+                for context in [
+                    s.text.clone(),
+                    format!("Incorrect API key provided: {} (see docs)", s.text),
+                    format!("{{\"config\":{},\"n\":1}}", serde_json::to_string(&s.text).unwrap()),
+                    // JSON text inside JSON text (a tool result), escaped twice.
+                    serde_json::to_string(&serde_json::to_string(&s.text).unwrap()).unwrap(),
+                    format!("line one\n{}\nline three", s.text),
+                ] {
+                    let out = r.redact(&context);
+                    assert!(survivors(&out, &s).is_empty(), "{} survived in {context:?} → {out:?}", s.kind);
+                }
+                kinds.insert(s.kind);
+            }
+        }
+        assert!(kinds.len() >= 28, "the corpus covers {} kinds", kinds.len());
+    }
+
+    #[test]
+    fn free_text_fields_are_redacted_identifiers_kept() {
+        use crate::model::{SpanEvent, SpanRole};
+        let key = crate::testing::secret_corpus(3).into_iter().find(|s| s.kind == "openai_project_key").unwrap();
+        let mut span = crate::testing::span(1, 1, None, SpanRole::ModelCall);
+        span.status =
+            Status::Error(format!("401: Incorrect API key provided: {} for alice.smith@example.com", key.text));
+        span.attrs.insert("openclaw.error".into(), format!("tool said {}", key.text).into());
+        span.attrs.insert("openclaw.session_key".into(), "agent:main:whatsapp:direct:+4915112345678".into());
+        span.events.push(SpanEvent {
+            name: "exception".into(),
+            time_ns: 1,
+            attrs: [("exception.message".to_string(), AttrValue::Str(format!("bad key {}", key.text)))].into(),
+        });
+        let mut t = Trace { trace_id: [1; 16], spans: vec![span], straggler: false, incomplete: false };
+        redact_free_text(&mut t, &builtins());
+        let s = &t.spans[0];
+        let all = format!("{:?}", s);
+        assert!(!all.contains(&key.random_parts[0]) && !all.contains("alice.smith"), "{all}");
+        assert!(matches!(&s.status, Status::Error(m) if m.starts_with("401: Incorrect API key provided: [REDACTED]")));
+        assert_eq!(s.attr_str("openclaw.session_key"), Some("agent:main:whatsapp:direct:+4915112345678"));
     }
 
     #[test]

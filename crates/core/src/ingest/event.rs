@@ -147,7 +147,7 @@ fn to_object(body: Body) -> Result<Map<String, Value>, DecodeError> {
                 return Err(DecodeError::TooLarge);
             }
             // serde_json refuses nesting deeper than 128 levels: deep input is a parse error, not a stack overflow.
-            serde_json::from_str::<Value>(&text).map_err(|_| DecodeError::MalformedJson)?
+            super::parse_json(&text).ok_or(DecodeError::MalformedJson)?
         }
         Body::Value(v) => v,
     };
@@ -243,6 +243,15 @@ mod tests {
         assert_eq!(decode(inbound(&deep)).unwrap_err(), DecodeError::MalformedJson);
         let huge = format!("{{\"type\":\"x\",\"s\":\"{}\"}}", "a".repeat(MAX_EVENT_BYTES));
         assert_eq!(decode(inbound(&huge)).unwrap_err(), DecodeError::TooLarge);
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_repaired_and_the_event_kept() {
+        let e = decode(inbound(r#"{"type":"model.call.error","error":"cut \ud83d","runId":"r"}"#)).unwrap();
+        assert_eq!(e.str("error"), Some("cut \u{fffd}"));
+        let mut with_ctx = inbound(r#"{"type":"x"}"#);
+        with_ctx.ctx = Some(Body::Json(r#"{"sessionKey":"k\udc00"}"#.into()));
+        assert_eq!(decode(with_ctx).unwrap().id("sessionKey"), Some("k\u{fffd}"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod event;
 pub mod legacy;
 pub mod record;
 pub mod reorder;
+pub mod surrogates;
 
 pub use catalogue::{Class, Correlation, EventKind, Target};
 pub use event::{decode, DecodeError, Event, Source, TraceCtx};
@@ -38,3 +39,11 @@ pub struct Inbound {
 
 /// Events larger than this are refused before parsing: no legitimate diagnostic event comes close.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// Parses JSON text; text refused only for lone surrogate escapes is repaired (see `surrogates.rs`) and kept.
+pub fn parse_json(text: &str) -> Option<serde_json::Value> {
+    match serde_json::from_str(text) {
+        Ok(v) => Some(v),
+        Err(_) => serde_json::from_str(&surrogates::repair_lone_surrogates(text)?).ok(),
+    }
+}

@@ -3,8 +3,13 @@
 //! `{"src":"diagnostic"|"agent"|"hook"|"marker", "pid", "rt", "meta", "evt", "hook", "ctx", "note"}`.
 
 use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-use super::{Body, Inbound, Source};
+use super::{Body, Inbound, Source, MAX_EVENT_BYTES};
+
+/// Longest record line kept: an event and its hook context (each refused beyond `MAX_EVENT_BYTES` anyway) plus the
+/// envelope. A longer line is skipped without being held in memory.
+pub const MAX_LINE_BYTES: usize = 2 * MAX_EVENT_BYTES + (64 << 10);
 
 #[derive(Debug)]
 pub enum Record {
@@ -20,7 +25,7 @@ pub enum RecordError {
 
 /// Parses one line. `default_pid` stands in when the record has none (hand-written logs).
 pub fn parse_record(line: &str, default_pid: u32) -> Result<Record, RecordError> {
-    let mut v: Value = serde_json::from_str(line).map_err(|_| RecordError::MalformedJson)?;
+    let mut v: Value = super::parse_json(line).ok_or(RecordError::MalformedJson)?;
     let obj = v.as_object_mut().ok_or(RecordError::MalformedJson)?;
     let src = match obj.get("src").and_then(Value::as_str) {
         Some("diagnostic") => Source::Diagnostic,
@@ -41,9 +46,107 @@ pub fn parse_record(line: &str, default_pid: u32) -> Result<Record, RecordError>
     Ok(Record::Event(Inbound { src, pid, arrived_ms, trusted, hook, body: Body::Value(evt), ctx }))
 }
 
+/// One line of a record file, as read.
+#[derive(Debug, PartialEq)]
+pub enum Line {
+    Text(String),
+    /// Longer than the limit: its bytes were skipped up to the next newline, never buffered.
+    TooLong,
+    /// Not UTF-8.
+    InvalidUtf8,
+}
+
+/// Reads a record file line by line with bounded memory, whatever the file holds (`/dev/zero`, binary data, one
+/// line of gigabytes): what a line cannot be is reported with its 1-based number and the reader goes on.
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    max: usize,
+    line_no: u64,
+}
+
+impl<R: AsyncBufRead + Unpin> LineReader<R> {
+    pub fn new(inner: R, max: usize) -> Self {
+        LineReader { inner, buf: Vec::new(), max, line_no: 0 }
+    }
+
+    /// The next line and its number; `None` at the end of the input.
+    pub async fn next_line(&mut self) -> std::io::Result<Option<(u64, Line)>> {
+        self.buf.clear();
+        let (mut any, mut too_long) = (false, false);
+        loop {
+            let avail = self.inner.fill_buf().await?;
+            if avail.is_empty() {
+                if !any {
+                    return Ok(None);
+                }
+                break;
+            }
+            any = true;
+            let (chunk, used, done) = match avail.iter().position(|&b| b == b'\n') {
+                Some(pos) => (&avail[..pos], pos + 1, true),
+                None => (avail, avail.len(), false),
+            };
+            if !too_long && self.buf.len() + chunk.len() > self.max {
+                too_long = true;
+                self.buf = Vec::new();
+            }
+            if !too_long {
+                self.buf.extend_from_slice(chunk);
+            }
+            self.inner.consume(used);
+            if done {
+                break;
+            }
+        }
+        self.line_no += 1;
+        if too_long {
+            return Ok(Some((self.line_no, Line::TooLong)));
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        let line = match std::str::from_utf8(&self.buf) {
+            Ok(s) => Line::Text(s.to_string()),
+            Err(_) => Line::InvalidUtf8,
+        };
+        Ok(Some((self.line_no, line)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn lines(input: &[u8], max: usize) -> Vec<(u64, Line)> {
+        // A small read buffer, so lines span several fills.
+        let mut r = LineReader::new(tokio::io::BufReader::with_capacity(4, input), max);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line().await.unwrap() {
+            out.push(l);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn long_and_non_utf8_lines_are_numbered_and_skipped() {
+        let mut input = b"{\"a\":1}\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100));
+        input.extend(b"\nok\n\xff\xfe\n\nlast".iter());
+        assert_eq!(
+            lines(&input, 16).await,
+            vec![
+                (1, Line::Text("{\"a\":1}".into())),
+                (2, Line::TooLong),
+                (3, Line::Text("ok".into())),
+                (4, Line::InvalidUtf8),
+                (5, Line::Text(String::new())),
+                (6, Line::Text("last".into())),
+            ]
+        );
+        assert_eq!(lines(b"", 16).await, vec![]);
+        assert_eq!(lines(&[0u8; 1000], 16).await, vec![(1, Line::TooLong)], "no newline at all: one long line");
+    }
 
     #[test]
     fn parses_each_source() {
@@ -60,5 +163,7 @@ mod tests {
         );
         assert_eq!(parse_record(r#"{"src":"other"}"#, 1).unwrap_err(), RecordError::UnknownSource);
         assert_eq!(parse_record("nope", 1).unwrap_err(), RecordError::MalformedJson);
+        let cut = parse_record(r#"{"src":"agent","evt":{"stream":"assistant","data":{"text":"\ud83d"}}}"#, 1);
+        assert!(matches!(cut, Ok(Record::Event(_))), "a lone surrogate is repaired, the record kept");
     }
 }

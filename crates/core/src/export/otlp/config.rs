@@ -35,9 +35,11 @@ pub struct OtlpSettings {
 
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
 
-/// Appends the signal path to a base endpoint, as the spec asks for the non-signal-specific variable.
+/// Appends the signal path to a base endpoint's path, as the spec asks for the non-signal-specific variable; a
+/// query string (an API key some collectors take there) stays after it.
 pub fn traces_url(base: &str) -> String {
-    format!("{}/v1/traces", base.trim_end_matches('/'))
+    let (path, query) = base.split_at(base.find(['?', '#']).unwrap_or(base.len()));
+    format!("{}/v1/traces{query}", path.trim_end_matches('/'))
 }
 
 impl OtlpConfig {
@@ -114,6 +116,8 @@ mod tests {
         assert_eq!(OtlpConfig::default().resolve(&both).unwrap().url, "http://b/custom");
         let cfg = OtlpConfig { endpoint: Some("http://c:1".into()), ..Default::default() };
         assert_eq!(cfg.resolve(&both).unwrap().url, "http://c:1/v1/traces");
+        assert_eq!(traces_url("https://c.example/otlp/?key=k1&x=2"), "https://c.example/otlp/v1/traces?key=k1&x=2");
+        assert_eq!(traces_url("http://c:4318?key=k1"), "http://c:4318/v1/traces?key=k1");
     }
 
     #[test]
