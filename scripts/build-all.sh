@@ -42,11 +42,22 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # ---- toolchain (idempotent) --------------------------------------------------------------------------------------
 
-debian_packages=(file binutils llvm gcc-mingw-w64-x86-64 qemu-user libc6-arm64-cross libstdc++6-arm64-cross
-  libgcc-s1-arm64-cross wine wine64 unzip)
+# Debian packages by what the selected platforms need (the arm64 sysroot is what qemu-aarch64 runs the arm64 Node
+# against; debian-archive-keyring verifies the Debian release the musl loader comes from, also on Ubuntu).
+debian_packages() {
+  echo file binutils llvm unzip
+  for line in "${selected[@]}"; do
+    case $line in
+      linux-arm64-gnu*) echo qemu-user libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross ;;
+      linux-arm64-musl*) echo qemu-user debian-archive-keyring ;;
+      linux-x64-musl*) echo debian-archive-keyring ;;
+      win32-*) echo gcc-mingw-w64-x86-64 wine wine64 ;;
+    esac
+  done
+}
 ensure_debian_packages() {
   local missing=()
-  for p in "${debian_packages[@]}"; do
+  for p in $(debian_packages | tr ' ' '\n' | sort -u); do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return
@@ -116,10 +127,13 @@ ensure_musl_loader() { # debian arch → prints the loader
   if [ ! -x "$loader" ]; then
     log "musl ($arch) from Debian $MUSL_DEB_SUITE into $dir"
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
-    echo "deb http://deb.debian.org/debian $MUSL_DEB_SUITE main" >"$apt/sources.list"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $MUSL_DEB_SUITE main" \
+      >"$apt/sources.list"
     local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
       -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "APT::Architectures::=amd64"
-      -o "APT::Architectures::=arm64" -o APT::Sandbox::User=root)
+      -o "APT::Architectures::=arm64")
+    # As root, apt would hand the download to its `_apt` user, who cannot write into our cache.
+    [ "$(id -u)" -ne 0 ] || opts+=(-o APT::Sandbox::User=root)
     [ -n "$(ls "$apt/lists"/*Packages* 2>/dev/null)" ] || apt-get "${opts[@]}" update -qq >&2
     (cd "$apt/debs" && apt-get "${opts[@]}" download "musl:$arch" >&2)
     rm -rf "$dir"

@@ -61,6 +61,19 @@ echo '{ "name": "clawtrace-release-check", "private": true }' >"$app/package.jso
 test -f "$app/node_modules/$platform_pkg/package.json"
 echo "  installed ($(elapsed "$t"))"
 
+step "the root package alone (no prebuilt for this machine), no cargo: the install stops with a clear message"
+t=$SECONDS
+bare="$work/bare"
+mkdir -p "$bare"
+echo '{ "name": "clawtrace-release-check-bare", "private": true }' >"$bare/package.json"
+if (cd "$bare" && env PATH="$nocargo_path" npm install --no-audit --no-fund --loglevel=error "$root_tgz" >"$work/bare.log" 2>&1); then
+  echo "release check: npm install succeeded without a binary and without cargo" >&2
+  exit 1
+fi
+grep -q "building needs a Rust toolchain" "$work/bare.log" || { cat "$work/bare.log" >&2; exit 1; }
+grep -m1 "clawtrace: no prebuilt binary" "$work/bare.log" | sed 's/^/  /'
+echo "  ($(elapsed "$t"))"
+
 step "require('clawtrace') from CommonJS and import from ESM: corpus replayed, traces read back"
 t=$SECONDS
 cat >"$app/check.cjs" <<EOF
