@@ -155,7 +155,7 @@ ensure_wine_prefix() {
 
 # ---- build ---------------------------------------------------------------------------------------------------------
 
-build() { # platform triple linker → prints the built library
+build() { # platform triple linker → sets bin to the built library
   local platform=$1 triple=$2 how=$3 plain=${2%.2.*} lib
   case $plain in
     *apple-darwin) lib=libclawtrace_node.dylib ;;
@@ -167,8 +167,13 @@ build() { # platform triple linker → prints the built library
   # A Node addon on musl links musl dynamically (the host process's libc), as napi-rs does; Rust's musl targets
   # link statically by default.
   [[ $plain == *musl ]] && env+=("${env_prefix}_RUSTFLAGS=-C target-feature=-crt-static")
-  # Stripping a Mach-O needs Apple's strip; the symbols are dropped by the linker's dead-stripping anyway.
-  [[ $plain == *apple-darwin ]] && env+=(CARGO_PROFILE_RELEASE_STRIP=false)
+  # macOS: the oldest release Rust supports for the target (zig would otherwise stamp its own SDK's version as the
+  # minimum); no dependency on a dylib nothing uses (libiconv, which Rust's libc names); an install name that is not
+  # this machine's build path.
+  if [[ $plain == *apple-darwin ]]; then
+    env+=("MACOSX_DEPLOYMENT_TARGET=$([[ $plain == aarch64* ]] && echo 11.0 || echo 10.12)")
+    env+=("${env_prefix}_RUSTFLAGS=-C link-arg=-Wl,-dead_strip_dylibs -C link-arg=-Wl,-install_name,@rpath/clawtrace.$platform.node")
+  fi
   log "$platform: cargo ${how/zig/zigbuild} --release --target $triple"
   local t0=$SECONDS
   if [ "$how" = zig ]; then
@@ -176,10 +181,9 @@ build() { # platform triple linker → prints the built library
   else
     env "${env[@]}" nice -n 10 cargo build --release -p clawtrace-node --target "$triple" >&2
   fi
-  build_seconds[$platform]=$((SECONDS - t0))
-  local out="npm/$platform/clawtrace.$platform.node"
-  cp "target/$plain/release/$lib" "$out"
-  echo "$out"
+  build_seconds=$((SECONDS - t0))
+  bin="npm/$platform/clawtrace.$platform.node"
+  cp "target/$plain/release/$lib" "$bin"
 }
 
 # ---- checks --------------------------------------------------------------------------------------------------------
@@ -199,7 +203,8 @@ max_glibc() { # file (glibc-linked ELF)
 links() { # file → the shared libraries it needs, comma-separated
   case $(file -b "$1") in
     ELF*) readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' ;;
-    Mach-O*) llvm-objdump --macho --dylibs-used "$1" | tail -n +2 | awk '{print $1}' ;;
+    Mach-O*) llvm-objdump --macho --private-headers "$1" |
+      awk '/cmd LC_(LOAD|LOAD_WEAK|REEXPORT)_DYLIB$/ {f = 1} f && $1 == "name" {print $2; f = 0}' ;;
     PE32*) llvm-objdump -p "$1" | sed -n 's/^ *DLL Name: *//p' ;;
   esac | paste -sd, -
 }
@@ -220,7 +225,6 @@ exercise() { # command...
   timeout 600 "$@" >"$work/exercise.out" 2>"$work/exercise.err" </dev/null || rc=$?
   out=$(tr -d '\r' <"$work/exercise.out")
   if [ $rc -ne 0 ] || [ -z "$out" ]; then
-    failed=1
     echo "FAILED (exit $rc): $(tail -c 300 "$work/exercise.err" | tr '\n' ' ')" >&2
     echo "FAILED (exit $rc)"
     return
@@ -269,7 +273,6 @@ run_checks() { # platform binary → sets loaded and traces
       if [ "$(links "$bin")" = /usr/lib/libSystem.B.dylib ]; then
         loaded="not run (no macOS): MH_DYLIB, minos $minos, libSystem only"
       else
-        failed=1
         loaded="FAILED: links $(links "$bin")"
       fi ;;
   esac
@@ -292,12 +295,11 @@ ensure_rust_targets
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-declare -A build_seconds=()
 failed=0
 rows=()
 for line in "${selected[@]}"; do
   read -r platform triple how <<<"$line"
-  bin=$(build "$platform" "$triple" "$how")
+  build "$platform" "$triple" "$how"
   type=$(file -b "$bin" | cut -d, -f1-2)
   size=$(du -k "$bin" | awk '{printf "%.1f MB", $1/1024}')
   glibc=-
@@ -305,7 +307,8 @@ for line in "${selected[@]}"; do
   napi=$(exports_napi "$bin")
   [ "$napi" = yes ] || failed=1
   run_checks "$platform" "$bin"
-  rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|${build_seconds[$platform]}s")
+  [[ $loaded == FAILED* || $traces == FAILED* ]] && failed=1
+  rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|${build_seconds}s")
 done
 
 {
