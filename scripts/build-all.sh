@@ -153,6 +153,15 @@ ensure_wine_prefix() {
   fi
 }
 
+ensure_libnode_stub() { # → prints its directory
+  local dir="$cache/libnode-stub"
+  if [ ! -f "$dir/libnode.dll" ]; then
+    mkdir -p "$dir"
+    echo 'void clawtrace_libnode_stub(void) {}' | x86_64-w64-mingw32-gcc -shared -x c - -o "$dir/libnode.dll"
+  fi
+  echo "$dir"
+}
+
 # ---- build ---------------------------------------------------------------------------------------------------------
 
 build() { # platform triple linker → sets bin to the built library
@@ -174,6 +183,10 @@ build() { # platform triple linker → sets bin to the built library
     env+=("MACOSX_DEPLOYMENT_TARGET=$([[ $plain == aarch64* ]] && echo 11.0 || echo 10.12)")
     env+=("${env_prefix}_RUSTFLAGS=-C link-arg=-Wl,-dead_strip_dylibs -C link-arg=-Wl,-install_name,@rpath/clawtrace.$platform.node")
   fi
+  # Windows/MinGW: napi-build wants a libnode.dll to link against (MinGW-built Node has one). With napi-rs's
+  # dyn-symbols (Cargo.toml) nothing is imported from it, so an empty stub satisfies the build and the binary
+  # imports only Windows system DLLs (the links column shows it).
+  [[ $plain == *windows-gnu ]] && env+=("LIBNODE_PATH=$(ensure_libnode_stub)")
   log "$platform: cargo ${how/zig/zigbuild} --release --target $triple"
   local t0=$SECONDS
   if [ "$how" = zig ]; then
@@ -279,41 +292,45 @@ run_checks() { # platform binary → sets loaded and traces
 }
 
 # ---- main ----------------------------------------------------------------------------------------------------------
+# In a function, so bash has read all of it before it runs: editing this file during a build cannot derail it.
+main() {
+  wanted=("$@")
+  selected=()
+  for line in "${PLATFORMS[@]}"; do
+    read -r platform _ <<<"$line"
+    if [ ${#wanted[@]} -eq 0 ] || [[ " ${wanted[*]} " == *" $platform "* ]]; then selected+=("$line"); fi
+  done
+  [ ${#selected[@]} -gt 0 ] || { echo "unknown platform: $* (known: $(printf '%s\n' "${PLATFORMS[@]}" | awk '{print $1}' | paste -sd' '))" >&2; exit 2; }
 
-wanted=("$@")
-selected=()
-for line in "${PLATFORMS[@]}"; do
-  read -r platform _ <<<"$line"
-  if [ ${#wanted[@]} -eq 0 ] || [[ " ${wanted[*]} " == *" $platform "* ]]; then selected+=("$line"); fi
-done
-[ ${#selected[@]} -gt 0 ] || { echo "unknown platform: $* (known: $(printf '%s\n' "${PLATFORMS[@]}" | awk '{print $1}' | paste -sd' '))" >&2; exit 2; }
+  ensure_debian_packages
+  ensure_zig
+  ensure_rust_targets
+  [ -f index.js ] || { echo "index.js missing: run npm install (or npm run build) first" >&2; exit 1; }
 
-ensure_debian_packages
-ensure_zig
-ensure_rust_targets
-[ -f index.js ] || { echo "index.js missing: run npm install (or npm run build) first" >&2; exit 1; }
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  failed=0
+  rows=()
+  for line in "${selected[@]}"; do
+    read -r platform triple how <<<"$line"
+    build "$platform" "$triple" "$how"
+    type=$(file -b "$bin" | cut -d, -f1-2)
+    size=$(du -k "$bin" | awk '{printf "%.1f MB", $1/1024}')
+    glibc=-
+    [[ $platform == linux-*-gnu ]] && glibc=$(max_glibc "$bin")
+    napi=$(exports_napi "$bin")
+    [ "$napi" = yes ] || failed=1
+    run_checks "$platform" "$bin"
+    [[ $loaded == FAILED* || $traces == FAILED* ]] && failed=1
+    rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|${build_seconds}s")
+  done
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failed=0
-rows=()
-for line in "${selected[@]}"; do
-  read -r platform triple how <<<"$line"
-  build "$platform" "$triple" "$how"
-  type=$(file -b "$bin" | cut -d, -f1-2)
-  size=$(du -k "$bin" | awk '{printf "%.1f MB", $1/1024}')
-  glibc=-
-  [[ $platform == linux-*-gnu ]] && glibc=$(max_glibc "$bin")
-  napi=$(exports_napi "$bin")
-  [ "$napi" = yes ] || failed=1
-  run_checks "$platform" "$bin"
-  [[ $loaded == FAILED* || $traces == FAILED* ]] && failed=1
-  rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|${build_seconds}s")
-done
+  {
+    echo
+    echo "platform|target|file|size|max GLIBC_|napi_register_module_v1|links|loaded where|corpus read back|build"
+    printf '%s\n' "${rows[@]}"
+  } | column -t -s'|' -o ' | '
+  [ $failed -eq 0 ] || { echo "build-all: some checks FAILED (above)" >&2; exit 1; }
+}
 
-{
-  echo
-  echo "platform|target|file|size|max GLIBC_|napi_register_module_v1|links|loaded where|corpus read back|build"
-  printf '%s\n' "${rows[@]}"
-} | column -t -s'|' -o ' | '
-[ $failed -eq 0 ] || { echo "build-all: some checks FAILED (above)" >&2; exit 1; }
+main "$@"
