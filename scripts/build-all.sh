@@ -351,6 +351,7 @@ main() {
     run_checks "$platform" "$bin"
     [[ $loaded == FAILED* || $traces == FAILED* ]] && failed=1
     rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|${build_seconds}s")
+    log "${rows[-1]}"
   done
 
   {
