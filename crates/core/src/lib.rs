@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod model;
 pub mod pipeline;
 pub mod registry;
+pub mod settings;
 pub mod stats;
 pub mod tree;
 

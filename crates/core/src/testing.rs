@@ -36,3 +36,12 @@ pub fn named(trace: u8, id: u8, parent: Option<u8>, role: SpanRole, name: &str, 
         ..span(trace, id, parent, role)
     }
 }
+
+/// One attempt, as the runner makes it: encode, then send.
+pub async fn export(
+    e: &mut dyn crate::export::Exporter,
+    batch: &[std::sync::Arc<crate::model::Trace>],
+) -> Result<(), crate::export::ExportError> {
+    let encoded = e.encode(batch)?;
+    e.send(&encoded).await
+}

@@ -50,7 +50,7 @@ impl Pipeline {
             .thread_name("clawtrace")
             .enable_all()
             .build()?;
-        let ingress = Arc::new(Ingress::new(cfg.queue_capacity));
+        let ingress = Arc::new(Ingress::new(cfg.queue_capacity, cfg.queue_max_bytes));
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         runtime.spawn(worker::run(cfg, stats, errors, sinks, ingress.clone(), ctl_rx));
         Ok(Pipeline { runtime, ingress, ctl })
@@ -66,9 +66,8 @@ impl Pipeline {
     }
 
     /// Waits for queue space (replay: nothing is dropped, the reader slows down instead).
-    pub async fn send(&self, inbound: Inbound) -> bool {
+    pub async fn send(&self, inbound: Inbound) {
         self.ingress.push_waiting(inbound).await;
-        true
     }
 
     pub async fn configure(&self, cfg: Config) -> Result<(), String> {

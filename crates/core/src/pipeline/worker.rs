@@ -1,6 +1,5 @@
 //! The worker: decode → reorder → assemble → offer finished traces to every sink.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -9,16 +8,11 @@ use tokio::sync::mpsc;
 use super::ingress::Ingress;
 use super::Control;
 use crate::assemble::{AssembleConfig, Assembler};
-use crate::config::{process_env, Config, Env};
+use crate::config::{process_env, Config};
 use crate::enrich::EnrichConfig;
 use crate::errors::ErrorReporter;
-use crate::export::file::FileExporter;
-use crate::export::langfuse::LangfuseExporter;
-use crate::export::mlflow::MlflowExporter;
-use crate::export::otlp::OtlpExporter;
+use crate::export::registry::{self, BuiltSink};
 use crate::export::transport::runner::{spawn_sink_with_spool, SinkHandle};
-use crate::export::transport::spool::Spool;
-use crate::export::Exporter;
 use crate::ingest::reorder::Reorder;
 use crate::ingest::{decode, DecodeError, Inbound};
 use crate::pipeline::sampling::Sampler;
@@ -59,42 +53,6 @@ pub fn assemble_config(cfg: &Config) -> Result<AssembleConfig, String> {
     })
 }
 
-/// One exporter per effective sink; a configuration error (bad URL, bad header) fails `configure()` as a whole.
-fn build_exporters(cfg: &Config, env: Env) -> Result<Vec<Box<dyn Exporter>>, String> {
-    let service = cfg.service_name(env);
-    let wanted = cfg.effective_exporters(env);
-    let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
-    if let Some(f) = &wanted.file {
-        exporters.push(Box::new(FileExporter::new(&f.path, &service)));
-    }
-    if let Some(o) = &wanted.otlp {
-        exporters.push(Box::new(OtlpExporter::new(&o.resolve(env)?, &service)?));
-    }
-    if let Some(m) = &wanted.mlflow {
-        exporters.push(Box::new(MlflowExporter::new(&m.resolve(env)?, &service)?));
-    }
-    if let Some(l) = &wanted.langfuse {
-        exporters.push(Box::new(LangfuseExporter::new(&l.resolve(env)?, &service)?));
-    }
-    Ok(exporters)
-}
-
-/// One spool per network sink when `spool` is configured (the file sink has nowhere better to park a batch).
-fn open_spools(cfg: &Config, exporters: &[Box<dyn Exporter>]) -> Result<Vec<Option<Spool>>, String> {
-    exporters
-        .iter()
-        .map(|e| match &cfg.spool {
-            Some(sp) if e.name() != "file" => {
-                if sp.dir.trim().is_empty() {
-                    return Err("spool.dir must name a directory".into());
-                }
-                Spool::open(Path::new(&sp.dir), e.name(), sp.max_bytes).map(Some)
-            }
-            _ => Ok(None),
-        })
-        .collect()
-}
-
 /// Events taken per wake before control messages and ticks get their turn.
 const DRAIN_PER_WAKE: usize = 4096;
 
@@ -120,12 +78,11 @@ pub(super) async fn run(
         finished: Vec::new(),
     };
     // Before configure() the environment decides; if it is unusable, the default file still catches every trace.
-    let exporters = build_exporters(&cfg, &process_env).unwrap_or_else(|e| {
+    let sinks = registry::build(&cfg, &process_env).unwrap_or_else(|e| {
         w.errors.report("config", "invalid", &e);
-        vec![Box::new(FileExporter::new("clawtrace-traces.jsonl", &cfg.service_name(&process_env)))]
+        registry::fallback(&cfg, &process_env)
     });
-    let spools = open_spools(&cfg, &exporters).unwrap_or_else(|_| exporters.iter().map(|_| None).collect());
-    w.set_sinks(exporters, spools, &cfg);
+    w.set_sinks(sinks, &cfg);
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -228,21 +185,18 @@ impl Worker {
                 // What was assembled under the old configuration leaves through the old sinks first.
                 self.drain_queue(rx);
                 self.flush_sinks().await;
-                let built = assemble_config(&cfg).and_then(|a| {
-                    let exporters = build_exporters(&cfg, &process_env)?;
-                    let spools = open_spools(&cfg, &exporters)?;
-                    Ok((a, exporters, spools))
-                });
-                let (assemble, exporters, spools) = match built {
+                let built = assemble_config(&cfg).and_then(|a| Ok((a, registry::build(&cfg, &process_env)?)));
+                let (assemble, sinks) = match built {
                     Ok(b) => b,
                     Err(e) => {
                         let _ = done.send(Err(e));
                         return;
                     }
                 };
+                rx.set_limits(cfg.queue_capacity, cfg.queue_max_bytes);
                 self.assembler.set_config(assemble);
                 self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
-                self.set_sinks(exporters, spools, &cfg);
+                self.set_sinks(sinks, &cfg);
                 self.sampler = Sampler::new(&cfg.sampling, &process_env);
                 self.errors.reset();
                 let _ = done.send(Ok(()));
@@ -275,12 +229,11 @@ impl Worker {
         }
     }
 
-    fn set_sinks(&mut self, exporters: Vec<Box<dyn Exporter>>, spools: Vec<Option<Spool>>, cfg: &Config) {
-        self.sinks = exporters
+    fn set_sinks(&mut self, sinks: Vec<BuiltSink>, cfg: &Config) {
+        self.sinks = sinks
             .into_iter()
-            .zip(spools)
-            .map(|(e, spool)| {
-                spawn_sink_with_spool(e, cfg.batch.clone(), self.stats.clone(), self.errors.clone(), spool)
+            .map(|s| {
+                spawn_sink_with_spool(s.exporter, cfg.batch.clone(), self.stats.clone(), self.errors.clone(), s.spool)
             })
             .collect();
         *self.published.lock().unwrap_or_else(|e| e.into_inner()) =

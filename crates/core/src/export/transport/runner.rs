@@ -12,7 +12,7 @@ use tokio::time::{sleep, timeout, Instant};
 use super::spool::Spool;
 use crate::config::BatchConfig;
 use crate::errors::ErrorReporter;
-use crate::export::{ExportError, Exporter};
+use crate::export::{EncodedBatch, ExportError, Exporter};
 use crate::model::Trace;
 use crate::stats::Stats;
 
@@ -94,15 +94,6 @@ impl SinkHandle {
             let _ = rx.await;
         }
     }
-}
-
-pub fn spawn_sink(
-    exporter: Box<dyn Exporter>,
-    cfg: BatchConfig,
-    global: Arc<Stats>,
-    errors: ErrorReporter,
-) -> SinkHandle {
-    spawn_sink_with_spool(exporter, cfg, global, errors, None)
 }
 
 /// How often a sink with spooled batches probes its backend.
@@ -214,6 +205,14 @@ impl RunCtx<'_> {
         let mut work = VecDeque::from([batch]);
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
+            // Encoded once: every attempt sends the same bytes.
+            let encoded = match exporter.encode(&b) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.count_failure(e, b, n, spool, &mut work);
+                    continue;
+                }
+            };
             // With a backlog already spooled the backend is known to be down: one attempt, then join the backlog
             // (in order), instead of holding live traffic for the whole retry deadline.
             let deadline = if spool.as_ref().is_some_and(|s| s.bytes() > 0) {
@@ -221,45 +220,56 @@ impl RunCtx<'_> {
             } else {
                 Duration::from_millis(self.cfg.retry_deadline_ms)
             };
-            let result = self.send_with_retry(exporter, &b, deadline).await;
-            if result.is_err() {
-                Stats::inc(&self.global.export_errors);
-            }
-            match result {
+            match self.send_with_retry(exporter, &encoded, deadline).await {
                 Ok(()) => {
                     self.stats.spans_exported.fetch_add(n, Relaxed);
                     Stats::add(&self.global.spans_exported, n);
                     Stats::add(&self.global.traces_exported, b.len() as u64);
                 }
-                Err(ExportError::Rejected { .. }) if b.len() > 1 => {
-                    let mut b = b;
-                    let right = b.split_off(b.len() / 2);
-                    work.push_front(right);
-                    work.push_front(b);
-                }
-                Err(ExportError::Rejected { message }) => {
-                    self.stats.spans_rejected.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_rejected_by_backend, n);
-                    self.errors.report(self.name, "rejected", &message);
-                }
-                Err(ExportError::Refused { message }) => {
-                    self.stats.spans_rejected.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_rejected_by_backend, n);
-                    self.errors.report(self.name, "refused", &message);
-                }
-                Err(ExportError::Partial { message, rejected }) => {
-                    let rejected = rejected.min(n);
-                    self.stats.spans_exported.fetch_add(n - rejected, Relaxed);
-                    self.stats.spans_rejected.fetch_add(rejected, Relaxed);
-                    Stats::add(&self.global.spans_exported, n - rejected);
-                    Stats::add(&self.global.spans_rejected_by_backend, rejected);
-                    Stats::add(&self.global.traces_exported, b.len() as u64);
-                    self.errors.report(self.name, "partial", &message);
-                }
-                Err(ExportError::Retryable { message, .. }) => {
-                    self.errors.report(self.name, "unavailable", &message);
-                    self.park(spool, &b, n);
-                }
+                Err(e) => self.count_failure(e, b, n, spool, &mut work),
+            }
+        }
+    }
+
+    /// What a failed batch becomes: halves to try again (rejected data), or counted, or parked.
+    fn count_failure(
+        &self,
+        error: ExportError,
+        b: Vec<Arc<Trace>>,
+        n: u64,
+        spool: &mut Option<Spool>,
+        work: &mut VecDeque<Vec<Arc<Trace>>>,
+    ) {
+        Stats::inc(&self.global.export_errors);
+        match error {
+            ExportError::Rejected { .. } if b.len() > 1 => {
+                let mut b = b;
+                let right = b.split_off(b.len() / 2);
+                work.push_front(right);
+                work.push_front(b);
+            }
+            ExportError::Rejected { message } => {
+                self.stats.spans_rejected.fetch_add(n, Relaxed);
+                Stats::add(&self.global.spans_rejected_by_backend, n);
+                self.errors.report(self.name, "rejected", &message);
+            }
+            ExportError::Refused { message } => {
+                self.stats.spans_rejected.fetch_add(n, Relaxed);
+                Stats::add(&self.global.spans_rejected_by_backend, n);
+                self.errors.report(self.name, "refused", &message);
+            }
+            ExportError::Partial { message, rejected } => {
+                let rejected = rejected.min(n);
+                self.stats.spans_exported.fetch_add(n - rejected, Relaxed);
+                self.stats.spans_rejected.fetch_add(rejected, Relaxed);
+                Stats::add(&self.global.spans_exported, n - rejected);
+                Stats::add(&self.global.spans_rejected_by_backend, rejected);
+                Stats::add(&self.global.traces_exported, b.len() as u64);
+                self.errors.report(self.name, "partial", &message);
+            }
+            ExportError::Retryable { message, .. } => {
+                self.errors.report(self.name, "unavailable", &message);
+                self.park(spool, &b, n);
             }
         }
     }
@@ -296,8 +306,12 @@ impl RunCtx<'_> {
                 Some(Ok(b)) => b,
             };
             let n: u64 = batch.traces.iter().map(|t| t.spans.len() as u64).sum();
-            let attempt =
-                timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(&batch.traces)).await;
+            let attempt = match exporter.encode(&batch.traces) {
+                Ok(encoded) => {
+                    timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.send(&encoded)).await
+                }
+                Err(e) => Ok(Err(e)),
+            };
             match attempt {
                 Ok(Ok(())) | Ok(Err(ExportError::Partial { .. })) => {
                     self.stats.spans_unspooled.fetch_add(n, Relaxed);
@@ -321,15 +335,14 @@ impl RunCtx<'_> {
     async fn send_with_retry(
         &self,
         exporter: &mut dyn Exporter,
-        batch: &[Arc<Trace>],
+        batch: &EncodedBatch,
         deadline: Duration,
     ) -> Result<(), ExportError> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
             self.stats.batches_sent.fetch_add(1, Relaxed);
-            let result = match timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(batch)).await
-            {
+            let result = match timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.send(batch)).await {
                 Ok(r) => r,
                 Err(_) => Err(ExportError::Retryable {
                     message: format!("{} export timed out", self.name),
