@@ -65,6 +65,8 @@ counters! {
     spans_unspooled,
     /// Would have been spooled, but the spool was full or unwritable (also counted in `spans_failed_export`).
     spool_full_dropped,
+    /// Files in a spool that were not readable batches: removed, each counted (their spans are unknown).
+    spool_corrupt_batches,
     /// Batches that ended in an error (after retries), all sinks together.
     export_errors,
     reorder_forced_releases,

@@ -98,6 +98,11 @@ pub trait Exporter: Send + 'static {
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
         Box::pin(async { Ok(()) })
     }
+    /// Spans in the first request, when this backend is known to be slow per span (the runner then sizes batches
+    /// from how fast it answers); `None`: `batch.maxSpans`.
+    fn initial_batch_spans(&self) -> Option<usize> {
+        None
+    }
     /// The last call: flush and release.
     fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
         self.flush()

@@ -25,7 +25,8 @@ pub(crate) enum Control {
     Flush {
         close_open: bool,
         forget: bool,
-        done: oneshot::Sender<()>,
+        /// `true`: everything was delivered (a batch parked in a spool is not).
+        done: oneshot::Sender<bool>,
     },
 }
 
@@ -76,7 +77,7 @@ impl Pipeline {
         rx.await.map_err(|_| "pipeline stopped".to_string())?
     }
 
-    /// `true` when everything was delivered before the timeout.
+    /// `true` when everything was delivered before the timeout (spooled is not delivered).
     pub async fn flush(&self, close_open: bool, timeout: Duration) -> bool {
         self.flush_with(close_open, false, timeout).await
     }
@@ -91,7 +92,7 @@ impl Pipeline {
         if self.ctl.send(Control::Flush { close_open, forget, done: tx }).is_err() {
             return false;
         }
-        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
+        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(true)))
     }
 
     pub fn queue_len(&self) -> usize {

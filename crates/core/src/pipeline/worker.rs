@@ -219,12 +219,12 @@ impl Worker {
                         s.offer_waiting(t.clone()).await;
                     }
                 }
-                self.flush_sinks().await;
+                let delivered = self.flush_sinks().await;
                 if forget {
                     self.assembler.forget_history();
                     self.reorder.forget_history();
                 }
-                let _ = done.send(());
+                let _ = done.send(delivered);
             }
         }
     }
@@ -244,9 +244,12 @@ impl Worker {
         while rx.drain(DRAIN_PER_WAKE, |i| self.take(i)) > 0 {}
     }
 
-    async fn flush_sinks(&self) {
+    /// `true` when every sink delivered everything (nothing pending, nothing parked in a spool).
+    async fn flush_sinks(&self) -> bool {
+        let mut delivered = true;
         for s in &self.sinks {
-            s.flush().await;
+            delivered &= s.flush().await;
         }
+        delivered
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep, timeout, Instant};
 
+use super::backlog::{Backlog, Step};
 use super::spool::Spool;
 use crate::config::BatchConfig;
 use crate::errors::ErrorReporter;
@@ -31,6 +32,8 @@ pub struct SinkStats {
     pub spans_spooled: AtomicU64,
     /// Taken back from the spool and delivered.
     pub spans_unspooled: AtomicU64,
+    /// Files in the spool that were not readable batches (removed; their spans are unknown).
+    pub spool_corrupt_batches: AtomicU64,
 }
 
 impl SinkStats {
@@ -46,13 +49,15 @@ impl SinkStats {
             ("retries", self.retries.load(Relaxed)),
             ("spans_spooled", self.spans_spooled.load(Relaxed)),
             ("spans_unspooled", self.spans_unspooled.load(Relaxed)),
+            ("spool_corrupt_batches", self.spool_corrupt_batches.load(Relaxed)),
         ]
     }
 }
 
 enum SinkMsg {
     Trace(Arc<Trace>),
-    Flush(oneshot::Sender<()>),
+    /// Answers whether everything is delivered: nothing pending, nothing parked.
+    Flush(oneshot::Sender<bool>),
 }
 
 #[derive(Clone)]
@@ -87,26 +92,23 @@ impl SinkHandle {
         }
     }
 
-    /// Resolves once everything offered before it was exported (or given up on).
-    pub async fn flush(&self) {
+    /// Resolves once everything offered before it was exported, parked or given up on, and the backlog was
+    /// offered to the backend again: `true` when all of it was delivered (a parked batch is not delivered).
+    pub async fn flush(&self) -> bool {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(SinkMsg::Flush(tx)).await.is_ok() {
-            let _ = rx.await;
+            return rx.await.unwrap_or(false);
         }
+        false
     }
 }
-
-/// How often a sink with spooled batches probes its backend.
-const SPOOL_PROBE: Duration = Duration::from_secs(5);
-/// Spooled batches re-sent per probe, so live traffic is never starved by a large backlog.
-const SPOOL_BATCHES_PER_PROBE: usize = 16;
 
 pub fn spawn_sink_with_spool(
     mut exporter: Box<dyn Exporter>,
     cfg: BatchConfig,
     global: Arc<Stats>,
     errors: ErrorReporter,
-    mut spool: Option<Spool>,
+    spool: Option<Spool>,
 ) -> SinkHandle {
     let (tx, mut rx) = mpsc::channel::<SinkMsg>(cfg.queue_traces);
     let stats = Arc::new(SinkStats::default());
@@ -116,20 +118,21 @@ pub fn spawn_sink_with_spool(
         let mut pending: Vec<Arc<Trace>> = Vec::new();
         let mut pending_spans = 0usize;
         let mut deadline: Option<Instant> = None;
-        let mut probe = tokio::time::interval(SPOOL_PROBE);
-        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let ctx = RunCtx { cfg: &cfg, stats: &stats, global: &global, errors: &errors, name };
+        let mut backlog = Backlog::new(spool);
+        let size = BatchSize::new(cfg.max_spans.min(exporter.initial_batch_spans().unwrap_or(usize::MAX)), &cfg);
+        let ctx = RunCtx { cfg: &cfg, stats: &stats, global: &global, errors: &errors, name, size: &size };
         loop {
             let msg = tokio::select! {
                 m = rx.recv() => m,
                 _ = sleep_until_opt(deadline) => {
-                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
+                    ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
                     pending_spans = 0;
                     deadline = None;
                     continue;
                 }
-                _ = probe.tick(), if spool.is_some() => {
-                    ctx.drain_spool(exporter.as_mut(), &mut spool).await;
+                // One parked batch per turn: the backlog drains at the backend's pace, live batches interleaved.
+                _ = sleep_until_opt(backlog.due()) => {
+                    ctx.drain_step(exporter.as_mut(), &mut backlog).await;
                     continue;
                 }
             };
@@ -138,24 +141,26 @@ pub fn spawn_sink_with_spool(
                     pending_spans += t.spans.len();
                     pending.push(t);
                     deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
-                    if pending_spans >= cfg.max_spans {
-                        ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
+                    if pending_spans >= size.get() {
+                        ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
                         pending_spans = 0;
                         deadline = None;
                     }
                 }
                 Some(SinkMsg::Flush(done)) => {
-                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
+                    ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
                     pending_spans = 0;
                     deadline = None;
+                    let mut delivered = ctx.drain_all(exporter.as_mut(), &mut backlog).await;
                     if let Err(e) = exporter.flush().await {
                         errors.report(name, "flush", e.message());
+                        delivered = false;
                     }
-                    let _ = done.send(());
+                    let _ = done.send(delivered);
                 }
                 None => {
-                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
-                    let _ = exporter.flush().await;
+                    ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
+                    let _ = exporter.shutdown().await;
                     break;
                 }
             }
@@ -171,23 +176,63 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
+/// How many spans go into one request: starts at the sink's first guess, shrinks when the backend takes long to
+/// answer, grows back while it answers fast. MLflow's tracking server on a small machine takes seconds per
+/// hundred spans, so a fixed 512-span batch outlived the export timeout there, and a batch that timed out may
+/// still have arrived: sizing requests to the backend's pace keeps every request well inside its deadline.
+struct BatchSize {
+    spans: std::sync::atomic::AtomicUsize,
+    max: usize,
+    timeout: Duration,
+}
+
+impl BatchSize {
+    fn new(initial: usize, cfg: &BatchConfig) -> BatchSize {
+        BatchSize {
+            spans: initial.max(1).into(),
+            max: cfg.max_spans.max(1),
+            timeout: Duration::from_millis(cfg.export_timeout_ms),
+        }
+    }
+
+    fn get(&self) -> usize {
+        self.spans.load(Relaxed)
+    }
+
+    /// One answer took `took` for `spans` spans (`timed_out`: no answer within the timeout).
+    fn observe(&self, spans: u64, took: Duration, timed_out: bool) {
+        let now = self.get();
+        let next = if timed_out {
+            now / 2
+        } else if took > self.timeout / 4 {
+            now * 3 / 4
+        } else if took < self.timeout / 16 && spans as usize >= now {
+            now + now / 4 + 1
+        } else {
+            now
+        };
+        self.spans.store(next.clamp(1, self.max), Relaxed);
+    }
+}
+
 struct RunCtx<'a> {
     cfg: &'a BatchConfig,
     stats: &'a SinkStats,
     global: &'a Stats,
     errors: &'a ErrorReporter,
     name: &'static str,
+    size: &'a BatchSize,
 }
 
 impl RunCtx<'_> {
     /// Cuts the pending traces into batches bounded by spans and (estimated) bytes and sends each.
-    async fn send_all(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>, traces: Vec<Arc<Trace>>) {
+    async fn send_all(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog, traces: Vec<Arc<Trace>>) {
         let mut batch: Vec<Arc<Trace>> = Vec::new();
         let (mut spans, mut bytes) = (0usize, 0usize);
         for t in traces {
             let (s, b) = (t.spans.len(), estimate_bytes(&t));
-            if !batch.is_empty() && (spans + s > self.cfg.max_spans || bytes + b > self.cfg.max_bytes) {
-                self.send_isolating(exporter, spool, std::mem::take(&mut batch)).await;
+            if !batch.is_empty() && (spans + s > self.size.get() || bytes + b > self.cfg.max_bytes) {
+                self.send_isolating(exporter, backlog, std::mem::take(&mut batch)).await;
                 spans = 0;
                 bytes = 0;
             }
@@ -196,12 +241,12 @@ impl RunCtx<'_> {
             batch.push(t);
         }
         if !batch.is_empty() {
-            self.send_isolating(exporter, spool, batch).await;
+            self.send_isolating(exporter, backlog, batch).await;
         }
     }
 
     /// Sends a batch; a rejected batch is halved until the rejected trace stands alone.
-    async fn send_isolating(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>, batch: Vec<Arc<Trace>>) {
+    async fn send_isolating(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog, batch: Vec<Arc<Trace>>) {
         let mut work = VecDeque::from([batch]);
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
@@ -209,24 +254,27 @@ impl RunCtx<'_> {
             let encoded = match exporter.encode(&b) {
                 Ok(e) => e,
                 Err(e) => {
-                    self.count_failure(e, b, n, spool, &mut work);
+                    self.count_failure(e, b, None, n, backlog, &mut work);
                     continue;
                 }
             };
             // With a backlog already spooled the backend is known to be down: one attempt, then join the backlog
             // (in order), instead of holding live traffic for the whole retry deadline.
-            let deadline = if spool.as_ref().is_some_and(|s| s.bytes() > 0) {
-                Duration::ZERO
-            } else {
-                Duration::from_millis(self.cfg.retry_deadline_ms)
-            };
+            let deadline =
+                if backlog.waiting() { Duration::ZERO } else { Duration::from_millis(self.cfg.retry_deadline_ms) };
             match self.send_with_retry(exporter, &encoded, deadline).await {
-                Ok(()) => {
+                Sent::TimedOut => {
+                    let mut b = b;
+                    let right = b.split_off(b.len() / 2);
+                    work.push_front(right);
+                    work.push_front(b);
+                }
+                Sent::Done(Ok(())) => {
                     self.stats.spans_exported.fetch_add(n, Relaxed);
                     Stats::add(&self.global.spans_exported, n);
                     Stats::add(&self.global.traces_exported, b.len() as u64);
                 }
-                Err(e) => self.count_failure(e, b, n, spool, &mut work),
+                Sent::Done(Err(e)) => self.count_failure(e, b, Some(&encoded), n, backlog, &mut work),
             }
         }
     }
@@ -236,8 +284,9 @@ impl RunCtx<'_> {
         &self,
         error: ExportError,
         b: Vec<Arc<Trace>>,
+        encoded: Option<&EncodedBatch>,
         n: u64,
-        spool: &mut Option<Spool>,
+        backlog: &mut Backlog,
         work: &mut VecDeque<Vec<Arc<Trace>>>,
     ) {
         Stats::inc(&self.global.export_errors);
@@ -269,81 +318,88 @@ impl RunCtx<'_> {
             }
             ExportError::Retryable { message, .. } => {
                 self.errors.report(self.name, "unavailable", &message);
-                self.park(spool, &b, n);
+                self.park(backlog, encoded, n);
             }
         }
     }
 
     /// A batch the backend would not take in time goes to the spool when there is one; otherwise it is lost,
     /// and counted.
-    fn park(&self, spool: &mut Option<Spool>, batch: &[Arc<Trace>], n: u64) {
-        let parked = match spool.as_mut() {
-            Some(s) => s.push(batch).map_err(|e| self.errors.report(self.name, "spool", &e)).is_ok(),
-            None => false,
+    fn park(&self, backlog: &mut Backlog, encoded: Option<&EncodedBatch>, n: u64) {
+        let parked = match encoded {
+            Some(e) => backlog.park(e).map_err(|full| {
+                if let Some(reason) = full {
+                    self.errors.report(self.name, "spool", &reason);
+                    Stats::add(&self.global.spool_full_dropped, n);
+                }
+            }),
+            None => Err(()),
         };
-        if parked {
+        if parked.is_ok() {
             self.stats.spans_spooled.fetch_add(n, Relaxed);
             Stats::add(&self.global.spans_spooled, n);
         } else {
-            if spool.is_some() {
-                Stats::add(&self.global.spool_full_dropped, n);
-            }
             self.stats.spans_failed.fetch_add(n, Relaxed);
             Stats::add(&self.global.spans_failed_export, n);
         }
     }
 
-    /// Re-sends the oldest spooled batches, one attempt each, until the backend fails again.
-    async fn drain_spool(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>) {
-        let Some(sp) = spool.as_mut() else { return };
-        for _ in 0..SPOOL_BATCHES_PER_PROBE {
-            let batch = match sp.take() {
-                None => return,
-                Some(Err(e)) => {
-                    self.errors.report(self.name, "spool", &e);
-                    continue;
+    /// Offers one parked batch to the backend again and counts what became of it. `false`: no progress (nothing
+    /// parked, or the backend is still down).
+    async fn drain_step(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog) -> bool {
+        match backlog.step(exporter, Duration::from_millis(self.cfg.export_timeout_ms)).await {
+            Step::Empty | Step::Unavailable => false,
+            Step::Delivered { spans, traces, rejected } => {
+                self.stats.spans_unspooled.fetch_add(spans - rejected, Relaxed);
+                Stats::add(&self.global.spans_unspooled, spans - rejected);
+                Stats::add(&self.global.traces_exported, traces);
+                if rejected > 0 {
+                    self.stats.spans_rejected.fetch_add(rejected, Relaxed);
+                    Stats::add(&self.global.spans_rejected_by_backend, rejected);
                 }
-                Some(Ok(b)) => b,
-            };
-            let n: u64 = batch.traces.iter().map(|t| t.spans.len() as u64).sum();
-            let attempt = match exporter.encode(&batch.traces) {
-                Ok(encoded) => {
-                    timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.send(&encoded)).await
-                }
-                Err(e) => Ok(Err(e)),
-            };
-            match attempt {
-                Ok(Ok(())) | Ok(Err(ExportError::Partial { .. })) => {
-                    self.stats.spans_unspooled.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_unspooled, n);
-                    sp.done(batch);
-                }
-                Ok(Err(ExportError::Rejected { message } | ExportError::Refused { message })) => {
-                    self.stats.spans_rejected.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_rejected_by_backend, n);
-                    self.errors.report(self.name, "rejected", &message);
-                    sp.done(batch);
-                }
-                Ok(Err(ExportError::Retryable { .. })) | Err(_) => {
-                    sp.release(batch);
-                    return;
-                }
+                true
+            }
+            Step::Refused { spans, message } => {
+                self.stats.spans_rejected.fetch_add(spans, Relaxed);
+                Stats::add(&self.global.spans_rejected_by_backend, spans);
+                self.errors.report(self.name, "rejected", &message);
+                true
+            }
+            Step::Corrupt { file, reason } => {
+                self.stats.spool_corrupt_batches.fetch_add(1, Relaxed);
+                Stats::inc(&self.global.spool_corrupt_batches);
+                self.errors.report(self.name, "spool", &format!("spool: removed unreadable batch {file}: {reason}"));
+                true
             }
         }
     }
 
-    async fn send_with_retry(
-        &self,
-        exporter: &mut dyn Exporter,
-        batch: &EncodedBatch,
-        deadline: Duration,
-    ) -> Result<(), ExportError> {
+    /// Drains the backlog until it is empty or the backend fails again; `true` when nothing is left parked.
+    async fn drain_all(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog) -> bool {
+        while backlog.waiting() {
+            if !self.drain_step(exporter, backlog).await {
+                break;
+            }
+        }
+        !backlog.waiting()
+    }
+
+    /// Sends one encoded batch, retrying what can succeed until `deadline`. A batch of several traces that timed
+    /// out comes back as `Sent::TimedOut`, to be sent again in halves.
+    async fn send_with_retry(&self, exporter: &mut dyn Exporter, batch: &EncodedBatch, deadline: Duration) -> Sent {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
             self.stats.batches_sent.fetch_add(1, Relaxed);
-            let result = match timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.send(batch)).await {
+            let attempt = Instant::now();
+            let result = timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.send(batch)).await;
+            self.size.observe(batch.spans, attempt.elapsed(), result.is_err());
+            let result = match result {
                 Ok(r) => r,
+                Err(_) if batch.traces > 1 => {
+                    self.stats.retries.fetch_add(1, Relaxed);
+                    return Sent::TimedOut;
+                }
                 Err(_) => Err(ExportError::Retryable {
                     message: format!("{} export timed out", self.name),
                     retry_after: None,
@@ -353,16 +409,22 @@ impl RunCtx<'_> {
                 Err(ExportError::Retryable { message, retry_after }) => {
                     let wait = retry_after.unwrap_or_else(|| jitter(backoff));
                     if started.elapsed() + wait > deadline {
-                        return Err(ExportError::Retryable { message, retry_after });
+                        return Sent::Done(Err(ExportError::Retryable { message, retry_after }));
                     }
                     self.stats.retries.fetch_add(1, Relaxed);
                     sleep(wait).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
-                other => return other,
+                other => return Sent::Done(other),
             }
         }
     }
+}
+
+enum Sent {
+    Done(Result<(), ExportError>),
+    /// No answer within the export timeout for a batch that can be halved.
+    TimedOut,
 }
 
 /// Full jitter in [d/2, d): spreads retries of many clients without a random-number dependency.
@@ -385,4 +447,34 @@ fn estimate_bytes(t: &Trace) -> usize {
                     .sum::<usize>()
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_size_shrinks_when_the_backend_is_slow_and_grows_back_while_it_is_fast() {
+        let cfg = BatchConfig { max_spans: 512, export_timeout_ms: 16_000, ..BatchConfig::default() };
+        let size = BatchSize::new(64, &cfg);
+        size.observe(64, Duration::from_millis(100), false);
+        assert_eq!(size.get(), 81, "a full batch answered fast: grow");
+        size.observe(10, Duration::from_millis(100), false);
+        assert_eq!(size.get(), 81, "a partial batch says nothing about a bigger one");
+        size.observe(81, Duration::from_secs(2), false);
+        assert_eq!(size.get(), 81, "between a sixteenth and a quarter of the timeout: keep");
+        size.observe(81, Duration::from_secs(5), false);
+        assert_eq!(size.get(), 60, "over a quarter of the timeout: shrink");
+        size.observe(60, Duration::from_secs(16), true);
+        assert_eq!(size.get(), 30, "timed out: halve");
+        for _ in 0..10 {
+            size.observe(1, Duration::from_secs(16), true);
+        }
+        assert_eq!(size.get(), 1, "never below one span");
+        for _ in 0..100 {
+            let n = size.get() as u64;
+            size.observe(n, Duration::from_millis(1), false);
+        }
+        assert_eq!(size.get(), 512, "never above batch.maxSpans");
+    }
 }

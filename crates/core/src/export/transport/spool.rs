@@ -53,7 +53,10 @@ pub struct Claim {
 pub enum Taken {
     Batch(Claim),
     /// A file that is not a readable batch (truncated, foreign, corrupt); it was removed. Counted by the caller.
-    Corrupt { file: String, reason: String },
+    Corrupt {
+        file: String,
+        reason: String,
+    },
 }
 
 const EXT: &str = "batch";
@@ -73,7 +76,8 @@ impl Spool {
         Ok(s)
     }
 
-    /// Bytes parked (by any process, as of the last look).
+    /// Bytes parked that this process may still have to send: everything in the directory as of the last look,
+    /// or nothing once a look found only batches other processes are sending.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -161,6 +165,8 @@ impl Spool {
                 }
             });
         }
+        // Whatever is left is being sent by other processes: nothing here for this one to deliver.
+        self.bytes = 0;
         None
     }
 
