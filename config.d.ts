@@ -120,6 +120,8 @@ export interface SinkStats {
   spansDroppedQueueFull: number
   spansSpooled: number
   spansUnspooled: number
+  /** Files in the spool that were not readable batches: removed, each counted. */
+  spoolCorruptBatches: number
   batchesSent: number
   retries: number
 }
@@ -141,6 +143,7 @@ export interface ClawtraceStats {
   spansSpooled: number
   spansUnspooled: number
   spoolFullDropped: number
+  spoolCorruptBatches: number
   exportErrors: number
   queueLength: number
   sinks: Record<string, SinkStats>
