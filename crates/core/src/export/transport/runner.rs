@@ -1,12 +1,19 @@
 //! Runs one exporter: its own bounded queue, batching by spans and bytes, deadlines, retries with backoff and
 //! `Retry-After`, and splitting of rejected batches to isolate the bad trace. A slow sink only fills its own queue.
+//!
+//! Nobody waits on a sink inline: the worker offers traces without blocking (a full queue drops and counts),
+//! hands a flush over on a channel of its own (never refused, never dropped) and gets a future to wait on, or not.
+//! A sink can be told to stop at an instant (a shutdown's deadline, or a retired sink's): from then on nothing
+//! more is sent, the attempt in flight is abandoned, and what the sink still holds goes to the spool when there is
+//! one and is counted as lost (`spans_lost_shutdown`) when not.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep, timeout, Instant};
 
 use super::spool::Spool;
@@ -31,6 +38,8 @@ pub struct SinkStats {
     pub spans_spooled: AtomicU64,
     /// Taken back from the spool and delivered.
     pub spans_unspooled: AtomicU64,
+    /// Still held when the sink had to stop (shutdown deadline, retirement) and no spool took them.
+    pub spans_lost_shutdown: AtomicU64,
 }
 
 impl SinkStats {
@@ -46,27 +55,33 @@ impl SinkStats {
             ("retries", self.retries.load(Relaxed)),
             ("spans_spooled", self.spans_spooled.load(Relaxed)),
             ("spans_unspooled", self.spans_unspooled.load(Relaxed)),
+            ("spans_lost_shutdown", self.spans_lost_shutdown.load(Relaxed)),
         ]
     }
 }
 
-enum SinkMsg {
-    Trace(Arc<Trace>),
-    Flush(oneshot::Sender<()>),
+/// What the worker asks of a sink besides taking traces.
+enum SinkCtl {
+    /// Take `traces` too (what the worker closed for this flush), send everything held, sync. `done` says whether
+    /// nothing was left undelivered at a stop. With `lift_stop`, the stop is lifted once this flush is done (a
+    /// shutdown's deadline holds for what the shutdown hands over, not for a later `configure()`).
+    Flush { traces: Vec<Arc<Trace>>, lift_stop: bool, done: oneshot::Sender<bool> },
 }
 
-#[derive(Clone)]
+/// The worker's side of a running sink. Not `Clone`: dropping it is how a sink learns it is retired.
 pub struct SinkHandle {
     pub name: &'static str,
     pub stats: Arc<SinkStats>,
-    tx: mpsc::Sender<SinkMsg>,
+    tx: mpsc::Sender<Arc<Trace>>,
+    ctl: mpsc::UnboundedSender<SinkCtl>,
+    stop_at: Arc<watch::Sender<Option<Instant>>>,
 }
 
 impl SinkHandle {
     /// Never waits: a full sink queue drops the trace and counts its spans.
     pub fn offer(&self, trace: Arc<Trace>, global: &Stats) {
         let spans = trace.spans.len() as u64;
-        match self.tx.try_send(SinkMsg::Trace(trace)) {
+        match self.tx.try_send(trace) {
             Ok(()) => {
                 self.stats.traces_received.fetch_add(1, Relaxed);
                 self.stats.spans_received.fetch_add(spans, Relaxed);
@@ -78,21 +93,30 @@ impl SinkHandle {
         }
     }
 
-    /// Waits for queue space (flush and shutdown, where the caller is already waiting for delivery).
-    pub async fn offer_waiting(&self, trace: Arc<Trace>) {
-        let spans = trace.spans.len() as u64;
-        if self.tx.send(SinkMsg::Trace(trace)).await.is_ok() {
-            self.stats.traces_received.fetch_add(1, Relaxed);
-            self.stats.spans_received.fetch_add(spans, Relaxed);
+    /// Hands `traces` over past the queue bound (a flush is never refused) and returns what resolves once the
+    /// sink has sent, spooled or counted everything it held: `true` when nothing was left undelivered at a stop.
+    /// Never blocks; the caller decides how long to wait.
+    pub fn flush(&self, traces: Vec<Arc<Trace>>, lift_stop: bool) -> impl Future<Output = bool> + Send + 'static {
+        let (n_traces, n_spans) = (traces.len() as u64, traces.iter().map(|t| t.spans.len() as u64).sum::<u64>());
+        let (done, rx) = oneshot::channel();
+        let sent = self.ctl.send(SinkCtl::Flush { traces, lift_stop, done }).is_ok();
+        if sent {
+            self.stats.traces_received.fetch_add(n_traces, Relaxed);
+            self.stats.spans_received.fetch_add(n_spans, Relaxed);
         }
+        async move { sent && rx.await.unwrap_or(false) }
     }
 
-    /// Resolves once everything offered before it was exported (or given up on).
-    pub async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(SinkMsg::Flush(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
+    /// From `at` on, nothing more is sent: the attempt in flight is abandoned and what is held is parked.
+    pub fn stop_at(&self, at: Instant) {
+        self.stop_at.send_replace(Some(at));
+    }
+
+    /// Takes the sink out of service: it keeps sending what it holds until `at`, parks the rest, shuts its exporter
+    /// down and ends. The future resolves when it has handed everything over.
+    pub fn retire(self, at: Instant) -> impl Future<Output = bool> + Send + 'static {
+        self.stop_at(at);
+        self.flush(Vec::new(), false)
     }
 }
 
@@ -108,55 +132,77 @@ pub fn spawn_sink_with_spool(
     errors: ErrorReporter,
     mut spool: Option<Spool>,
 ) -> SinkHandle {
-    let (tx, mut rx) = mpsc::channel::<SinkMsg>(cfg.queue_traces);
+    let (tx, mut rx) = mpsc::channel::<Arc<Trace>>(cfg.queue_traces);
+    let (ctl, mut ctl_rx) = mpsc::unbounded_channel::<SinkCtl>();
+    let stop_at = Arc::new(watch::channel(None).0);
     let stats = Arc::new(SinkStats::default());
     let name = exporter.name();
-    let handle = SinkHandle { name, stats: stats.clone(), tx };
+    let handle = SinkHandle { name, stats: stats.clone(), tx, ctl, stop_at: stop_at.clone() };
     tokio::spawn(async move {
         let mut pending: Vec<Arc<Trace>> = Vec::new();
         let mut pending_spans = 0usize;
         let mut deadline: Option<Instant> = None;
         let mut probe = tokio::time::interval(SPOOL_PROBE);
         probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let ctx = RunCtx { cfg: &cfg, stats: &stats, global: &global, errors: &errors, name };
+        let ctx = RunCtx {
+            cfg: &cfg,
+            stats: &stats,
+            global: &global,
+            errors: &errors,
+            name,
+            stop: stop_at.subscribe(),
+            parked_at_stop: AtomicU64::new(0),
+        };
+        let mut ctl_open = true;
         loop {
-            let msg = tokio::select! {
-                m = rx.recv() => m,
+            tokio::select! {
+                // A flush first: it takes everything queued before it anyway.
+                biased;
+                c = ctl_rx.recv(), if ctl_open => match c {
+                    Some(SinkCtl::Flush { traces, lift_stop, done }) => {
+                        while let Ok(t) = rx.try_recv() {
+                            pending.push(t);
+                        }
+                        pending.extend(traces);
+                        let parked_before = ctx.parked_at_stop.load(Relaxed);
+                        ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
+                        pending_spans = 0;
+                        deadline = None;
+                        ctx.sync(exporter.as_mut()).await;
+                        let _ = done.send(ctx.parked_at_stop.load(Relaxed) == parked_before);
+                        if lift_stop {
+                            stop_at.send_replace(None);
+                        }
+                    }
+                    None => ctl_open = false,
+                },
+                m = rx.recv() => match m {
+                    Some(t) => {
+                        pending_spans += t.spans.len();
+                        pending.push(t);
+                        deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
+                        if pending_spans >= cfg.max_spans {
+                            ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
+                            pending_spans = 0;
+                            deadline = None;
+                        }
+                    }
+                    None => {
+                        // Retired: what is held goes out (until the stop), then the exporter shuts down.
+                        ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
+                        let _ = timeout(Duration::from_millis(cfg.export_timeout_ms), exporter.shutdown()).await;
+                        break;
+                    }
+                },
                 _ = sleep_until_opt(deadline) => {
                     ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
                     pending_spans = 0;
                     deadline = None;
-                    continue;
                 }
                 _ = probe.tick(), if spool.is_some() => {
-                    ctx.drain_spool(exporter.as_mut(), &mut spool).await;
-                    continue;
-                }
-            };
-            match msg {
-                Some(SinkMsg::Trace(t)) => {
-                    pending_spans += t.spans.len();
-                    pending.push(t);
-                    deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
-                    if pending_spans >= cfg.max_spans {
-                        ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
-                        pending_spans = 0;
-                        deadline = None;
+                    if !ctx.stopped() {
+                        ctx.drain_spool(exporter.as_mut(), &mut spool).await;
                     }
-                }
-                Some(SinkMsg::Flush(done)) => {
-                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
-                    pending_spans = 0;
-                    deadline = None;
-                    if let Err(e) = exporter.flush().await {
-                        errors.report(name, "flush", e.message());
-                    }
-                    let _ = done.send(());
-                }
-                None => {
-                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
-                    let _ = exporter.flush().await;
-                    break;
                 }
             }
         }
@@ -177,9 +223,49 @@ struct RunCtx<'a> {
     global: &'a Stats,
     errors: &'a ErrorReporter,
     name: &'static str,
+    stop: watch::Receiver<Option<Instant>>,
+    /// Spans parked because the sink had to stop (spooled or lost): a flush that parks any did not deliver.
+    parked_at_stop: AtomicU64,
 }
 
 impl RunCtx<'_> {
+    fn stopped(&self) -> bool {
+        self.stop.borrow().is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Resolves when the stop instant passes (never, while there is none).
+    async fn until_stop(&self) {
+        let mut stop = self.stop.clone();
+        loop {
+            let at = *stop.borrow_and_update();
+            match at {
+                Some(at) => tokio::select! {
+                    _ = tokio::time::sleep_until(at) => return,
+                    changed = stop.changed() => if changed.is_err() {
+                        tokio::time::sleep_until(at).await;
+                        return;
+                    },
+                },
+                None => {
+                    if stop.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes what was sent durable (fsync for files), unless the sink has to stop first.
+    async fn sync(&self, exporter: &mut dyn Exporter) {
+        let flushed = tokio::select! {
+            r = exporter.flush() => Some(r),
+            _ = self.until_stop() => None,
+        };
+        if let Some(Err(e)) = flushed {
+            self.errors.report(self.name, "flush", e.message());
+        }
+    }
+
     /// Cuts the pending traces into batches bounded by spans and (estimated) bytes and sends each.
     async fn send_all(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>, traces: Vec<Arc<Trace>>) {
         let mut batch: Vec<Arc<Trace>> = Vec::new();
@@ -205,6 +291,10 @@ impl RunCtx<'_> {
         let mut work = VecDeque::from([batch]);
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
+            if self.stopped() {
+                self.park_at_stop(spool, &b, n);
+                continue;
+            }
             // Encoded once: every attempt sends the same bytes.
             let encoded = match exporter.encode(&b) {
                 Ok(e) => e,
@@ -220,14 +310,38 @@ impl RunCtx<'_> {
             } else {
                 Duration::from_millis(self.cfg.retry_deadline_ms)
             };
-            match self.send_with_retry(exporter, &encoded, deadline).await {
-                Ok(()) => {
+            let sent = tokio::select! {
+                r = self.send_with_retry(exporter, &encoded, deadline) => Some(r),
+                _ = self.until_stop() => None,
+            };
+            match sent {
+                None => self.park_at_stop(spool, &b, n),
+                Some(Ok(())) => {
                     self.stats.spans_exported.fetch_add(n, Relaxed);
                     Stats::add(&self.global.spans_exported, n);
                     Stats::add(&self.global.traces_exported, b.len() as u64);
                 }
-                Err(e) => self.count_failure(e, b, n, spool, &mut work),
+                Some(Err(e)) => self.count_failure(e, b, n, spool, &mut work),
             }
+        }
+    }
+
+    /// The sink has to stop: the batch goes to the spool when there is one, else it is lost, and counted.
+    fn park_at_stop(&self, spool: &mut Option<Spool>, batch: &[Arc<Trace>], n: u64) {
+        self.parked_at_stop.fetch_add(n, Relaxed);
+        let parked = match spool.as_mut() {
+            Some(s) => s.push(batch).map_err(|e| self.errors.report(self.name, "spool", &e)).is_ok(),
+            None => false,
+        };
+        if parked {
+            self.stats.spans_spooled.fetch_add(n, Relaxed);
+            Stats::add(&self.global.spans_spooled, n);
+        } else {
+            if spool.is_some() {
+                Stats::add(&self.global.spool_full_dropped, n);
+            }
+            self.stats.spans_lost_shutdown.fetch_add(n, Relaxed);
+            Stats::add(&self.global.spans_lost_shutdown, n);
         }
     }
 
@@ -385,4 +499,96 @@ fn estimate_bytes(t: &Trace) -> usize {
                     .sum::<usize>()
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::BoxFuture;
+    use crate::model::SpanRole;
+
+    /// A backend that accepts the request and never answers.
+    struct Hanging;
+
+    impl Exporter for Hanging {
+        fn name(&self) -> &'static str {
+            "otlp"
+        }
+        fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
+            Ok(EncodedBatch::new(Vec::new(), "application/x-protobuf", None, batch))
+        }
+        fn send<'a>(&'a mut self, _: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn trace(n: u8) -> Arc<Trace> {
+        let spans =
+            vec![crate::testing::span(n, 1, None, SpanRole::Turn), crate::testing::span(n, 2, Some(1), SpanRole::Run)];
+        Arc::new(Trace { trace_id: [n; 16], spans, straggler: false, incomplete: false })
+    }
+
+    fn batch_cfg() -> BatchConfig {
+        BatchConfig { max_spans: 4, max_delay_ms: 10, queue_traces: 2, ..BatchConfig::default() }
+    }
+
+    /// Runs a hanging sink: `offered` traces through the queue, `flushed` through a shutdown flush stopping soon.
+    async fn shut_down_hanging(spool: Option<Spool>, offered: u8, flushed: u8) -> (Arc<SinkStats>, Arc<Stats>, bool) {
+        let global = Arc::new(Stats::default());
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), spool);
+        for n in 0..offered {
+            h.offer(trace(n), &global);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        h.stop_at(Instant::now() + Duration::from_millis(200));
+        let done = h.flush((100..100 + flushed).map(trace).collect(), true);
+        let delivered = timeout(Duration::from_secs(10), done).await.expect("the stop ends the flush");
+        (h.stats.clone(), global, delivered)
+    }
+
+    #[tokio::test]
+    async fn at_a_stop_what_a_hanging_sink_holds_is_counted_lost_and_adds_up() {
+        let (s, global, delivered) = shut_down_hanging(None, 6, 5).await;
+        assert!(!delivered, "a flush that lost spans did not deliver");
+        let received = s.spans_received.load(Relaxed);
+        let dropped = s.spans_dropped_queue_full.load(Relaxed);
+        assert_eq!(received + dropped, 2 * 11, "every span offered or flushed is received or dropped, counted");
+        assert_eq!(received, 2 * 5 + 2 * 6 - dropped, "a flush's traces are never refused by the full queue");
+        assert_eq!(s.spans_exported.load(Relaxed), 0);
+        assert_eq!(s.spans_lost_shutdown.load(Relaxed), received, "exported + spooled + lost = received");
+        assert_eq!(Stats::get(&global.spans_lost_shutdown), received);
+    }
+
+    #[tokio::test]
+    async fn at_a_stop_a_spool_takes_what_a_hanging_sink_holds() {
+        let dir = std::env::temp_dir().join(format!("clawtrace-runner-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Spool::open(&dir, "otlp", 1 << 20).unwrap();
+        let (s, _, delivered) = shut_down_hanging(Some(spool), 2, 4).await;
+        assert!(!delivered);
+        let received = s.spans_received.load(Relaxed);
+        assert_eq!(received, 2 * 6, "nothing dropped: the queue had room");
+        assert_eq!(s.spans_spooled.load(Relaxed), received, "exported + spooled + lost = received");
+        assert_eq!(s.spans_lost_shutdown.load(Relaxed), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_retired_sink_ends_by_its_stop_and_a_later_flush_is_unaffected_by_an_earlier_stop() {
+        let global = Arc::new(Stats::default());
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), None);
+        h.offer(trace(1), &global);
+        let stats = h.stats.clone();
+        let handed_over = h.retire(Instant::now() + Duration::from_millis(100));
+        assert!(!timeout(Duration::from_secs(10), handed_over).await.expect("retirement is bounded"));
+        assert_eq!(stats.spans_lost_shutdown.load(Relaxed), 2);
+
+        // A stop lifted after its flush: what comes later is sent again (here: tried, so not parked at once).
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), None);
+        h.stop_at(Instant::now());
+        assert!(timeout(Duration::from_secs(10), h.flush(Vec::new(), true)).await.unwrap());
+        let late = h.flush(vec![trace(2)], false);
+        assert!(timeout(Duration::from_millis(300), late).await.is_err(), "the hanging backend is tried again");
+        assert_eq!(h.stats.spans_lost_shutdown.load(Relaxed), 0);
+    }
 }
