@@ -104,7 +104,7 @@ impl Registry {
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         self.accepting.store(false, Ordering::Relaxed);
         match self.pipeline.get() {
-            Some(Ok(p)) => p.flush(true, timeout).await,
+            Some(Ok(p)) => p.shutdown(timeout).await,
             _ => true,
         }
     }

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 use super::ingress::Ingress;
-use super::Control;
+use super::{Control, Handover};
 use crate::assemble::{AssembleConfig, Assembler};
-use crate::config::{process_env, Config};
+use crate::config::{process_env, BatchConfig, Config};
 use crate::enrich::EnrichConfig;
 use crate::errors::ErrorReporter;
 use crate::export::registry::{self, BuiltSink};
@@ -68,6 +68,7 @@ pub(super) async fn run(
         assembler: Assembler::new(assemble_config(&cfg).expect("the default configuration compiles"), stats.clone()),
         reorder: Reorder::new(cfg.reorder_window_ms, 100_000),
         sinks: Vec::new(),
+        batch: cfg.batch.clone(),
         sampler: Sampler::new(&cfg.sampling, &process_env),
         published,
         stats,
@@ -95,6 +96,9 @@ pub(super) async fn run(
             _ = rx.wait() => {
                 // A bounded drain, then back to the select: control messages and ticks are never starved.
                 rx.drain(DRAIN_PER_WAKE, |i| w.take(i));
+                // And a turn for everyone else: under a flood the queue is never empty, so without this the worker
+                // never returns `Pending`, and the sink tasks it wakes (queued behind it on this thread) starve.
+                tokio::task::yield_now().await;
             }
             _ = ticker.tick() => w.tick(),
         }
@@ -105,6 +109,8 @@ struct Worker {
     assembler: Assembler,
     reorder: Reorder,
     sinks: Vec<SinkHandle>,
+    /// The batch settings the sinks in service run with (their retry deadline bounds their retirement).
+    batch: BatchConfig,
     sampler: Sampler,
     published: super::SinkRegistry,
     stats: Arc<Stats>,
@@ -179,12 +185,12 @@ impl Worker {
         }
     }
 
+    /// Handles a control message without waiting for any sink: what the caller waits for goes back to it.
     async fn control(&mut self, c: Control, rx: &Ingress) {
         match c {
             Control::Configure(cfg, done) => {
-                // What was assembled under the old configuration leaves through the old sinks first.
-                self.drain_queue(rx);
-                self.flush_sinks().await;
+                // What was assembled under the old configuration leaves through the old sinks.
+                self.drain_accepted(rx).await;
                 let built = assemble_config(&cfg).and_then(|a| Ok((a, registry::build(&cfg, &process_env)?)));
                 let (assemble, sinks) = match built {
                     Ok(b) => b,
@@ -196,14 +202,14 @@ impl Worker {
                 rx.set_limits(cfg.queue_capacity, cfg.queue_max_bytes);
                 self.assembler.set_config(assemble);
                 self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
+                let handover = self.retire_sinks();
                 self.set_sinks(sinks, &cfg);
                 self.sampler = Sampler::new(&cfg.sampling, &process_env);
                 self.errors.reset();
-                let _ = done.send(Ok(()));
+                let _ = done.send(Ok(handover));
             }
-            Control::Flush { close_open, forget, done } => {
-                // Everything accepted before the flush call is already in the queue: take it all first.
-                self.drain_queue(rx);
+            Control::Flush { close_open, forget, stop_at, deadline, done } => {
+                self.drain_accepted(rx).await;
                 let now = self.clock.now();
                 self.reorder.drain(&mut self.released);
                 self.assemble_released(now);
@@ -212,21 +218,50 @@ impl Worker {
                 } else {
                     self.assembler.flush_closed(now, &mut self.finished);
                 }
-                // A flush hands over everything at once: wait for sink queue space instead of dropping.
-                for t in self.finished.drain(..) {
-                    let Some(t) = Self::admit(&mut self.sampler, &self.stats, t) else { continue };
-                    for s in &self.sinks {
-                        s.offer_waiting(t.clone()).await;
-                    }
-                }
-                let delivered = self.flush_sinks().await;
+                let closed: Vec<_> = std::mem::take(&mut self.finished)
+                    .into_iter()
+                    .filter_map(|t| Self::admit(&mut self.sampler, &self.stats, t))
+                    .collect();
+                let delivered: Vec<_> = self
+                    .sinks
+                    .iter()
+                    .map(|s| {
+                        if let Some(at) = stop_at {
+                            s.stop_at(at);
+                        }
+                        s.flush(closed.clone(), stop_at.is_some())
+                    })
+                    .collect();
                 if forget {
                     self.assembler.forget_history();
                     self.reorder.forget_history();
                 }
-                let _ = done.send(delivered);
+                tokio::spawn(async move {
+                    let all = async {
+                        let mut ok = true;
+                        for d in delivered {
+                            ok &= d.await;
+                        }
+                        ok
+                    };
+                    let _ = done.send(matches!(tokio::time::timeout_at(deadline, all).await, Ok(true)));
+                });
             }
         }
+    }
+
+    /// Takes the sinks in service out of it: each keeps sending what it holds until its retry deadline, then
+    /// parks the rest. The returned future resolves when all of them handed over.
+    fn retire_sinks(&mut self) -> Handover {
+        let at = tokio::time::Instant::now() + Duration::from_millis(self.batch.retry_deadline_ms);
+        let retiring: Vec<_> = std::mem::take(&mut self.sinks).into_iter().map(|s| s.retire(at)).collect();
+        Box::pin(async move {
+            let mut ok = true;
+            for r in retiring {
+                ok &= r.await;
+            }
+            ok
+        })
     }
 
     fn set_sinks(&mut self, sinks: Vec<BuiltSink>, cfg: &Config) {
@@ -236,20 +271,22 @@ impl Worker {
                 spawn_sink_with_spool(s.exporter, cfg.batch.clone(), self.stats.clone(), self.errors.clone(), s.spool)
             })
             .collect();
+        self.batch = cfg.batch.clone();
         *self.published.lock().unwrap_or_else(|e| e.into_inner()) =
             self.sinks.iter().map(|s| (s.name, s.stats.clone())).collect();
     }
 
-    fn drain_queue(&mut self, rx: &Ingress) {
-        while rx.drain(DRAIN_PER_WAKE, |i| self.take(i)) > 0 {}
-    }
-
-    /// `true` when every sink delivered everything (nothing pending, nothing parked in a spool).
-    async fn flush_sinks(&self) -> bool {
-        let mut delivered = true;
-        for s in &self.sinks {
-            delivered &= s.flush().await;
+    /// Takes what was accepted before this call, in bounded drains with a yield between them. Only that: under
+    /// a flood the queue is never empty, and a flush or a reconfiguration must still end.
+    async fn drain_accepted(&mut self, rx: &Ingress) {
+        let mut left = rx.len();
+        while left > 0 {
+            let n = rx.drain(left.min(DRAIN_PER_WAKE), |i| self.take(i));
+            if n == 0 {
+                break;
+            }
+            left -= n;
+            tokio::task::yield_now().await;
         }
-        delivered
     }
 }

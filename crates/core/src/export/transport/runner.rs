@@ -1,12 +1,19 @@
 //! Runs one exporter: its own bounded queue, batching by spans and bytes, deadlines, retries with backoff and
 //! `Retry-After`, and splitting of rejected batches to isolate the bad trace. A slow sink only fills its own queue.
+//!
+//! Nobody waits on a sink inline: the worker offers traces without blocking (a full queue drops and counts),
+//! hands a flush over on a channel of its own (never refused, never dropped) and gets a future to wait on, or not.
+//! A sink can be told to stop at an instant (a shutdown's deadline, or a retired sink's): from then on nothing
+//! more is sent, the attempt in flight is abandoned, and what the sink still holds goes to the spool when there is
+//! one and is counted as lost (`spans_lost_shutdown`) when not.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep, timeout, Instant};
 
 use super::backlog::{Backlog, Step};
@@ -34,6 +41,8 @@ pub struct SinkStats {
     pub spans_unspooled: AtomicU64,
     /// Files in the spool that were not readable batches (removed; their spans are unknown).
     pub spool_corrupt_batches: AtomicU64,
+    /// Still held when the sink had to stop (shutdown deadline, retirement) and no spool took them.
+    pub spans_lost_shutdown: AtomicU64,
 }
 
 impl SinkStats {
@@ -50,28 +59,33 @@ impl SinkStats {
             ("spans_spooled", self.spans_spooled.load(Relaxed)),
             ("spans_unspooled", self.spans_unspooled.load(Relaxed)),
             ("spool_corrupt_batches", self.spool_corrupt_batches.load(Relaxed)),
+            ("spans_lost_shutdown", self.spans_lost_shutdown.load(Relaxed)),
         ]
     }
 }
 
-enum SinkMsg {
-    Trace(Arc<Trace>),
-    /// Answers whether everything is delivered: nothing pending, nothing parked.
-    Flush(oneshot::Sender<bool>),
+/// What the worker asks of a sink besides taking traces.
+enum SinkCtl {
+    /// Take `traces` too (what the worker closed for this flush), send everything held, sync. `done` says whether
+    /// nothing was left undelivered at a stop. With `lift_stop`, the stop is lifted once this flush is done (a
+    /// shutdown's deadline holds for what the shutdown hands over, not for a later `configure()`).
+    Flush { traces: Vec<Arc<Trace>>, lift_stop: bool, done: oneshot::Sender<bool> },
 }
 
-#[derive(Clone)]
+/// The worker's side of a running sink. Not `Clone`: dropping it is how a sink learns it is retired.
 pub struct SinkHandle {
     pub name: &'static str,
     pub stats: Arc<SinkStats>,
-    tx: mpsc::Sender<SinkMsg>,
+    tx: mpsc::Sender<Arc<Trace>>,
+    ctl: mpsc::UnboundedSender<SinkCtl>,
+    stop_at: Arc<watch::Sender<Option<Instant>>>,
 }
 
 impl SinkHandle {
     /// Never waits: a full sink queue drops the trace and counts its spans.
     pub fn offer(&self, trace: Arc<Trace>, global: &Stats) {
         let spans = trace.spans.len() as u64;
-        match self.tx.try_send(SinkMsg::Trace(trace)) {
+        match self.tx.try_send(trace) {
             Ok(()) => {
                 self.stats.traces_received.fetch_add(1, Relaxed);
                 self.stats.spans_received.fetch_add(spans, Relaxed);
@@ -83,23 +97,30 @@ impl SinkHandle {
         }
     }
 
-    /// Waits for queue space (flush and shutdown, where the caller is already waiting for delivery).
-    pub async fn offer_waiting(&self, trace: Arc<Trace>) {
-        let spans = trace.spans.len() as u64;
-        if self.tx.send(SinkMsg::Trace(trace)).await.is_ok() {
-            self.stats.traces_received.fetch_add(1, Relaxed);
-            self.stats.spans_received.fetch_add(spans, Relaxed);
+    /// Hands `traces` over past the queue bound (a flush is never refused) and returns what resolves once the
+    /// sink has sent, spooled or counted everything it held: `true` when nothing was left undelivered at a stop.
+    /// Never blocks; the caller decides how long to wait.
+    pub fn flush(&self, traces: Vec<Arc<Trace>>, lift_stop: bool) -> impl Future<Output = bool> + Send + 'static {
+        let (n_traces, n_spans) = (traces.len() as u64, traces.iter().map(|t| t.spans.len() as u64).sum::<u64>());
+        let (done, rx) = oneshot::channel();
+        let sent = self.ctl.send(SinkCtl::Flush { traces, lift_stop, done }).is_ok();
+        if sent {
+            self.stats.traces_received.fetch_add(n_traces, Relaxed);
+            self.stats.spans_received.fetch_add(n_spans, Relaxed);
         }
+        async move { sent && rx.await.unwrap_or(false) }
     }
 
-    /// Resolves once everything offered before it was exported, parked or given up on, and the backlog was
-    /// offered to the backend again: `true` when all of it was delivered (a parked batch is not delivered).
-    pub async fn flush(&self) -> bool {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(SinkMsg::Flush(tx)).await.is_ok() {
-            return rx.await.unwrap_or(false);
-        }
-        false
+    /// From `at` on, nothing more is sent: the attempt in flight is abandoned and what is held is parked.
+    pub fn stop_at(&self, at: Instant) {
+        self.stop_at.send_replace(Some(at));
+    }
+
+    /// Takes the sink out of service: it keeps sending what it holds until `at`, parks the rest, shuts its exporter
+    /// down and ends. The future resolves when it has handed everything over.
+    pub fn retire(self, at: Instant) -> impl Future<Output = bool> + Send + 'static {
+        self.stop_at(at);
+        self.flush(Vec::new(), false)
     }
 }
 
@@ -110,58 +131,88 @@ pub fn spawn_sink_with_spool(
     errors: ErrorReporter,
     spool: Option<Spool>,
 ) -> SinkHandle {
-    let (tx, mut rx) = mpsc::channel::<SinkMsg>(cfg.queue_traces);
+    let (tx, mut rx) = mpsc::channel::<Arc<Trace>>(cfg.queue_traces);
+    let (ctl, mut ctl_rx) = mpsc::unbounded_channel::<SinkCtl>();
+    let stop_at = Arc::new(watch::channel(None).0);
     let stats = Arc::new(SinkStats::default());
     let name = exporter.name();
-    let handle = SinkHandle { name, stats: stats.clone(), tx };
+    let handle = SinkHandle { name, stats: stats.clone(), tx, ctl, stop_at: stop_at.clone() };
     tokio::spawn(async move {
         let mut pending: Vec<Arc<Trace>> = Vec::new();
         let mut pending_spans = 0usize;
         let mut deadline: Option<Instant> = None;
         let mut backlog = Backlog::new(spool);
         let size = BatchSize::new(cfg.max_spans.min(exporter.initial_batch_spans().unwrap_or(usize::MAX)), &cfg);
-        let ctx = RunCtx { cfg: &cfg, stats: &stats, global: &global, errors: &errors, name, size: &size };
+        let ctx = RunCtx {
+            cfg: &cfg,
+            stats: &stats,
+            global: &global,
+            errors: &errors,
+            name,
+            stop: stop_at.subscribe(),
+            parked_at_stop: AtomicU64::new(0),
+            size: &size,
+        };
+        let mut ctl_open = true;
+        // Whether the backlog goes before live traces this turn: it drains at the backend's pace, one parked batch
+        // every other turn when live traces keep coming, so neither starves the other.
+        let mut backlog_first = false;
         loop {
-            let msg = tokio::select! {
-                m = rx.recv() => m,
+            backlog_first = !backlog_first;
+            tokio::select! {
+                // A flush first: it takes everything queued before it anyway.
+                biased;
+                c = ctl_rx.recv(), if ctl_open => match c {
+                    Some(SinkCtl::Flush { traces, lift_stop, done }) => {
+                        while let Ok(t) = rx.try_recv() {
+                            pending.push(t);
+                        }
+                        pending.extend(traces);
+                        let parked_before = ctx.parked_at_stop.load(Relaxed);
+                        ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
+                        pending_spans = 0;
+                        deadline = None;
+                        ctx.sync(exporter.as_mut()).await;
+                        // What was parked before goes back to the backend too: a flush is done when it is delivered.
+                        let drained = tokio::select! {
+                            d = ctx.drain_all(exporter.as_mut(), &mut backlog) => d,
+                            _ = ctx.until_stop() => false,
+                        };
+                        let _ = done.send(drained && ctx.parked_at_stop.load(Relaxed) == parked_before);
+                        if lift_stop {
+                            stop_at.send_replace(None);
+                        }
+                    }
+                    None => ctl_open = false,
+                },
+                _ = sleep_until_opt(backlog.due()), if backlog_first && !ctx.stopped() => {
+                    ctx.drain_step(exporter.as_mut(), &mut backlog).await;
+                }
+                m = rx.recv() => match m {
+                    Some(t) => {
+                        pending_spans += t.spans.len();
+                        pending.push(t);
+                        deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
+                        if pending_spans >= size.get() {
+                            ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
+                            pending_spans = 0;
+                            deadline = None;
+                        }
+                    }
+                    None => {
+                        // Retired: what is held goes out (until the stop), then the exporter shuts down.
+                        ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
+                        let _ = timeout(Duration::from_millis(cfg.export_timeout_ms), exporter.shutdown()).await;
+                        break;
+                    }
+                },
                 _ = sleep_until_opt(deadline) => {
                     ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
                     pending_spans = 0;
                     deadline = None;
-                    continue;
                 }
-                // One parked batch per turn: the backlog drains at the backend's pace, live batches interleaved.
-                _ = sleep_until_opt(backlog.due()) => {
+                _ = sleep_until_opt(backlog.due()), if !backlog_first && !ctx.stopped() => {
                     ctx.drain_step(exporter.as_mut(), &mut backlog).await;
-                    continue;
-                }
-            };
-            match msg {
-                Some(SinkMsg::Trace(t)) => {
-                    pending_spans += t.spans.len();
-                    pending.push(t);
-                    deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
-                    if pending_spans >= size.get() {
-                        ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
-                        pending_spans = 0;
-                        deadline = None;
-                    }
-                }
-                Some(SinkMsg::Flush(done)) => {
-                    ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
-                    pending_spans = 0;
-                    deadline = None;
-                    let mut delivered = ctx.drain_all(exporter.as_mut(), &mut backlog).await;
-                    if let Err(e) = exporter.flush().await {
-                        errors.report(name, "flush", e.message());
-                        delivered = false;
-                    }
-                    let _ = done.send(delivered);
-                }
-                None => {
-                    ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
-                    let _ = exporter.shutdown().await;
-                    break;
                 }
             }
         }
@@ -221,17 +272,57 @@ struct RunCtx<'a> {
     global: &'a Stats,
     errors: &'a ErrorReporter,
     name: &'static str,
+    stop: watch::Receiver<Option<Instant>>,
+    /// Spans parked because the sink had to stop (spooled or lost): a flush that parks any did not deliver.
+    parked_at_stop: AtomicU64,
     size: &'a BatchSize,
 }
 
 impl RunCtx<'_> {
+    fn stopped(&self) -> bool {
+        self.stop.borrow().is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Resolves when the stop instant passes (never, while there is none).
+    async fn until_stop(&self) {
+        let mut stop = self.stop.clone();
+        loop {
+            let at = *stop.borrow_and_update();
+            match at {
+                Some(at) => tokio::select! {
+                    _ = tokio::time::sleep_until(at) => return,
+                    changed = stop.changed() => if changed.is_err() {
+                        tokio::time::sleep_until(at).await;
+                        return;
+                    },
+                },
+                None => {
+                    if stop.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes what was sent durable (fsync for files), unless the sink has to stop first.
+    async fn sync(&self, exporter: &mut dyn Exporter) {
+        let flushed = tokio::select! {
+            r = exporter.flush() => Some(r),
+            _ = self.until_stop() => None,
+        };
+        if let Some(Err(e)) = flushed {
+            self.errors.report(self.name, "flush", e.message());
+        }
+    }
+
     /// Cuts the pending traces into batches bounded by spans and (estimated) bytes and sends each.
     async fn send_all(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog, traces: Vec<Arc<Trace>>) {
         let mut batch: Vec<Arc<Trace>> = Vec::new();
         let (mut spans, mut bytes) = (0usize, 0usize);
         for t in traces {
             let (s, b) = (t.spans.len(), estimate_bytes(&t));
-            if !batch.is_empty() && (spans + s > self.size.get() || bytes + b > self.cfg.max_bytes) {
+            if !batch.is_empty() && (spans + s > self.cfg.max_spans || bytes + b > self.cfg.max_bytes) {
                 self.send_isolating(exporter, backlog, std::mem::take(&mut batch)).await;
                 spans = 0;
                 bytes = 0;
@@ -245,12 +336,13 @@ impl RunCtx<'_> {
         }
     }
 
-    /// Sends a batch; a rejected batch is halved until the rejected trace stands alone.
+    /// Sends a batch; a rejected batch is halved until the rejected trace stands alone, and so is a batch that
+    /// timed out (the batch size shrinks meanwhile).
     async fn send_isolating(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog, batch: Vec<Arc<Trace>>) {
         let mut work = VecDeque::from([batch]);
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
-            // Encoded once: every attempt sends the same bytes.
+            // Encoded once: every attempt sends the same bytes, and a parked batch is these bytes.
             let encoded = match exporter.encode(&b) {
                 Ok(e) => e,
                 Err(e) => {
@@ -258,23 +350,32 @@ impl RunCtx<'_> {
                     continue;
                 }
             };
+            if self.stopped() {
+                self.park(backlog, Some(&encoded), n, true);
+                continue;
+            }
             // With a backlog already spooled the backend is known to be down: one attempt, then join the backlog
             // (in order), instead of holding live traffic for the whole retry deadline.
             let deadline =
                 if backlog.waiting() { Duration::ZERO } else { Duration::from_millis(self.cfg.retry_deadline_ms) };
-            match self.send_with_retry(exporter, &encoded, deadline).await {
-                Sent::TimedOut => {
+            let sent = tokio::select! {
+                r = self.send_with_retry(exporter, &encoded, deadline) => Some(r),
+                _ = self.until_stop() => None,
+            };
+            match sent {
+                None => self.park(backlog, Some(&encoded), n, true),
+                Some(Sent::TimedOut) => {
                     let mut b = b;
                     let right = b.split_off(b.len() / 2);
                     work.push_front(right);
                     work.push_front(b);
                 }
-                Sent::Done(Ok(())) => {
+                Some(Sent::Done(Ok(()))) => {
                     self.stats.spans_exported.fetch_add(n, Relaxed);
                     Stats::add(&self.global.spans_exported, n);
                     Stats::add(&self.global.traces_exported, b.len() as u64);
                 }
-                Sent::Done(Err(e)) => self.count_failure(e, b, Some(&encoded), n, backlog, &mut work),
+                Some(Sent::Done(Err(e))) => self.count_failure(e, b, Some(&encoded), n, backlog, &mut work),
             }
         }
     }
@@ -318,14 +419,17 @@ impl RunCtx<'_> {
             }
             ExportError::Retryable { message, .. } => {
                 self.errors.report(self.name, "unavailable", &message);
-                self.park(backlog, encoded, n);
+                self.park(backlog, encoded, n, false);
             }
         }
     }
 
-    /// A batch the backend would not take in time goes to the spool when there is one; otherwise it is lost,
-    /// and counted.
-    fn park(&self, backlog: &mut Backlog, encoded: Option<&EncodedBatch>, n: u64) {
+    /// A batch the backend would not take in time (or that was still held when the sink had to stop, `at_stop`)
+    /// goes to the spool when there is one; otherwise it is lost, and counted under the reason.
+    fn park(&self, backlog: &mut Backlog, encoded: Option<&EncodedBatch>, n: u64, at_stop: bool) {
+        if at_stop {
+            self.parked_at_stop.fetch_add(n, Relaxed);
+        }
         let parked = match encoded {
             Some(e) => backlog.park(e).map_err(|full| {
                 if let Some(reason) = full {
@@ -338,6 +442,9 @@ impl RunCtx<'_> {
         if parked.is_ok() {
             self.stats.spans_spooled.fetch_add(n, Relaxed);
             Stats::add(&self.global.spans_spooled, n);
+        } else if at_stop {
+            self.stats.spans_lost_shutdown.fetch_add(n, Relaxed);
+            Stats::add(&self.global.spans_lost_shutdown, n);
         } else {
             self.stats.spans_failed.fetch_add(n, Relaxed);
             Stats::add(&self.global.spans_failed_export, n);
@@ -452,6 +559,93 @@ fn estimate_bytes(t: &Trace) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::BoxFuture;
+    use crate::model::SpanRole;
+
+    /// A backend that accepts the request and never answers.
+    struct Hanging;
+
+    impl Exporter for Hanging {
+        fn name(&self) -> &'static str {
+            "otlp"
+        }
+        fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
+            Ok(EncodedBatch::new(Vec::new(), "application/x-protobuf", None, batch))
+        }
+        fn send<'a>(&'a mut self, _: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn trace(n: u8) -> Arc<Trace> {
+        let spans =
+            vec![crate::testing::span(n, 1, None, SpanRole::Turn), crate::testing::span(n, 2, Some(1), SpanRole::Run)];
+        Arc::new(Trace { trace_id: [n; 16], spans, straggler: false, incomplete: false })
+    }
+
+    fn batch_cfg() -> BatchConfig {
+        BatchConfig { max_spans: 4, max_delay_ms: 10, queue_traces: 2, ..BatchConfig::default() }
+    }
+
+    /// Runs a hanging sink: `offered` traces through the queue, `flushed` through a shutdown flush stopping soon.
+    async fn shut_down_hanging(spool: Option<Spool>, offered: u8, flushed: u8) -> (Arc<SinkStats>, Arc<Stats>, bool) {
+        let global = Arc::new(Stats::default());
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), spool);
+        for n in 0..offered {
+            h.offer(trace(n), &global);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        h.stop_at(Instant::now() + Duration::from_millis(200));
+        let done = h.flush((100..100 + flushed).map(trace).collect(), true);
+        let delivered = timeout(Duration::from_secs(10), done).await.expect("the stop ends the flush");
+        (h.stats.clone(), global, delivered)
+    }
+
+    #[tokio::test]
+    async fn at_a_stop_what_a_hanging_sink_holds_is_counted_lost_and_adds_up() {
+        let (s, global, delivered) = shut_down_hanging(None, 6, 5).await;
+        assert!(!delivered, "a flush that lost spans did not deliver");
+        let received = s.spans_received.load(Relaxed);
+        let dropped = s.spans_dropped_queue_full.load(Relaxed);
+        assert_eq!(received + dropped, 2 * 11, "every span offered or flushed is received or dropped, counted");
+        assert_eq!(received, 2 * 5 + 2 * 6 - dropped, "a flush's traces are never refused by the full queue");
+        assert_eq!(s.spans_exported.load(Relaxed), 0);
+        assert_eq!(s.spans_lost_shutdown.load(Relaxed), received, "exported + spooled + lost = received");
+        assert_eq!(Stats::get(&global.spans_lost_shutdown), received);
+    }
+
+    #[tokio::test]
+    async fn at_a_stop_a_spool_takes_what_a_hanging_sink_holds() {
+        let dir = std::env::temp_dir().join(format!("clawtrace-runner-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Spool::open(&dir, "otlp", 1 << 20).unwrap();
+        let (s, _, delivered) = shut_down_hanging(Some(spool), 2, 4).await;
+        assert!(!delivered);
+        let received = s.spans_received.load(Relaxed);
+        assert_eq!(received, 2 * 6, "nothing dropped: the queue had room");
+        assert_eq!(s.spans_spooled.load(Relaxed), received, "exported + spooled + lost = received");
+        assert_eq!(s.spans_lost_shutdown.load(Relaxed), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_retired_sink_ends_by_its_stop_and_a_later_flush_is_unaffected_by_an_earlier_stop() {
+        let global = Arc::new(Stats::default());
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), None);
+        h.offer(trace(1), &global);
+        let stats = h.stats.clone();
+        let handed_over = h.retire(Instant::now() + Duration::from_millis(100));
+        assert!(!timeout(Duration::from_secs(10), handed_over).await.expect("retirement is bounded"));
+        assert_eq!(stats.spans_lost_shutdown.load(Relaxed), 2);
+
+        // A stop lifted after its flush: what comes later is sent again (here: tried, so not parked at once).
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), None);
+        h.stop_at(Instant::now());
+        assert!(timeout(Duration::from_secs(10), h.flush(Vec::new(), true)).await.unwrap());
+        let late = h.flush(vec![trace(2)], false);
+        assert!(timeout(Duration::from_millis(300), late).await.is_err(), "the hanging backend is tried again");
+        assert_eq!(h.stats.spans_lost_shutdown.load(Relaxed), 0);
+    }
 
     #[test]
     fn batch_size_shrinks_when_the_backend_is_slow_and_grows_back_while_it_is_fast() {
