@@ -90,6 +90,9 @@ export interface ClawtraceConfig {
   pricing?: Record<string, { input: number; output: number; cacheRead?: number; cacheWrite?: number }>
   /** Events waiting between the record calls and the background worker (default 65536). */
   queueCapacity?: number
+  /** The same queue's bound in bytes of event text (default 67108864, at least 65536). Beyond either bound a
+   * record call drops the event and counts it (`droppedQueueFull`). */
+  queueMaxBytes?: number
   /** How long a finished trace waits for late events (default 2000). */
   graceMs?: number
   /** Open traces older than this are exported as incomplete (default 600000). */
@@ -117,6 +120,8 @@ export interface SinkStats {
   spansDroppedQueueFull: number
   spansSpooled: number
   spansUnspooled: number
+  /** Files in the spool that were not readable batches: removed, each counted. */
+  spoolCorruptBatches: number
   batchesSent: number
   retries: number
 }
@@ -138,6 +143,7 @@ export interface ClawtraceStats {
   spansSpooled: number
   spansUnspooled: number
   spoolFullDropped: number
+  spoolCorruptBatches: number
   exportErrors: number
   queueLength: number
   sinks: Record<string, SinkStats>

@@ -214,3 +214,32 @@ test('replay names the lines it skipped (too long, not UTF-8, not JSON) and goes
   assert.equal(r.status, 0, r.stderr)
   assert.match(r.stdout, /skipped 3 bad lines: line 3 \(too long\), line 5 \(invalid UTF-8\), line 7 \(malformed JSON\)/)
 })
+
+test('replay into a down backend with a spool: parked spans are not reported as exported, exit status 3', { timeout: 120_000 }, async () => {
+  const down = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(503).end()))
+  await new Promise((ok) => down.listen(0, '127.0.0.1', ok))
+  const dir = fs.mkdtempSync(path.join(tmp, 'spool-'))
+  const cfgFile = path.join(dir, 'config.json')
+  const spool = path.join(dir, 'spool')
+  fs.writeFileSync(cfgFile, JSON.stringify({
+    exporters: { otlp: { endpoint: `http://127.0.0.1:${down.address().port}` } },
+    spool: { dir: spool },
+    batch: { retryDeadlineMs: 200 },
+  }))
+  try {
+    const r = await new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'replay', CORPUS, '--config', cfgFile, '--timeout-ms', '20000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (d) => (stdout += d))
+      child.stderr.on('data', (d) => (stderr += d))
+      child.on('close', (status) => resolve({ status, stdout, stderr }))
+    })
+    assert.equal(r.status, 3, r.stdout + r.stderr)
+    assert.match(r.stdout, /otlp +19 traces, 0 spans exported, 118 parked in the spool \(not delivered\)/)
+    assert.match(r.stderr, /118 spans wait in the spool/)
+    assert.ok(fs.readdirSync(path.join(spool, 'otlp')).some((f) => f.endsWith('.batch')), 'and they are on disk')
+  } finally {
+    down.close()
+  }
+})

@@ -40,6 +40,10 @@ replay options:
   --stats-json PATH   write stats() (plus maxRssKb and the replay summary) as JSON at the end
   --sink-queue N      traces each exporter may hold waiting for export (default 65536)
 
+exit status of replay: 0 every span delivered; 1 some span lost (each counted above) or the export did not
+  finish in time; 2 usage error; 3 nothing lost, but some spans wait in the spool (configured with --config)
+  for the next clawtrace process that uses it
+
 demo options:
   --out PATH          output file (default: clawtrace-demo.jsonl in the working directory)
   --sessions N        concurrent synthetic sessions (default 2000)
@@ -49,6 +53,9 @@ demo options:
 `
 
 class UsageError extends Error {}
+
+/** Exit status of a replay whose spans are all accounted for but some only parked in the spool, not delivered. */
+const EXIT_PARKED = 3
 
 function parseArgs(argv) {
   const o = { _: [], exporters: [], flags: {} }
@@ -210,12 +217,17 @@ async function cmdReplay(args) {
       badLinesNote(sum),
   )
   let lostAny = 0
+  let parkedAny = 0
   for (const [name, s] of Object.entries(st.sinks || {})) {
     const lost = s.spansRejected + s.spansFailed + s.spansDroppedQueueFull
+    // Parked in the spool and not (yet) taken back: on disk, not at the backend.
+    const parked = Math.max(0, s.spansSpooled - s.spansUnspooled)
     lostAny += lost
+    parkedAny += parked
     console.log(
-      `  ${name.padEnd(9)} ${s.tracesReceived} traces, ${s.spansExported} spans exported` +
+      `  ${name.padEnd(9)} ${s.tracesReceived} traces, ${s.spansExported + s.spansUnspooled} spans exported` +
         (lost ? `, ${s.spansRejected} rejected, ${s.spansFailed} failed, ${s.spansDroppedQueueFull} dropped` : '') +
+        (parked ? `, ${parked} parked in the spool (not delivered)` : '') +
         (s.retries ? `, ${s.retries} retries` : '') +
         (name === 'file' ? ` → ${cfg.exporters.file.path}` : ''),
     )
@@ -226,12 +238,16 @@ async function cmdReplay(args) {
     const traces = await tree.readTraces(cfg.exporters.file.path)
     process.stdout.write('\n' + tree.renderTraces(traces))
   }
-  if (!sum.flushed || !ok) {
-    console.error(`clawtrace: export did not finish within ${timeoutMs} ms`)
-    return 1
-  }
   if (lostAny) {
     console.error(`clawtrace: ${lostAny} spans were not delivered (see the counts above)`)
+    return 1
+  }
+  if (parkedAny) {
+    console.error(`clawtrace: ${parkedAny} spans wait in the spool (${cfg.spool.dir}); the next clawtrace with this spool delivers them`)
+    return EXIT_PARKED
+  }
+  if (!sum.flushed || !ok) {
+    console.error(`clawtrace: export did not finish within ${timeoutMs} ms`)
     return 1
   }
   return 0

@@ -174,6 +174,40 @@ function jsonObject(v, what) {
 }
 
 /** Everything one span must satisfy on its own. */
+/** An OTLP/HTTP request body (protobuf or JSON, optionally gzip) → `{ spans, encoding, decodedBytes }`, the
+ *  spans in one plain shape. Throws a ContractError naming what is wrong. Shared with the counting proxy. */
+export function decodeRequest(raw, contentType, contentEncoding) {
+  const ct = (contentType ?? '').split(';')[0].trim().toLowerCase()
+  if (ct !== 'application/x-protobuf' && ct !== 'application/json') fail(`unsupported content type ${JSON.stringify(contentType)}`)
+  let body = raw
+  if (contentEncoding) {
+    if (contentEncoding.toLowerCase() !== 'gzip') fail(`unsupported content encoding ${contentEncoding}`)
+    try {
+      body = zlib.gunzipSync(raw)
+    } catch {
+      fail('body is not valid gzip')
+    }
+  }
+  if (ct === 'application/json') {
+    let parsed
+    try {
+      parsed = JSON.parse(body.toString('utf8'))
+    } catch {
+      fail('body is not valid JSON')
+    }
+    return { spans: normalise(parsed, true), encoding: 'json', decodedBytes: body.length }
+  }
+  const T = exportRequestType()
+  let msg
+  try {
+    msg = T.decode(body)
+  } catch (e) {
+    fail(`body is not a protobuf ExportTraceServiceRequest: ${e.message}`)
+  }
+  const obj = T.toObject(msg, { longs: String, enums: Number, defaults: false, arrays: true })
+  return { spans: normalise(obj, false), encoding: 'protobuf', decodedBytes: body.length }
+}
+
 function checkSpan(s, opts) {
   const a = s.attributes
   const where = `span ${s.spanId} (${s.name})`
@@ -278,38 +312,10 @@ export async function start(opts) {
       if (v === null) fail('x-langfuse-ingestion-version missing (4 selects the real-time v4 write path)')
       if (!/^\d+$/.test(v) || Number(v) > 4) fail(`x-langfuse-ingestion-version ${JSON.stringify(v)} is not accepted`)
       if (v !== '4') fail(`x-langfuse-ingestion-version ${v}: clawtrace must send 4`)
-      const ct = (rec.contentType ?? '').split(';')[0].trim().toLowerCase()
-      if (ct !== 'application/x-protobuf' && ct !== 'application/json') fail(`unsupported content type ${JSON.stringify(rec.contentType)}`)
-      let body = raw
-      if (rec.contentEncoding) {
-        if (rec.contentEncoding.toLowerCase() !== 'gzip') fail(`unsupported content encoding ${rec.contentEncoding}`)
-        try {
-          body = zlib.gunzipSync(raw)
-        } catch {
-          fail('body is not valid gzip')
-        }
-      }
-      rec.decodedBytes = body.length
-      if (ct === 'application/json') {
-        let parsed
-        try {
-          parsed = JSON.parse(body.toString('utf8'))
-        } catch {
-          fail('body is not valid JSON')
-        }
-        spans = normalise(parsed, true)
-        rec.encoding = 'json'
-      } else {
-        const T = exportRequestType()
-        let msg
-        try {
-          msg = T.decode(body)
-        } catch (e) {
-          fail(`body is not a protobuf ExportTraceServiceRequest: ${e.message}`)
-        }
-        spans = normalise(T.toObject(msg, { longs: String, enums: Number, defaults: false, arrays: true }), false)
-        rec.encoding = 'protobuf'
-      }
+      const decoded = decodeRequest(raw, rec.contentType, rec.contentEncoding)
+      spans = decoded.spans
+      rec.decodedBytes = decoded.decodedBytes
+      rec.encoding = decoded.encoding
       const inBatch = new Set()
       const levels = new Map()
       for (const s of spans) {

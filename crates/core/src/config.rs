@@ -1,33 +1,15 @@
 //! Configuration: what `configure()` accepts (camelCase JSON), with defaults that work with nothing set.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use serde::Deserialize;
 
 use crate::enrich::pricing::Price;
+use crate::export::file::FileConfig;
 use crate::export::langfuse::LangfuseConfig;
 use crate::export::mlflow::MlflowConfig;
 use crate::export::otlp::OtlpConfig;
-
-/// Reads one environment variable; injected so resolution is testable without touching the process environment.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// The process environment, with empty values treated as unset (as the OpenTelemetry specification asks).
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// A credential: usable, comparable, never printed (`Debug` shows `***`).
-#[derive(Clone, Deserialize, PartialEq, Eq, Default)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::settings::{process_env, Env, Secret};
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -35,6 +17,8 @@ pub struct Config {
     pub exporters: Exporters,
     /// Bounded queue between the record calls and the background (events).
     pub queue_capacity: usize,
+    /// The same queue's bound in bytes of event text, so large events cannot grow the process without limit.
+    pub queue_max_bytes: usize,
     pub grace_ms: f64,
     pub trace_ttl_ms: f64,
     pub max_open_traces: usize,
@@ -109,19 +93,15 @@ impl Default for SpoolConfig {
     }
 }
 
+/// Each sink's own section; which sinks run, and how the environment chooses when none is given, is the sink
+/// table's business (`export/registry.rs`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Exporters {
-    pub file: Option<FileExporterConfig>,
+    pub file: Option<FileConfig>,
     pub otlp: Option<OtlpConfig>,
     pub mlflow: Option<MlflowConfig>,
     pub langfuse: Option<LangfuseConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FileExporterConfig {
-    pub path: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -155,6 +135,7 @@ impl Default for Config {
         Config {
             exporters: Exporters::default(),
             queue_capacity: 65_536,
+            queue_max_bytes: 64 << 20,
             grace_ms: 2000.0,
             trace_ttl_ms: 600_000.0,
             max_open_traces: 10_000,
@@ -188,6 +169,9 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         if self.queue_capacity == 0 || self.queue_capacity > 16 << 20 {
             return Err("queueCapacity must be between 1 and 16777216".into());
+        }
+        if self.queue_max_bytes < 1 << 16 {
+            return Err("queueMaxBytes must be at least 65536".into());
         }
         if self.max_open_traces == 0 {
             return Err("maxOpenTraces must be at least 1".into());
@@ -266,32 +250,6 @@ impl Config {
 
     pub fn service_name(&self, env: Env) -> String {
         self.service_name.clone().or_else(|| env("OTEL_SERVICE_NAME")).unwrap_or_else(|| "openclaw".into())
-    }
-
-    /// The sinks to run. Configured exporters are used as given (the environment only fills their blanks).
-    /// With none configured, the environment chooses: an OTLP endpoint, an MLflow tracking URI and Langfuse keys
-    /// each enable their sink; with none of those either, traces go to the default file.
-    pub fn effective_exporters(&self, env: Env) -> Exporters {
-        if self.exporters != Exporters::default() {
-            return self.exporters.clone();
-        }
-        let mut e = Exporters::default();
-        if env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some() {
-            e.otlp = Some(OtlpConfig::default());
-        }
-        if env("MLFLOW_TRACKING_URI").is_some_and(|u| u.starts_with("http")) {
-            e.mlflow = Some(MlflowConfig::default());
-        }
-        if env("LANGFUSE_PUBLIC_KEY").is_some() && env("LANGFUSE_SECRET_KEY").is_some() {
-            e.langfuse = Some(LangfuseConfig::default());
-        }
-        if let Some(path) = env("CLAWTRACE_FILE") {
-            e.file = Some(FileExporterConfig { path });
-        } else if e == Exporters::default() {
-            let path = self.default_file.clone().unwrap_or_else(|| "clawtrace-traces.jsonl".into());
-            e.file = Some(FileExporterConfig { path });
-        }
-        e
     }
 }
 
@@ -375,48 +333,15 @@ mod tests {
     #[test]
     fn defaults_and_validation() {
         let c = Config::from_json(serde_json::json!({})).unwrap();
-        let e = c.effective_exporters(&env_of(&[]));
-        assert_eq!(e.file.unwrap().path, "clawtrace-traces.jsonl");
-        assert!(e.otlp.is_none() && e.mlflow.is_none() && e.langfuse.is_none());
+        assert_eq!(c, Config::default());
         let c =
             Config::from_json(serde_json::json!({"exporters": {"file": {"path": "/tmp/x"}}, "graceMs": 10})).unwrap();
-        let e = c.effective_exporters(&env_of(&[("MLFLOW_TRACKING_URI", "http://m")]));
-        assert_eq!(e.file.unwrap().path, "/tmp/x");
-        assert!(e.mlflow.is_none(), "configured exporters are not extended by the environment");
+        assert_eq!(c.exporters.file.as_ref().unwrap().path, "/tmp/x");
         assert!(Config::from_json(serde_json::json!({"bogus": 1})).unwrap_err().contains("bogus"));
         assert!(Config::from_json(serde_json::json!({"queueCapacity": 0})).is_err());
         assert!(Config::from_json(serde_json::json!({"sampling": {"ratio": 1.5}})).is_err());
-    }
-
-    #[test]
-    fn environment_chooses_sinks_when_none_are_configured() {
-        let c = Config::default();
-        let e = c.effective_exporters(&env_of(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
-            ("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
-            ("LANGFUSE_PUBLIC_KEY", "pk"),
-            ("LANGFUSE_SECRET_KEY", "sk"),
-        ]));
-        assert!(e.otlp.is_some() && e.mlflow.is_some() && e.langfuse.is_some() && e.file.is_none());
         assert_eq!(c.service_name(&env_of(&[("OTEL_SERVICE_NAME", "gw")])), "gw");
         assert_eq!(c.service_name(&env_of(&[])), "openclaw");
-    }
-
-    #[test]
-    fn the_default_file_is_used_only_when_nothing_else_receives_traces() {
-        let c = Config::from_json(serde_json::json!({"defaultFile": "/state/clawtrace/traces.jsonl"})).unwrap();
-        assert_eq!(c.effective_exporters(&env_of(&[])).file.unwrap().path, "/state/clawtrace/traces.jsonl");
-        assert_eq!(c.effective_exporters(&env_of(&[("CLAWTRACE_FILE", "/x.jsonl")])).file.unwrap().path, "/x.jsonl");
-        for env in [
-            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c")][..],
-            &[("LANGFUSE_PUBLIC_KEY", "p"), ("LANGFUSE_SECRET_KEY", "s")],
-        ] {
-            assert!(c.effective_exporters(&env_of(env)).file.is_none(), "{env:?}");
-        }
-        let e = c.effective_exporters(&env_of(&[("MLFLOW_TRACKING_URI", "databricks")]));
-        assert!(e.mlflow.is_none() && e.file.is_some(), "a non-http tracking URI selects nothing");
-        let c = Config::from_json(serde_json::json!({"defaultFile": "/d.jsonl", "exporters": {"mlflow": {}}})).unwrap();
-        assert!(c.effective_exporters(&env_of(&[])).file.is_none(), "configured exporters are used as given");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod model;
 pub mod pipeline;
 pub mod registry;
 pub mod secrets;
+pub mod settings;
 pub mod stats;
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! (A copy of the library at another path has its own statics; the JS entry pins one binding per process.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use crate::config::{process_env, Config};
@@ -18,8 +18,6 @@ pub struct Registry {
     pub stats: Arc<Stats>,
     pub errors: ErrorReporter,
     pipeline: OnceLock<Result<Pipeline, String>>,
-    /// The configuration the pipeline starts with, if `configure` came first.
-    pending_config: Mutex<Option<Config>>,
     sinks: crate::pipeline::SinkRegistry,
     accepting: AtomicBool,
 }
@@ -28,7 +26,6 @@ pub static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
     stats: Arc::new(Stats::default()),
     errors: ErrorReporter::default(),
     pipeline: OnceLock::new(),
-    pending_config: Mutex::new(None),
     sinks: Default::default(),
     accepting: AtomicBool::new(true),
 });
@@ -100,13 +97,15 @@ fn replayable(meta: &std::fs::Metadata) -> bool {
 }
 
 impl Registry {
+    /// The pipeline, started on first use with the defaults (and the environment's sinks): a host that records
+    /// before, or without, `configure()` loses nothing. `configure()` then applies its settings to the running
+    /// pipeline, the queue's bounds first (`Pipeline::configure`).
     fn pipeline(&self) -> Result<&Pipeline, String> {
         self.pipeline
             .get_or_init(|| {
                 // Before any configure() the environment alone names the sinks, and their credentials.
                 self.errors.add_secrets(secrets::from_env(&process_env));
-                let cfg = self.pending_config.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
-                Pipeline::start(cfg, self.stats.clone(), self.errors.clone(), self.sinks.clone())
+                Pipeline::start(Config::default(), self.stats.clone(), self.errors.clone(), self.sinks.clone())
                     .map_err(|e| format!("cannot start clawtrace runtime: {e}"))
             })
             .as_ref()
@@ -156,9 +155,6 @@ impl Registry {
     }
 
     pub async fn configure(&self, cfg: Config) -> Result<(), String> {
-        if self.pipeline.get().is_none() {
-            *self.pending_config.lock().unwrap_or_else(|e| e.into_inner()) = Some(cfg.clone());
-        }
         let p = self.pipeline().map_err(|e| self.errors.scrub(&e))?;
         p.configure(cfg).await.map_err(|e| self.errors.scrub(&e))?;
         self.accepting.store(true, Ordering::Relaxed);
@@ -176,7 +172,7 @@ impl Registry {
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         self.accepting.store(false, Ordering::Relaxed);
         match self.pipeline.get() {
-            Some(Ok(p)) => p.flush(true, timeout).await,
+            Some(Ok(p)) => p.shutdown(timeout).await,
             _ => true,
         }
     }
@@ -235,9 +231,8 @@ impl Registry {
                 Ok(Record::Event(inbound)) => {
                     sum.events += 1;
                     Stats::inc(&self.stats.events_received);
-                    if p.send(inbound).await {
-                        Stats::inc(&self.stats.events_queued);
-                    }
+                    p.send(inbound).await;
+                    Stats::inc(&self.stats.events_queued);
                 }
                 Ok(Record::Marker(_)) => sum.markers += 1,
                 Err(RecordError::MalformedJson) => {

@@ -65,8 +65,14 @@ counters! {
     /// Parked on disk because a backend stayed unavailable; re-sent later (`spans_unspooled`).
     spans_spooled,
     spans_unspooled,
-    /// Would have been spooled, but the spool was full or unwritable (also counted in `spans_failed_export`).
+    /// Still held by a sink when it had to stop (the `shutdown()` deadline, or a sink replaced by `configure()`
+    /// past its retry deadline) with no spool to take them.
+    spans_lost_shutdown,
+    /// Would have been spooled, but the spool was full or unwritable (also counted in `spans_failed_export` or
+    /// `spans_lost_shutdown`).
     spool_full_dropped,
+    /// Files in a spool that were not readable batches: removed, each counted (their spans are unknown).
+    spool_corrupt_batches,
     /// Batches that ended in an error (after retries), all sinks together.
     export_errors,
     reorder_forced_releases,

@@ -86,3 +86,12 @@ pub fn secret_corpus(seed: u64) -> Vec<GeneratedSecret> {
     }
     out
 }
+
+/// One attempt, as the runner makes it: encode, then send.
+pub async fn export(
+    e: &mut dyn crate::export::Exporter,
+    batch: &[std::sync::Arc<crate::model::Trace>],
+) -> Result<(), crate::export::ExportError> {
+    let encoded = e.encode(batch)?;
+    e.send(&encoded).await
+}

@@ -2,6 +2,9 @@
 //! load: it never makes a system call. The worker is woken only when it has parked after traffic stopped; while
 //! events flow it drains on short timer naps instead, so a busy gateway pays no wake-up per event (a futex wake
 //! costs more than everything else a record call does).
+//!
+//! Bounded twice: in events (`queueCapacity`) and in bytes (`queueMaxBytes`), so a burst of large events cannot
+//! grow the process past a known size. Both bounds can change while events flow (`configure()`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -9,12 +12,14 @@ use std::time::Duration;
 use crossbeam_queue::SegQueue;
 use tokio::sync::Notify;
 
-use crate::ingest::Inbound;
+use crate::ingest::{Body, Inbound};
 
 pub struct Ingress {
     queue: SegQueue<Inbound>,
     len: AtomicUsize,
-    capacity: usize,
+    capacity: AtomicUsize,
+    bytes: AtomicUsize,
+    max_bytes: AtomicUsize,
     parked: AtomicBool,
     wake: Notify,
     /// Space was made (replays wait for it instead of dropping).
@@ -25,21 +30,51 @@ pub struct Ingress {
 const NAP: Duration = Duration::from_millis(1);
 const NAPS_BEFORE_PARKING: u32 = 20;
 
+/// What an event costs the queue beyond its text (the `Inbound` itself and the queue's slot).
+const EVENT_OVERHEAD: usize = 128;
+
+/// The bytes an event holds while queued.
+fn cost(item: &Inbound) -> usize {
+    let body = |b: &Body| match b {
+        Body::Json(s) => s.len(),
+        // Built in Rust (benchmarks, tests): small by construction.
+        Body::Value(_) => 256,
+    };
+    EVENT_OVERHEAD + body(&item.body) + item.ctx.as_ref().map_or(0, body) + item.hook.as_ref().map_or(0, |h| h.len())
+}
+
 impl Ingress {
-    pub fn new(capacity: usize) -> Ingress {
+    pub fn new(capacity: usize, max_bytes: usize) -> Ingress {
         Ingress {
             queue: SegQueue::new(),
             len: AtomicUsize::new(0),
-            capacity,
+            capacity: AtomicUsize::new(capacity),
+            bytes: AtomicUsize::new(0),
+            max_bytes: AtomicUsize::new(max_bytes),
             parked: AtomicBool::new(false),
             wake: Notify::new(),
             space: Notify::new(),
         }
     }
 
-    /// Never blocks: `Err` gives the event back when the queue is full.
+    /// New bounds; events already queued beyond them stay (they drain), new ones wait for room.
+    pub fn set_limits(&self, capacity: usize, max_bytes: usize) {
+        self.capacity.store(capacity, Ordering::Relaxed);
+        self.max_bytes.store(max_bytes, Ordering::Relaxed);
+        self.space.notify_waiters();
+    }
+
+    /// Never blocks: `Err` gives the event back when the queue is full (in events or in bytes).
     pub fn push(&self, item: Inbound) -> Result<(), Inbound> {
-        if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+        let size = cost(&item);
+        if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity.load(Ordering::Relaxed) {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            return Err(item);
+        }
+        // An event larger than the whole bound still gets in alone, so no event is refused forever.
+        let before = self.bytes.fetch_add(size, Ordering::Relaxed);
+        if before > 0 && before + size > self.max_bytes.load(Ordering::Relaxed) {
+            self.bytes.fetch_sub(size, Ordering::Relaxed);
             self.len.fetch_sub(1, Ordering::Relaxed);
             return Err(item);
         }
@@ -74,20 +109,29 @@ impl Ingress {
     /// Pops up to `max` events into `f`, returning how many. The shared length is updated once per drain, not
     /// per event: the counter's cache line then moves between the gateway's thread and the worker once per batch.
     pub fn drain(&self, max: usize, mut f: impl FnMut(Inbound)) -> usize {
-        let mut n = 0;
+        let (mut n, mut bytes) = (0, 0);
         while n < max {
             let Some(item) = self.queue.pop() else { break };
             n += 1;
+            bytes += cost(&item);
             f(item);
         }
-        if n > 0 && self.len.fetch_sub(n, Ordering::Relaxed) >= self.capacity {
+        if n > 0 {
+            self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+            self.len.fetch_sub(n, Ordering::Relaxed);
             self.space.notify_waiters();
         }
         n
     }
 
     pub fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed).min(self.capacity)
+        self.len.load(Ordering::Relaxed).min(self.capacity.load(Ordering::Relaxed))
+    }
+
+    /// Bytes held by queued events (as `queueMaxBytes` counts them).
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     /// Resolves when there may be something to pop. Cancel-safe: dropping it mid-way costs at most a spurious wake.
@@ -126,7 +170,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn bounded_fifo_and_a_parked_worker_is_woken() {
-        let q = std::sync::Arc::new(Ingress::new(3));
+        let q = std::sync::Arc::new(Ingress::new(3, usize::MAX));
         for n in 0..3 {
             assert!(q.push(item(n)).is_ok());
         }
@@ -151,9 +195,26 @@ mod tests {
         assert_eq!(got, Some(9.0));
     }
 
+    #[test]
+    fn bounded_in_bytes_and_bounds_change_while_running() {
+        let big = |n| Inbound { body: Body::Json("x".repeat(1000)), ..item(n) };
+        let q = Ingress::new(100, 2 * cost(&big(0)));
+        assert!(q.push(big(0)).is_ok() && q.push(big(1)).is_ok());
+        assert!(q.push(big(2)).is_err(), "over the byte bound");
+        assert_eq!(q.bytes(), 2 * cost(&big(0)));
+        assert!(q.pop().is_some() && q.pop().is_some());
+        assert_eq!(q.bytes(), 0);
+        let huge = Inbound { body: Body::Json("x".repeat(10_000)), ..item(3) };
+        assert!(q.push(huge).is_ok(), "an event larger than the bound still gets in alone");
+        assert!(q.pop().is_some());
+        q.set_limits(1, usize::MAX);
+        assert!(q.push(item(4)).is_ok());
+        assert!(q.push(item(5)).is_err(), "the new capacity applies at once");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn push_waiting_loses_nothing() {
-        let q = std::sync::Arc::new(Ingress::new(8));
+        let q = std::sync::Arc::new(Ingress::new(8, usize::MAX));
         let producer = {
             let q = q.clone();
             tokio::spawn(async move {

@@ -1,5 +1,9 @@
 //! The background pipeline: one worker task owns ordering and assembly (so they need no locks), fed by a bounded
 //! queue; each sink runs in its own task behind its own queue.
+//!
+//! Nothing here waits for a sink inline: the worker hands traces and flushes over and moves on, and each caller
+//! (`flush`, `shutdown`, `configure`) waits on its own deadline. A sink whose backend hangs therefore delays
+//! nobody but itself.
 
 mod ingress;
 pub mod sampling;
@@ -9,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::errors::ErrorReporter;
@@ -17,17 +22,28 @@ use crate::ingest::Inbound;
 use crate::stats::Stats;
 use ingress::Ingress;
 
+/// The previous sinks handing over what they held (resolves `true` when they delivered all of it).
+pub(crate) type Handover = crate::export::BoxFuture<'static, bool>;
+
 pub(crate) enum Control {
-    Configure(Box<Config>, oneshot::Sender<Result<(), String>>),
-    /// Export what is closed (and with `close_open`, everything, open traces as incomplete), then wait for sinks.
-    /// With `forget`, also forget exported trace ids, correlation state and `seq` positions afterwards: what
-    /// follows is a new stream (a replay), whose ids must not be mistaken for stragglers of the last one.
+    Configure(Box<Config>, oneshot::Sender<Result<Handover, String>>),
+    /// Export what is closed (and with `close_open`, everything, open traces as incomplete); `done` says whether
+    /// the sinks delivered it all by `deadline`. With `forget`, also forget exported trace ids, correlation state
+    /// and `seq` positions afterwards: what follows is a new stream (a replay), whose ids must not be mistaken for
+    /// stragglers of the last one. With `stop_at` (shutdown), sinks send nothing after that instant and park what
+    /// they still hold (spool, or counted lost).
     Flush {
         close_open: bool,
         forget: bool,
-        done: oneshot::Sender<()>,
+        stop_at: Option<Instant>,
+        deadline: Instant,
+        done: oneshot::Sender<bool>,
     },
 }
+
+/// How long `configure()` waits for the previous sinks to hand over what they hold: long enough for a healthy
+/// backend (so what was recorded before leaves before `configure()` resolves), never as long as a hanging one.
+const CONFIGURE_HANDOVER: Duration = Duration::from_secs(2);
 
 /// The sinks in service, published for `stats()` without a round trip to the worker.
 pub type SinkRegistry = Arc<std::sync::Mutex<Vec<(&'static str, Arc<SinkStats>)>>>;
@@ -50,7 +66,7 @@ impl Pipeline {
             .thread_name("clawtrace")
             .enable_all()
             .build()?;
-        let ingress = Arc::new(Ingress::new(cfg.queue_capacity));
+        let ingress = Arc::new(Ingress::new(cfg.queue_capacity, cfg.queue_max_bytes));
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         runtime.spawn(worker::run(cfg, stats, errors, sinks, ingress.clone(), ctl_rx));
         Ok(Pipeline { runtime, ingress, ctl })
@@ -66,33 +82,44 @@ impl Pipeline {
     }
 
     /// Waits for queue space (replay: nothing is dropped, the reader slows down instead).
-    pub async fn send(&self, inbound: Inbound) -> bool {
+    pub async fn send(&self, inbound: Inbound) {
         self.ingress.push_waiting(inbound).await;
-        true
     }
 
+    /// Resolves once the new sinks run and the previous ones handed over what they held, or `CONFIGURE_HANDOVER`
+    /// later; they finish in the background, within their own retry deadline.
     pub async fn configure(&self, cfg: Config) -> Result<(), String> {
         let (tx, rx) = oneshot::channel();
         self.ctl.send(Control::Configure(Box::new(cfg), tx)).map_err(|_| "pipeline stopped".to_string())?;
-        rx.await.map_err(|_| "pipeline stopped".to_string())?
+        let handover = rx.await.map_err(|_| "pipeline stopped".to_string())??;
+        let _ = tokio::time::timeout(CONFIGURE_HANDOVER, handover).await;
+        Ok(())
     }
 
     /// `true` when everything was delivered before the timeout.
     pub async fn flush(&self, close_open: bool, timeout: Duration) -> bool {
-        self.flush_with(close_open, false, timeout).await
+        self.flush_with(close_open, false, None, timeout).await
+    }
+
+    /// Closes everything and sends it; sinks stop sending a little before the timeout so that what they still hold
+    /// is spooled (or counted lost) by the time this resolves. `true` when everything was delivered.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        let margin = (timeout / 5).min(Duration::from_millis(500));
+        self.flush_with(true, false, Some(Instant::now() + timeout - margin), timeout).await
     }
 
     /// Closes and exports everything, then starts a new stream (see `Control::Flush`).
     pub async fn new_stream(&self, timeout: Duration) -> bool {
-        self.flush_with(true, true, timeout).await
+        self.flush_with(true, true, None, timeout).await
     }
 
-    async fn flush_with(&self, close_open: bool, forget: bool, timeout: Duration) -> bool {
+    async fn flush_with(&self, close_open: bool, forget: bool, stop_at: Option<Instant>, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         let (tx, rx) = oneshot::channel();
-        if self.ctl.send(Control::Flush { close_open, forget, done: tx }).is_err() {
+        if self.ctl.send(Control::Flush { close_open, forget, stop_at, deadline, done: tx }).is_err() {
             return false;
         }
-        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
+        matches!(tokio::time::timeout_at(deadline, rx).await, Ok(Ok(true)))
     }
 
     pub fn queue_len(&self) -> usize {

@@ -1,25 +1,19 @@
 //! The worker runs the steps in order: decode → reorder → assemble → enrich → sample → export (offer finished
 //! traces to every sink).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
 use super::ingress::Ingress;
-use super::Control;
+use super::{Control, Handover};
 use crate::assemble::{AssembleConfig, Assembler};
-use crate::config::{process_env, Config, Env};
+use crate::config::{process_env, BatchConfig, Config};
 use crate::enrich::{self, EnrichConfig};
 use crate::errors::ErrorReporter;
-use crate::export::file::FileExporter;
-use crate::export::langfuse::LangfuseExporter;
-use crate::export::mlflow::MlflowExporter;
-use crate::export::otlp::OtlpExporter;
+use crate::export::registry::{self, BuiltSink};
 use crate::export::transport::runner::{spawn_sink_with_spool, SinkHandle};
-use crate::export::transport::spool::Spool;
-use crate::export::Exporter;
 use crate::ingest::reorder::Reorder;
 use crate::ingest::{decode, DecodeError, Inbound};
 use crate::pipeline::sampling::Sampler;
@@ -59,42 +53,6 @@ pub fn assemble_config(cfg: &Config) -> AssembleConfig {
     }
 }
 
-/// One exporter per effective sink; a configuration error (bad URL, bad header) fails `configure()` as a whole.
-fn build_exporters(cfg: &Config, env: Env) -> Result<Vec<Box<dyn Exporter>>, String> {
-    let service = cfg.service_name(env);
-    let wanted = cfg.effective_exporters(env);
-    let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
-    if let Some(f) = &wanted.file {
-        exporters.push(Box::new(FileExporter::new(&f.path, &service)));
-    }
-    if let Some(o) = &wanted.otlp {
-        exporters.push(Box::new(OtlpExporter::new(&o.resolve(env)?, &service)?));
-    }
-    if let Some(m) = &wanted.mlflow {
-        exporters.push(Box::new(MlflowExporter::new(&m.resolve(env)?, &service)?));
-    }
-    if let Some(l) = &wanted.langfuse {
-        exporters.push(Box::new(LangfuseExporter::new(&l.resolve(env)?, &service)?));
-    }
-    Ok(exporters)
-}
-
-/// One spool per network sink when `spool` is configured (the file sink has nowhere better to park a batch).
-fn open_spools(cfg: &Config, exporters: &[Box<dyn Exporter>]) -> Result<Vec<Option<Spool>>, String> {
-    exporters
-        .iter()
-        .map(|e| match &cfg.spool {
-            Some(sp) if e.name() != "file" => {
-                if sp.dir.trim().is_empty() {
-                    return Err("spool.dir must name a directory".into());
-                }
-                Spool::open(Path::new(&sp.dir), e.name(), sp.max_bytes).map(Some)
-            }
-            _ => Ok(None),
-        })
-        .collect()
-}
-
 /// Events taken per wake before control messages and ticks get their turn.
 const DRAIN_PER_WAKE: usize = 4096;
 
@@ -111,6 +69,7 @@ pub(super) async fn run(
         enrich: EnrichConfig::from_config(&cfg).expect("the default configuration compiles"),
         reorder: Reorder::new(cfg.reorder_window_ms, 100_000),
         sinks: Vec::new(),
+        batch: cfg.batch.clone(),
         sampler: Sampler::new(&cfg.sampling, &process_env),
         published,
         stats,
@@ -121,12 +80,11 @@ pub(super) async fn run(
         finished: Vec::new(),
     };
     // Before configure() the environment decides; if it is unusable, the default file still catches every trace.
-    let exporters = build_exporters(&cfg, &process_env).unwrap_or_else(|e| {
+    let sinks = registry::build(&cfg, &process_env).unwrap_or_else(|e| {
         w.errors.report("config", "invalid", &e);
-        vec![Box::new(FileExporter::new("clawtrace-traces.jsonl", &cfg.service_name(&process_env)))]
+        registry::fallback(&cfg, &process_env)
     });
-    let spools = open_spools(&cfg, &exporters).unwrap_or_else(|_| exporters.iter().map(|_| None).collect());
-    w.set_sinks(exporters, spools, &cfg);
+    w.set_sinks(sinks, &cfg);
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -139,6 +97,9 @@ pub(super) async fn run(
             _ = rx.wait() => {
                 // A bounded drain, then back to the select: control messages and ticks are never starved.
                 rx.drain(DRAIN_PER_WAKE, |i| w.take(i));
+                // And a turn for everyone else: under a flood the queue is never empty, so without this the worker
+                // never returns `Pending`, and the sink tasks it wakes (queued behind it on this thread) starve.
+                tokio::task::yield_now().await;
             }
             _ = ticker.tick() => w.tick(),
         }
@@ -150,6 +111,8 @@ struct Worker {
     enrich: EnrichConfig,
     reorder: Reorder,
     sinks: Vec<SinkHandle>,
+    /// The batch settings the sinks in service run with (their retry deadline bounds their retirement).
+    batch: BatchConfig,
     sampler: Sampler,
     published: super::SinkRegistry,
     stats: Arc<Stats>,
@@ -230,35 +193,32 @@ impl Worker {
         }
     }
 
+    /// Handles a control message without waiting for any sink: what the caller waits for goes back to it.
     async fn control(&mut self, c: Control, rx: &Ingress) {
         match c {
             Control::Configure(cfg, done) => {
-                // What was assembled under the old configuration leaves through the old sinks first.
-                self.drain_queue(rx);
-                self.flush_sinks().await;
-                let built = EnrichConfig::from_config(&cfg).and_then(|enrich| {
-                    let exporters = build_exporters(&cfg, &process_env)?;
-                    let spools = open_spools(&cfg, &exporters)?;
-                    Ok((enrich, exporters, spools))
-                });
-                let (enrich, exporters, spools) = match built {
+                // What was assembled under the old configuration leaves through the old sinks.
+                self.drain_accepted(rx).await;
+                let built = EnrichConfig::from_config(&cfg).and_then(|e| Ok((e, registry::build(&cfg, &process_env)?)));
+                let (enrich, sinks) = match built {
                     Ok(b) => b,
                     Err(e) => {
                         let _ = done.send(Err(e));
                         return;
                     }
                 };
+                rx.set_limits(cfg.queue_capacity, cfg.queue_max_bytes);
                 self.assembler.set_config(assemble_config(&cfg));
                 self.enrich = enrich;
                 self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
-                self.set_sinks(exporters, spools, &cfg);
+                let handover = self.retire_sinks();
+                self.set_sinks(sinks, &cfg);
                 self.sampler = Sampler::new(&cfg.sampling, &process_env);
                 self.errors.reset();
-                let _ = done.send(Ok(()));
+                let _ = done.send(Ok(handover));
             }
-            Control::Flush { close_open, forget, done } => {
-                // Everything accepted before the flush call is already in the queue: take it all first.
-                self.drain_queue(rx);
+            Control::Flush { close_open, forget, stop_at, deadline, done } => {
+                self.drain_accepted(rx).await;
                 let now = self.clock.now();
                 self.reorder.drain(&mut self.released);
                 self.assemble_released(now);
@@ -267,42 +227,75 @@ impl Worker {
                 } else {
                     self.assembler.flush_closed(now, &mut self.finished);
                 }
-                // A flush hands over everything at once: wait for sink queue space instead of dropping.
-                for t in self.finished.drain(..) {
-                    let Some(t) = Self::admit(&self.enrich, &mut self.sampler, &self.stats, t) else { continue };
-                    for s in &self.sinks {
-                        s.offer_waiting(t.clone()).await;
-                    }
-                }
-                self.flush_sinks().await;
+                let closed: Vec<_> = std::mem::take(&mut self.finished)
+                    .into_iter()
+                    .filter_map(|t| Self::admit(&self.enrich, &mut self.sampler, &self.stats, t))
+                    .collect();
+                let delivered: Vec<_> = self
+                    .sinks
+                    .iter()
+                    .map(|s| {
+                        if let Some(at) = stop_at {
+                            s.stop_at(at);
+                        }
+                        s.flush(closed.clone(), stop_at.is_some())
+                    })
+                    .collect();
                 if forget {
                     self.assembler.forget_history();
                     self.reorder.forget_history();
                 }
-                let _ = done.send(());
+                tokio::spawn(async move {
+                    let all = async {
+                        let mut ok = true;
+                        for d in delivered {
+                            ok &= d.await;
+                        }
+                        ok
+                    };
+                    let _ = done.send(matches!(tokio::time::timeout_at(deadline, all).await, Ok(true)));
+                });
             }
         }
     }
 
-    fn set_sinks(&mut self, exporters: Vec<Box<dyn Exporter>>, spools: Vec<Option<Spool>>, cfg: &Config) {
-        self.sinks = exporters
+    /// Takes the sinks in service out of it: each keeps sending what it holds until its retry deadline, then
+    /// parks the rest. The returned future resolves when all of them handed over.
+    fn retire_sinks(&mut self) -> Handover {
+        let at = tokio::time::Instant::now() + Duration::from_millis(self.batch.retry_deadline_ms);
+        let retiring: Vec<_> = std::mem::take(&mut self.sinks).into_iter().map(|s| s.retire(at)).collect();
+        Box::pin(async move {
+            let mut ok = true;
+            for r in retiring {
+                ok &= r.await;
+            }
+            ok
+        })
+    }
+
+    fn set_sinks(&mut self, sinks: Vec<BuiltSink>, cfg: &Config) {
+        self.sinks = sinks
             .into_iter()
-            .zip(spools)
-            .map(|(e, spool)| {
-                spawn_sink_with_spool(e, cfg.batch.clone(), self.stats.clone(), self.errors.clone(), spool)
+            .map(|s| {
+                spawn_sink_with_spool(s.exporter, cfg.batch.clone(), self.stats.clone(), self.errors.clone(), s.spool)
             })
             .collect();
+        self.batch = cfg.batch.clone();
         *self.published.lock().unwrap_or_else(|e| e.into_inner()) =
             self.sinks.iter().map(|s| (s.name, s.stats.clone())).collect();
     }
 
-    fn drain_queue(&mut self, rx: &Ingress) {
-        while rx.drain(DRAIN_PER_WAKE, |i| self.take(i)) > 0 {}
-    }
-
-    async fn flush_sinks(&self) {
-        for s in &self.sinks {
-            s.flush().await;
+    /// Takes what was accepted before this call, in bounded drains with a yield between them. Only that: under
+    /// a flood the queue is never empty, and a flush or a reconfiguration must still end.
+    async fn drain_accepted(&mut self, rx: &Ingress) {
+        let mut left = rx.len();
+        while left > 0 {
+            let n = rx.drain(left.min(DRAIN_PER_WAKE), |i| self.take(i));
+            if n == 0 {
+                break;
+            }
+            left -= n;
+            tokio::task::yield_now().await;
         }
     }
 }

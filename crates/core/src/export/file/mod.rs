@@ -1,26 +1,33 @@
-//! The file sink, the embedded default: one OTLP/JSON `ExportTraceServiceRequest` per line, one line per trace,
-//! appended. Anything that reads OTLP/JSON (collectors' file receivers, `clawtrace replay --tree`) reads it.
+//! The file sink, the embedded default: encoded lines (`encode`) appended to one file (`config`). Appending and
+//! syncing are blocking system calls, so they run on Tokio's blocking pool, never on the runtime's workers.
+
+pub mod config;
+pub mod encode;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use super::transport::otlp_proto::encode_request;
-use super::{BoxFuture, ExportError, Exporter};
+pub use config::FileConfig;
+
+use super::registry::SinkContext;
+use super::{BoxFuture, EncodedBatch, ExportError, Exporter};
 use crate::model::Trace;
 
 pub struct FileExporter {
-    path: PathBuf,
     service_name: String,
+    /// Shared with the blocking task of the call in progress. The runner never calls concurrently, but a call
+    /// whose deadline passed leaves its blocking task running; the next call waits for it here.
+    out: Arc<Mutex<Appender>>,
+}
+
+struct Appender {
+    path: PathBuf,
     out: Option<BufWriter<File>>,
 }
 
-impl FileExporter {
-    pub fn new(path: impl Into<PathBuf>, service_name: &str) -> Self {
-        FileExporter { path: path.into(), service_name: service_name.to_string(), out: None }
-    }
-
+impl Appender {
     fn writer(&mut self) -> Result<&mut BufWriter<File>, ExportError> {
         if self.out.is_none() {
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -32,11 +39,49 @@ impl FileExporter {
         Ok(self.out.as_mut().expect("opened above"))
     }
 
-    /// Encodes one trace as one line.
-    pub fn encode_line(trace: &Trace, service_name: &str) -> String {
-        let req = encode_request(std::iter::once(trace), service_name, |_, _, _| {});
-        serde_json::to_string(&req).expect("OTLP messages always serialise")
+    fn append(&mut self, body: &[u8]) -> Result<(), ExportError> {
+        let w = self.writer()?;
+        w.write_all(body).map_err(|e| io_error("write", e))?;
+        w.flush().map_err(|e| io_error("write", e))
     }
+
+    fn sync(&mut self) -> Result<(), ExportError> {
+        if let Some(w) = self.out.as_mut() {
+            w.flush().map_err(|e| io_error("flush", e))?;
+            w.get_ref().sync_data().map_err(|e| io_error("sync", e))?;
+        }
+        Ok(())
+    }
+}
+
+impl FileExporter {
+    pub fn new(path: impl Into<PathBuf>, service_name: &str) -> Self {
+        FileExporter {
+            service_name: service_name.to_string(),
+            out: Arc::new(Mutex::new(Appender { path: path.into(), out: None })),
+        }
+    }
+
+    /// Runs `f` on the appender on the blocking pool.
+    fn blocking(
+        &self,
+        f: impl FnOnce(&mut Appender) -> Result<(), ExportError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<(), ExportError>> {
+        let out = self.out.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || f(&mut out.lock().unwrap_or_else(|e| e.into_inner())))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(ExportError::Retryable { message: format!("file sink: {e}"), retry_after: None })
+                })
+        })
+    }
+}
+
+/// The sink table's entry point (`export/registry.rs`).
+pub fn build(ctx: &SinkContext) -> Result<Box<dyn Exporter>, String> {
+    let path = config::resolve(ctx.config.exporters.file.as_ref(), ctx.config.default_file.as_deref(), ctx.env);
+    Ok(Box::new(FileExporter::new(path, &ctx.service_name)))
 }
 
 fn io_error(what: &str, e: std::io::Error) -> ExportError {
@@ -49,27 +94,16 @@ impl Exporter for FileExporter {
         "file"
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [Arc<Trace>]) -> BoxFuture<'a, Result<(), ExportError>> {
-        Box::pin(async move {
-            let mut buf = String::new();
-            for t in batch {
-                buf.push_str(&Self::encode_line(t, &self.service_name));
-                buf.push('\n');
-            }
-            let w = self.writer()?;
-            w.write_all(buf.as_bytes()).map_err(|e| io_error("write", e))?;
-            w.flush().map_err(|e| io_error("write", e))?;
-            Ok(())
-        })
+    fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
+        Ok(encode::encode(batch, &self.service_name))
+    }
+
+    fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {
+        let body = batch.body.clone();
+        self.blocking(move |a| a.append(&body))
     }
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            if let Some(w) = self.out.as_mut() {
-                w.flush().map_err(|e| io_error("flush", e))?;
-                w.get_ref().sync_data().map_err(|e| io_error("sync", e))?;
-            }
-            Ok(())
-        })
+        self.blocking(Appender::sync)
     }
 }

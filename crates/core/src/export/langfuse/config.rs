@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Env, Secret};
 use crate::export::transport::http::{basic_auth, Compression, Protocol};
+use crate::settings::{Env, Secret};
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -81,6 +81,11 @@ fn valid_environment(e: &str) -> bool {
 
 fn non_empty(v: &Option<String>) -> Option<String> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// The environment enables the Langfuse sink by giving both keys.
+pub fn enabled_from_env(env: Env) -> bool {
+    env("LANGFUSE_PUBLIC_KEY").is_some() && env("LANGFUSE_SECRET_KEY").is_some()
 }
 
 impl LangfuseConfig {

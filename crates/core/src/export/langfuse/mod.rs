@@ -1,17 +1,19 @@
 //! The Langfuse sink: OTLP/HTTP to `{base}/api/public/otel/v1/traces` with Basic auth (public key : secret key)
 //! and `x-langfuse-ingestion-version: 4`, every span once and complete, with Langfuse's own keys added
-//! (`mapping`). The deprecated `/api/public/ingestion` batch endpoint is never used.
+//! (`encode`). The deprecated `/api/public/ingestion` batch endpoint is never used.
+//! `config`: `exporters.langfuse` + `LANGFUSE_*`; `encode`: the Langfuse profile of each span; here, the exporter.
 
 pub mod config;
-pub mod mapping;
+pub mod encode;
 
 use std::sync::Arc;
 
 pub use config::{LangfuseConfig, LangfuseSettings};
-use mapping::Profile;
+use encode::Profile;
 
+use super::registry::SinkContext;
 use super::transport::http::HttpTransport;
-use super::{BoxFuture, ExportError, Exporter};
+use super::{BoxFuture, EncodedBatch, ExportError, Exporter};
 use crate::model::Trace;
 
 pub struct LangfuseExporter {
@@ -36,15 +38,22 @@ impl LangfuseExporter {
     }
 }
 
+/// The sink table's entry point (`export/registry.rs`).
+pub fn build(ctx: &SinkContext) -> Result<Box<dyn Exporter>, String> {
+    let settings = ctx.config.exporters.langfuse.clone().unwrap_or_default().resolve(ctx.env)?;
+    Ok(Box::new(LangfuseExporter::new(&settings, &ctx.service_name)?))
+}
+
 impl Exporter for LangfuseExporter {
     fn name(&self) -> &'static str {
         "langfuse"
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [Arc<Trace>]) -> BoxFuture<'a, Result<(), ExportError>> {
-        Box::pin(async move {
-            let req = mapping::encode(batch, &self.service_name, &self.profile);
-            self.transport.export(&req).await
-        })
+    fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
+        Ok(self.transport.encode(&encode::request(batch, &self.service_name, &self.profile), batch))
+    }
+
+    fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(self.transport.post(batch))
     }
 }

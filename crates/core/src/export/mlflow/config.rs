@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Env, Secret};
 use crate::export::transport::http::{basic_auth, Compression, Protocol};
+use crate::settings::{Env, Secret};
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -65,6 +65,12 @@ fn non_empty(v: &Option<String>) -> Option<String> {
 
 fn non_empty_secret(v: &Option<Secret>) -> Option<Secret> {
     v.as_ref().filter(|s| !s.0.is_empty()).cloned()
+}
+
+/// The environment enables the MLflow sink by naming a tracking server (`databricks`, `file:` or `sqlite:` URIs
+/// are client settings, not a server to send to).
+pub fn enabled_from_env(env: Env) -> bool {
+    env("MLFLOW_TRACKING_URI").is_some_and(|u| u.starts_with("http"))
 }
 
 impl MlflowConfig {

@@ -6,12 +6,14 @@
 //! MLflow rejects a whole batch for one bad value, so values it would reject are fixed here, deterministically:
 //! a session id over 250 characters is cut to a prefix plus a hash of the whole, empty ids are dropped.
 
+use std::sync::Arc;
+
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use serde_json::{json, Value};
 
-use crate::export::transport::otlp_proto::key_value;
+use crate::export::transport::otlp_proto::{encode_request, key_value};
 use crate::model::{AttrValue, Span, SpanRole, Trace};
 
 /// MLflow's limit for trace metadata values (`MAX_CHARS_IN_TRACE_INFO_METADATA`): a longer session id fails the batch.
@@ -231,6 +233,13 @@ pub fn trace_tags(trace: &Trace, root: &Span) -> Vec<(&'static str, String)> {
     tags
 }
 
+/// One request for a batch: every span with its MLflow profile, roots last.
+pub fn request(batch: &[Arc<Trace>], service_name: &str) -> ExportTraceServiceRequest {
+    let mut req = encode_request(batch.iter().map(|t| t.as_ref()), service_name, map_span);
+    roots_last(&mut req);
+    req
+}
+
 /// Moves every root span behind the other spans of the request: MLflow marks a trace finished (OK or ERROR) when its
 /// root arrives, so the root last means no trace is ever seen half-written as finished, and none stays
 /// `IN_PROGRESS` once the request is accepted.
@@ -248,7 +257,6 @@ pub fn roots_last(req: &mut ExportTraceServiceRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::transport::otlp_proto::encode_request;
     use crate::model::Status;
 
     fn span(id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use prost::Message;
 
 use super::*;
-use crate::config::{Env, Secret};
 use crate::model::SpanRole;
+use crate::settings::{Env, Secret};
+use crate::testing::export;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 #[derive(Debug, Clone)]
@@ -129,8 +130,8 @@ async fn name_is_created_when_missing_then_resolved_once() {
     let mut exp = MlflowExporter::new(&settings(&mock.url, cfg), "openclaw").unwrap();
     assert_eq!(exp.name(), "mlflow");
     assert_eq!(exp.experiment_id(), None, "nothing is asked before the first export");
-    exp.export(&[trace()]).await.unwrap();
-    exp.export(&[trace()]).await.unwrap();
+    export(&mut exp, &[trace()]).await.unwrap();
+    export(&mut exp, &[trace()]).await.unwrap();
     assert_eq!(exp.experiment_id(), Some("42"));
     let reqs = mock.requests();
     let paths: Vec<_> = reqs.iter().map(|r| (r.method.as_str(), r.path())).collect();
@@ -177,7 +178,7 @@ async fn create_race_looks_the_name_up_again() {
         "x",
     )
     .unwrap();
-    exp.export(&[trace()]).await.unwrap();
+    export(&mut exp, &[trace()]).await.unwrap();
     assert_eq!(exp.experiment_id(), Some("7"));
     assert_eq!(mock.requests().len(), 4);
     assert_eq!(mock.requests()[3].header("x-mlflow-experiment-id"), Some("7"));
@@ -200,8 +201,8 @@ async fn an_id_is_checked_once_and_a_missing_one_is_refused_clearly() {
         "x",
     )
     .unwrap();
-    ok.export(&[trace()]).await.unwrap();
-    ok.export(&[trace()]).await.unwrap();
+    export(&mut ok, &[trace()]).await.unwrap();
+    export(&mut ok, &[trace()]).await.unwrap();
     let reqs = mock.requests();
     assert_eq!(reqs.iter().filter(|r| r.path() == "/api/2.0/mlflow/experiments/get").count(), 1);
     assert!(reqs.iter().all(|r| r.header("authorization") == Some("Bearer tok-1")), "bearer token on every call");
@@ -211,7 +212,7 @@ async fn an_id_is_checked_once_and_a_missing_one_is_refused_clearly() {
         "x",
     )
     .unwrap();
-    match missing.export(&[trace()]).await {
+    match export(&mut missing, &[trace()]).await {
         Err(ExportError::Refused { message }) => {
             assert!(message.contains("experiment id 999 does not exist"), "{message}")
         }
@@ -231,7 +232,7 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
         ..Default::default()
     };
     let mut exp = MlflowExporter::new(&settings(&down, cfg.clone()), "x").unwrap();
-    let err = exp.export(&[trace()]).await.unwrap_err();
+    let err = export(&mut exp, &[trace()]).await.unwrap_err();
     assert!(matches!(err, ExportError::Retryable { .. }), "{err:?}");
     assert!(err.message().contains("connection failed"), "{}", err.message());
 
@@ -245,15 +246,15 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
         _ => (500, "{}".into()),
     });
     let mut exp = MlflowExporter::new(&settings(&mock.url, cfg.clone()), "x").unwrap();
-    assert!(matches!(exp.export(&[trace()]).await, Err(ExportError::Retryable { .. })));
-    exp.export(&[trace()]).await.unwrap();
+    assert!(matches!(export(&mut exp, &[trace()]).await, Err(ExportError::Retryable { .. })));
+    export(&mut exp, &[trace()]).await.unwrap();
     assert_eq!(mock.requests().last().unwrap().header("x-mlflow-experiment-id"), Some("0"), "the Default experiment");
 
     // Bad credentials: refused, with a hint, never retried or split.
     let mock =
         Mock::start(|_, _| (401, r#"{"error_code":"UNAUTHENTICATED","message":"You are not authenticated."}"#.into()));
     let mut exp = MlflowExporter::new(&settings(&mock.url, cfg.clone()), "x").unwrap();
-    let err401 = exp.export(&[trace()]).await.unwrap_err();
+    let err401 = export(&mut exp, &[trace()]).await.unwrap_err();
     assert!(matches!(err401, ExportError::Refused { .. }), "{err401:?}");
     assert!(err401.message().contains("401") && err401.message().contains("credentials"), "{}", err401.message());
 
@@ -264,7 +265,7 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
         "x",
     )
     .unwrap();
-    let err400 = exp.export(&[trace()]).await.unwrap_err();
+    let err400 = export(&mut exp, &[trace()]).await.unwrap_err();
     assert!(matches!(err400, ExportError::Refused { .. }), "{err400:?}");
 
     // A deleted experiment is refused with a clear message.
@@ -274,7 +275,7 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
         "x",
     )
     .unwrap();
-    let gone = exp.export(&[trace()]).await.unwrap_err();
+    let gone = export(&mut exp, &[trace()]).await.unwrap_err();
     assert!(gone.message().contains("is deleted"), "{}", gone.message());
 
     // The ingestion answer is classified by the shared transport: a 400 there is the batch's fault.
@@ -283,7 +284,7 @@ async fn failures_are_classified_for_the_runner_without_secrets() {
         _ => (200, EXPERIMENT_7.into()),
     });
     let mut exp = MlflowExporter::new(&settings(&mock.url, cfg.clone()), "x").unwrap();
-    assert!(matches!(exp.export(&[trace()]).await, Err(ExportError::Rejected { .. })));
+    assert!(matches!(export(&mut exp, &[trace()]).await, Err(ExportError::Rejected { .. })));
 
     let basic = crate::export::transport::http::basic_auth("admin", "pw-secret");
     for e in [&err, &err401, &err400, &gone] {
@@ -315,10 +316,10 @@ async fn an_experiment_deleted_after_resolution_is_looked_up_again() {
         "x",
     )
     .unwrap();
-    let first = exp.export(&[trace()]).await.unwrap_err();
+    let first = export(&mut exp, &[trace()]).await.unwrap_err();
     assert!(matches!(first, ExportError::Refused { .. }) && first.message().contains("experiment id 7"), "{first:?}");
     assert_eq!(exp.experiment_id(), None, "forgotten");
-    let second = exp.export(&[trace()]).await.unwrap_err();
+    let second = export(&mut exp, &[trace()]).await.unwrap_err();
     assert!(second.message().contains("is deleted"), "{second:?}");
 }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Env, Secret};
 use crate::export::transport::http::{parse_headers, Compression, Protocol};
+use crate::settings::{Env, Secret};
 
 /// `exporters.otlp` as configured; every field may be left to the environment.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -34,6 +34,11 @@ pub struct OtlpSettings {
 }
 
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+
+/// The environment enables the OTLP sink by naming an endpoint.
+pub fn enabled_from_env(env: Env) -> bool {
+    env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
+}
 
 /// Appends the signal path to a base endpoint's path, as the spec asks for the non-signal-specific variable; a
 /// query string (an API key some collectors take there) stays after it.

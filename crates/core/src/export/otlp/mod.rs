@@ -1,15 +1,16 @@
 //! The generic OTLP/HTTP sink: any collector or backend that accepts `POST /v1/traces` (protobuf or JSON).
-//! Spans go out exactly as assembled and enriched; the GenAI semantic conventions are the shared vocabulary.
+//! `config`: `exporters.otlp` + `OTEL_EXPORTER_OTLP_*`; `encode`: the request; here, the exporter.
 
 pub mod config;
+pub mod encode;
 
 use std::sync::Arc;
 
 pub use config::{OtlpConfig, OtlpSettings};
 
+use super::registry::SinkContext;
 use super::transport::http::HttpTransport;
-use super::transport::otlp_proto::encode_request;
-use super::{BoxFuture, ExportError, Exporter};
+use super::{BoxFuture, EncodedBatch, ExportError, Exporter};
 use crate::model::Trace;
 
 pub struct OtlpExporter {
@@ -32,15 +33,22 @@ impl OtlpExporter {
     }
 }
 
+/// The sink table's entry point (`export/registry.rs`).
+pub fn build(ctx: &SinkContext) -> Result<Box<dyn Exporter>, String> {
+    let settings = ctx.config.exporters.otlp.clone().unwrap_or_default().resolve(ctx.env)?;
+    Ok(Box::new(OtlpExporter::new(&settings, &ctx.service_name)?))
+}
+
 impl Exporter for OtlpExporter {
     fn name(&self) -> &'static str {
         "otlp"
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [Arc<Trace>]) -> BoxFuture<'a, Result<(), ExportError>> {
-        Box::pin(async move {
-            let req = encode_request(batch.iter().map(|t| t.as_ref()), &self.service_name, |_, _, _| {});
-            self.transport.export(&req).await
-        })
+    fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
+        Ok(self.transport.encode(&encode::request(batch, &self.service_name), batch))
+    }
+
+    fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(self.transport.post(batch))
     }
 }

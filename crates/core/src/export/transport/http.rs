@@ -3,6 +3,7 @@
 //! `Retry-After`, never retry bad data). Sinks differ only in URL, headers and the attributes they add.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -10,7 +11,8 @@ use prost::Message;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;
 
-use crate::export::ExportError;
+use crate::export::{EncodedBatch, ExportError};
+use crate::model::Trace;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 pub enum Protocol {
@@ -54,6 +56,31 @@ impl Compression {
             other => Err(format!("unsupported compression {other:?} (use gzip or none)")),
         }
     }
+}
+
+impl Compression {
+    /// The `Content-Encoding` value, if any.
+    pub fn content_encoding(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Gzip => Some("gzip"),
+        }
+    }
+}
+
+/// A batch's OTLP request as the backend receives it.
+pub fn encode_batch(
+    req: &ExportTraceServiceRequest,
+    protocol: Protocol,
+    compression: Compression,
+    batch: &[Arc<Trace>],
+) -> EncodedBatch {
+    EncodedBatch::new(
+        encode_body(req, protocol, compression),
+        protocol.content_type(),
+        compression.content_encoding(),
+        batch,
+    )
 }
 
 /// Encodes a request body; the same message serves both encodings.
@@ -107,10 +134,6 @@ impl HttpTransport {
             value.set_sensitive(true);
             map.insert(name, value);
         }
-        map.insert(CONTENT_TYPE, HeaderValue::from_static(protocol.content_type()));
-        if compression == Compression::Gzip {
-            map.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -136,14 +159,25 @@ impl HttpTransport {
         self.compression
     }
 
-    /// Encodes and POSTs one request.
-    pub async fn export(&self, req: &ExportTraceServiceRequest) -> Result<(), ExportError> {
-        self.post(encode_body(req, self.protocol, self.compression)).await
+    /// Encodes one request in this transport's protocol and compression.
+    pub fn encode(&self, req: &ExportTraceServiceRequest, batch: &[Arc<Trace>]) -> EncodedBatch {
+        encode_batch(req, self.protocol, self.compression, batch)
     }
 
-    /// POSTs an already encoded body and classifies the answer.
-    pub async fn post(&self, body: Vec<u8>) -> Result<(), ExportError> {
-        let sent = self.client.post(&self.url).headers(self.headers.clone()).body(body).send().await;
+    /// POSTs an encoded batch, labelled with its own content type and encoding (a batch encoded before a
+    /// reconfiguration is still described right), and classifies the answer.
+    pub async fn post(&self, batch: &EncodedBatch) -> Result<(), ExportError> {
+        let mut headers = self.headers.clone();
+        let label = |v: &str| {
+            HeaderValue::from_str(v).map_err(|_| ExportError::Rejected {
+                message: format!("{}: unusable content type or encoding {v:?}", self.sink),
+            })
+        };
+        headers.insert(CONTENT_TYPE, label(&batch.content_type)?);
+        if let Some(enc) = &batch.content_encoding {
+            headers.insert(CONTENT_ENCODING, label(enc)?);
+        }
+        let sent = self.client.post(&self.url).headers(headers).body(batch.body.clone()).send().await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {

@@ -1,6 +1,7 @@
 //! Machinery every network sink shares: the sink runner (queue, batching, deadlines, retry, spool), the HTTP
 //! transport, the OTLP protobuf/JSON request builder and the on-disk spool.
 
+pub mod backlog;
 pub mod http;
 pub mod otlp_proto;
 pub mod runner;

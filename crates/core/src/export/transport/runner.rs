@@ -1,18 +1,26 @@
 //! Runs one exporter: its own bounded queue, batching by spans and bytes, deadlines, retries with backoff and
 //! `Retry-After`, and splitting of rejected batches to isolate the bad trace. A slow sink only fills its own queue.
+//!
+//! Nobody waits on a sink inline: the worker offers traces without blocking (a full queue drops and counts),
+//! hands a flush over on a channel of its own (never refused, never dropped) and gets a future to wait on, or not.
+//! A sink can be told to stop at an instant (a shutdown's deadline, or a retired sink's): from then on nothing
+//! more is sent, the attempt in flight is abandoned, and what the sink still holds goes to the spool when there is
+//! one and is counted as lost (`spans_lost_shutdown`) when not.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep, timeout, Instant};
 
+use super::backlog::{Backlog, Step};
 use super::spool::Spool;
 use crate::config::BatchConfig;
 use crate::errors::ErrorReporter;
-use crate::export::{ExportError, Exporter};
+use crate::export::{EncodedBatch, ExportError, Exporter};
 use crate::model::Trace;
 use crate::stats::Stats;
 
@@ -31,6 +39,10 @@ pub struct SinkStats {
     pub spans_spooled: AtomicU64,
     /// Taken back from the spool and delivered.
     pub spans_unspooled: AtomicU64,
+    /// Files in the spool that were not readable batches (removed; their spans are unknown).
+    pub spool_corrupt_batches: AtomicU64,
+    /// Still held when the sink had to stop (shutdown deadline, retirement) and no spool took them.
+    pub spans_lost_shutdown: AtomicU64,
 }
 
 impl SinkStats {
@@ -46,27 +58,34 @@ impl SinkStats {
             ("retries", self.retries.load(Relaxed)),
             ("spans_spooled", self.spans_spooled.load(Relaxed)),
             ("spans_unspooled", self.spans_unspooled.load(Relaxed)),
+            ("spool_corrupt_batches", self.spool_corrupt_batches.load(Relaxed)),
+            ("spans_lost_shutdown", self.spans_lost_shutdown.load(Relaxed)),
         ]
     }
 }
 
-enum SinkMsg {
-    Trace(Arc<Trace>),
-    Flush(oneshot::Sender<()>),
+/// What the worker asks of a sink besides taking traces.
+enum SinkCtl {
+    /// Take `traces` too (what the worker closed for this flush), send everything held, sync. `done` says whether
+    /// nothing was left undelivered at a stop. With `lift_stop`, the stop is lifted once this flush is done (a
+    /// shutdown's deadline holds for what the shutdown hands over, not for a later `configure()`).
+    Flush { traces: Vec<Arc<Trace>>, lift_stop: bool, done: oneshot::Sender<bool> },
 }
 
-#[derive(Clone)]
+/// The worker's side of a running sink. Not `Clone`: dropping it is how a sink learns it is retired.
 pub struct SinkHandle {
     pub name: &'static str,
     pub stats: Arc<SinkStats>,
-    tx: mpsc::Sender<SinkMsg>,
+    tx: mpsc::Sender<Arc<Trace>>,
+    ctl: mpsc::UnboundedSender<SinkCtl>,
+    stop_at: Arc<watch::Sender<Option<Instant>>>,
 }
 
 impl SinkHandle {
     /// Never waits: a full sink queue drops the trace and counts its spans.
     pub fn offer(&self, trace: Arc<Trace>, global: &Stats) {
         let spans = trace.spans.len() as u64;
-        match self.tx.try_send(SinkMsg::Trace(trace)) {
+        match self.tx.try_send(trace) {
             Ok(()) => {
                 self.stats.traces_received.fetch_add(1, Relaxed);
                 self.stats.spans_received.fetch_add(spans, Relaxed);
@@ -78,94 +97,122 @@ impl SinkHandle {
         }
     }
 
-    /// Waits for queue space (flush and shutdown, where the caller is already waiting for delivery).
-    pub async fn offer_waiting(&self, trace: Arc<Trace>) {
-        let spans = trace.spans.len() as u64;
-        if self.tx.send(SinkMsg::Trace(trace)).await.is_ok() {
-            self.stats.traces_received.fetch_add(1, Relaxed);
-            self.stats.spans_received.fetch_add(spans, Relaxed);
+    /// Hands `traces` over past the queue bound (a flush is never refused) and returns what resolves once the
+    /// sink has sent, spooled or counted everything it held: `true` when nothing was left undelivered at a stop.
+    /// Never blocks; the caller decides how long to wait.
+    pub fn flush(&self, traces: Vec<Arc<Trace>>, lift_stop: bool) -> impl Future<Output = bool> + Send + 'static {
+        let (n_traces, n_spans) = (traces.len() as u64, traces.iter().map(|t| t.spans.len() as u64).sum::<u64>());
+        let (done, rx) = oneshot::channel();
+        let sent = self.ctl.send(SinkCtl::Flush { traces, lift_stop, done }).is_ok();
+        if sent {
+            self.stats.traces_received.fetch_add(n_traces, Relaxed);
+            self.stats.spans_received.fetch_add(n_spans, Relaxed);
         }
+        async move { sent && rx.await.unwrap_or(false) }
     }
 
-    /// Resolves once everything offered before it was exported (or given up on).
-    pub async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(SinkMsg::Flush(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
+    /// From `at` on, nothing more is sent: the attempt in flight is abandoned and what is held is parked.
+    pub fn stop_at(&self, at: Instant) {
+        self.stop_at.send_replace(Some(at));
+    }
+
+    /// Takes the sink out of service: it keeps sending what it holds until `at`, parks the rest, shuts its exporter
+    /// down and ends. The future resolves when it has handed everything over.
+    pub fn retire(self, at: Instant) -> impl Future<Output = bool> + Send + 'static {
+        self.stop_at(at);
+        self.flush(Vec::new(), false)
     }
 }
-
-pub fn spawn_sink(
-    exporter: Box<dyn Exporter>,
-    cfg: BatchConfig,
-    global: Arc<Stats>,
-    errors: ErrorReporter,
-) -> SinkHandle {
-    spawn_sink_with_spool(exporter, cfg, global, errors, None)
-}
-
-/// How often a sink with spooled batches probes its backend.
-const SPOOL_PROBE: Duration = Duration::from_secs(5);
-/// Spooled batches re-sent per probe, so live traffic is never starved by a large backlog.
-const SPOOL_BATCHES_PER_PROBE: usize = 16;
 
 pub fn spawn_sink_with_spool(
     mut exporter: Box<dyn Exporter>,
     cfg: BatchConfig,
     global: Arc<Stats>,
     errors: ErrorReporter,
-    mut spool: Option<Spool>,
+    spool: Option<Spool>,
 ) -> SinkHandle {
-    let (tx, mut rx) = mpsc::channel::<SinkMsg>(cfg.queue_traces);
+    let (tx, mut rx) = mpsc::channel::<Arc<Trace>>(cfg.queue_traces);
+    let (ctl, mut ctl_rx) = mpsc::unbounded_channel::<SinkCtl>();
+    let stop_at = Arc::new(watch::channel(None).0);
     let stats = Arc::new(SinkStats::default());
     let name = exporter.name();
-    let handle = SinkHandle { name, stats: stats.clone(), tx };
+    let handle = SinkHandle { name, stats: stats.clone(), tx, ctl, stop_at: stop_at.clone() };
     tokio::spawn(async move {
         let mut pending: Vec<Arc<Trace>> = Vec::new();
         let mut pending_spans = 0usize;
         let mut deadline: Option<Instant> = None;
-        let mut probe = tokio::time::interval(SPOOL_PROBE);
-        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let ctx = RunCtx { cfg: &cfg, stats: &stats, global: &global, errors: &errors, name };
+        let mut backlog = Backlog::new(spool);
+        let size = BatchSize::new(cfg.max_spans.min(exporter.initial_batch_spans().unwrap_or(usize::MAX)), &cfg);
+        let ctx = RunCtx {
+            cfg: &cfg,
+            stats: &stats,
+            global: &global,
+            errors: &errors,
+            name,
+            stop: stop_at.subscribe(),
+            parked_at_stop: AtomicU64::new(0),
+            size: &size,
+        };
+        let mut ctl_open = true;
+        // Whether the backlog goes before live traces this turn: it drains at the backend's pace, one parked batch
+        // every other turn when live traces keep coming, so neither starves the other.
+        let mut backlog_first = false;
         loop {
-            let msg = tokio::select! {
-                m = rx.recv() => m,
-                _ = sleep_until_opt(deadline) => {
-                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
-                    pending_spans = 0;
-                    deadline = None;
-                    continue;
-                }
-                _ = probe.tick(), if spool.is_some() => {
-                    ctx.drain_spool(exporter.as_mut(), &mut spool).await;
-                    continue;
-                }
-            };
-            match msg {
-                Some(SinkMsg::Trace(t)) => {
-                    pending_spans += t.spans.len();
-                    pending.push(t);
-                    deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
-                    if pending_spans >= cfg.max_spans {
-                        ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
+            backlog_first = !backlog_first;
+            tokio::select! {
+                // A flush first: it takes everything queued before it anyway.
+                biased;
+                c = ctl_rx.recv(), if ctl_open => match c {
+                    Some(SinkCtl::Flush { traces, lift_stop, done }) => {
+                        while let Ok(t) = rx.try_recv() {
+                            pending.push(t);
+                        }
+                        pending.extend(traces);
+                        let parked_before = ctx.parked_at_stop.load(Relaxed);
+                        ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
                         pending_spans = 0;
                         deadline = None;
+                        ctx.sync(exporter.as_mut()).await;
+                        // What was parked before goes back to the backend too: a flush is done when it is delivered.
+                        let drained = tokio::select! {
+                            d = ctx.drain_all(exporter.as_mut(), &mut backlog) => d,
+                            _ = ctx.until_stop() => false,
+                        };
+                        let _ = done.send(drained && ctx.parked_at_stop.load(Relaxed) == parked_before);
+                        if lift_stop {
+                            stop_at.send_replace(None);
+                        }
                     }
+                    None => ctl_open = false,
+                },
+                _ = sleep_until_opt(backlog.due()), if backlog_first && !ctx.stopped() => {
+                    ctx.drain_step(exporter.as_mut(), &mut backlog).await;
                 }
-                Some(SinkMsg::Flush(done)) => {
-                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
+                m = rx.recv() => match m {
+                    Some(t) => {
+                        pending_spans += t.spans.len();
+                        pending.push(t);
+                        deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(cfg.max_delay_ms));
+                        if pending_spans >= size.get() {
+                            ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
+                            pending_spans = 0;
+                            deadline = None;
+                        }
+                    }
+                    None => {
+                        // Retired: what is held goes out (until the stop), then the exporter shuts down.
+                        ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
+                        let _ = timeout(Duration::from_millis(cfg.export_timeout_ms), exporter.shutdown()).await;
+                        break;
+                    }
+                },
+                _ = sleep_until_opt(deadline) => {
+                    ctx.send_all(exporter.as_mut(), &mut backlog, std::mem::take(&mut pending)).await;
                     pending_spans = 0;
                     deadline = None;
-                    if let Err(e) = exporter.flush().await {
-                        errors.report(name, "flush", e.message());
-                    }
-                    let _ = done.send(());
                 }
-                None => {
-                    ctx.send_all(exporter.as_mut(), &mut spool, std::mem::take(&mut pending)).await;
-                    let _ = exporter.flush().await;
-                    break;
+                _ = sleep_until_opt(backlog.due()), if !backlog_first && !ctx.stopped() => {
+                    ctx.drain_step(exporter.as_mut(), &mut backlog).await;
                 }
             }
         }
@@ -180,23 +227,103 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
+/// How many spans go into one request: starts at the sink's first guess, shrinks when the backend takes long to
+/// answer, grows back while it answers fast. MLflow's tracking server on a small machine takes seconds per
+/// hundred spans, so a fixed 512-span batch outlived the export timeout there, and a batch that timed out may
+/// still have arrived: sizing requests to the backend's pace keeps every request well inside its deadline.
+struct BatchSize {
+    spans: std::sync::atomic::AtomicUsize,
+    max: usize,
+    timeout: Duration,
+}
+
+impl BatchSize {
+    fn new(initial: usize, cfg: &BatchConfig) -> BatchSize {
+        BatchSize {
+            spans: initial.max(1).into(),
+            max: cfg.max_spans.max(1),
+            timeout: Duration::from_millis(cfg.export_timeout_ms),
+        }
+    }
+
+    fn get(&self) -> usize {
+        self.spans.load(Relaxed)
+    }
+
+    /// One answer took `took` for `spans` spans (`timed_out`: no answer within the timeout).
+    fn observe(&self, spans: u64, took: Duration, timed_out: bool) {
+        let now = self.get();
+        let next = if timed_out {
+            now / 2
+        } else if took > self.timeout / 4 {
+            now * 3 / 4
+        } else if took < self.timeout / 16 && spans as usize >= now {
+            now + now / 4 + 1
+        } else {
+            now
+        };
+        self.spans.store(next.clamp(1, self.max), Relaxed);
+    }
+}
+
 struct RunCtx<'a> {
     cfg: &'a BatchConfig,
     stats: &'a SinkStats,
     global: &'a Stats,
     errors: &'a ErrorReporter,
     name: &'static str,
+    stop: watch::Receiver<Option<Instant>>,
+    /// Spans parked because the sink had to stop (spooled or lost): a flush that parks any did not deliver.
+    parked_at_stop: AtomicU64,
+    size: &'a BatchSize,
 }
 
 impl RunCtx<'_> {
+    fn stopped(&self) -> bool {
+        self.stop.borrow().is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Resolves when the stop instant passes (never, while there is none).
+    async fn until_stop(&self) {
+        let mut stop = self.stop.clone();
+        loop {
+            let at = *stop.borrow_and_update();
+            match at {
+                Some(at) => tokio::select! {
+                    _ = tokio::time::sleep_until(at) => return,
+                    changed = stop.changed() => if changed.is_err() {
+                        tokio::time::sleep_until(at).await;
+                        return;
+                    },
+                },
+                None => {
+                    if stop.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes what was sent durable (fsync for files), unless the sink has to stop first.
+    async fn sync(&self, exporter: &mut dyn Exporter) {
+        let flushed = tokio::select! {
+            r = exporter.flush() => Some(r),
+            _ = self.until_stop() => None,
+        };
+        if let Some(Err(e)) = flushed {
+            self.errors.report(self.name, "flush", e.message());
+        }
+    }
+
     /// Cuts the pending traces into batches bounded by spans and (estimated) bytes and sends each.
-    async fn send_all(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>, traces: Vec<Arc<Trace>>) {
+    async fn send_all(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog, traces: Vec<Arc<Trace>>) {
         let mut batch: Vec<Arc<Trace>> = Vec::new();
         let (mut spans, mut bytes) = (0usize, 0usize);
         for t in traces {
             let (s, b) = (t.spans.len(), estimate_bytes(&t));
             if !batch.is_empty() && (spans + s > self.cfg.max_spans || bytes + b > self.cfg.max_bytes) {
-                self.send_isolating(exporter, spool, std::mem::take(&mut batch)).await;
+                self.send_isolating(exporter, backlog, std::mem::take(&mut batch)).await;
                 spans = 0;
                 bytes = 0;
             }
@@ -205,132 +332,181 @@ impl RunCtx<'_> {
             batch.push(t);
         }
         if !batch.is_empty() {
-            self.send_isolating(exporter, spool, batch).await;
+            self.send_isolating(exporter, backlog, batch).await;
         }
     }
 
-    /// Sends a batch; a rejected batch is halved until the rejected trace stands alone.
-    async fn send_isolating(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>, batch: Vec<Arc<Trace>>) {
+    /// Sends a batch; a rejected batch is halved until the rejected trace stands alone, and so is a batch that
+    /// timed out (the batch size shrinks meanwhile).
+    async fn send_isolating(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog, batch: Vec<Arc<Trace>>) {
         let mut work = VecDeque::from([batch]);
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
+            // Encoded once: every attempt sends the same bytes, and a parked batch is these bytes.
+            let encoded = match exporter.encode(&b) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.count_failure(e, b, None, n, backlog, &mut work);
+                    continue;
+                }
+            };
+            if self.stopped() {
+                self.park(backlog, Some(&encoded), n, true);
+                continue;
+            }
             // With a backlog already spooled the backend is known to be down: one attempt, then join the backlog
             // (in order), instead of holding live traffic for the whole retry deadline.
-            let deadline = if spool.as_ref().is_some_and(|s| s.bytes() > 0) {
-                Duration::ZERO
-            } else {
-                Duration::from_millis(self.cfg.retry_deadline_ms)
+            let deadline =
+                if backlog.waiting() { Duration::ZERO } else { Duration::from_millis(self.cfg.retry_deadline_ms) };
+            let sent = tokio::select! {
+                r = self.send_with_retry(exporter, &encoded, deadline) => Some(r),
+                _ = self.until_stop() => None,
             };
-            let result = self.send_with_retry(exporter, &b, deadline).await;
-            if result.is_err() {
-                Stats::inc(&self.global.export_errors);
-            }
-            match result {
-                Ok(()) => {
-                    self.stats.spans_exported.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_exported, n);
-                    Stats::add(&self.global.traces_exported, b.len() as u64);
-                }
-                Err(ExportError::Rejected { .. }) if b.len() > 1 => {
+            match sent {
+                None => self.park(backlog, Some(&encoded), n, true),
+                Some(Sent::TimedOut) => {
                     let mut b = b;
                     let right = b.split_off(b.len() / 2);
                     work.push_front(right);
                     work.push_front(b);
                 }
-                Err(ExportError::Rejected { message }) => {
-                    self.stats.spans_rejected.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_rejected_by_backend, n);
-                    self.errors.report(self.name, "rejected", &message);
-                }
-                Err(ExportError::Refused { message }) => {
-                    self.stats.spans_rejected.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_rejected_by_backend, n);
-                    self.errors.report(self.name, "refused", &message);
-                }
-                Err(ExportError::Partial { message, rejected }) => {
-                    let rejected = rejected.min(n);
-                    self.stats.spans_exported.fetch_add(n - rejected, Relaxed);
-                    self.stats.spans_rejected.fetch_add(rejected, Relaxed);
-                    Stats::add(&self.global.spans_exported, n - rejected);
-                    Stats::add(&self.global.spans_rejected_by_backend, rejected);
+                Some(Sent::Done(Ok(()))) => {
+                    self.stats.spans_exported.fetch_add(n, Relaxed);
+                    Stats::add(&self.global.spans_exported, n);
                     Stats::add(&self.global.traces_exported, b.len() as u64);
-                    self.errors.report(self.name, "partial", &message);
                 }
-                Err(ExportError::Retryable { message, .. }) => {
-                    self.errors.report(self.name, "unavailable", &message);
-                    self.park(spool, &b, n);
-                }
+                Some(Sent::Done(Err(e))) => self.count_failure(e, b, Some(&encoded), n, backlog, &mut work),
             }
         }
     }
 
-    /// A batch the backend would not take in time goes to the spool when there is one; otherwise it is lost,
-    /// and counted.
-    fn park(&self, spool: &mut Option<Spool>, batch: &[Arc<Trace>], n: u64) {
-        let parked = match spool.as_mut() {
-            Some(s) => s.push(batch).map_err(|e| self.errors.report(self.name, "spool", &e)).is_ok(),
-            None => false,
+    /// What a failed batch becomes: halves to try again (rejected data), or counted, or parked.
+    fn count_failure(
+        &self,
+        error: ExportError,
+        b: Vec<Arc<Trace>>,
+        encoded: Option<&EncodedBatch>,
+        n: u64,
+        backlog: &mut Backlog,
+        work: &mut VecDeque<Vec<Arc<Trace>>>,
+    ) {
+        Stats::inc(&self.global.export_errors);
+        match error {
+            ExportError::Rejected { .. } if b.len() > 1 => {
+                let mut b = b;
+                let right = b.split_off(b.len() / 2);
+                work.push_front(right);
+                work.push_front(b);
+            }
+            ExportError::Rejected { message } => {
+                self.stats.spans_rejected.fetch_add(n, Relaxed);
+                Stats::add(&self.global.spans_rejected_by_backend, n);
+                self.errors.report(self.name, "rejected", &message);
+            }
+            ExportError::Refused { message } => {
+                self.stats.spans_rejected.fetch_add(n, Relaxed);
+                Stats::add(&self.global.spans_rejected_by_backend, n);
+                self.errors.report(self.name, "refused", &message);
+            }
+            ExportError::Partial { message, rejected } => {
+                let rejected = rejected.min(n);
+                self.stats.spans_exported.fetch_add(n - rejected, Relaxed);
+                self.stats.spans_rejected.fetch_add(rejected, Relaxed);
+                Stats::add(&self.global.spans_exported, n - rejected);
+                Stats::add(&self.global.spans_rejected_by_backend, rejected);
+                Stats::add(&self.global.traces_exported, b.len() as u64);
+                self.errors.report(self.name, "partial", &message);
+            }
+            ExportError::Retryable { message, .. } => {
+                self.errors.report(self.name, "unavailable", &message);
+                self.park(backlog, encoded, n, false);
+            }
+        }
+    }
+
+    /// A batch the backend would not take in time (or that was still held when the sink had to stop, `at_stop`)
+    /// goes to the spool when there is one; otherwise it is lost, and counted under the reason.
+    fn park(&self, backlog: &mut Backlog, encoded: Option<&EncodedBatch>, n: u64, at_stop: bool) {
+        if at_stop {
+            self.parked_at_stop.fetch_add(n, Relaxed);
+        }
+        let parked = match encoded {
+            Some(e) => backlog.park(e).map_err(|full| {
+                if let Some(reason) = full {
+                    self.errors.report(self.name, "spool", &reason);
+                    Stats::add(&self.global.spool_full_dropped, n);
+                }
+            }),
+            None => Err(()),
         };
-        if parked {
+        if parked.is_ok() {
             self.stats.spans_spooled.fetch_add(n, Relaxed);
             Stats::add(&self.global.spans_spooled, n);
+        } else if at_stop {
+            self.stats.spans_lost_shutdown.fetch_add(n, Relaxed);
+            Stats::add(&self.global.spans_lost_shutdown, n);
         } else {
-            if spool.is_some() {
-                Stats::add(&self.global.spool_full_dropped, n);
-            }
             self.stats.spans_failed.fetch_add(n, Relaxed);
             Stats::add(&self.global.spans_failed_export, n);
         }
     }
 
-    /// Re-sends the oldest spooled batches, one attempt each, until the backend fails again.
-    async fn drain_spool(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>) {
-        let Some(sp) = spool.as_mut() else { return };
-        for _ in 0..SPOOL_BATCHES_PER_PROBE {
-            let batch = match sp.take() {
-                None => return,
-                Some(Err(e)) => {
-                    self.errors.report(self.name, "spool", &e);
-                    continue;
+    /// Offers one parked batch to the backend again and counts what became of it. `false`: no progress (nothing
+    /// parked, or the backend is still down).
+    async fn drain_step(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog) -> bool {
+        match backlog.step(exporter, Duration::from_millis(self.cfg.export_timeout_ms)).await {
+            Step::Empty | Step::Unavailable => false,
+            Step::Delivered { spans, traces, rejected } => {
+                self.stats.spans_unspooled.fetch_add(spans - rejected, Relaxed);
+                Stats::add(&self.global.spans_unspooled, spans - rejected);
+                Stats::add(&self.global.traces_exported, traces);
+                if rejected > 0 {
+                    self.stats.spans_rejected.fetch_add(rejected, Relaxed);
+                    Stats::add(&self.global.spans_rejected_by_backend, rejected);
                 }
-                Some(Ok(b)) => b,
-            };
-            let n: u64 = batch.traces.iter().map(|t| t.spans.len() as u64).sum();
-            let attempt =
-                timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(&batch.traces)).await;
-            match attempt {
-                Ok(Ok(())) | Ok(Err(ExportError::Partial { .. })) => {
-                    self.stats.spans_unspooled.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_unspooled, n);
-                    sp.done(batch);
-                }
-                Ok(Err(ExportError::Rejected { message } | ExportError::Refused { message })) => {
-                    self.stats.spans_rejected.fetch_add(n, Relaxed);
-                    Stats::add(&self.global.spans_rejected_by_backend, n);
-                    self.errors.report(self.name, "rejected", &message);
-                    sp.done(batch);
-                }
-                Ok(Err(ExportError::Retryable { .. })) | Err(_) => {
-                    sp.release(batch);
-                    return;
-                }
+                true
+            }
+            Step::Refused { spans, message } => {
+                self.stats.spans_rejected.fetch_add(spans, Relaxed);
+                Stats::add(&self.global.spans_rejected_by_backend, spans);
+                self.errors.report(self.name, "rejected", &message);
+                true
+            }
+            Step::Corrupt { file, reason } => {
+                self.stats.spool_corrupt_batches.fetch_add(1, Relaxed);
+                Stats::inc(&self.global.spool_corrupt_batches);
+                self.errors.report(self.name, "spool", &format!("spool: removed unreadable batch {file}: {reason}"));
+                true
             }
         }
     }
 
-    async fn send_with_retry(
-        &self,
-        exporter: &mut dyn Exporter,
-        batch: &[Arc<Trace>],
-        deadline: Duration,
-    ) -> Result<(), ExportError> {
+    /// Drains the backlog until it is empty or the backend fails again; `true` when nothing is left parked.
+    async fn drain_all(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog) -> bool {
+        while backlog.waiting() {
+            if !self.drain_step(exporter, backlog).await {
+                break;
+            }
+        }
+        !backlog.waiting()
+    }
+
+    /// Sends one encoded batch, retrying what can succeed until `deadline`. A batch of several traces that timed
+    /// out comes back as `Sent::TimedOut`, to be sent again in halves.
+    async fn send_with_retry(&self, exporter: &mut dyn Exporter, batch: &EncodedBatch, deadline: Duration) -> Sent {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
             self.stats.batches_sent.fetch_add(1, Relaxed);
-            let result = match timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.export(batch)).await
-            {
+            let attempt = Instant::now();
+            let result = timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.send(batch)).await;
+            self.size.observe(batch.spans, attempt.elapsed(), result.is_err());
+            let result = match result {
                 Ok(r) => r,
+                Err(_) if batch.traces > 1 => {
+                    self.stats.retries.fetch_add(1, Relaxed);
+                    return Sent::TimedOut;
+                }
                 Err(_) => Err(ExportError::Retryable {
                     message: format!("{} export timed out", self.name),
                     retry_after: None,
@@ -340,16 +516,22 @@ impl RunCtx<'_> {
                 Err(ExportError::Retryable { message, retry_after }) => {
                     let wait = retry_after.unwrap_or_else(|| jitter(backoff));
                     if started.elapsed() + wait > deadline {
-                        return Err(ExportError::Retryable { message, retry_after });
+                        return Sent::Done(Err(ExportError::Retryable { message, retry_after }));
                     }
                     self.stats.retries.fetch_add(1, Relaxed);
                     sleep(wait).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
-                other => return other,
+                other => return Sent::Done(other),
             }
         }
     }
+}
+
+enum Sent {
+    Done(Result<(), ExportError>),
+    /// No answer within the export timeout for a batch that can be halved.
+    TimedOut,
 }
 
 /// Full jitter in [d/2, d): spreads retries of many clients without a random-number dependency.
@@ -372,4 +554,121 @@ fn estimate_bytes(t: &Trace) -> usize {
                     .sum::<usize>()
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::BoxFuture;
+    use crate::model::SpanRole;
+
+    /// A backend that accepts the request and never answers.
+    struct Hanging;
+
+    impl Exporter for Hanging {
+        fn name(&self) -> &'static str {
+            "otlp"
+        }
+        fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
+            Ok(EncodedBatch::new(Vec::new(), "application/x-protobuf", None, batch))
+        }
+        fn send<'a>(&'a mut self, _: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn trace(n: u8) -> Arc<Trace> {
+        let spans =
+            vec![crate::testing::span(n, 1, None, SpanRole::Turn), crate::testing::span(n, 2, Some(1), SpanRole::Run)];
+        Arc::new(Trace { trace_id: [n; 16], spans, straggler: false, incomplete: false })
+    }
+
+    fn batch_cfg() -> BatchConfig {
+        BatchConfig { max_spans: 4, max_delay_ms: 10, queue_traces: 2, ..BatchConfig::default() }
+    }
+
+    /// Runs a hanging sink: `offered` traces through the queue, `flushed` through a shutdown flush stopping soon.
+    async fn shut_down_hanging(spool: Option<Spool>, offered: u8, flushed: u8) -> (Arc<SinkStats>, Arc<Stats>, bool) {
+        let global = Arc::new(Stats::default());
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), spool);
+        for n in 0..offered {
+            h.offer(trace(n), &global);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        h.stop_at(Instant::now() + Duration::from_millis(200));
+        let done = h.flush((100..100 + flushed).map(trace).collect(), true);
+        let delivered = timeout(Duration::from_secs(10), done).await.expect("the stop ends the flush");
+        (h.stats.clone(), global, delivered)
+    }
+
+    #[tokio::test]
+    async fn at_a_stop_what_a_hanging_sink_holds_is_counted_lost_and_adds_up() {
+        let (s, global, delivered) = shut_down_hanging(None, 6, 5).await;
+        assert!(!delivered, "a flush that lost spans did not deliver");
+        let received = s.spans_received.load(Relaxed);
+        let dropped = s.spans_dropped_queue_full.load(Relaxed);
+        assert_eq!(received + dropped, 2 * 11, "every span offered or flushed is received or dropped, counted");
+        assert_eq!(received, 2 * 5 + 2 * 6 - dropped, "a flush's traces are never refused by the full queue");
+        assert_eq!(s.spans_exported.load(Relaxed), 0);
+        assert_eq!(s.spans_lost_shutdown.load(Relaxed), received, "exported + spooled + lost = received");
+        assert_eq!(Stats::get(&global.spans_lost_shutdown), received);
+    }
+
+    #[tokio::test]
+    async fn at_a_stop_a_spool_takes_what_a_hanging_sink_holds() {
+        let dir = std::env::temp_dir().join(format!("clawtrace-runner-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Spool::open(&dir, "otlp", 1 << 20).unwrap();
+        let (s, _, delivered) = shut_down_hanging(Some(spool), 2, 4).await;
+        assert!(!delivered);
+        let received = s.spans_received.load(Relaxed);
+        assert_eq!(received, 2 * 6, "nothing dropped: the queue had room");
+        assert_eq!(s.spans_spooled.load(Relaxed), received, "exported + spooled + lost = received");
+        assert_eq!(s.spans_lost_shutdown.load(Relaxed), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_retired_sink_ends_by_its_stop_and_a_later_flush_is_unaffected_by_an_earlier_stop() {
+        let global = Arc::new(Stats::default());
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), None);
+        h.offer(trace(1), &global);
+        let stats = h.stats.clone();
+        let handed_over = h.retire(Instant::now() + Duration::from_millis(100));
+        assert!(!timeout(Duration::from_secs(10), handed_over).await.expect("retirement is bounded"));
+        assert_eq!(stats.spans_lost_shutdown.load(Relaxed), 2);
+
+        // A stop lifted after its flush: what comes later is sent again (here: tried, so not parked at once).
+        let h = spawn_sink_with_spool(Box::new(Hanging), batch_cfg(), global.clone(), ErrorReporter::default(), None);
+        h.stop_at(Instant::now());
+        assert!(timeout(Duration::from_secs(10), h.flush(Vec::new(), true)).await.unwrap());
+        let late = h.flush(vec![trace(2)], false);
+        assert!(timeout(Duration::from_millis(300), late).await.is_err(), "the hanging backend is tried again");
+        assert_eq!(h.stats.spans_lost_shutdown.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn batch_size_shrinks_when_the_backend_is_slow_and_grows_back_while_it_is_fast() {
+        let cfg = BatchConfig { max_spans: 512, export_timeout_ms: 16_000, ..BatchConfig::default() };
+        let size = BatchSize::new(64, &cfg);
+        size.observe(64, Duration::from_millis(100), false);
+        assert_eq!(size.get(), 81, "a full batch answered fast: grow");
+        size.observe(10, Duration::from_millis(100), false);
+        assert_eq!(size.get(), 81, "a partial batch says nothing about a bigger one");
+        size.observe(81, Duration::from_secs(2), false);
+        assert_eq!(size.get(), 81, "between a sixteenth and a quarter of the timeout: keep");
+        size.observe(81, Duration::from_secs(5), false);
+        assert_eq!(size.get(), 60, "over a quarter of the timeout: shrink");
+        size.observe(60, Duration::from_secs(16), true);
+        assert_eq!(size.get(), 30, "timed out: halve");
+        for _ in 0..10 {
+            size.observe(1, Duration::from_secs(16), true);
+        }
+        assert_eq!(size.get(), 1, "never below one span");
+        for _ in 0..100 {
+            let n = size.get() as u64;
+            size.observe(n, Duration::from_millis(1), false);
+        }
+        assert_eq!(size.get(), 512, "never above batch.maxSpans");
+    }
 }

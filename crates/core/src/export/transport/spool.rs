@@ -1,145 +1,238 @@
 //! The spool: where a sink parks batches its backend would not take within the retry deadline, so a backend that
 //! is down for an hour (or a gateway restarted meanwhile) loses nothing. One directory per sink, one file per
-//! batch, oldest first; bounded in bytes — beyond the bound a batch is dropped and counted, never queued in memory.
-//! A file is claimed by renaming it before it is re-sent, so two processes sharing a directory never send it twice.
+//! batch, oldest first, bounded in bytes: beyond the bound a batch is refused (the caller counts it), never
+//! queued in memory.
+//!
+//! A file holds the request exactly as the backend will receive it (already encoded and compressed), behind a
+//! one-line header, so re-sending costs no encoding and a spooled span costs what it costs on the wire.
+//!
+//! Several processes may share a directory (a gateway and a `clawtrace replay`, or a restarted gateway whose
+//! predecessor is still shutting down). A batch is claimed by an exclusive, non-blocking lock on its file
+//! (`flock` on Unix, `LockFileEx` on Windows), held for as long as it is being sent. The operating system
+//! releases the lock when the holder dies, so a claim is never stale and never needs a timeout; a batch that was
+//! delivered is unlinked *before* its lock is released, and a claimant that locked a file somebody else already
+//! unlinked sees a link count of zero and leaves it. So no batch is sent twice, across processes too.
 
-use std::fs;
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::model::Trace;
+use serde::{Deserialize, Serialize};
+
+use crate::export::EncodedBatch;
+
+/// What a spooled request is, written as the first line of its file (the body follows as it goes on the wire).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Header {
+    spans: u64,
+    traces: u64,
+    content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_encoding: Option<String>,
+}
 
 pub struct Spool {
     dir: PathBuf,
     max_bytes: u64,
+    /// Bytes on disk as of the last scan plus what this process wrote since (other processes may add more).
     bytes: u64,
     seq: u64,
 }
 
-/// One batch taken from the spool; `done()` deletes it, `release()` puts it back for a later attempt.
-pub struct SpooledBatch {
-    pub traces: Vec<Arc<Trace>>,
-    claimed: PathBuf,
-    original: PathBuf,
+/// A batch taken from the spool, locked while this value lives. `done()` deletes it; dropping it (or
+/// `release()`) leaves it for a later attempt by anyone.
+pub struct Claim {
+    pub batch: EncodedBatch,
+    path: PathBuf,
     size: u64,
+    _lock: File,
 }
 
-const EXT: &str = "batch.json";
+/// What `take()` found.
+pub enum Taken {
+    Batch(Claim),
+    /// A file that is not a readable batch (truncated, foreign, corrupt); it was removed. Counted by the caller.
+    Corrupt {
+        file: String,
+        reason: String,
+    },
+}
+
+const EXT: &str = "batch";
+const MAGIC: &str = "clawtrace-spool/1 ";
+/// A temporary file older than this was left by a writer that died mid-write.
+const STALE_TMP: Duration = Duration::from_secs(60);
 
 impl Spool {
     /// Opens (creating) `{dir}/{sink}`; batches left by an earlier process are kept and sent first.
     pub fn open(dir: &Path, sink: &str, max_bytes: u64) -> Result<Spool, String> {
         let dir = dir.join(sink);
         fs::create_dir_all(&dir).map_err(|e| format!("spool: cannot create {}: {e}", dir.display()))?;
-        let mut bytes = 0;
-        for entry in fs::read_dir(&dir).map_err(|e| format!("spool: cannot read {}: {e}", dir.display()))?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // A claim left by a process that died mid-send goes back into the queue.
-            if let Some(orig) =
-                name.strip_suffix(".claimed").and_then(|n| n.rsplit_once('.').map(|(base, _pid)| base.to_string()))
-            {
-                let _ = fs::rename(entry.path(), dir.join(orig));
-            }
-            bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
-        }
-        Ok(Spool { dir, max_bytes, bytes, seq: 0 })
+        fs::read_dir(&dir).map_err(|e| format!("spool: cannot read {}: {e}", dir.display()))?;
+        let mut s = Spool { dir, max_bytes, bytes: 0, seq: 0 };
+        s.remove_stale_tmp();
+        s.rescan();
+        Ok(s)
     }
 
+    /// Bytes parked that this process may still have to send: everything in the directory as of the last look,
+    /// or nothing once a look found only batches other processes are sending.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.oldest().is_none()
+    /// The batches waiting, oldest first, with their sizes; also refreshes `bytes()`.
+    fn rescan(&mut self) -> Vec<(PathBuf, u64)> {
+        let mut files: Vec<(PathBuf, u64)> = fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| is_batch_name(&e.file_name().to_string_lossy()))
+                    .map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        self.bytes = files.iter().map(|(_, n)| n).sum();
+        files
     }
 
-    /// Writes a batch durably (write to a temp name, fsync, rename). Fails when the bound would be exceeded.
-    pub fn push(&mut self, batch: &[Arc<Trace>]) -> Result<(), String> {
-        let traces: Vec<&Trace> = batch.iter().map(|t| t.as_ref()).collect();
-        let body = serde_json::to_vec(&traces).map_err(|e| format!("spool: cannot encode a batch: {e}"))?;
-        if self.bytes + body.len() as u64 > self.max_bytes {
-            return Err(format!("spool full ({} of {} bytes used)", self.bytes, self.max_bytes));
+    fn remove_stale_tmp(&self) {
+        let Ok(rd) = fs::read_dir(&self.dir) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let old = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            if name.starts_with('.') && name.ends_with(".tmp") && old.is_some_and(|age| age > STALE_TMP) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// Writes a batch durably (temp name, fsync, rename). Fails when the bound would be exceeded.
+    pub fn push(&mut self, batch: &EncodedBatch) -> Result<(), String> {
+        let header = Header {
+            spans: batch.spans,
+            traces: batch.traces,
+            content_type: batch.content_type.clone(),
+            content_encoding: batch.content_encoding.clone(),
+        };
+        let header = serde_json::to_string(&header).map_err(|e| format!("spool: cannot encode a header: {e}"))?;
+        let size = (MAGIC.len() + header.len() + 1 + batch.body.len()) as u64;
+        if self.bytes + size > self.max_bytes {
+            self.rescan(); // others may have drained meanwhile
+            if self.bytes + size > self.max_bytes {
+                return Err(format!("spool full ({} of {} bytes used)", self.bytes, self.max_bytes));
+            }
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         self.seq += 1;
-        let name = format!("{now:015}-{:05}-{:06}.{EXT}", std::process::id() % 100_000, self.seq % 1_000_000);
+        // Names sort by time; pid and sequence keep names of concurrent writers apart.
+        let name = format!("{now:015}-{:010}-{:08}.{EXT}", std::process::id(), self.seq);
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&body)?;
+            let mut f = File::create(&tmp)?;
+            f.write_all(MAGIC.as_bytes())?;
+            f.write_all(header.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.write_all(&batch.body)?;
             f.sync_data()?;
             fs::rename(&tmp, self.dir.join(&name))
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            format!("spool: cannot write {}: {e}", self.dir.display())
+            format!("spool: cannot write to {}: {e}", self.dir.display())
         })?;
-        self.bytes += body.len() as u64;
+        self.bytes += size;
         Ok(())
     }
 
-    fn oldest(&self) -> Option<PathBuf> {
-        let mut names: Vec<PathBuf> = fs::read_dir(&self.dir)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(EXT) && !n.starts_with('.')))
-            .collect();
-        names.sort();
-        names.into_iter().next()
-    }
-
-    /// Claims the oldest batch. An unreadable file is removed and reported with its span count unknown.
-    pub fn take(&mut self) -> Option<Result<SpooledBatch, String>> {
-        let original = self.oldest()?;
-        let mut claimed = original.clone().into_os_string();
-        claimed.push(format!(".{}.claimed", std::process::id()));
-        let claimed = PathBuf::from(claimed);
-        if fs::rename(&original, &claimed).is_err() {
-            return None; // another process took it
-        }
-        let size = fs::metadata(&claimed).map(|m| m.len()).unwrap_or(0);
-        let parsed = fs::read(&claimed)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<Vec<Trace>>(&b).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(traces) => {
-                Some(Ok(SpooledBatch { traces: traces.into_iter().map(Arc::new).collect(), claimed, original, size }))
+    /// Claims the oldest batch nobody else holds. `None` when there is none (or all are being sent elsewhere).
+    pub fn take(&mut self) -> Option<Taken> {
+        for (path, size) in self.rescan() {
+            let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) else { continue };
+            if file.try_lock().is_err() {
+                continue; // another process is sending it
             }
-            Err(e) => {
-                let _ = fs::remove_file(&claimed);
-                self.bytes = self.bytes.saturating_sub(size);
-                Some(Err(format!("spool: dropped unreadable batch {}: {e}", original.display())))
+            if unlinked(&file, &path) {
+                continue; // delivered and removed by whoever held it before us
             }
+            return Some(match read_batch(&file) {
+                Ok(batch) => Taken::Batch(Claim { batch, path, size, _lock: file }),
+                Err(reason) => {
+                    let _ = fs::remove_file(&path);
+                    self.bytes = self.bytes.saturating_sub(size);
+                    Taken::Corrupt { file: file_name(&path), reason }
+                }
+            });
         }
+        // Whatever is left is being sent by other processes: nothing here for this one to deliver.
+        self.bytes = 0;
+        None
     }
 
-    pub fn done(&mut self, b: SpooledBatch) {
-        let _ = fs::remove_file(&b.claimed);
-        self.bytes = self.bytes.saturating_sub(b.size);
+    /// The batch was delivered (or refused for good): remove it, then let go of the lock.
+    pub fn done(&mut self, c: Claim) {
+        let _ = fs::remove_file(&c.path);
+        self.bytes = self.bytes.saturating_sub(c.size);
     }
 
-    pub fn release(&mut self, b: SpooledBatch) {
-        let _ = fs::rename(&b.claimed, &b.original);
+    /// Not delivered: leave it where it is, for a later attempt.
+    pub fn release(&mut self, c: Claim) {
+        drop(c);
     }
+}
+
+fn is_batch_name(name: &str) -> bool {
+    !name.starts_with('.') && name.ends_with(&format!(".{EXT}"))
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+#[cfg(unix)]
+fn unlinked(file: &File, _path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().map(|m| m.nlink() == 0).unwrap_or(true)
+}
+
+#[cfg(not(unix))]
+fn unlinked(_file: &File, path: &Path) -> bool {
+    !path.exists()
+}
+
+fn read_batch(mut file: &File) -> Result<EncodedBatch, String> {
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw).map_err(|e| format!("unreadable: {e}"))?;
+    let nl = raw.iter().position(|&b| b == b'\n').ok_or("no header line")?;
+    let header = std::str::from_utf8(&raw[..nl]).map_err(|_| "header is not UTF-8")?;
+    let meta = header.strip_prefix(MAGIC).ok_or("not a clawtrace spool file")?;
+    let h: Header = serde_json::from_str(meta).map_err(|e| format!("bad header: {e}"))?;
+    let body = raw.split_off(nl + 1);
+    if body.is_empty() {
+        return Err("empty body".into());
+    }
+    Ok(EncodedBatch {
+        body: body.into(),
+        content_type: h.content_type,
+        content_encoding: h.content_encoding,
+        traces: h.traces,
+        spans: h.spans,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Span, SpanKind, SpanRole, Status};
 
-    fn trace(n: u8) -> Arc<Trace> {
-        let span = Span {
-            name: format!("t{n}"),
-            kind: SpanKind::Server,
-            status: Status::Error("boom".into()),
-            attrs: [("a".to_string(), crate::model::AttrValue::F64(1.5))].into_iter().collect(),
-            ..crate::testing::span(n, n, None, SpanRole::Turn)
-        };
-        Arc::new(Trace { trace_id: [n; 16], spans: vec![span], straggler: false, incomplete: true })
+    fn batch(n: u8) -> EncodedBatch {
+        EncodedBatch {
+            body: vec![n; 100].into(),
+            content_type: "application/x-protobuf".into(),
+            content_encoding: if n.is_multiple_of(2) { Some("gzip".into()) } else { None },
+            traces: 1,
+            spans: n as u64,
+        }
     }
 
     fn tmpdir(tag: &str) -> PathBuf {
@@ -148,42 +241,97 @@ mod tests {
         d
     }
 
+    fn take_batch(s: &mut Spool) -> Claim {
+        match s.take() {
+            Some(Taken::Batch(c)) => c,
+            Some(Taken::Corrupt { reason, .. }) => panic!("corrupt: {reason}"),
+            None => panic!("nothing to take"),
+        }
+    }
+
     #[test]
     fn batches_round_trip_oldest_first_and_survive_a_restart() {
         let dir = tmpdir("rt");
         let mut s = Spool::open(&dir, "otlp", 1 << 20).unwrap();
-        s.push(&[trace(1), trace(2)]).unwrap();
-        s.push(&[trace(3)]).unwrap();
-        assert!(s.bytes() > 0);
+        s.push(&batch(1)).unwrap();
+        s.push(&batch(2)).unwrap();
+        assert!(s.bytes() > 200);
         drop(s);
         let mut s = Spool::open(&dir, "otlp", 1 << 20).unwrap();
-        let b = s.take().unwrap().unwrap();
-        assert_eq!(b.traces.len(), 2);
-        assert_eq!(*b.traces[0], *trace(1), "a spooled trace is the trace, unchanged");
-        s.release(b);
-        let b = s.take().unwrap().unwrap();
-        assert_eq!(b.traces.len(), 2, "a released batch is still the oldest");
-        s.done(b);
-        let b = s.take().unwrap().unwrap();
-        assert_eq!(b.traces[0].trace_id, [3; 16]);
-        // A claim left behind by a crash goes back into the queue on the next open.
-        drop(s);
-        let mut s = Spool::open(&dir, "otlp", 1 << 20).unwrap();
-        let b = s.take().unwrap().unwrap();
-        assert_eq!(b.traces[0].trace_id, [3; 16]);
-        s.done(b);
-        assert!(s.is_empty() && s.take().is_none());
+        let c = take_batch(&mut s);
+        assert_eq!(c.batch, batch(1), "a spooled request is the request, byte for byte");
+        s.release(c);
+        let c = take_batch(&mut s);
+        assert_eq!(c.batch, batch(1), "a released batch is still the oldest");
+        s.done(c);
+        let c = take_batch(&mut s);
+        assert_eq!(c.batch, batch(2));
+        s.done(c);
+        assert!(s.take().is_none());
         assert_eq!(s.bytes(), 0);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_batch_held_by_one_claimant_is_invisible_to_another() {
+        let dir = tmpdir("claims");
+        let mut a = Spool::open(&dir, "mlflow", 1 << 20).unwrap();
+        let mut b = Spool::open(&dir, "mlflow", 1 << 20).unwrap();
+        a.push(&batch(1)).unwrap();
+        a.push(&batch(2)).unwrap();
+        let held = take_batch(&mut a);
+        assert_eq!(held.batch, batch(1));
+        let other = take_batch(&mut b);
+        assert_eq!(other.batch, batch(2), "the second claimant skips the locked batch");
+        assert!(b.take().is_none(), "nothing else is free");
+        // A third claimant that opened the file before it was delivered must not send it again.
+        let early = OpenOptions::new().read(true).write(true).open(&held.path).unwrap();
+        a.done(held);
+        early.try_lock().unwrap();
+        assert!(unlinked(&early, &dir), "a delivered batch is recognised after the lock is won");
+        b.done(other);
+        assert!(a.take().is_none() && b.take().is_none());
         let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_full_spool_refuses_instead_of_growing() {
         let dir = tmpdir("full");
-        let mut s = Spool::open(&dir, "mlflow", 600).unwrap();
-        s.push(&[trace(1)]).unwrap();
-        let err = s.push(&[trace(2), trace(3)]).unwrap_err();
+        let mut s = Spool::open(&dir, "mlflow", 300).unwrap();
+        s.push(&batch(1)).unwrap();
+        let err = s.push(&batch(2)).unwrap_err();
         assert!(err.contains("spool full"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn corrupt_files_are_removed_and_named_and_stale_temp_files_cleared() {
+        let dir = tmpdir("corrupt");
+        let mut s = Spool::open(&dir, "otlp", 1 << 20).unwrap();
+        s.push(&batch(1)).unwrap();
+        let sub = dir.join("otlp");
+        fs::write(sub.join("000000000000000-0000000001-00000001.batch"), b"garbage").unwrap();
+        fs::write(sub.join("000000000000000-0000000001-00000002.batch"), b"").unwrap();
+        let tmp = sub.join(".x.batch.tmp");
+        let f = File::create(&tmp).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(3600)).unwrap();
+        drop(f);
+        let mut s = Spool::open(&dir, "otlp", 1 << 20).unwrap();
+        assert!(!tmp.exists(), "a temp file left by a dead writer is removed");
+        let mut corrupt = Vec::new();
+        let mut good = Vec::new();
+        while let Some(t) = s.take() {
+            match t {
+                Taken::Batch(c) => {
+                    good.push(c.batch.clone());
+                    s.done(c)
+                }
+                Taken::Corrupt { file, .. } => corrupt.push(file),
+            }
+        }
+        assert_eq!(corrupt.len(), 2, "each corrupt file is reported: {corrupt:?}");
+        assert_eq!(good, vec![batch(1)]);
+        assert_eq!(fs::read_dir(&sub).unwrap().count(), 0);
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -238,7 +238,7 @@ pub fn map_span(level: &TraceLevel, profile: &Profile, trace: &Trace, span: &Spa
 }
 
 /// One OTLP request for a batch, every span with its Langfuse keys.
-pub fn encode(batch: &[Arc<Trace>], service_name: &str, profile: &Profile) -> ExportTraceServiceRequest {
+pub fn request(batch: &[Arc<Trace>], service_name: &str, profile: &Profile) -> ExportTraceServiceRequest {
     // Spans come trace by trace: the trace-level keys are computed once per trace.
     let mut current: Option<(usize, TraceLevel)> = None;
     encode_request(batch.iter().map(|t| t.as_ref()), service_name, |t, s, o| {
@@ -345,7 +345,7 @@ mod tests {
     }
 
     fn encoded(t: Trace, profile: &Profile) -> Vec<OtlpSpan> {
-        let req = encode(&[Arc::new(t)], "svc", profile);
+        let req = request(&[Arc::new(t)], "svc", profile);
         req.resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans).collect()
     }
 
