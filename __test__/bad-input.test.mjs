@@ -6,18 +6,11 @@ import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OUTCOMES } from './helpers/accounting.mjs';
 
 const require = createRequire(import.meta.url);
 const ct = require('../index.js');
 
-/** Counters where a record call ends up: exactly one per call. (`invalidTraceContext` is a flag on an event that
- *  is still used, so it is not an outcome; `eventsQueued` is an intermediate state.) */
-const OUTCOMES = [
-  'invalidNotObject', 'invalidMissingType', 'invalidWrongFieldType', 'invalidMalformedJson', 'invalidTooLarge',
-  'invalidUnserializable', 'invalidHookName',
-  'skippedUnknownType', 'skippedUnknownSource', 'skippedInfraEvent', 'skippedNoCorrelation', 'skippedContentDisabled',
-  'eventsInSpans', 'droppedQueueFull', 'droppedAfterShutdown',
-];
 
 function delta(before, after) {
   const d = {};
