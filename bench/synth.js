@@ -47,7 +47,10 @@ const MODELS = [
 /**
  * Generates a synthetic stream into `out`.
  * @param {object} opts
- * @param {string} opts.out            output path
+ * @param {string} [opts.out]          output path
+ * @param {(records: {meta: object, evt: object}[]) => (boolean|void|Promise<boolean|void>)} [opts.onRecords]
+ *                                      instead of a file: every 4096 records (and at the end) as objects, live;
+ *                                      returning false stops the stream there
  * @param {number} [opts.events]       approximate number of events (the stream stops starting turns once reached)
  * @param {number} [opts.sessions]     concurrent sessions interleaved (default 2000)
  * @param {number} [opts.seed]
@@ -82,15 +85,18 @@ async function generate(opts) {
   }
   const sessionKeysUsed = new Set()
 
-  const ws = fs.createWriteStream(out, { highWaterMark: 1 << 20 })
+  const onRecords = opts.onRecords
+  const ws = onRecords ? null : fs.createWriteStream(out, { highWaterMark: 1 << 20 })
   let buf = []
   let bufLen = 0
+  let stopped = false
   const flushBuf = async () => {
     if (!buf.length) return
-    const chunk = buf.join('')
+    const chunk = onRecords ? buf : buf.join('')
     buf = []
     bufLen = 0
-    if (!ws.write(chunk)) await new Promise((r) => ws.once('drain', r))
+    if (onRecords) stopped = (await onRecords(chunk)) === false
+    else if (!ws.write(chunk)) await new Promise((r) => ws.once('drain', r))
   }
   const emit = (meta, evt) => {
     seq += 1
@@ -98,7 +104,7 @@ async function generate(opts) {
     evt.seq = seq
     evt.ts = now
     if (strip) delete evt.trace
-    buf.push(JSON.stringify({ src: 'diagnostic', pid, rt: now + 1, meta, evt }) + '\n')
+    buf.push(onRecords ? { meta, evt } : JSON.stringify({ src: 'diagnostic', pid, rt: now + 1, meta, evt }) + '\n')
     counts.events += 1
     counts.lines += 1
     bufLen += 1
@@ -269,7 +275,7 @@ async function generate(opts) {
     planned += planTurn(s)
     active.push(s)
   }
-  while (active.length) {
+  while (active.length && !stopped) {
     const i = Math.floor(rnd() * active.length)
     const s = active[i]
     s.steps[s.next++]()
@@ -289,10 +295,12 @@ async function generate(opts) {
     if (bufLen >= 4096) await flushBuf()
   }
   await flushBuf()
-  await new Promise((resolve, reject) => {
-    ws.on('error', reject)
-    ws.end(resolve)
-  })
+  if (ws) {
+    await new Promise((resolve, reject) => {
+      ws.on('error', reject)
+      ws.end(resolve)
+    })
+  }
   counts.sessions = sessionKeysUsed.size
   return counts
 }
