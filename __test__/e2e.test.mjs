@@ -251,7 +251,8 @@ for (const [name, target] of Object.entries(TARGETS)) {
 
     it('the plugin explains itself once and loses nothing at shutdown', () => {
       try {
-        const lines = result.log.split('\n').filter((l) => l.includes('[clawtrace]'));
+        // The gateway's log holds each line twice, as console text and as a JSON file-log record: count one form.
+        const lines = result.log.split('\n').filter((l) => l.includes('[clawtrace]') && !l.trimStart().startsWith('{'));
         const capability = lines.filter((l) => l.includes(`tracing OpenClaw ${target.version}`));
         assert.equal(capability.length, 1, `one capability line:\n${lines.join('\n')}`);
         assert.ok(capability.every((l) => l.includes(profile.mode === 'context' ? 'via onInternalDiagnosticEvent' : 'correlation mode')),
