@@ -49,6 +49,8 @@ const BUILTINS: &[(&str, &str)] = &[
     ("phone", r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\b\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,5}\b|\+\d{8,15}\b"),
 ];
 const PERSONAL_DATA: [&str; 3] = ["email", "card_number", "phone"];
+/// No built-in pattern matches fewer characters: shorter free text is not scanned.
+const MIN_SCANNED_CHARS: usize = 6;
 
 #[derive(Debug, Clone)]
 pub struct Redactor {
@@ -56,6 +58,8 @@ pub struct Redactor {
     any: RegexSet,
     patterns: Vec<(String, Regex)>,
     replacement: String,
+    /// Text shorter than this cannot match (`MIN_SCANNED_CHARS` for the built-ins; 0 with user patterns).
+    min_scanned: usize,
 }
 
 impl Redactor {
@@ -71,7 +75,11 @@ impl Redactor {
             Regex::new(p).map_err(|e| format!("redact.patterns[{i}] is not a valid regular expression: {e}"))?;
             patterns.push((format!("pattern_{i}"), p.clone()));
         }
-        Self::compile(patterns, &cfg.replacement)
+        let mut r = Self::compile(patterns, &cfg.replacement)?;
+        if !cfg.patterns.is_empty() {
+            r.min_scanned = 0;
+        }
+        Ok(r)
     }
 
     /// The built-in credential patterns only (no personal data): what error messages are scrubbed with.
@@ -91,7 +99,7 @@ impl Redactor {
             .into_iter()
             .map(|(name, re)| Regex::new(&re).map(|r| (name, r)).map_err(|e| format!("redact.patterns: {e}")))
             .collect::<Result<_, _>>()?;
-        Ok(Redactor { any, patterns, replacement: replacement.to_string() })
+        Ok(Redactor { any, patterns, replacement: replacement.to_string(), min_scanned: MIN_SCANNED_CHARS })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -120,9 +128,10 @@ impl Redactor {
         out
     }
 
-    /// Redacts in place, allocating only when something matched.
+    /// Redacts in place, allocating only when something matched. Text too short for any rule to match is not
+    /// scanned: most attributes are short names and outcomes.
     pub fn redact_in_place(&self, text: &mut String) {
-        if self.any.is_match(text) {
+        if text.len() >= self.min_scanned && self.any.is_match(text) {
             *text = self.redact(text);
         }
     }
