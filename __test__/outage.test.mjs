@@ -97,19 +97,21 @@ async function outage({ downMs, spool }) {
   try {
     const cfg = mlflowConfig(px, spool ? { spool: { dir: path.join(work, 'spool') } } : {})
     const chunks = Math.ceil((downMs + 20_000) / 1_000)
-    const f = feeder(cfg, { chunks, pauseMs: 700, workDir: work, seed: downMs })
+    const backUp = path.join(work, 'backend-is-back')
+    const f = feeder(cfg, { chunks, eventsPerChunk: 150, pauseMs: 700, workDir: work, seed: downMs, flushWhenExists: backUp })
     await until('the first deliveries', () => px.accepted > 0 || f.last()?.done)
     mlflowCtl('kill')
     const downAt = Date.now()
     await sleep(downMs)
     mlflowCtl('resume')
     const outageMs = Date.now() - downAt
+    fs.writeFileSync(backUp, '')
     const { code } = await f.exited
     assert.equal(code, 0, f.stderr)
     const end = f.last()
     assert.ok(end.done, 'the feeder finished')
     const s = end.stats.sinks.mlflow
-    assert.ok(s.spansReceived > 2_000, `a real load went through (${s.spansReceived} spans)`)
+    assert.ok(s.spansReceived > 1_000, `a real load went through (${s.spansReceived} spans)`)
     assert.deepEqual(px.duplicates(), [], 'no span delivered twice')
     return { px, s, end, outageMs, work }
   } finally {
@@ -125,6 +127,7 @@ test('MLflow killed for 20 s under load, with a spool: every span delivered exac
   assert.equal(s.spansRejected, 0)
   assert.equal(px.deliveries.size, s.spansReceived, `every span delivered (outage ${outageMs} ms)`)
   assert.equal(end.flushed, true, 'flush tells the truth: everything was delivered')
+  assert.equal(s.spansExported + s.spansUnspooled, s.spansReceived, 'the counters say the same')
 })
 
 test('MLflow killed for 60 s under load, without a spool: at most once, and every missing span counted', { timeout: 400_000 }, async () => {
@@ -141,7 +144,8 @@ test('SIGKILL with a full spool, then a new process: every parked span delivered
     mlflowCtl('kill')
     const cfg = mlflowConfig(px, { spool: { dir: spoolDir } })
     const first = feeder(cfg, { chunks: 6, pauseMs: 200, workDir: work, seed: 77, stopAfterChunks: true })
-    await until('the first process to park its batches', () => first.last()?.fed, 200_000)
+    const mlflowStats = () => first.last()?.fed && first.last().stats.sinks.mlflow
+    await until('the first process to park everything it received', () => mlflowStats() && mlflowStats().spansReceived > 0 && mlflowStats().spansSpooled === mlflowStats().spansReceived, 200_000)
     const parked = spooledSpanIds(path.join(spoolDir, 'mlflow'))
     assert.ok(parked.length > 0, 'batches are on disk')
     first.child.kill('SIGKILL')
@@ -152,7 +156,7 @@ test('SIGKILL with a full spool, then a new process: every parked span delivered
     assert.equal(code, 0, second.stderr)
     const end = second.last()
     assert.equal(end.flushed, true, 'the new process drained the spool')
-    assert.equal(end.stats.sinks.mlflow.spansUnspooled, parked.length)
+    assert.ok(end.stats.sinks.mlflow.spansUnspooled >= parked.length, 'what was on disk at the kill, and what the dying process parked after it')
     for (const id of parked) assert.equal(px.deliveries.get(id), 1, `span ${id} delivered exactly once`)
     assert.deepEqual(px.duplicates(), [])
     assert.deepEqual(spooledSpanIds(path.join(spoolDir, 'mlflow')), [], 'the spool is empty')

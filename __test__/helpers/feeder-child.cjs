@@ -1,11 +1,12 @@
 'use strict'
-// A gateway stand-in for outage tests: feeds synthetic turns (bench/synth.js, a fresh seed per chunk, so every
-// chunk's ids are new) through the addon for a while, as a live gateway would during a backend outage, then
-// flushes and shuts down. Prints one JSON line per chunk (`{"chunk":k,"stats":…}`) and a last line
+// A gateway stand-in for outage tests: feeds a synthetic event stream (bench/synth.js) through the live record
+// call, a slice per chunk with a pause between, as a gateway would during a backend outage, then flushes and
+// shuts down. Prints one JSON line per chunk (`{"chunk":k,"stats":…}`) and a last line
 // `{"done":true,"flushed":…,"shutdown":…,"stats":…,"errors":[…]}`.
 //   node feeder-child.cjs '<config JSON>' '<options JSON>'
 // options: chunks (default 10), eventsPerChunk (400), sessions (20), seed (1), pauseMs (500), workDir (required),
-//          flushMs (120000), shutdownMs (30000), stopAfterChunks (feed, then print and stay alive until killed)
+//          flushMs (120000), shutdownMs (30000), stopAfterChunks (feed, then print stats every 500 ms until killed),
+//          flushWhenExists (a path: wait for it before the final flush)
 const fs = require('node:fs')
 const path = require('node:path')
 const clawtrace = require(path.resolve(__dirname, '..', '..'))
@@ -17,18 +18,31 @@ async function main() {
   const errors = []
   clawtrace.onError((e) => errors.push({ sink: e.sink, kind: e.kind, message: e.message }))
   await clawtrace.configure(config)
-  for (let k = 0; k < o.chunks; k++) {
-    const file = path.join(o.workDir, `chunk-${process.pid}-${k}.jsonl`)
-    await generate({ out: file, events: o.eventsPerChunk, sessions: o.sessions, seed: o.seed * 1000 + k, startMs: Date.now() })
-    await clawtrace.replay(file)
+  let lines = []
+  if (o.chunks > 0) {
+    const file = path.join(o.workDir, `stream-${process.pid}.jsonl`)
+    await generate({ out: file, events: o.chunks * o.eventsPerChunk, sessions: o.sessions, seed: o.seed, startMs: Date.now() })
+    lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
     fs.rmSync(file, { force: true })
+  }
+  const per = Math.ceil(lines.length / Math.max(1, o.chunks))
+  for (let k = 0; k < o.chunks; k++) {
+    for (const line of lines.slice(k * per, (k + 1) * per)) {
+      const r = JSON.parse(line)
+      if (r.src === 'diagnostic') clawtrace.recordDiagnostic(r.evt, r.meta)
+    }
     process.stdout.write(JSON.stringify({ chunk: k, stats: clawtrace.stats() }) + '\n')
     await new Promise((r) => setTimeout(r, o.pauseMs))
   }
   if (o.stopAfterChunks) {
-    process.stdout.write(JSON.stringify({ fed: true, stats: clawtrace.stats() }) + '\n')
-    await new Promise(() => setInterval(() => {}, 1000)) // until killed
+    // Until killed: the stats, twice a second.
+    for (;;) {
+      process.stdout.write(JSON.stringify({ fed: true, stats: clawtrace.stats() }) + '\n')
+      await new Promise((r) => setTimeout(r, 500))
+    }
   }
+  // The backend's outage is over when this file exists: only then is flush() asked to deliver everything.
+  while (o.flushWhenExists && !fs.existsSync(o.flushWhenExists)) await new Promise((r) => setTimeout(r, 100))
   const flushed = await clawtrace.flush(o.flushMs)
   const shutdown = await clawtrace.shutdown(o.shutdownMs)
   await new Promise((r) => setTimeout(r, 50)) // error callbacks land through the event loop
