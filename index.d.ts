@@ -11,7 +11,16 @@ export type { ClawtraceConfig, ClawtraceStats, SinkStats, OtlpExporterConfig, Ml
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Applies a configuration (see `index.d.ts`). Throws on an invalid configuration; resolves once applied. */
+export interface BadLine {
+  line: number
+  /** `too long`, `invalid UTF-8`, `malformed JSON` or `unknown source`. */
+  reason: string
+}
+
+/**
+ * Applies a configuration (see `index.d.ts`). Throws on an invalid configuration, naming the field and what it
+ * expects (never the value given); resolves once applied.
+ */
 export declare function configure(config?: ClawtraceConfig): Promise<void>
 
 export interface ExportErrorReport {
