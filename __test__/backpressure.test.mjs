@@ -89,7 +89,7 @@ for (const spool of [false, true]) {
     assert.equal(s.spansRejected + s.spansFailed, 0)
     if (spool) {
       assert.equal(s.spansSpooled, s.spansReceived, 'with a spool, all of it waits there')
-      assert.ok(fs.readdirSync(path.join(dir, 'otlp')).some((f) => f.endsWith('.batch.json')))
+      assert.ok(fs.readdirSync(path.join(dir, 'otlp')).some((f) => f.endsWith('.batch')), 'the parked batches are on disk')
     } else {
       assert.equal(s.spansLostShutdown, s.spansReceived, 'without one, all of it is counted lost')
       assert.equal(r.stats.spansLostShutdown, s.spansLostShutdown)
