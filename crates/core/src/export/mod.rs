@@ -103,6 +103,11 @@ pub trait Exporter: Send + 'static {
     fn initial_batch_spans(&self) -> Option<usize> {
         None
     }
+    /// How long one request may take, when the exporter has a setting of its own for it; the runner then waits
+    /// that long instead of `batch.exportTimeoutMs`.
+    fn request_timeout(&self) -> Option<Duration> {
+        None
+    }
     /// The last call: flush and release.
     fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
         self.flush()

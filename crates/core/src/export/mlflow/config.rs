@@ -8,6 +8,9 @@ use serde::Deserialize;
 use crate::export::transport::http::{basic_auth, Compression, Protocol};
 use crate::settings::{Env, Secret};
 
+/// `timeoutMs` when unset (see `resolve`).
+pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct MlflowConfig {
@@ -127,7 +130,10 @@ impl MlflowConfig {
                 (None, None, None) => None,
             };
 
-        let timeout_ms = self.timeout_ms.unwrap_or(10_000);
+        // MLflow writes a request's spans to its store before it answers: the first request after a server start,
+        // or any on a busy small machine, can take tens of seconds. A request given up on may still be stored, and
+        // sending it again then delivers it twice, so the default leaves room.
+        let timeout_ms = self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
         if timeout_ms == 0 {
             return Err("mlflow: timeout must be positive".into());
         }

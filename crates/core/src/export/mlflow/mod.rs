@@ -99,6 +99,10 @@ impl Exporter for MlflowExporter {
         Some(MLFLOW_FIRST_BATCH_SPANS)
     }
 
+    fn request_timeout(&self) -> Option<std::time::Duration> {
+        Some(self.settings.timeout)
+    }
+
     fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
         let req = encode::request(batch, &self.service_name);
         Ok(encode_batch(&req, self.settings.protocol, self.settings.compression, batch))

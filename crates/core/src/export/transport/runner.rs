@@ -142,7 +142,15 @@ pub fn spawn_sink_with_spool(
         let mut pending_spans = 0usize;
         let mut deadline: Option<Instant> = None;
         let mut backlog = Backlog::new(spool);
-        let size = BatchSize::new(cfg.max_spans.min(exporter.initial_batch_spans().unwrap_or(usize::MAX)), &cfg);
+        // The exporter's own request timeout when it has one, plus a margin so that its transport reports first.
+        let request_timeout = exporter
+            .request_timeout()
+            .map_or(Duration::from_millis(cfg.export_timeout_ms), |t| t + Duration::from_secs(1));
+        let size = BatchSize::new(
+            cfg.max_spans.min(exporter.initial_batch_spans().unwrap_or(usize::MAX)),
+            cfg.max_spans,
+            request_timeout,
+        );
         let ctx = RunCtx {
             cfg: &cfg,
             stats: &stats,
@@ -152,6 +160,7 @@ pub fn spawn_sink_with_spool(
             stop: stop_at.subscribe(),
             parked_at_stop: AtomicU64::new(0),
             size: &size,
+            request_timeout,
         };
         let mut ctl_open = true;
         // Whether the backlog goes before live traces this turn: it drains at the backend's pace, one parked batch
@@ -238,12 +247,8 @@ struct BatchSize {
 }
 
 impl BatchSize {
-    fn new(initial: usize, cfg: &BatchConfig) -> BatchSize {
-        BatchSize {
-            spans: initial.max(1).into(),
-            max: cfg.max_spans.max(1),
-            timeout: Duration::from_millis(cfg.export_timeout_ms),
-        }
+    fn new(initial: usize, max: usize, timeout: Duration) -> BatchSize {
+        BatchSize { spans: initial.max(1).into(), max: max.max(1), timeout }
     }
 
     fn get(&self) -> usize {
@@ -276,6 +281,8 @@ struct RunCtx<'a> {
     /// Spans parked because the sink had to stop (spooled or lost): a flush that parks any did not deliver.
     parked_at_stop: AtomicU64,
     size: &'a BatchSize,
+    /// How long one request may take before it is given up on.
+    request_timeout: Duration,
 }
 
 impl RunCtx<'_> {
@@ -454,7 +461,7 @@ impl RunCtx<'_> {
     /// Offers one parked batch to the backend again and counts what became of it. `false`: no progress (nothing
     /// parked, or the backend is still down).
     async fn drain_step(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog) -> bool {
-        match backlog.step(exporter, Duration::from_millis(self.cfg.export_timeout_ms)).await {
+        match backlog.step(exporter, self.request_timeout).await {
             Step::Empty | Step::Unavailable => false,
             Step::Delivered { spans, traces, rejected } => {
                 self.stats.spans_unspooled.fetch_add(spans - rejected, Relaxed);
@@ -499,7 +506,7 @@ impl RunCtx<'_> {
         loop {
             self.stats.batches_sent.fetch_add(1, Relaxed);
             let attempt = Instant::now();
-            let result = timeout(Duration::from_millis(self.cfg.export_timeout_ms), exporter.send(batch)).await;
+            let result = timeout(self.request_timeout, exporter.send(batch)).await;
             self.size.observe(batch.spans, attempt.elapsed(), result.is_err());
             let result = match result {
                 Ok(r) => r,
@@ -649,8 +656,7 @@ mod tests {
 
     #[test]
     fn batch_size_shrinks_when_the_backend_is_slow_and_grows_back_while_it_is_fast() {
-        let cfg = BatchConfig { max_spans: 512, export_timeout_ms: 16_000, ..BatchConfig::default() };
-        let size = BatchSize::new(64, &cfg);
+        let size = BatchSize::new(64, 512, Duration::from_secs(16));
         size.observe(64, Duration::from_millis(100), false);
         assert_eq!(size.get(), 81, "a full batch answered fast: grow");
         size.observe(10, Duration::from_millis(100), false);
