@@ -488,11 +488,16 @@ impl RunCtx<'_> {
         }
     }
 
-    /// Drains the backlog until it is empty or the backend fails again; `true` when nothing is left parked.
+    /// Drains the backlog until it is empty; a backend that is still down is tried again (at the backlog's pace)
+    /// until the retry deadline. `true` when nothing is left parked.
     async fn drain_all(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog) -> bool {
+        let give_up = Instant::now() + Duration::from_millis(self.cfg.retry_deadline_ms);
         while backlog.waiting() {
             if !self.drain_step(exporter, backlog).await {
-                break;
+                match backlog.due() {
+                    Some(at) if at < give_up => tokio::time::sleep_until(at).await,
+                    _ => break,
+                }
             }
         }
         !backlog.waiting()
