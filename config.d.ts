@@ -120,6 +120,9 @@ export interface SinkStats {
   spansDroppedQueueFull: number
   spansSpooled: number
   spansUnspooled: number
+  /** Still held when the sink had to stop (shutdown deadline, or replaced by configure() past its retry deadline)
+   * with no spool to take them. */
+  spansLostShutdown: number
   batchesSent: number
   retries: number
 }
@@ -140,6 +143,7 @@ export interface ClawtraceStats {
   spansFailedExport: number
   spansSpooled: number
   spansUnspooled: number
+  spansLostShutdown: number
   spoolFullDropped: number
   exportErrors: number
   queueLength: number
