@@ -267,10 +267,17 @@ impl RunCtx<'_> {
     }
 
     /// Cuts the pending traces into batches bounded by spans and (estimated) bytes and sends each.
+    /// Once the sink has to stop, the rest is parked in one piece: one write, on disk before the caller's deadline.
     async fn send_all(&self, exporter: &mut dyn Exporter, spool: &mut Option<Spool>, traces: Vec<Arc<Trace>>) {
         let mut batch: Vec<Arc<Trace>> = Vec::new();
         let (mut spans, mut bytes) = (0usize, 0usize);
-        for t in traces {
+        let mut rest = traces.into_iter();
+        while let Some(t) = rest.next() {
+            if self.stopped() {
+                batch.push(t);
+                batch.extend(rest);
+                return self.park_at_stop(spool, batch);
+            }
             let (s, b) = (t.spans.len(), estimate_bytes(&t));
             if !batch.is_empty() && (spans + s > self.cfg.max_spans || bytes + b > self.cfg.max_bytes) {
                 self.send_isolating(exporter, spool, std::mem::take(&mut batch)).await;
@@ -292,8 +299,7 @@ impl RunCtx<'_> {
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
             if self.stopped() {
-                self.park_at_stop(spool, &b, n);
-                continue;
+                return self.park_at_stop(spool, b.into_iter().chain(work.into_iter().flatten()).collect());
             }
             // Encoded once: every attempt sends the same bytes.
             let encoded = match exporter.encode(&b) {
@@ -315,7 +321,7 @@ impl RunCtx<'_> {
                 _ = self.until_stop() => None,
             };
             match sent {
-                None => self.park_at_stop(spool, &b, n),
+                None => return self.park_at_stop(spool, b.into_iter().chain(work.into_iter().flatten()).collect()),
                 Some(Ok(())) => {
                     self.stats.spans_exported.fetch_add(n, Relaxed);
                     Stats::add(&self.global.spans_exported, n);
@@ -327,10 +333,11 @@ impl RunCtx<'_> {
     }
 
     /// The sink has to stop: the batch goes to the spool when there is one, else it is lost, and counted.
-    fn park_at_stop(&self, spool: &mut Option<Spool>, batch: &[Arc<Trace>], n: u64) {
+    fn park_at_stop(&self, spool: &mut Option<Spool>, batch: Vec<Arc<Trace>>) {
+        let n: u64 = batch.iter().map(|t| t.spans.len() as u64).sum();
         self.parked_at_stop.fetch_add(n, Relaxed);
         let parked = match spool.as_mut() {
-            Some(s) => s.push(batch).map_err(|e| self.errors.report(self.name, "spool", &e)).is_ok(),
+            Some(s) => s.push(&batch).map_err(|e| self.errors.report(self.name, "spool", &e)).is_ok(),
             None => false,
         };
         if parked {
