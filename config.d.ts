@@ -122,6 +122,9 @@ export interface SinkStats {
   spansUnspooled: number
   /** Files in the spool that were not readable batches: removed, each counted. */
   spoolCorruptBatches: number
+  /** Still held when the sink had to stop (shutdown deadline, or replaced by configure() past its retry deadline)
+   * with no spool to take them. */
+  spansLostShutdown: number
   batchesSent: number
   retries: number
 }
@@ -142,6 +145,7 @@ export interface ClawtraceStats {
   spansFailedExport: number
   spansSpooled: number
   spansUnspooled: number
+  spansLostShutdown: number
   spoolFullDropped: number
   spoolCorruptBatches: number
   exportErrors: number

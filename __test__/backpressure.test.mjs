@@ -129,3 +129,16 @@ test('overload: spans keep leaving while the excess is shed at intake, counted, 
   assert.equal(spansInFile(file), st.spansExported)
   assert.ok(r.maxRss < MAX_RSS_MB * 2 ** 20, `peak RSS ${(r.maxRss / 2 ** 20).toFixed(0)} MB >= ${MAX_RSS_MB} MB`)
 })
+
+test('queueCapacity from configure() applies to the queue already running', async () => {
+  const ct = require('../index.js')
+  // The first configure() starts the pipeline; its queue bound is the configured one, not the default 65,536.
+  await ct.configure({ queueCapacity: 10, exporters: { file: { path: path.join(tmp, 'capacity.jsonl') } } })
+  const before = ct.stats()
+  let taken = 0
+  for (let i = 0; i < 5000; i++) if (ct.recordDiagnostic('{"type":"no.such.event"}')) taken++
+  const dropped = ct.stats().droppedQueueFull - before.droppedQueueFull
+  assert.ok(dropped > 0, 'a 10-event queue cannot take 5,000 events recorded back to back')
+  assert.equal(taken + dropped, 5000, 'every refused call is counted')
+  assert.equal(await ct.shutdown(5000), true)
+})

@@ -104,7 +104,7 @@ impl Pipeline {
     /// Closes everything and sends it; sinks stop sending a little before the timeout so that what they still hold
     /// is spooled (or counted lost) by the time this resolves. `true` when everything was delivered.
     pub async fn shutdown(&self, timeout: Duration) -> bool {
-        let margin = (timeout / 5).min(Duration::from_millis(500));
+        let margin = (timeout / 4).min(Duration::from_millis(1000));
         self.flush_with(true, false, Some(Instant::now() + timeout - margin), timeout).await
     }
 

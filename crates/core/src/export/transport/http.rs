@@ -151,14 +151,6 @@ impl HttpTransport {
         })
     }
 
-    pub fn protocol(&self) -> Protocol {
-        self.protocol
-    }
-
-    pub fn compression(&self) -> Compression {
-        self.compression
-    }
-
     /// Encodes one request in this transport's protocol and compression.
     pub fn encode(&self, req: &ExportTraceServiceRequest, batch: &[Arc<Trace>]) -> EncodedBatch {
         encode_batch(req, self.protocol, self.compression, batch)

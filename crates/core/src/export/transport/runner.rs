@@ -324,10 +324,17 @@ impl RunCtx<'_> {
     }
 
     /// Cuts the pending traces into batches bounded by spans and (estimated) bytes and sends each.
+    /// Once the sink has to stop, the rest is parked in one piece: one write, on disk before the caller's deadline.
     async fn send_all(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog, traces: Vec<Arc<Trace>>) {
         let mut batch: Vec<Arc<Trace>> = Vec::new();
         let (mut spans, mut bytes) = (0usize, 0usize);
-        for t in traces {
+        let mut rest = traces.into_iter();
+        while let Some(t) = rest.next() {
+            if self.stopped() {
+                batch.push(t);
+                batch.extend(rest);
+                return self.park_at_stop(exporter, backlog, batch);
+            }
             let (s, b) = (t.spans.len(), estimate_bytes(&t));
             if !batch.is_empty() && (spans + s > self.cfg.max_spans || bytes + b > self.cfg.max_bytes) {
                 self.send_isolating(exporter, backlog, std::mem::take(&mut batch)).await;
@@ -349,6 +356,10 @@ impl RunCtx<'_> {
         let mut work = VecDeque::from([batch]);
         while let Some(b) = work.pop_front() {
             let n: u64 = b.iter().map(|t| t.spans.len() as u64).sum();
+            if self.stopped() {
+                let rest = b.into_iter().chain(work.into_iter().flatten()).collect();
+                return self.park_at_stop(exporter, backlog, rest);
+            }
             // Encoded once: every attempt sends the same bytes, and a parked batch is these bytes.
             let encoded = match exporter.encode(&b) {
                 Ok(e) => e,
@@ -370,7 +381,10 @@ impl RunCtx<'_> {
                 _ = self.until_stop() => None,
             };
             match sent {
-                None => self.park(backlog, Some(&encoded), n, true),
+                None => {
+                    let rest = b.into_iter().chain(work.into_iter().flatten()).collect();
+                    return self.park_at_stop(exporter, backlog, rest);
+                }
                 Some(Sent::TimedOut) => {
                     let mut b = b;
                     let right = b.split_off(b.len() / 2);
@@ -385,6 +399,14 @@ impl RunCtx<'_> {
                 Some(Sent::Done(Err(e))) => self.count_failure(e, b, Some(&encoded), n, backlog, &mut work),
             }
         }
+    }
+
+    /// The sink has to stop: what it still holds is encoded as one request and goes to the spool when there is
+    /// one, else it is lost, and counted.
+    fn park_at_stop(&self, exporter: &mut dyn Exporter, backlog: &mut Backlog, batch: Vec<Arc<Trace>>) {
+        let n: u64 = batch.iter().map(|t| t.spans.len() as u64).sum();
+        let encoded = exporter.encode(&batch).ok();
+        self.park(backlog, encoded.as_ref(), n, true);
     }
 
     /// What a failed batch becomes: halves to try again (rejected data), or counted, or parked.
