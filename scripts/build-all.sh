@@ -5,7 +5,8 @@
 # platform's Node (natively, under qemu-aarch64, under wine, through a musl loader), it is loaded and replays the
 # bundled OpenClaw corpus into a file whose traces are read back (scripts/exercise.mjs). Prints one table.
 #
-#   scripts/build-all.sh [PLATFORM...]      default: every platform below (`npm run build:all`)
+#   scripts/build-all.sh [--check-only] [PLATFORM...]   default: every platform below (`npm run build:all`)
+#   --check-only: no build, check the binaries already in npm/<platform>/ (e.g. the release workflow's artifacts)
 #
 # Starts from a fresh Debian machine with Rust, Node and Python: installs what it needs itself (Debian packages,
 # zig + cargo-zigbuild from PyPI, Rust targets, the foreign Node builds from npm and PyPI) and caches it under
@@ -322,6 +323,11 @@ run_checks() { # platform binary → sets loaded and traces
 # ---- main ----------------------------------------------------------------------------------------------------------
 # In a function, so bash has read all of it before it runs: editing this file during a build cannot derail it.
 main() {
+  check_only=0
+  if [ "${1:-}" = --check-only ]; then
+    check_only=1
+    shift
+  fi
   wanted=("$@")
   selected=()
   for line in "${PLATFORMS[@]}"; do
@@ -341,7 +347,12 @@ main() {
   rows=()
   for line in "${selected[@]}"; do
     read -r platform triple how <<<"$line"
-    build "$platform" "$triple" "$how"
+    if [ $check_only = 1 ]; then
+      bin="npm/$platform/clawtrace.$platform.node"
+      [ -f "$bin" ] || { echo "$bin is missing" >&2; exit 1; }
+    else
+      build "$platform" "$triple" "$how"
+    fi
     type=$(file -b "$bin" | cut -d, -f1-2)
     size=$(du -k "$bin" | awk '{printf "%.1f MB", $1/1024}')
     glibc=-
@@ -350,7 +361,7 @@ main() {
     [ "$napi" = yes ] || failed=1
     run_checks "$platform" "$bin"
     [[ $loaded == FAILED* || $traces == FAILED* ]] && failed=1
-    rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|${build_seconds}s")
+    rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|$([ $check_only = 1 ] && echo - || echo "${build_seconds}s")")
     log "${rows[-1]}"
   done
 
