@@ -312,7 +312,10 @@ run_checks() { # platform binary → sets loaded and traces
       # No macOS here: the Mach-O must be a dylib for the right CPU that links nothing but libSystem.
       local minos
       minos=$(llvm-objdump --macho --private-headers "$bin" | awk '/LC_BUILD_VERSION/{f=1} f&&/minos/{print $2; exit}')
-      if [ "$(links "$bin")" = /usr/lib/libSystem.B.dylib ]; then
+      local cpu=x86_64
+      [[ $platform == *arm64 ]] && cpu=arm64
+      if [ "$(links "$bin")" = /usr/lib/libSystem.B.dylib ] &&
+        file -b "$bin" | grep -q "^Mach-O 64-bit $cpu dynamically linked shared library"; then
         loaded="not run (no macOS): MH_DYLIB, minos $minos, libSystem only"
       else
         loaded="FAILED: links $(links "$bin")"
@@ -353,7 +356,7 @@ main() {
     else
       build "$platform" "$triple" "$how"
     fi
-    type=$(file -b "$bin" | cut -d, -f1-2)
+    type=$(file -b "$bin" | sed 's/, flags:.*//' | cut -d, -f1-2 | tr '|' '/')
     size=$(du -k "$bin" | awk '{printf "%.1f MB", $1/1024}')
     glibc=-
     [[ $platform == linux-*-gnu ]] && glibc=$(max_glibc "$bin")
@@ -373,4 +376,4 @@ main() {
   [ $failed -eq 0 ] || { echo "build-all: some checks FAILED (above)" >&2; exit 1; }
 }
 
-main "$@"
+main "$@"; exit
