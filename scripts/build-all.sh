@@ -5,7 +5,8 @@
 # platform's Node (natively, under qemu-aarch64, under wine, through a musl loader), it is loaded and replays the
 # bundled OpenClaw corpus into a file whose traces are read back (scripts/exercise.mjs). Prints one table.
 #
-#   scripts/build-all.sh [PLATFORM...]      default: every platform below (`npm run build:all`)
+#   scripts/build-all.sh [--check-only] [PLATFORM...]   default: every platform below (`npm run build:all`)
+#   --check-only: no build, check the binaries already in npm/<platform>/ (e.g. the release workflow's artifacts)
 #
 # Starts from a fresh Debian machine with Rust, Node and Python: installs what it needs itself (Debian packages,
 # zig + cargo-zigbuild from PyPI, Rust targets, the foreign Node builds from npm and PyPI) and caches it under
@@ -311,7 +312,10 @@ run_checks() { # platform binary → sets loaded and traces
       # No macOS here: the Mach-O must be a dylib for the right CPU that links nothing but libSystem.
       local minos
       minos=$(llvm-objdump --macho --private-headers "$bin" | awk '/LC_BUILD_VERSION/{f=1} f&&/minos/{print $2; exit}')
-      if [ "$(links "$bin")" = /usr/lib/libSystem.B.dylib ]; then
+      local cpu=x86_64
+      [[ $platform == *arm64 ]] && cpu=arm64
+      if [ "$(links "$bin")" = /usr/lib/libSystem.B.dylib ] &&
+        file -b "$bin" | grep -q "^Mach-O 64-bit $cpu dynamically linked shared library"; then
         loaded="not run (no macOS): MH_DYLIB, minos $minos, libSystem only"
       else
         loaded="FAILED: links $(links "$bin")"
@@ -322,6 +326,11 @@ run_checks() { # platform binary → sets loaded and traces
 # ---- main ----------------------------------------------------------------------------------------------------------
 # In a function, so bash has read all of it before it runs: editing this file during a build cannot derail it.
 main() {
+  check_only=0
+  if [ "${1:-}" = --check-only ]; then
+    check_only=1
+    shift
+  fi
   wanted=("$@")
   selected=()
   for line in "${PLATFORMS[@]}"; do
@@ -341,8 +350,13 @@ main() {
   rows=()
   for line in "${selected[@]}"; do
     read -r platform triple how <<<"$line"
-    build "$platform" "$triple" "$how"
-    type=$(file -b "$bin" | cut -d, -f1-2)
+    if [ $check_only = 1 ]; then
+      bin="npm/$platform/clawtrace.$platform.node"
+      [ -f "$bin" ] || { echo "$bin is missing" >&2; exit 1; }
+    else
+      build "$platform" "$triple" "$how"
+    fi
+    type=$(file -b "$bin" | sed 's/, flags:.*//' | cut -d, -f1-2 | tr '|' '/')
     size=$(du -k "$bin" | awk '{printf "%.1f MB", $1/1024}')
     glibc=-
     [[ $platform == linux-*-gnu ]] && glibc=$(max_glibc "$bin")
@@ -350,7 +364,7 @@ main() {
     [ "$napi" = yes ] || failed=1
     run_checks "$platform" "$bin"
     [[ $loaded == FAILED* || $traces == FAILED* ]] && failed=1
-    rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|${build_seconds}s")
+    rows+=("$platform|${triple}|$type|$size|$glibc|$napi|$(links "$bin")|$loaded|$traces|$([ $check_only = 1 ] && echo - || echo "${build_seconds}s")")
     log "${rows[-1]}"
   done
 
@@ -362,4 +376,4 @@ main() {
   [ $failed -eq 0 ] || { echo "build-all: some checks FAILED (above)" >&2; exit 1; }
 }
 
-main "$@"
+main "$@"; exit

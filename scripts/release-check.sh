@@ -106,4 +106,4 @@ EOF
   echo "release check passed in $(elapsed "$t_start")"
 }
 
-main "$@"
+main "$@"; exit
