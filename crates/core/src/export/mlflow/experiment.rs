@@ -197,13 +197,7 @@ impl ExperimentResolver {
                 .body(serde_json::to_vec(&b).expect("JSON values serialise"));
         }
         let resp = req.send().await.map_err(|e| {
-            let kind = if e.is_timeout() {
-                "timed out"
-            } else if e.is_connect() {
-                "connection failed"
-            } else {
-                "request failed"
-            };
+            let kind = crate::export::transport::http::failure_kind(&e);
             let base = self.base_for_errors.trim_end_matches('/');
             ExportError::Retryable {
                 message: format!(

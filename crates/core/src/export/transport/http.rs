@@ -174,13 +174,7 @@ impl HttpTransport {
             Ok(r) => r,
             Err(e) => {
                 // `without_url`: the URL may carry userinfo; ours is already redacted.
-                let kind = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "connection failed"
-                } else {
-                    "request failed"
-                };
+                let kind = failure_kind(&e);
                 return Err(ExportError::Retryable {
                     message: format!(
                         "{}: POST {} {kind}: {}",
@@ -324,6 +318,17 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What went wrong with a request that got no answer, in words for an error message.
+pub fn failure_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    }
 }
 
 #[cfg(test)]
