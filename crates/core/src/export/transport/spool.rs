@@ -37,8 +37,11 @@ pub struct Spool {
     max_bytes: u64,
     /// Bytes on disk as of the last scan plus what this process wrote since (other processes may add more).
     bytes: u64,
-    seq: u64,
 }
+
+/// File names' sequence, process-wide: a retiring sink and its replacement write to the same directory, maybe in
+/// the same millisecond.
+static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A batch taken from the spool, locked while this value lives. `done()` deletes it; dropping it (or
 /// `release()`) leaves it for a later attempt by anyone.
@@ -70,7 +73,7 @@ impl Spool {
         let dir = dir.join(sink);
         fs::create_dir_all(&dir).map_err(|e| format!("spool: cannot create {}: {e}", dir.display()))?;
         fs::read_dir(&dir).map_err(|e| format!("spool: cannot read {}: {e}", dir.display()))?;
-        let mut s = Spool { dir, max_bytes, bytes: 0, seq: 0 };
+        let mut s = Spool { dir, max_bytes, bytes: 0 };
         s.remove_stale_tmp();
         s.rescan();
         Ok(s)
@@ -125,9 +128,9 @@ impl Spool {
             }
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        self.seq += 1;
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Names sort by time; pid and sequence keep names of concurrent writers apart.
-        let name = format!("{now:015}-{:010}-{:08}.{EXT}", std::process::id(), self.seq);
+        let name = format!("{now:015}-{:010}-{seq:08}.{EXT}", std::process::id());
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
