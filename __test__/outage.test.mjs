@@ -112,6 +112,11 @@ async function outage({ downMs, spool }) {
     assert.ok(end.done, 'the feeder finished')
     const s = end.stats.sinks.mlflow
     assert.ok(s.spansReceived > 1_000, `a real load went through (${s.spansReceived} spans)`)
+    console.log(
+      `# outage ${outageMs} ms, spool ${spool}: ${s.spansReceived} spans received, ${px.deliveries.size} delivered at the proxy ` +
+        `(${px.duplicates().length} twice), exported ${s.spansExported}, spooled ${s.spansSpooled}, unspooled ${s.spansUnspooled}, ` +
+        `failed ${s.spansFailed}, ${px.requests} requests`,
+    )
     assert.deepEqual(px.duplicates(), [], 'no span delivered twice')
     return { px, s, end, outageMs, work }
   } finally {
@@ -157,6 +162,7 @@ test('SIGKILL with a full spool, then a new process: every parked span delivered
     const end = second.last()
     assert.equal(end.flushed, true, 'the new process drained the spool')
     assert.ok(end.stats.sinks.mlflow.spansUnspooled >= parked.length, 'what was on disk at the kill, and what the dying process parked after it')
+    console.log(`# SIGKILL: ${parked.length} spans on disk at the kill, ${end.stats.sinks.mlflow.spansUnspooled} delivered by the next process`)
     for (const id of parked) assert.equal(px.deliveries.get(id), 1, `span ${id} delivered exactly once`)
     assert.deepEqual(px.duplicates(), [])
     assert.deepEqual(spooledSpanIds(path.join(spoolDir, 'mlflow')), [], 'the spool is empty')
