@@ -311,7 +311,7 @@ run_checks() { # platform binary → sets loaded and traces
     darwin-*)
       # No macOS here: the Mach-O must be a dylib for the right CPU that links nothing but libSystem.
       local minos
-      minos=$(llvm-objdump --macho --private-headers "$bin" | awk '/LC_BUILD_VERSION/{f=1} f&&/minos/{print $2; exit}')
+      minos=$(llvm-objdump --macho --private-headers "$bin" | awk '/LC_BUILD_VERSION|LC_VERSION_MIN_MACOSX/{f=1} f&&($1=="minos"||$1=="version"){print $2; exit}')
       local cpu=x86_64
       [[ $platform == *arm64 ]] && cpu=arm64
       if [ "$(links "$bin")" = /usr/lib/libSystem.B.dylib ] &&
