@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { TARGETS, ensureOpenClaw, startGateway, readOtlpTraces, checkTurnTraces } from './helpers/openclaw.mjs';
+import { TARGETS, ensureOpenClaw, startGateway, readOtlpTraces, checkTurnTraces, stagePlugin } from './helpers/openclaw.mjs';
 import { startFakeOpenAI } from './helpers/fake-openai.mjs';
 import { mlflowServer, uniqueName } from './helpers/mlflow.mjs';
 
@@ -162,7 +162,7 @@ for (const [name, target] of Object.entries(TARGETS)) {
         }
         gw = await startGateway({
           install, workDir, providerUrl: fake.url,
-          pluginPaths: [root],
+          pluginPaths: [stagePlugin(root, join(workDir, 'clawtrace-plugin'))],
           pluginEntries: { clawtrace: { enabled: true, config } },
           providerMaxRetries: 1,
           log,

@@ -7,7 +7,7 @@ import { spawn, execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import {
-  existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, closeSync, statSync,
+  existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, closeSync, statSync, cpSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -160,6 +160,18 @@ function alive(pid) {
 /**
  * The gateway config for a test. `workDir` holds the state directory, the workspace and the log.
  */
+/** The plugin as `plugins.load.paths` should see it: the files the package ships to run (no target/, no
+ *  node_modules/). OpenClaw copies a load path's whole directory on every register(), three times per process, and a
+ *  checkout with a multi-gigabyte target/ made the gateway miss its start deadline. */
+export function stagePlugin(root, dest) {
+  mkdirSync(dest, { recursive: true });
+  for (const f of ['package.json', 'openclaw.plugin.json', 'index.js', 'index.d.ts', 'config.d.ts', 'plugin']) {
+    cpSync(join(root, f), join(dest, f), { recursive: true });
+  }
+  for (const f of readdirSync(root).filter((n) => n.endsWith('.node'))) cpSync(join(root, f), join(dest, f));
+  return dest;
+}
+
 export function gatewayConfig({ port, workDir, providerUrl, pluginPaths = [], pluginEntries = {}, extra = {} }) {
   const cfg = {
     gateway: {
