@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(s.authorization, Some(Secret(basic_auth("admin", "pw"))));
         assert_eq!(
             (s.protocol, s.compression, s.timeout),
-            (Protocol::Protobuf, Compression::None, Duration::from_secs(10))
+            (Protocol::Protobuf, Compression::None, Duration::from_millis(DEFAULT_TIMEOUT_MS))
         );
 
         let env = env_of(&[
