@@ -582,6 +582,28 @@ function hostileValue(rnd, depth = 0) {
   }
 }
 
+test('a lone surrogate in an event (text cut mid-emoji) keeps the event through the plugin path', async () => {
+  const dir = join(work, 'surrogate');
+  fakeOpenClawPackage(dir, { internal: true });
+  const host = new FakeHost({ dir, version: '2026.9.6' });
+  await host.load();
+  await host.start();
+  const s0 = addon().stats();
+  const cut = '😀'.slice(0, 1);
+  const trace = { traceId: '5ac0a3c0ffee4b1d9b0d6c3a2e1f0a11' };
+  const t0 = Date.now();
+  const base = { sessionKey: `agent:main:surrogate${cut}`, runId: `surrogate-run${cut}`, provider: 'fake', model: 'fake-model' };
+  host.diagnostic({ type: 'harness.run.started', seq: 9001, ts: t0, ...base, trace: { ...trace, spanId: '1111111111111111' } });
+  host.diagnostic({ type: 'harness.run.completed', seq: 9002, ts: t0 + 1, ...base, outcome: 'error', error: `reply cut ${cut}`, trace: { ...trace, spanId: '1111111111111111' } });
+  await host.stop();
+  const s1 = addon().stats();
+  assert.equal(s1.invalidMalformedJson - s0.invalidMalformedJson, 0, 'not dropped as malformed JSON');
+  const spans = readTraces(join(host.stateDir, 'clawtrace', 'traces.jsonl')).flat().filter((s) => s.traceId === trace.traceId);
+  assert.equal(spans.length, 1, `the run was exported: ${JSON.stringify({ d: s1.eventsInSpans - s0.eventsInSpans, r: s1.eventsReceived - s0.eventsReceived, logs: host.logs.slice(-3) })}`);
+  assert.equal(spans[0].status?.message, 'error: reply cut \ufffd', 'the lone surrogate became U+FFFD');
+  assert.equal(spans[0].attrs['openclaw.run_id'], 'surrogate-run\ufffd');
+});
+
 test('fuzz through the plugin entry: hostile values never throw into the host, never crash, are all counted', async () => {
   const dir = join(work, 'hostile');
   fakeOpenClawPackage(dir, { internal: true });
@@ -625,26 +647,4 @@ test('fuzz through the plugin entry: hostile values never throw into the host, n
   assert.equal(s1.eventsReceived - s0.eventsReceived, calls, 'every listener call reached the addon exactly once');
   assert.equal(s1.queueLength, 0);
   await host.stop();
-});
-
-test('a lone surrogate in an event (text cut mid-emoji) keeps the event through the plugin path', async () => {
-  const dir = join(work, 'surrogate');
-  fakeOpenClawPackage(dir, { internal: true });
-  const host = new FakeHost({ dir, version: '2026.9.6' });
-  await host.load();
-  await host.start();
-  const s0 = addon().stats();
-  const cut = '😀'.slice(0, 1);
-  const trace = { traceId: '5ac0a3c0ffee4b1d9b0d6c3a2e1f0a11' };
-  const t0 = Date.now();
-  const base = { sessionKey: `agent:main:surrogate${cut}`, runId: `surrogate-run${cut}`, provider: 'fake', model: 'fake-model' };
-  host.diagnostic({ type: 'harness.run.started', seq: 9001, ts: t0, ...base, trace: { ...trace, spanId: '1111111111111111' } });
-  host.diagnostic({ type: 'harness.run.completed', seq: 9002, ts: t0 + 1, ...base, outcome: 'error', error: `reply cut ${cut}`, trace: { ...trace, spanId: '1111111111111111' } });
-  await host.stop();
-  const s1 = addon().stats();
-  assert.equal(s1.invalidMalformedJson - s0.invalidMalformedJson, 0, 'not dropped as malformed JSON');
-  const spans = readTraces(join(host.stateDir, 'clawtrace', 'traces.jsonl')).flat().filter((s) => s.traceId === trace.traceId);
-  assert.equal(spans.length, 1, `the run was exported: ${JSON.stringify({ d: s1.eventsInSpans - s0.eventsInSpans, r: s1.eventsReceived - s0.eventsReceived, logs: host.logs.slice(-3) })}`);
-  assert.equal(spans[0].status?.message, 'error: reply cut \ufffd', 'the lone surrogate became U+FFFD');
-  assert.equal(spans[0].attrs['openclaw.run_id'], 'surrogate-run\ufffd');
 });

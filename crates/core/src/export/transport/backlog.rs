@@ -51,9 +51,10 @@ impl Backlog {
         self.spool.as_ref().is_some_and(|s| s.bytes() > 0)
     }
 
-    /// When the next drain step is due, if anything is parked.
+    /// When the next drain step is due, if anything is parked (or held by another process that may give it back).
     pub fn due(&self) -> Option<Instant> {
-        self.waiting().then(|| self.retry_at.unwrap_or_else(Instant::now))
+        let elsewhere = self.spool.as_ref().is_some_and(|s| s.held_elsewhere());
+        (self.waiting() || elsewhere).then(|| self.retry_at.unwrap_or_else(Instant::now))
     }
 
     /// Parks a batch the backend would not take. `Err(None)`: there is no spool; `Err(Some(reason))`: it is full
@@ -70,7 +71,11 @@ impl Backlog {
     pub async fn step(&mut self, exporter: &mut dyn Exporter, deadline: Duration) -> Step {
         let Some(spool) = self.spool.as_mut() else { return Step::Empty };
         let claim = match spool.take() {
-            None => return Step::Empty,
+            None => {
+                // Batches held by another process: look again in a while (it may fail and give them back).
+                self.retry_at = spool.held_elsewhere().then(|| Instant::now() + FIRST_BACKOFF);
+                return Step::Empty;
+            }
             Some(Taken::Corrupt { file, reason }) => return Step::Corrupt { file, reason },
             Some(Taken::Batch(c)) => c,
         };

@@ -37,6 +37,8 @@ pub struct Spool {
     max_bytes: u64,
     /// Bytes on disk as of the last scan plus what this process wrote since (other processes may add more).
     bytes: u64,
+    /// The last look found only batches other processes were sending.
+    held_elsewhere: bool,
 }
 
 /// File names' sequence, process-wide: a retiring sink and its replacement write to the same directory, maybe in
@@ -73,7 +75,7 @@ impl Spool {
         let dir = dir.join(sink);
         fs::create_dir_all(&dir).map_err(|e| format!("spool: cannot create {}: {e}", dir.display()))?;
         fs::read_dir(&dir).map_err(|e| format!("spool: cannot read {}: {e}", dir.display()))?;
-        let mut s = Spool { dir, max_bytes, bytes: 0 };
+        let mut s = Spool { dir, max_bytes, bytes: 0, held_elsewhere: false };
         s.remove_stale_tmp();
         s.rescan();
         Ok(s)
@@ -83,6 +85,11 @@ impl Spool {
     /// or nothing once a look found only batches other processes are sending.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// The last look found batches, all of them being sent by other processes (which may give them back).
+    pub fn held_elsewhere(&self) -> bool {
+        self.held_elsewhere
     }
 
     /// The batches waiting, oldest first, with their sizes; also refreshes `bytes()`.
@@ -151,6 +158,7 @@ impl Spool {
 
     /// Claims the oldest batch nobody else holds. `None` when there is none (or all are being sent elsewhere).
     pub fn take(&mut self) -> Option<Taken> {
+        self.held_elsewhere = false;
         for (path, size) in self.rescan() {
             let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) else { continue };
             if file.try_lock().is_err() {
@@ -168,7 +176,9 @@ impl Spool {
                 }
             });
         }
-        // Whatever is left is being sent by other processes: nothing here for this one to deliver.
+        // Whatever is left is being sent by other processes: nothing here for this one to deliver (unless they
+        // give a batch back: `held_elsewhere` says to look again later).
+        self.held_elsewhere = self.bytes > 0;
         self.bytes = 0;
         None
     }
