@@ -123,3 +123,26 @@ test('a worker thread records into the main thread\'s registry', async () => {
   assert.equal(main.recordDiagnostic(event(0)), true);
   assert.equal(main.stats().eventsReceived - s0.eventsReceived, 253);
 });
+
+test('after shutdown(), events recorded right after configure() (before it resolves) are kept', async () => {
+  const ct = require('../index.js');
+  assert.equal(await ct.shutdown(5000), true);
+  const s0 = ct.stats();
+  assert.equal(ct.recordDiagnostic({ type: 'no.such.event' }), false, 'refused while shut down');
+  const path = join(dir, 'restart.jsonl');
+  const applied = ct.configure({ exporters: { file: { path } } });
+  // Same tick as configure(): the host subscribes and events flow before the promise resolves.
+  const traceId = 'b0b0c0ffee4b1d9b0d6c3a2e1f0a1122';
+  const t0 = Date.now();
+  const run = { runId: 'restart-run', sessionKey: 'agent:main:restart', trace: { traceId, spanId: '2222222222222222' } };
+  assert.equal(ct.recordDiagnostic({ type: 'harness.run.started', seq: 1, ts: t0, ...run }, { trusted: true }), true);
+  assert.equal(ct.recordDiagnostic({ type: 'harness.run.completed', seq: 2, ts: t0 + 1, outcome: 'completed', ...run }, { trusted: true }), true);
+  await applied;
+  assert.equal(await ct.shutdown(5000), true);
+  const s1 = ct.stats();
+  assert.equal(s1.droppedAfterShutdown - s0.droppedAfterShutdown, 1, 'only the event before configure() was refused');
+  const { readFileSync } = await import('node:fs');
+  const traces = require('../bin/tree.js').parseOtlpJsonLines(readFileSync(path, 'utf8'));
+  assert.equal(traces.get(traceId)?.length, 1, 'the run recorded before configure() resolved was exported');
+  await ct.configure({ exporters: { file: { path: join(dir, 'traces.jsonl') } } });
+});

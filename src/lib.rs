@@ -92,7 +92,8 @@ pub fn configure<'env>(env: &'env Env, config: Option<Unknown<'env>>) -> Result<
     let cfg = json
         .and_then(|j| REGISTRY.parse_config(j))
         .map_err(|e| Error::new(Status::InvalidArg, REGISTRY.errors.scrub_values(&e)))?;
-    promise(env, async move { REGISTRY.configure(cfg).await.map_err(|e| Error::new(Status::GenericFailure, e)) })
+    let applied = REGISTRY.configure(cfg);
+    promise(env, async move { applied.await.map_err(|e| Error::new(Status::GenericFailure, e)) })
 }
 
 /// Resolves `true` once everything recorded so far and already closed is delivered, `false` on timeout.

@@ -154,11 +154,15 @@ impl Registry {
         Config::from_json(json).map_err(|e| self.errors.scrub_values(&e))
     }
 
-    pub async fn configure(&self, cfg: Config) -> Result<(), String> {
-        let p = self.pipeline().map_err(|e| self.errors.scrub(&e))?;
-        p.configure(cfg).await.map_err(|e| self.errors.scrub(&e))?;
-        self.accepting.store(true, Ordering::Relaxed);
-        Ok(())
+    /// Applies `cfg`. Events recorded from this call on are accepted at once, even after a `shutdown()` and while
+    /// the returned future is pending: a host that configures and then records in the same tick loses nothing.
+    /// (The worker takes the configuration before them; if it is refused, they go to the sinks already there.)
+    pub fn configure(&'static self, cfg: Config) -> impl std::future::Future<Output = Result<(), String>> + Send {
+        let started = self.pipeline().map(|p| p.configure(cfg));
+        if started.is_ok() {
+            self.accepting.store(true, Ordering::Relaxed);
+        }
+        async move { started.map_err(|e| self.errors.scrub(&e))?.await.map_err(|e| self.errors.scrub(&e)) }
     }
 
     pub async fn flush(&self, timeout: Duration) -> bool {

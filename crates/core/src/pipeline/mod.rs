@@ -88,12 +88,19 @@ impl Pipeline {
 
     /// Resolves once the new sinks run and the previous ones handed over what they held, or `CONFIGURE_HANDOVER`
     /// later; they finish in the background, within their own retry deadline.
-    pub async fn configure(&self, cfg: Config) -> Result<(), String> {
+    /// The configuration is handed to the worker before this returns (so it comes before any event recorded
+    /// after the call); only the waiting is asynchronous.
+    pub fn configure(&self, cfg: Config) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        self.ctl.send(Control::Configure(Box::new(cfg), tx)).map_err(|_| "pipeline stopped".to_string())?;
-        let handover = rx.await.map_err(|_| "pipeline stopped".to_string())??;
-        let _ = tokio::time::timeout(CONFIGURE_HANDOVER, handover).await;
-        Ok(())
+        let sent = self.ctl.send(Control::Configure(Box::new(cfg), tx)).is_ok();
+        async move {
+            if !sent {
+                return Err("pipeline stopped".to_string());
+            }
+            let handover = rx.await.map_err(|_| "pipeline stopped".to_string())??;
+            let _ = tokio::time::timeout(CONFIGURE_HANDOVER, handover).await;
+            Ok(())
+        }
     }
 
     /// `true` when everything was delivered before the timeout.
