@@ -153,5 +153,13 @@ export interface ClawtraceStats {
   sinks: Record<string, SinkStats>
   /** Every error so far by sink and kind (`{otlp: {rejected: 3}}`), including those `onError` heard of once. */
   errors: Record<string, Record<string, number>>
-  [counter: string]: number | Record<string, SinkStats> | Record<string, Record<string, number>>
+  /** The latest error of each sink (kind, message without secrets, Unix time in ms): what a status page shows. */
+  lastErrors: Record<string, LatestError>
+  [counter: string]: number | Record<string, SinkStats> | Record<string, Record<string, number>> | Record<string, LatestError>
+}
+
+export interface LatestError {
+  kind: string
+  message: string
+  atMs: number
 }

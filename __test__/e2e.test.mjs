@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { TARGETS, ensureOpenClaw, startGateway, readOtlpTraces, checkTurnTraces, stagePlugin } from './helpers/openclaw.mjs';
+import { TARGETS, GATEWAY_TOKEN, ensureOpenClaw, startGateway, readOtlpTraces, checkTurnTraces, stagePlugin } from './helpers/openclaw.mjs';
 import { startFakeOpenAI } from './helpers/fake-openai.mjs';
 import { mlflowServer, uniqueName } from './helpers/mlflow.mjs';
 
@@ -171,6 +171,14 @@ for (const [name, target] of Object.entries(TARGETS)) {
         const sent = await sendTurns(gw, fake, profile);
         result.turns = sent.turns;
         result.timings = sent.timings;
+        // `openclaw clawtrace status` from the OpenClaw CLI, asking the running gateway (a CLI failure is kept,
+        // not thrown: the traces are still checked).
+        try {
+          const st = await gw.cli(['clawtrace', 'status', '--json', '--url', gw.ws, '--token', GATEWAY_TOKEN], { timeoutMs: 120_000 });
+          result.status = JSON.parse(st.stdout.slice(st.stdout.indexOf('{')));
+        } catch (err) {
+          result.statusError = err;
+        }
         const s0 = Date.now();
         result.exit = await gw.stop();
         result.stopMs = Date.now() - s0;
@@ -203,6 +211,26 @@ for (const [name, target] of Object.entries(TARGETS)) {
       } catch (err) {
         failed = true;
         throw err;
+      }
+    });
+
+    it('openclaw clawtrace status reports the sinks and, from the running gateway, its counters', () => {
+      if (result.statusError) throw result.statusError;
+      const r = result.status;
+      const sinks = r.local.sinks.sinks.map((x) => x.sink);
+      assert.deepEqual(sinks, profile.mlflow ? ['file', 'mlflow'] : ['file'], JSON.stringify(r.local.sinks));
+      assert.equal(r.local.capture.effective, 'off');
+      if (profile.mode === 'context') {
+        const g = r.gateway.snapshot;
+        assert.ok(g, `the gateway answered clawtrace.status: ${JSON.stringify(r.gateway)}`);
+        assert.equal(g.active, true);
+        assert.equal(g.openclaw, target.version);
+        assert.ok(g.stats.eventsReceived > 0 && g.stats.tracesCompleted > 0, JSON.stringify(g.stats));
+        assert.ok(g.stats.sinks.file.spansExported > 0, `the file sink's counters: ${JSON.stringify(g.stats.sinks)}`);
+        assert.ok(!JSON.stringify(r).includes(GATEWAY_TOKEN), 'the gateway token is not echoed');
+      } else {
+        // The early-2026 SDK has no gateway RPC for plugin commands: the report says so instead of failing.
+        assert.ok(r.gateway.snapshot || r.gateway.error, JSON.stringify(r.gateway));
       }
     });
 

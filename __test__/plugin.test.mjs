@@ -44,7 +44,13 @@ function fakeOpenClawPackage(dir, { internal }) {
   const pkg = join(dir, 'node_modules', 'openclaw');
   mkdirSync(pkg, { recursive: true });
   const sub = internal ? './plugin-sdk/diagnostic-runtime' : './plugin-sdk/diagnostics-otel';
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'openclaw', version: internal ? '2026.9.6' : '2026.3.24', exports: { [sub]: './sdk.js' } }));
+  // The 2026.9 SDK's gateway RPC for CLI commands: here it dispatches to the fake host's gateway methods.
+  const exports = { [sub]: './sdk.js', ...(internal ? { './plugin-sdk/gateway-runtime': './gateway.js' } : {}) };
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'openclaw', version: internal ? '2026.9.6' : '2026.3.24', exports }));
+  writeFileSync(join(pkg, 'gateway.js', ), `
+exports.callGatewayFromCli = async (method, opts, params) => globalThis[Symbol.for('clawtrace.test.gatewayCall')](method, opts, params);
+exports.addGatewayClientOptions = (cmd) => cmd.option('--url <url>').option('--token <token>');
+`);
   writeFileSync(join(pkg, 'sdk.js'), `
 const key = Symbol.for('clawtrace.test.fakeOpenClawBus');
 const bus = globalThis[key] ??= { internal: new Set(), public: new Set() };
@@ -66,6 +72,8 @@ class FakeHost {
     this.registrations = [];
     this.services = new Map();
     this.agentListeners = new Set();
+    this.cli = [];
+    this.methods = new Map();
     this.logs = [];
     this.copies = 0;
   }
@@ -101,7 +109,12 @@ class FakeHost {
       registerService(svc) {
         host.services.set(svc.id, svc);
       },
-      registerCli() {},
+      registerCli(registrar, opts) {
+        host.cli.push({ registrar, opts });
+      },
+      registerGatewayMethod(method, handler, opts) {
+        host.methods.set(method, { handler, opts });
+      },
       registerHook() {},
       resolvePath: (p) => p,
     };
@@ -647,4 +660,133 @@ test('fuzz through the plugin entry: hostile values never throw into the host, n
   assert.equal(s1.eventsReceived - s0.eventsReceived, calls, 'every listener call reached the addon exactly once');
   assert.equal(s1.queueLength, 0);
   await host.stop();
+});
+
+/** Enough of commander for a plugin's CLI registrar: commands, options, an action; `run(argv)` parses flags. */
+function fakeProgram() {
+  const make = (name) => {
+    const cmd = { name, subs: new Map(), options: [], handler: null };
+    cmd.command = (n) => {
+      const c = make(n);
+      cmd.subs.set(n, c);
+      return c;
+    };
+    cmd.description = () => cmd;
+    cmd.option = (flags) => {
+      cmd.options.push(flags);
+      return cmd;
+    };
+    cmd.action = (fn) => {
+      cmd.handler = fn;
+      return cmd;
+    };
+    return cmd;
+  };
+  const program = make('openclaw');
+  program.run = async (argv) => {
+    let c = program;
+    const opts = {};
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i];
+      if (a.startsWith('--')) {
+        const key = a.slice(2).replace(/-([a-z])/g, (_, x) => x.toUpperCase());
+        const takesValue = c.options.some((f) => f.startsWith(a) && f.includes('<'));
+        opts[key] = takesValue ? argv[++i] : true;
+      } else {
+        c = c.subs.get(a);
+        assert.ok(c, `no command ${a}`);
+      }
+    }
+    await c.handler(opts);
+  };
+  return program;
+}
+
+test('openclaw clawtrace status: sinks without credentials, live counters and last errors from the gateway, the capture trap', async () => {
+  const dir = join(work, 'status');
+  fakeOpenClawPackage(dir, { internal: true });
+  const file = join(dir, 'status-traces.jsonl');
+  const pluginConfig = {
+    captureContent: true,
+    batch: { retryDeadlineMs: 200, maxDelayMs: 10 },
+    exporters: {
+      file: { path: file },
+      // Nothing listens on port 9: its errors are the "last error", and its credentials must never show.
+      otlp: { endpoint: 'http://status-user:s3cret-pass@127.0.0.1:9/otlp?token=s3cret-query' },
+    },
+  };
+  const host = new FakeHost({ dir, version: '2026.9.6', pluginConfig });
+  await host.load();
+  await host.start();
+  try {
+    assert.ok(host.cli.length >= 1, 'registerCli was called');
+    assert.deepEqual(host.cli[0].opts.descriptors.map((d) => d.name), ['clawtrace']);
+    const method = host.methods.get('clawtrace.status');
+    assert.ok(method, 'the gateway method clawtrace.status is registered');
+    assert.equal(method.opts.scope, 'operator.read');
+    globalThis[Symbol.for('clawtrace.test.gatewayCall')] = async (name, opts, params) => {
+      assert.equal(opts.token, 'gw-token', 'the gateway client options reach the RPC');
+      let answer;
+      await host.methods.get(name).handler({ params, respond: (ok, payload, error) => (answer = { ok, payload, error }) });
+      if (!answer.ok) throw new Error(answer.error?.message);
+      return answer.payload;
+    };
+    // Traffic, and a failing sink: the gateway's counters and its latest error show in the report.
+    const t0 = Date.now();
+    const trace = { traceId: '5ac0a3c0ffee4b1d9b0d6c3a2e1f0a33', spanId: '3333333333333333' };
+    host.diagnostic({ type: 'harness.run.started', seq: 1, ts: t0, runId: 'status-run', sessionKey: 'agent:main:status', trace });
+    host.diagnostic({ type: 'harness.run.completed', seq: 2, ts: t0 + 1, runId: 'status-run', sessionKey: 'agent:main:status', outcome: 'completed', trace });
+    await addon().flush(3000);
+
+    const config = { plugins: { entries: { clawtrace: { enabled: true, config: pluginConfig } } } };
+    const outputs = [];
+    const write = process.stdout.write;
+    const program = fakeProgram();
+    await host.cli[0].registrar({ program, config, logger: host.logger() });
+    process.stdout.write = (chunk) => outputs.push(String(chunk)) > 0;
+    try {
+      await program.run(['clawtrace', 'status', '--json', '--token', 'gw-token']);
+      await program.run(['clawtrace', 'status', '--token', 'gw-token']);
+    } finally {
+      process.stdout.write = write;
+    }
+    const report = JSON.parse(outputs[0]);
+    const text = outputs.join('');
+    assert.ok(!/s3cret/.test(text), `no credential in the report: ${text}`);
+    assert.deepEqual(report.local.sinks.sinks.map((x) => x.sink), ['file', 'otlp']);
+    assert.equal(report.local.sinks.sinks[1].target, 'http://127.0.0.1:9/otlp');
+    assert.equal(report.local.capture.effective, 'partial', 'captureContent without allowConversationAccess');
+    assert.match(report.local.capture.note, /allowConversationAccess=true/);
+    const g = report.gateway.snapshot;
+    assert.ok(g, `the gateway answered: ${JSON.stringify(report.gateway)}`);
+    assert.equal(g.pid, process.pid);
+    assert.equal(g.active, true);
+    assert.ok(g.stats.sinks.file.spansExported >= 1, 'the file sink exported the run');
+    assert.ok(g.stats.lastErrors.otlp, `the OTLP sink's latest error: ${JSON.stringify(g.stats.lastErrors)}`);
+    assert.match(text, /running gateway: pid \d+/);
+    assert.match(text, /otlp +exported \d+ spans/);
+    assert.match(text, /last error \(/);
+  } finally {
+    delete globalThis[Symbol.for('clawtrace.test.gatewayCall')];
+    await host.stop();
+  }
+});
+
+test('openclaw clawtrace status --test sends one synthetic trace to every sink and says where it went', async () => {
+  const { runStatus } = await import(pathToFileURL(join(root, 'plugin', 'status.mjs')).href);
+  const dir = join(work, 'status-test');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'test-trace.jsonl');
+  const config = { plugins: { entries: { clawtrace: { config: { exporters: { file: { path: file } } } } } } };
+  const out = [];
+  const code = await runStatus({ test: true, local: true, json: true }, { config, binding: addon, env: { OPENCLAW_STATE_DIR: dir }, out: (s) => out.push(s) });
+  const report = JSON.parse(out[0]);
+  assert.equal(code, 0);
+  assert.equal(report.test.delivered, true);
+  const fileSink = report.test.sinks.find((x) => x.sink === 'file');
+  assert.ok(fileSink.spansExported >= 3, `the synthetic turn's spans went to the file: ${JSON.stringify(report.test)}`);
+  const spans = readTraces(file).flat().filter((x) => x.traceId === report.test.traceId);
+  assert.ok(spans.length >= 3, 'the synthetic trace is in the file under the id the report names');
+  assert.ok(spans.some((x) => x.attrs['session.id'] === 'agent:main:clawtrace-status-test' || JSON.stringify(x.attrs).includes('clawtrace-status-test')));
+  await addon().configure({});
 });

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /** A variable counts only when it has a non-blank value (as the addon reads the environment). */
-const set = (env, name) => typeof env[name] === 'string' && env[name].trim() !== '';
+export const envSet = (env, name) => typeof env[name] === 'string' && env[name].trim() !== '';
 
 /** The OpenClaw state directory: the host's resolver, else `$OPENCLAW_STATE_DIR`, else `~/.openclaw`. */
 export function resolveStateDir(api, env = process.env) {
@@ -13,7 +13,7 @@ export function resolveStateDir(api, env = process.env) {
     const dir = api?.runtime?.state?.resolveStateDir?.();
     if (typeof dir === 'string' && dir) return dir;
   } catch {}
-  if (set(env, 'OPENCLAW_STATE_DIR')) return env.OPENCLAW_STATE_DIR;
+  if (envSet(env, 'OPENCLAW_STATE_DIR')) return env.OPENCLAW_STATE_DIR;
   return join(homedir(), '.openclaw');
 }
 

@@ -54,6 +54,19 @@ function sdkRequirers() {
 }
 
 /**
+ * An SDK module of the host (`openclaw/plugin-sdk/...`), through the first requirer that sees it; null when none
+ * does (an older host, or a host without that module).
+ */
+export async function loadSdk(id) {
+  for (const { req } of sdkRequirers()) {
+    try {
+      return req(id);
+    } catch {}
+  }
+  return null;
+}
+
+/**
  * Finds the diagnostic bus: `onInternalDiagnosticEvent` (all events, trusted ones included, with metadata) when
  * any SDK module exports it, else the public `onDiagnosticEvent`, else the host's global listener set.
  * Returns `{kind: 'internal'|'public'|'global'|'none', subscribe, drained, source, errors}` (`drained`: the host's

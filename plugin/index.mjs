@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import { effectiveConfig, resolveStateDir } from './config.mjs';
 import { findDiagnosticBus, hookPolicy, hostVersion } from './host.mjs';
+import { gatewaySnapshot, registerStatusCli, registerStatusMethod, sinkTargets } from './status.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -200,31 +201,10 @@ function onExportError(report) {
   log('warn', `export to ${report?.sink} failed (${report?.kind}): ${report?.message}`);
 }
 
-/** A URL for a log line: without userinfo and query string, where credentials travel. */
-function safeUrl(u, unset) {
-  if (u == null) return unset;
-  try {
-    const url = new URL(String(u));
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    return url.toString();
-  } catch {
-    return '(configured)';
-  }
-}
-
 function describeSinks(cfg) {
-  const e = cfg.exporters ?? {};
-  const parts = [];
-  if (e.file?.path) parts.push(`file ${e.file.path}`);
-  if (e.otlp) parts.push(`OTLP ${safeUrl(e.otlp.tracesEndpoint ?? e.otlp.endpoint, '(from OTEL_EXPORTER_OTLP_*)')}`);
-  if (e.mlflow) parts.push(`MLflow ${safeUrl(e.mlflow.trackingUri, '(from MLFLOW_TRACKING_URI)')}`);
-  if (e.langfuse) parts.push(`Langfuse ${safeUrl(e.langfuse.baseUrl, '(from LANGFUSE_BASE_URL)')}`);
-  if (parts.length) return parts.join(', ');
-  const file = process.env.CLAWTRACE_FILE?.trim();
-  return file ? `file ${file}` : `file ${cfg.defaultFile} (unless OTEL_EXPORTER_OTLP_*, MLFLOW_TRACKING_URI or LANGFUSE_* keys choose sinks)`;
+  const { sinks, from } = sinkTargets(cfg);
+  const list = sinks.map((s) => `${s.sink} ${s.target}`).join(', ');
+  return from === 'default' ? `${list} (unless OTEL_EXPORTER_OTLP_*, MLFLOW_TRACKING_URI or LANGFUSE_* keys choose sinks)` : list;
 }
 
 function activate(api) {
@@ -254,6 +234,7 @@ function activate(api) {
     state.onErrorSet = true;
   }
   state.capture = cfg.captureContent === true;
+  state.cfg = cfg;
 
   const version = hostVersion(api);
   const notes = [];
@@ -300,6 +281,7 @@ function activate(api) {
 
   state.active = true;
   state.activations += 1;
+  state.info = { bus: BUS_NAMES[bus.kind], correlationMode: !!state.legacy, hooks, agentEvents: notes.includes('agent events on') };
   logOnce(`active:${state.activations === 1 ? 'first' : state.activations}`, 'info',
     `tracing OpenClaw ${version ?? '(unknown version)'}: diagnostic events via ${BUS_NAMES[bus.kind]}${bus.source ? ` (${bus.source})` : ''}` +
     `${state.legacy ? ' (correlation mode)' : ''}; ${notes.join('; ')}; hooks ${hooks.join(', ')}; traces to ${describeSinks(cfg)}.`);
@@ -390,7 +372,10 @@ export function stopLine(s, delivered) {
 export function register(api) {
   state.api = api;
   if (api?.logger) state.logger = api.logger;
+  // `openclaw clawtrace status` (every registration mode: the CLI loads plugins for their commands only).
+  registerStatusCli(api, binding);
   if (!activate(api)) return;
+  registerStatusMethod(api, () => gatewaySnapshot({ binding: state.binding, cfg: state.cfg, api: state.api, active: state.active, info: state.info }));
   registerHooks(api);
   if (typeof api?.registerService === 'function') {
     api.registerService({ id: PLUGIN_ID, start, stop });

@@ -184,6 +184,14 @@ pub fn stats() -> serde_json::Value {
             }
         }
         m.insert("errors".into(), errors.into());
+        // The latest error of each sink, for a status page (`openclaw clawtrace status`).
+        let latest: serde_json::Map<String, serde_json::Value> = REGISTRY
+            .errors
+            .latest()
+            .into_iter()
+            .map(|(sink, e)| (sink, serde_json::json!({ "kind": e.kind, "message": e.message, "atMs": e.at_ms })))
+            .collect();
+        m.insert("lastErrors".into(), latest.into());
         m.into()
     })
 }

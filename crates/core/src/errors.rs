@@ -20,6 +20,18 @@ pub struct ErrorReport {
     pub message: String,
 }
 
+/// The most recent error of one sink: what a status page shows, not only the first of each kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestError {
+    pub kind: String,
+    pub message: String,
+    /// Unix time in milliseconds.
+    pub at_ms: u64,
+}
+
+/// A latest message is cut to this many bytes (at a character boundary): a status line, not a log.
+const LATEST_MESSAGE_MAX: usize = 1024;
+
 #[derive(Clone, Default)]
 pub struct ErrorReporter {
     inner: Arc<ReporterInner>,
@@ -32,6 +44,8 @@ struct ReporterInner {
     /// Held while the callback is read or replaced, so a report is either delivered or kept, never lost between.
     pending: Mutex<VecDeque<ErrorReport>>,
     counts: Mutex<BTreeMap<(String, String), u64>>,
+    /// The latest error of each sink (`openclaw clawtrace status` shows it), kept as it came, scrubbed when read.
+    latest: Mutex<BTreeMap<String, LatestError>>,
     scrubber: RwLock<Scrubber>,
 }
 
@@ -75,6 +89,23 @@ impl ErrorReporter {
     pub fn report(&self, sink: &str, kind: &str, message: &str) {
         *self.inner.counts.lock().unwrap_or_else(|e| e.into_inner()).entry((sink.into(), kind.into())).or_default() +=
             1;
+        let mut message_cut = message;
+        if message_cut.len() > LATEST_MESSAGE_MAX {
+            let mut end = LATEST_MESSAGE_MAX;
+            while !message_cut.is_char_boundary(end) {
+                end -= 1;
+            }
+            message_cut = &message_cut[..end];
+        }
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.inner
+            .latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sink.to_string(), LatestError { kind: kind.to_string(), message: message_cut.to_string(), at_ms });
         let first =
             self.inner.reported.lock().unwrap_or_else(|e| e.into_inner()).insert((sink.to_string(), kind.to_string()));
         if !first {
@@ -92,6 +123,18 @@ impl ErrorReporter {
         if let Some(cb) = cb {
             cb(report);
         }
+    }
+
+    /// The latest error of each sink, scrubbed of every secret known now.
+    pub fn latest(&self) -> Vec<(String, LatestError)> {
+        let latest = self.inner.latest.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        latest
+            .into_iter()
+            .map(|(sink, mut e)| {
+                e.message = self.scrub(&e.message);
+                (sink, e)
+            })
+            .collect()
     }
 
     /// Every error so far, by sink and kind (reported or de-duplicated alike).
@@ -114,6 +157,21 @@ mod tests {
         let got = Arc::new(Mutex::new(Vec::new()));
         let g = got.clone();
         (Arc::new(move |r| g.lock().unwrap().push(r)), got)
+    }
+
+    #[test]
+    fn the_latest_error_of_each_sink_is_kept_and_scrubbed_when_read() {
+        let r = ErrorReporter::default();
+        r.report("mlflow", "http", "first failure");
+        r.report("mlflow", "timeout", "second failure, key sk-latest-123456");
+        r.report("otlp", "http", &"é".repeat(2000));
+        r.add_secrets(vec!["sk-latest-123456".into()]);
+        let latest: BTreeMap<_, _> = r.latest().into_iter().collect();
+        assert_eq!(latest["mlflow"].kind, "timeout", "the latest, not the first");
+        assert!(latest["mlflow"].message.starts_with("second failure"));
+        assert!(!latest["mlflow"].message.contains("sk-latest-123456"), "a secret learnt later is still scrubbed");
+        assert!(latest["otlp"].message.len() <= LATEST_MESSAGE_MAX, "cut at a character boundary");
+        assert!(latest["mlflow"].at_ms > 0);
     }
 
     #[test]
