@@ -790,3 +790,37 @@ test('openclaw clawtrace status --test sends one synthetic trace to every sink a
   assert.ok(spans.some((x) => x.attrs['session.id'] === 'agent:main:clawtrace-status-test' || JSON.stringify(x.attrs).includes('clawtrace-status-test')));
   await addon().configure({});
 });
+
+test('a cli-metadata registration (OpenClaw 2026.9 CLI) registers the command only and never touches the runtime', async () => {
+  const dir = join(work, 'cli-metadata');
+  const copy = copyPackage(join(dir, 'copy'));
+  const mod = await import(pathToFileURL(join(copy, 'plugin', 'index.mjs')).href);
+  const { CLI_DESCRIPTION } = await import(pathToFileURL(join(copy, 'plugin', 'status.mjs')).href);
+  const cli = [];
+  const touched = [];
+  const api = {
+    id: 'clawtrace',
+    registrationMode: 'cli-metadata',
+    config: {},
+    // As OpenClaw 2026.9.6 does: "runtime is intentionally unavailable during cli-metadata registration".
+    get runtime() {
+      touched.push('runtime');
+      throw new Error('runtime is intentionally unavailable during "cli-metadata" registration');
+    },
+    on() {
+      touched.push('on');
+    },
+    registerService() {
+      touched.push('registerService');
+    },
+    registerCli(registrar, opts) {
+      cli.push(opts);
+    },
+  };
+  mod.default.register(api);
+  assert.deepEqual(touched, [], 'no runtime access, no hooks, no service');
+  assert.deepEqual(cli.map((o) => o.commands), [['clawtrace']]);
+  const manifest = JSON.parse(readFileSync(join(root, 'openclaw.plugin.json'), 'utf8'));
+  assert.deepEqual(manifest.cliCommands, [{ name: 'clawtrace', description: CLI_DESCRIPTION, hasSubcommands: true }],
+    'the manifest declares the root command (2026.9 resolves plugin commands from it)');
+});

@@ -369,11 +369,22 @@ export function stopLine(s, delivered) {
     `${delivered ? '' : `; not everything was delivered within ${SHUTDOWN_TIMEOUT_MS} ms`}.`];
 }
 
+function registrationMode(api) {
+  try {
+    return api?.registrationMode;
+  } catch {
+    return undefined;
+  }
+}
+
 export function register(api) {
   state.api = api;
   if (api?.logger) state.logger = api.logger;
-  // `openclaw clawtrace status` (every registration mode: the CLI loads plugins for their commands only).
+  // `openclaw clawtrace status`, in every registration mode.
   registerStatusCli(api, binding);
+  // The CLI loads plugins for their commands only ("cli-metadata"): there the host's runtime throws on access,
+  // and there is nothing to trace.
+  if (registrationMode(api) === 'cli-metadata') return;
   if (!activate(api)) return;
   registerStatusMethod(api, () => gatewaySnapshot({ binding: state.binding, cfg: state.cfg, api: state.api, active: state.active, info: state.info }));
   registerHooks(api);

@@ -11,6 +11,8 @@ import { hookPolicy, hostVersion, loadSdk } from './host.mjs';
 
 export const STATUS_METHOD = 'clawtrace.status';
 const TEST_SESSION = 'agent:main:clawtrace-status-test';
+/** Also in openclaw.plugin.json's `cliCommands` (a test checks they agree). */
+export const CLI_DESCRIPTION = 'clawtrace tracing: status of the running gateway and a test trace';
 
 /** A URL for display: without userinfo, query string and fragment, where credentials travel. */
 export function safeUrl(u, unset) {
@@ -258,7 +260,8 @@ export function registerStatusCli(api, binding) {
       status.action(async (opts) => {
         process.exitCode = await runStatus(opts, { config: config ?? api.config, binding });
       });
-    }, { descriptors: [{ name: 'clawtrace', description: 'clawtrace tracing: status of the running gateway and a test trace', hasSubcommands: true }] });
+      // `commands` for hosts before descriptors (2026.3); the manifest's `cliCommands` says the same for 2026.9.
+    }, { commands: ['clawtrace'], descriptors: [{ name: 'clawtrace', description: CLI_DESCRIPTION, hasSubcommands: true }] });
     return true;
   } catch {
     return false;
