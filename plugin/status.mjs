@@ -257,6 +257,12 @@ export function registerStatusCli(api, binding) {
         .option('--local', 'do not ask the running gateway');
       const sdk = await loadSdk('openclaw/plugin-sdk/gateway-runtime');
       if (typeof sdk?.addGatewayClientOptions === 'function') status = sdk.addGatewayClientOptions(status, { timeoutMs: 10_000 });
+      else {
+        // A host without the gateway RPC for plugins still accepts the same command line (the report says why
+        // it shows the local view only).
+        status = status.option('--url <url>', 'gateway WebSocket URL').option('--port <port>', 'local gateway port')
+          .option('--token <token>', 'gateway token').option('--password <password>', 'gateway password').option('--timeout <ms>', 'timeout in ms');
+      }
       status.action(async (opts) => {
         process.exitCode = await runStatus(opts, { config: config ?? api.config, binding });
       });

@@ -36,7 +36,8 @@ function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { maxBuffer: 64 << 20, ...opts }, (err, stdout, stderr) => {
       if (err) {
-        err.message += `\n--- stdout\n${String(stdout).slice(-4000)}\n--- stderr\n${String(stderr).slice(-4000)}`;
+        err.message += ` (exit ${err.code ?? '-'}, signal ${err.signal ?? '-'}${err.killed ? ', killed' : ''})` +
+          `\n--- stdout\n${String(stdout).slice(-4000)}\n--- stderr\n${String(stderr).slice(-4000)}`;
         reject(err);
       } else resolve({ stdout: String(stdout), stderr: String(stderr) });
     });
