@@ -742,7 +742,9 @@ test('openclaw clawtrace status: sinks without credentials, live counters and la
     const outputs = [];
     const write = process.stdout.write;
     const program = fakeProgram();
-    await host.cli[0].registrar({ program, config, logger: host.logger() });
+    const registered = host.cli[0].registrar({ program, config, logger: host.logger() });
+    assert.ok(!(registered instanceof Promise), 'the registrar is synchronous (OpenClaw 2026.3 parses argv without awaiting it)');
+    assert.ok(program.subs.get('clawtrace').subs.get('status').options.some((o) => o.startsWith('--url')), 'gateway options are there');
     process.stdout.write = (chunk) => outputs.push(String(chunk)) > 0;
     try {
       await program.run(['clawtrace', 'status', '--json', '--token', 'gw-token']);

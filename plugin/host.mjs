@@ -57,7 +57,7 @@ function sdkRequirers() {
  * An SDK module of the host (`openclaw/plugin-sdk/...`), through the first requirer that sees it; null when none
  * does (an older host, or a host without that module).
  */
-export async function loadSdk(id) {
+export function loadSdk(id) {
   for (const { req } of sdkRequirers()) {
     try {
       return req(id);

@@ -136,7 +136,7 @@ function localView(config, env) {
 
 /** Asks the running gateway; `{error}` when there is none or it does not answer. */
 async function askGateway(opts) {
-  const sdk = await loadSdk('openclaw/plugin-sdk/gateway-runtime');
+  const sdk = loadSdk('openclaw/plugin-sdk/gateway-runtime');
   if (typeof sdk?.callGatewayFromCli !== 'function') return { error: 'this OpenClaw has no gateway RPC for plugins' };
   try {
     const rpc = { url: opts.url, port: opts.port, token: opts.token, password: opts.password, timeout: opts.timeout ?? '10000', json: true };
@@ -247,7 +247,8 @@ export async function runStatus(opts, { config, binding, env = process.env, out 
 export function registerStatusCli(api, binding) {
   if (typeof api?.registerCli !== 'function') return false;
   try {
-    api.registerCli(async ({ program, config }) => {
+    // Synchronous to the end: hosts before 2026.9 do not wait for a registrar's promise before parsing argv.
+    api.registerCli(({ program, config }) => {
       const root = program.command('clawtrace').description('clawtrace tracing: sinks, counters and a test trace');
       let status = root
         .command('status')
@@ -255,7 +256,7 @@ export function registerStatusCli(api, binding) {
         .option('--json', 'print the report as JSON')
         .option('--test', 'send one synthetic trace to every configured sink and say where to look')
         .option('--local', 'do not ask the running gateway');
-      const sdk = await loadSdk('openclaw/plugin-sdk/gateway-runtime');
+      const sdk = loadSdk('openclaw/plugin-sdk/gateway-runtime');
       if (typeof sdk?.addGatewayClientOptions === 'function') status = sdk.addGatewayClientOptions(status, { timeoutMs: 10_000 });
       else {
         // A host without the gateway RPC for plugins still accepts the same command line (the report says why
