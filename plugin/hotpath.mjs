@@ -22,7 +22,26 @@ export function trusted(meta) {
   }
 }
 
-/** `(evt, meta) => queued`: hands one diagnostic event to `binding`. May throw on a hostile value (callers catch). */
+/**
+ * `(evt, meta) => queued`: hands one diagnostic event to `binding`. May throw on a hostile value (callers catch).
+ *
+ * Infra-only types (process samples, heartbeats: the catalogue's `Infra` rows, `binding.infraEventTypes()`) never
+ * become spans, so they are not serialised: `recordInfra` counts them and passes their `seq` on, so the addon's
+ * reorder buffer sees no gap to wait for.
+ */
 export function diagnosticRecorder(binding) {
-  return (evt, meta) => binding.recordDiagnostic(json(evt), trusted(meta));
+  if (typeof binding.infraEventTypes !== 'function') return (evt, meta) => binding.recordDiagnostic(json(evt), trusted(meta));
+  const infra = new Map(binding.infraEventTypes().map((type, i) => [type, i]));
+  return (evt, meta) => {
+    let kind;
+    let seq;
+    try {
+      kind = infra.get(evt?.type);
+      if (kind !== undefined) seq = evt.seq;
+    } catch {
+      kind = undefined;
+    }
+    if (kind !== undefined) return binding.recordInfra(kind, typeof seq === 'number' ? seq : undefined);
+    return binding.recordDiagnostic(json(evt), trusted(meta));
+  };
 }

@@ -71,11 +71,12 @@ const INFRA_IDLE_MS: f64 = 10_000.0;
 
 impl Assembler {
     pub fn new(cfg: AssembleConfig, stats: Arc<Stats>) -> Self {
+        let limit = correlation_limit(&cfg);
         Assembler {
             cfg,
             stats,
             traces: HashMap::new(),
-            correlator: Correlator::default(),
+            correlator: Correlator::new(limit),
             exported: HashMap::new(),
             exported_order: VecDeque::new(),
             pending_tools: HashMap::new(),
@@ -85,6 +86,7 @@ impl Assembler {
     }
 
     pub fn set_config(&mut self, cfg: AssembleConfig) {
+        self.correlator.set_limit(correlation_limit(&cfg));
         self.cfg = cfg;
     }
 
@@ -92,7 +94,7 @@ impl Assembler {
     pub fn forget_history(&mut self) {
         self.exported.clear();
         self.exported_order.clear();
-        self.correlator = Correlator::default();
+        self.correlator = Correlator::new(correlation_limit(&self.cfg));
         self.legacy = LegacyHost::default();
     }
 
@@ -319,6 +321,12 @@ impl Assembler {
             out.push(trace);
         }
     }
+}
+
+/// Runs and sessions the correlator remembers: twice the open traces (a turn may retry its run; a session outlives
+/// its turns), so the bound is configuration's (`maxOpenTraces`), not only the TTL's.
+fn correlation_limit(cfg: &AssembleConfig) -> usize {
+    cfg.max_open_traces.saturating_mul(2)
 }
 
 /// Counts a received event's fate; events an adapter made up are not received events (`Event::derived`).

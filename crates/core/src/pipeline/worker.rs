@@ -85,8 +85,8 @@ pub(super) async fn run(
         registry::fallback(&cfg, &process_env)
     });
     w.set_sinks(sinks, &cfg);
-    let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut naps = 0;
+    let mut next_tick = tokio::time::Instant::now() + TICK_BUSY;
     loop {
         tokio::select! {
             biased;
@@ -94,17 +94,30 @@ pub(super) async fn run(
                 Some(c) => w.control(c, &rx).await,
                 None => break,
             },
-            _ = rx.wait() => {
+            _ = rx.wait(&mut naps) => {
                 // A bounded drain, then back to the select: control messages and ticks are never starved.
-                rx.drain(DRAIN_PER_WAKE, |i| w.take(i));
+                if rx.drain(DRAIN_PER_WAKE, |i| w.take(i)) > 0 {
+                    naps = 0;
+                    // Events may have opened something with a deadline: back to busy ticks.
+                    next_tick = next_tick.min(tokio::time::Instant::now() + TICK_BUSY);
+                }
                 // And a turn for everyone else: under a flood the queue is never empty, so without this the worker
                 // never returns `Pending`, and the sink tasks it wakes (queued behind it on this thread) starve.
                 tokio::task::yield_now().await;
             }
-            _ = ticker.tick() => w.tick(),
+            _ = tokio::time::sleep_until(next_tick) => {
+                w.tick();
+                next_tick = tokio::time::Instant::now() + if w.busy() { TICK_BUSY } else { TICK_IDLE };
+            }
         }
     }
 }
+
+/// Ticks while something waits on a deadline (a grace window, a reorder gap, a legacy hold), so it leaves within
+/// this much of it; with nothing open, only the slow sweeps of remembered ids remain, and an idle gateway pays one
+/// wake-up a second for them.
+const TICK_BUSY: Duration = Duration::from_millis(100);
+const TICK_IDLE: Duration = Duration::from_millis(1000);
 
 struct Worker {
     assembler: Assembler,
@@ -157,6 +170,11 @@ impl Worker {
             self.assembler.ingest(e, now, &mut self.finished);
         }
         self.offer_finished();
+    }
+
+    /// Something waits on a deadline that only a tick meets.
+    fn busy(&self) -> bool {
+        self.assembler.open_traces() > 0 || !self.reorder.is_empty() || self.assembler.legacy_held() > 0
     }
 
     fn tick(&mut self) {
