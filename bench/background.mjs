@@ -9,8 +9,7 @@ import { mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diagnosticRecorder } from '../plugin/hotpath.mjs';
-import { addonThreads, loadAddon, percentile, sleep, tick } from './lib.mjs';
+import { addonThreads, loadAddon, recorder, percentile, sleep, tick } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const { generate } = require('./synth.js');
@@ -28,7 +27,7 @@ const EVENTS = PHASE1 + RATE * PACED_S;
 const GRACE_MS = 2000;
 
 const ct = loadAddon();
-const record = diagnosticRecorder(ct);
+const record = recorder(ct);
 const dir = mkdtempSync(join(tmpdir(), 'clawtrace-bench-bg-'));
 const file = join(dir, 'traces.jsonl');
 

@@ -17,8 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { diagnosticRecorder } from '../plugin/hotpath.mjs';
-import { addonThreads, corpus, corpusCopy, loadAddon, processCpuNs, sleep, startReceiver, threadCpuNs, tick } from './lib.mjs';
+import { addonThreads, corpus, corpusCopy, loadAddon, recorder, processCpuNs, sleep, startReceiver, threadCpuNs, tick } from './lib.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -88,7 +87,7 @@ function floor(evt, meta) {
 }
 let stringified = 0;
 
-const record = diagnosticRecorder(ct);
+const record = recorder(ct);
 const feeders = {
   clawtrace_file: (evt, meta) => record(evt, meta),
   clawtrace_otlp: (evt, meta) => record(evt, meta),

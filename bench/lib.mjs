@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { diagnosticRecorder } from '../plugin/hotpath.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -16,6 +17,14 @@ export function loadAddon() {
   if (file) return require(join(dir, file));
   if (process.env.BENCH_ADDON) return require(process.env.BENCH_ADDON);
   return require('../index.js');
+}
+
+/**
+ * The plugin's hot path over `ct`. `BENCH_STRINGIFY_ALL=1` hides `infraEventTypes`, so every event crosses as JSON
+ * (what the plugin did before it dropped infra types): the bench can tell that change from the others.
+ */
+export function recorder(ct) {
+  return diagnosticRecorder(process.env.BENCH_STRINGIFY_ALL === '1' ? { recordDiagnostic: ct.recordDiagnostic } : ct);
 }
 
 // ---- clocks -------------------------------------------------------------------------------------------------------

@@ -107,15 +107,16 @@ pub(super) async fn run(
             }
             _ = tokio::time::sleep_until(next_tick) => {
                 w.tick();
-                next_tick = tokio::time::Instant::now() + if w.busy() { TICK_BUSY } else { TICK_IDLE };
+                next_tick = tokio::time::Instant::now() + w.until_next_tick();
             }
         }
     }
 }
 
-/// Ticks while something waits on a deadline (a grace window, a reorder gap, a legacy hold), so it leaves within
-/// this much of it; with nothing open, only the slow sweeps of remembered ids remain, and an idle gateway pays one
-/// wake-up a second for them.
+/// Ticks come when the next deadline is due (a trace's grace window or TTL), between these bounds: at least this
+/// far apart while something waits (a reorder gap, a tool annotation, a legacy hold, a trace in its grace window),
+/// and at least once a second for the slow sweeps of remembered ids. An idle gateway pays one wake-up a second.
+const TICK_MIN: Duration = Duration::from_millis(10);
 const TICK_BUSY: Duration = Duration::from_millis(100);
 const TICK_IDLE: Duration = Duration::from_millis(1000);
 
@@ -172,9 +173,17 @@ impl Worker {
         self.offer_finished();
     }
 
-    /// Something waits on a deadline that only a tick meets.
-    fn busy(&self) -> bool {
-        self.assembler.open_traces() > 0 || !self.reorder.is_empty() || self.assembler.legacy_held() > 0
+    /// How long the worker may sleep before the next tick has something to do.
+    fn until_next_tick(&self) -> Duration {
+        if !self.reorder.is_empty() {
+            return TICK_BUSY;
+        }
+        let now = self.clock.now();
+        let due_in_ms = self.assembler.next_deadline_ms(now) - now;
+        if !(due_in_ms < TICK_IDLE.as_millis() as f64) {
+            return TICK_IDLE;
+        }
+        Duration::from_secs_f64(due_in_ms.max(0.0) / 1000.0).max(TICK_MIN)
     }
 
     fn tick(&mut self) {
