@@ -91,7 +91,8 @@ pub unsafe fn read_string(raw_env: sys::napi_env, out: sys::napi_value) -> Optio
         }
         let cap = buf.capacity();
         let mut written = 0usize;
-        let status = unsafe { sys::napi_get_value_string_utf8(raw_env, out, buf.as_mut_ptr().cast(), cap, &mut written) };
+        let status =
+            unsafe { sys::napi_get_value_string_utf8(raw_env, out, buf.as_mut_ptr().cast(), cap, &mut written) };
         if status != sys::Status::napi_ok {
             return Some(None);
         }

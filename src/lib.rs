@@ -75,7 +75,15 @@ pub fn record_infra(kind: u32, seq: Option<f64>) -> bool {
         };
         let seq = seq.filter(|s| s.is_finite() && *s >= 0.0 && s.fract() == 0.0).map(|s| s as u64);
         let body = Body::Skipped { kind, seq };
-        REGISTRY.record(Inbound { src: Source::Diagnostic, pid: pid(), arrived_ms: now_ms(), trusted: false, hook: None, body, ctx: None })
+        REGISTRY.record(Inbound {
+            src: Source::Diagnostic,
+            pid: pid(),
+            arrived_ms: now_ms(),
+            trusted: false,
+            hook: None,
+            body,
+            ctx: None,
+        })
     })
 }
 

@@ -180,7 +180,7 @@ impl Worker {
         }
         let now = self.clock.now();
         let due_in_ms = self.assembler.next_deadline_ms(now) - now;
-        if !(due_in_ms < TICK_IDLE.as_millis() as f64) {
+        if due_in_ms.is_nan() || due_in_ms >= TICK_IDLE.as_millis() as f64 {
             return TICK_IDLE;
         }
         Duration::from_secs_f64(due_in_ms.max(0.0) / 1000.0).max(TICK_MIN)
