@@ -33,6 +33,12 @@ export interface ExportErrorReport {
 export declare function flush(timeoutMs?: number | undefined | null): Promise<boolean>
 
 /**
+ * The diagnostic event types that never become spans (the event catalogue's `Infra` rows), in the order
+ * `recordInfra` numbers them. The plugin counts these without serialising them (`plugin/hotpath.mjs`).
+ */
+export declare function infraEventTypes(): Array<string>
+
+/**
  * Registers the callback that receives errors, once per sink and kind (the first of each kind reported before
  * it was registered is delivered now). Messages carry no configured secret. It does not keep Node alive.
  */
@@ -50,6 +56,12 @@ export declare function recordDiagnostic(evt: unknown, meta?: unknown | undefine
 
 /** Records a plugin hook call: its name, payload and context. */
 export declare function recordHook(name: unknown, payload: unknown, ctx?: unknown | undefined | null): boolean
+
+/**
+ * Records a diagnostic event of an infra-only type without its body: `kind` is its index in `infraEventTypes()`,
+ * `seq` its `seq` (so the reorder buffer has no gap to wait for). Counted like the whole event would be.
+ */
+export declare function recordInfra(kind: number, seq?: number | undefined | null): boolean
 
 /**
  * Replays a record file (`{"src":"diagnostic",…}` per line) through the pipeline into the configured sinks and

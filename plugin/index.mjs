@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import { effectiveConfig, resolveStateDir } from './config.mjs';
 import { findDiagnosticBus, hookPolicy, hostVersion } from './host.mjs';
+import { diagnosticRecorder, json } from './hotpath.mjs';
 import { gatewaySnapshot, registerStatusCli, registerStatusMethod, sinkTargets } from './status.mjs';
 
 const require = createRequire(import.meta.url);
@@ -52,6 +53,7 @@ const state = pin(STATE_KEY, () => ({
   pendingApi: null,
   drained: null,
   binding: null,
+  recordDiagnostic: null,
   configured: null,
   stopping: null,
   serviceStarted: false,
@@ -93,33 +95,12 @@ function logOnce(key, level, msg) {
 
 // ---- hot path: one N-API call per event, nothing else on the gateway's thread -----------------------------------
 
-/**
- * An event's JSON text: the cheapest way across the boundary (the addon takes it as is, see bench/). What has no
- * JSON text (a cycle, a BigInt) goes as the value itself, and the addon counts it as invalid.
- */
-function json(value) {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return value;
-  }
-}
-
-/** `meta.trusted`, false when reading it throws (a hostile proxy or getter). */
-function trusted(meta) {
-  try {
-    return meta?.trusted === true;
-  } catch {
-    return false;
-  }
-}
-
 // Every listener catches everything: a hostile value (a throwing getter or proxy) is the addon's to count as
 // invalid, never an exception thrown into the host's event loop.
 function onDiagnostic(evt, meta) {
   if (!state.active) return;
   try {
-    state.binding.recordDiagnostic(json(evt), trusted(meta));
+    state.recordDiagnostic(evt, meta);
     if (!state.serviceStarted && evt?.type === 'harness.run.completed') flushRun();
   } catch {}
 }
@@ -217,6 +198,7 @@ function activate(api) {
   const b = binding();
   if (!b) return false;
   state.binding = b;
+  state.recordDiagnostic = diagnosticRecorder(b);
   // Hosts without the internal bus predate trusted diagnostics: the addon rebuilds runs, tools and usage from
   // agent lifecycle events and hooks (correlation mode).
   const bus = findDiagnosticBus();

@@ -1,6 +1,6 @@
 //! Crossing from JS values to bytes on the gateway thread, as cheaply as measured possible.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ptr;
 
 use napi::bindgen_prelude::*;
@@ -73,8 +73,44 @@ pub fn stringify(env: &Env, value: &Unknown) -> Option<String> {
     }
 }
 
+thread_local! {
+    /// Where `read_string` has V8 write a string's UTF-8 in one pass (one per thread: the gateway's, workers').
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Strings shorter than this (every event but the rarest) cross in one pass: V8 writes the UTF-8 into the scratch
+/// buffer while measuring it, then one `memcpy` makes the `String`. Longer ones take two passes (measure, write).
+const SCRATCH_BYTES: usize = 64 << 10;
+
 /// A JS string as UTF-8 (V8 hands out valid UTF-8: lone surrogates become U+FFFD).
 pub unsafe fn read_string(raw_env: sys::napi_env, out: sys::napi_value) -> Option<String> {
+    let one_pass = SCRATCH.with(|scratch| {
+        let mut buf = scratch.try_borrow_mut().ok()?;
+        if buf.capacity() < SCRATCH_BYTES {
+            buf.reserve_exact(SCRATCH_BYTES);
+        }
+        let cap = buf.capacity();
+        let mut written = 0usize;
+        let status =
+            unsafe { sys::napi_get_value_string_utf8(raw_env, out, buf.as_mut_ptr().cast(), cap, &mut written) };
+        if status != sys::Status::napi_ok {
+            return Some(None);
+        }
+        // V8 stops before a character that does not fit (up to 4 bytes) and keeps a byte for the NUL: this close to
+        // the end the string may have been cut, so it goes the exact way.
+        if written + 4 >= cap {
+            return None;
+        }
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr(), written) };
+        Some(std::str::from_utf8(bytes).ok().map(str::to_owned))
+    });
+    match one_pass {
+        Some(s) => s,
+        None => unsafe { read_string_two_pass(raw_env, out) },
+    }
+}
+
+unsafe fn read_string_two_pass(raw_env: sys::napi_env, out: sys::napi_value) -> Option<String> {
     unsafe {
         let mut len = 0usize;
         if sys::napi_get_value_string_utf8(raw_env, out, ptr::null_mut(), 0, &mut len) != sys::Status::napi_ok {

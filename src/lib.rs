@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use clawtrace_core::errors::ErrorReport;
-use clawtrace_core::ingest::{Body, Inbound, Source};
+use clawtrace_core::ingest::{catalogue, Body, Inbound, Source};
 use clawtrace_core::registry::REGISTRY;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -54,6 +54,36 @@ pub fn record_diagnostic(env: Env, evt: Unknown, meta: Option<Unknown>) -> bool 
     guarded(false, || {
         let trusted = meta.as_ref().is_some_and(|m| read_trusted(&env, m));
         record(&env, Source::Diagnostic, None, evt, None, trusted)
+    })
+}
+
+/// The diagnostic event types that never become spans (the event catalogue's `Infra` rows), in the order
+/// `recordInfra` numbers them. The plugin counts these without serialising them (`plugin/hotpath.mjs`).
+#[napi]
+pub fn infra_event_types() -> Vec<String> {
+    guarded(Vec::new(), || catalogue::infra_types().map(|e| e.name.to_string()).collect())
+}
+
+/// Records a diagnostic event of an infra-only type without its body: `kind` is its index in `infraEventTypes()`,
+/// `seq` its `seq` (so the reorder buffer has no gap to wait for). Counted like the whole event would be.
+#[napi]
+pub fn record_infra(kind: u32, seq: Option<f64>) -> bool {
+    guarded(false, || {
+        let Some(kind) = catalogue::infra_kind(kind as usize) else {
+            REGISTRY.count_invalid(&REGISTRY.stats.invalid_wrong_field_type);
+            return false;
+        };
+        let seq = seq.filter(|s| s.is_finite() && *s >= 0.0 && s.fract() == 0.0).map(|s| s as u64);
+        let body = Body::Skipped { kind, seq };
+        REGISTRY.record(Inbound {
+            src: Source::Diagnostic,
+            pid: pid(),
+            arrived_ms: now_ms(),
+            trusted: false,
+            hook: None,
+            body,
+            ctx: None,
+        })
     })
 }
 

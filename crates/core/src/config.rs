@@ -109,6 +109,8 @@ pub struct Exporters {
 pub struct BatchConfig {
     pub max_spans: usize,
     pub max_bytes: usize,
+    /// How long a batch waits to fill. Short by default: a trace has already waited its grace window to gather
+    /// late events, and a turn's spans should leave within about `graceMs` of its last event.
     pub max_delay_ms: u64,
     /// Traces waiting per sink; beyond it they are dropped and counted.
     pub queue_traces: usize,
@@ -122,7 +124,7 @@ impl Default for BatchConfig {
         BatchConfig {
             max_spans: 512,
             max_bytes: 4 << 20,
-            max_delay_ms: 1000,
+            max_delay_ms: 100,
             queue_traces: 4096,
             export_timeout_ms: 10_000,
             retry_deadline_ms: 30_000,

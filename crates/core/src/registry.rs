@@ -101,11 +101,22 @@ impl Registry {
     /// before, or without, `configure()` loses nothing. `configure()` then applies its settings to the running
     /// pipeline, the queue's bounds first (`Pipeline::configure`).
     fn pipeline(&self) -> Result<&Pipeline, String> {
+        self.pipeline_from(None)
+    }
+
+    /// The pipeline; when `first` starts it, its queue is sized by `first` from the start (the sinks and the
+    /// rest still come with the `Control::Configure` that follows), so not one event is queued past its bounds.
+    fn pipeline_from(&self, first: Option<&Config>) -> Result<&Pipeline, String> {
         self.pipeline
             .get_or_init(|| {
                 // Before any configure() the environment alone names the sinks, and their credentials.
                 self.errors.add_secrets(secrets::from_env(&process_env));
-                Pipeline::start(Config::default(), self.stats.clone(), self.errors.clone(), self.sinks.clone())
+                let mut cfg = Config::default();
+                if let Some(first) = first {
+                    cfg.queue_capacity = first.queue_capacity;
+                    cfg.queue_max_bytes = first.queue_max_bytes;
+                }
+                Pipeline::start(cfg, self.stats.clone(), self.errors.clone(), self.sinks.clone())
                     .map_err(|e| format!("cannot start clawtrace runtime: {e}"))
             })
             .as_ref()
@@ -158,7 +169,7 @@ impl Registry {
     /// the returned future is pending: a host that configures and then records in the same tick loses nothing.
     /// (The worker takes the configuration before them; if it is refused, they go to the sinks already there.)
     pub fn configure(&'static self, cfg: Config) -> impl std::future::Future<Output = Result<(), String>> + Send {
-        let started = self.pipeline().map(|p| p.configure(cfg));
+        let started = self.pipeline_from(Some(&cfg)).map(|p| p.configure(cfg));
         if started.is_ok() {
             self.accepting.store(true, Ordering::Relaxed);
         }

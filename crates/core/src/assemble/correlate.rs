@@ -51,18 +51,62 @@ struct SessionState {
     touched_ms: f64,
 }
 
-#[derive(Default)]
 pub struct Correlator {
     runs: HashMap<String, RunRef>,
     tools: HashMap<String, (TraceId, SpanId)>,
     sessions: HashMap<String, SessionState>,
+    /// At most this many runs and this many sessions are remembered (`Correlator::new`).
+    limit: usize,
+    last_sweep_ms: f64,
 }
 
-/// Indices are bounded: entries idle longer than the TTL are forgotten.
+/// Indices are bounded: entries idle longer than the TTL are forgotten, and beyond `limit` the least recently
+/// touched go first.
 const MAX_ENTRIES: usize = 200_000;
 
+/// The TTL sweep walks every entry: once a second is plenty for a TTL counted in minutes.
+const SWEEP_EVERY_MS: f64 = 1000.0;
+
+impl Default for Correlator {
+    fn default() -> Self {
+        Correlator::new(MAX_ENTRIES)
+    }
+}
+
 impl Correlator {
+    /// Remembers at most `limit` runs and `limit` sessions (the assembler passes a multiple of `maxOpenTraces`).
+    pub fn new(limit: usize) -> Self {
+        Correlator {
+            runs: HashMap::new(),
+            tools: HashMap::new(),
+            sessions: HashMap::new(),
+            limit: limit.max(1),
+            last_sweep_ms: f64::NEG_INFINITY,
+        }
+    }
+
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.max(1);
+    }
+
+    /// Runs and sessions remembered (tests, and what bounds them).
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.runs.len(), self.sessions.len())
+    }
+
+    /// Over the limit, the least recently touched entries go: a sixty-fourth of the limit at once (one O(n)
+    /// selection), so a storm of new sessions costs amortised O(1) each.
+    fn bound(&mut self) {
+        let limit = self.limit;
+        evict_oldest(&mut self.runs, limit, |r| r.touched_ms);
+        evict_oldest(&mut self.sessions, limit, |s| s.touched_ms);
+    }
+
     pub fn sweep(&mut self, now_ms: f64, ttl_ms: f64) {
+        if now_ms - self.last_sweep_ms < SWEEP_EVERY_MS && now_ms >= self.last_sweep_ms {
+            return;
+        }
+        self.last_sweep_ms = now_ms;
         self.runs.retain(|_, r| now_ms - r.touched_ms < ttl_ms);
         self.sessions.retain(|_, s| now_ms - s.touched_ms < ttl_ms);
         let live: std::collections::HashSet<TraceId> = self.runs.values().map(|r| r.trace).collect();
@@ -80,14 +124,18 @@ impl Correlator {
 
     /// Places a diagnostic event. Returns `None` when it belongs to no span (infra, or nothing to correlate with).
     pub fn place_diagnostic(&mut self, e: &Event) -> Option<Placement> {
-        match e.trace {
+        let placed = match e.trace {
             Some(tc) => {
                 let span_id = tc.span_id?;
                 self.learn(e, tc.trace_id, span_id, tc.parent_span_id);
                 Some(Placement { trace_id: tc.trace_id, span_id, parent: tc.parent_span_id, correlated: false })
             }
             None => self.correlate(e),
+        };
+        if self.runs.len() > self.limit || self.sessions.len() > self.limit {
+            self.bound();
         }
+        placed
     }
 
     /// The span an agent event or hook annotates: the run's current model call or tool, else the turn root.
@@ -329,6 +377,21 @@ impl Correlator {
     }
 }
 
+fn evict_oldest<V>(map: &mut HashMap<String, V>, limit: usize, touched: impl Fn(&V) -> f64) {
+    if map.len() <= limit {
+        return;
+    }
+    let evict = (map.len() - limit).max(limit / 64).min(map.len());
+    let mut by_age: Vec<(f64, &String)> = map.iter().map(|(k, v)| (touched(v), k)).collect();
+    if evict < by_age.len() {
+        by_age.select_nth_unstable_by(evict - 1, |a, b| a.0.total_cmp(&b.0));
+    }
+    let gone: Vec<String> = by_age[..evict].iter().map(|(_, k)| (*k).clone()).collect();
+    for k in gone {
+        map.remove(&k);
+    }
+}
+
 fn first(turns: &[TurnRef], pred: impl Fn(&TurnRef) -> bool) -> Option<usize> {
     turns.iter().position(pred)
 }
@@ -375,4 +438,45 @@ pub fn tool_key_of(e: &Event) -> Option<String> {
         Some(run) => format!("{run}\u{1}{call}"),
         None => call.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{decode, Body, Inbound, Source};
+
+    fn event(json: String, at: f64) -> Event {
+        decode(Inbound {
+            src: Source::Diagnostic,
+            pid: 1,
+            arrived_ms: at,
+            trusted: true,
+            hook: None,
+            body: Body::Json(json),
+            ctx: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_bounded_correlator_stays_bounded_and_keeps_the_newest() {
+        let limit = 128;
+        let mut c = Correlator::new(limit);
+        for n in 0..5_000u64 {
+            let sk = format!("agent:main:s{n}");
+            c.place_diagnostic(&event(
+                format!(r#"{{"type":"message.received","sessionKey":"{sk}","seq":{}}}"#, 2 * n + 1),
+                n as f64,
+            ));
+            c.place_diagnostic(&event(
+                format!(r#"{{"type":"session.turn.created","sessionKey":"{sk}","runId":"r{n}","seq":{}}}"#, 2 * n + 2),
+                n as f64,
+            ));
+            let (runs, sessions) = c.sizes();
+            assert!(runs <= limit && sessions <= limit, "{runs} runs, {sessions} sessions after {n}");
+        }
+        // No TTL ran: only the bound removed entries, the least recently touched first.
+        assert!(c.runs.contains_key("r4999") && c.sessions.contains_key("agent:main:s4999"));
+        assert!(!c.runs.contains_key("r0") && !c.sessions.contains_key("agent:main:s0"));
+    }
 }

@@ -62,6 +62,8 @@ pub struct Assembler {
     legacy: LegacyHost,
     /// What the adapter handed over, waiting to be assembled (reused buffer).
     translated: Vec<Event>,
+    /// When the earliest open trace comes due, as of the last tick (event-clock ms).
+    next_deadline_ms: f64,
 }
 
 const MAX_PENDING_TOOLS: usize = 10_000;
@@ -71,20 +73,23 @@ const INFRA_IDLE_MS: f64 = 10_000.0;
 
 impl Assembler {
     pub fn new(cfg: AssembleConfig, stats: Arc<Stats>) -> Self {
+        let limit = correlation_limit(&cfg);
         Assembler {
             cfg,
             stats,
             traces: HashMap::new(),
-            correlator: Correlator::default(),
+            correlator: Correlator::new(limit),
             exported: HashMap::new(),
             exported_order: VecDeque::new(),
             pending_tools: HashMap::new(),
             legacy: LegacyHost::default(),
             translated: Vec::new(),
+            next_deadline_ms: f64::INFINITY,
         }
     }
 
     pub fn set_config(&mut self, cfg: AssembleConfig) {
+        self.correlator.set_limit(correlation_limit(&cfg));
         self.cfg = cfg;
     }
 
@@ -92,7 +97,7 @@ impl Assembler {
     pub fn forget_history(&mut self) {
         self.exported.clear();
         self.exported_order.clear();
-        self.correlator = Correlator::default();
+        self.correlator = Correlator::new(correlation_limit(&self.cfg));
         self.legacy = LegacyHost::default();
     }
 
@@ -103,6 +108,16 @@ impl Assembler {
 
     pub fn open_traces(&self) -> usize {
         self.traces.len()
+    }
+
+    /// When a tick next has something to do (event-clock ms): the earliest open trace's deadline as of the last
+    /// tick, now while tool annotations or legacy holds wait (their deadlines are short). Events since that tick
+    /// may bring it closer: the worker ticks soon after taking any.
+    pub fn next_deadline_ms(&self, now_ms: f64) -> f64 {
+        if !self.pending_tools.is_empty() || self.legacy.held() > 0 {
+            return now_ms;
+        }
+        self.next_deadline_ms
     }
 
     /// Takes one event (already in `seq` order for its process). A legacy host's events are translated first.
@@ -235,22 +250,34 @@ impl Assembler {
         }
         let grace = self.cfg.grace_ms;
         let ttl = self.cfg.trace_ttl_ms;
+        // The same pass notes when the next trace comes due, so the worker sleeps until then (`next_deadline_ms`).
+        let mut next = f64::INFINITY;
         let ready: Vec<(TraceId, bool)> = self
             .traces
             .values()
             .filter_map(|t| {
-                if t.is_closed() && now_ms - t.last_event_ms >= grace {
+                let closed = t.is_closed();
+                // Infra-only traces (a lone security.event, gateway.rpc) never close by themselves.
+                let infra_only = !t.agent_work && !t.straggler;
+                if closed && now_ms - t.last_event_ms >= grace {
                     Some((t.trace_id, false))
                 } else if now_ms - t.created_ms >= ttl {
                     Some((t.trace_id, true))
-                } else if !t.agent_work && !t.straggler && now_ms - t.last_event_ms >= grace.max(INFRA_IDLE_MS) {
-                    // Infra-only traces (a lone security.event, gateway.rpc) never close by themselves.
+                } else if infra_only && now_ms - t.last_event_ms >= grace.max(INFRA_IDLE_MS) {
                     Some((t.trace_id, false))
                 } else {
+                    next = next.min(t.created_ms + ttl);
+                    if closed {
+                        next = next.min(t.last_event_ms + grace);
+                    }
+                    if infra_only {
+                        next = next.min(t.last_event_ms + grace.max(INFRA_IDLE_MS));
+                    }
                     None
                 }
             })
             .collect();
+        self.next_deadline_ms = next;
         for (id, incomplete) in ready {
             self.emit(id, incomplete, now_ms, out);
         }
@@ -319,6 +346,12 @@ impl Assembler {
             out.push(trace);
         }
     }
+}
+
+/// Runs and sessions the correlator remembers: twice the open traces (a turn may retry its run; a session outlives
+/// its turns), so the bound is configuration's (`maxOpenTraces`), not only the TTL's.
+fn correlation_limit(cfg: &AssembleConfig) -> usize {
+    cfg.max_open_traces.saturating_mul(2)
 }
 
 /// Counts a received event's fate; events an adapter made up are not received events (`Event::derived`).

@@ -171,6 +171,17 @@ catalogue! {
     UnknownHook: Hook "", Unknown, Annotates(Target::Turn), "counted as skipped_unknown_type";
 }
 
+/// The diagnostic types that never become spans (`Infra`), in catalogue order: the plugin drops them before
+/// serialising (`plugin/hotpath.mjs`), naming them by their position here (`infra_kind`).
+pub fn infra_types() -> impl Iterator<Item = &'static Entry> {
+    CATALOGUE.iter().filter(|e| e.source == Source::Diagnostic && e.class == Class::Infra)
+}
+
+/// The `n`th of [`infra_types`].
+pub fn infra_kind(n: usize) -> Option<EventKind> {
+    infra_types().nth(n).map(|e| e.kind)
+}
+
 impl EventKind {
     /// The kind of an event named `name` from `src`: an exact row, else the longest family row, else unknown.
     pub fn parse(src: Source, name: &str) -> EventKind {
@@ -253,5 +264,18 @@ mod tests {
         assert_eq!(EventKind::parse(Source::Hook, "session_start"), EventKind::UnknownHook);
         assert_eq!(EventKind::QueueLaneDequeue.class(), Class::Context);
         assert_eq!(EventKind::DiagnosticGc.correlation(), Correlation::Never);
+    }
+
+    #[test]
+    fn infra_types_are_exact_diagnostic_names_that_parse_back() {
+        let names: Vec<_> = infra_types().map(|e| e.name).collect();
+        assert!(names.contains(&"gateway.event_loop.sample") && names.contains(&"diagnostic.gc"));
+        for (i, e) in infra_types().enumerate() {
+            // The plugin matches names exactly: a family row here would miss its members.
+            assert!(!e.name.is_empty() && !e.name.ends_with('*'), "{}", e.name);
+            assert_eq!(EventKind::parse(Source::Diagnostic, e.name), e.kind);
+            assert_eq!(infra_kind(i), Some(e.kind));
+        }
+        assert_eq!(infra_kind(names.len()), None);
     }
 }

@@ -53,50 +53,61 @@ pub enum DecodeError {
     BadHookName,
 }
 
-/// Fields whose type assembly relies on; a mismatch rejects the event rather than guessing.
-const STRING_FIELDS: &[&str] = &[
-    "type",
-    "runId",
-    "callId",
-    "sessionKey",
-    "sessionId",
-    "toolCallId",
-    "toolName",
-    "provider",
-    "model",
-    "channel",
-    "agentId",
-    "outcome",
-    "stream",
-    "lane",
-    "source",
-    "reason",
-    "state",
-    "phase",
-];
-const NUMBER_FIELDS: &[&str] = &["seq", "ts", "durationMs", "costUsd", "waitMs", "timeToFirstByteMs"];
-const OBJECT_FIELDS: &[&str] = &["usage", "lastCallUsage", "data", "trace"];
+/// The JSON type assembly relies on for a field; a mismatch rejects the event rather than guessing.
+#[derive(Clone, Copy)]
+enum FieldType {
+    Str,
+    Num,
+    Obj,
+}
+
+/// One `match` on the key (compiled to a length-and-bytes switch) per field of the event, rather than a keyed
+/// lookup per checked field: the check then costs one pass over what the event carries.
+fn field_type(key: &str) -> Option<FieldType> {
+    Some(match key {
+        "type" | "runId" | "callId" | "sessionKey" | "sessionId" | "toolCallId" | "toolName" | "provider" | "model"
+        | "channel" | "agentId" | "outcome" | "stream" | "lane" | "source" | "reason" | "state" | "phase" => {
+            FieldType::Str
+        }
+        "seq" | "ts" | "durationMs" | "costUsd" | "waitMs" | "timeToFirstByteMs" => FieldType::Num,
+        "usage" | "lastCallUsage" | "data" | "trace" => FieldType::Obj,
+        _ => return None,
+    })
+}
+
+fn well_typed(fields: &Map<String, Value>) -> bool {
+    fields.iter().all(|(k, v)| match (field_type(k), v) {
+        (None, _) | (_, Value::Null) => true,
+        (Some(FieldType::Str), v) => v.is_string(),
+        (Some(FieldType::Num), v) => v.is_number(),
+        (Some(FieldType::Obj), v) => v.is_object(),
+    })
+}
 
 pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
+    if let Body::Skipped { kind, seq } = inbound.body {
+        return Ok(Event {
+            src: inbound.src,
+            pid: inbound.pid,
+            arrived_ms: inbound.arrived_ms,
+            trusted: inbound.trusted,
+            kind,
+            seq: if inbound.src == Source::Diagnostic { seq } else { None },
+            ts_ms: inbound.arrived_ms,
+            trace: None,
+            fields: Map::new(),
+            ctx: Map::new(),
+            bad_trace: false,
+            derived: false,
+        });
+    }
     let fields = to_object(inbound.body)?;
     let ctx = match inbound.ctx {
         Some(body) => to_object(body).unwrap_or_default(),
         None => Map::new(),
     };
-    for key in STRING_FIELDS {
-        if matches!(fields.get(*key), Some(v) if !v.is_string() && !v.is_null()) {
-            return Err(DecodeError::WrongFieldType);
-        }
-    }
-    for key in NUMBER_FIELDS {
-        if matches!(fields.get(*key), Some(v) if !v.is_number() && !v.is_null()) {
-            return Err(DecodeError::WrongFieldType);
-        }
-    }
-    for key in OBJECT_FIELDS {
-        if matches!(fields.get(*key), Some(v) if !v.is_object() && !v.is_null()) {
-            return Err(DecodeError::WrongFieldType);
-        }
+    if !well_typed(&fields) {
+        return Err(DecodeError::WrongFieldType);
     }
     let name = match inbound.src {
         Source::Diagnostic => fields.get("type").and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
@@ -150,6 +161,7 @@ fn to_object(body: Body) -> Result<Map<String, Value>, DecodeError> {
             super::parse_json(&text).ok_or(DecodeError::MalformedJson)?
         }
         Body::Value(v) => v,
+        Body::Skipped { .. } => return Err(DecodeError::NotObject),
     };
     match value {
         Value::Object(map) => Ok(map),
@@ -252,6 +264,15 @@ mod tests {
         let mut with_ctx = inbound(r#"{"type":"x"}"#);
         with_ctx.ctx = Some(Body::Json(r#"{"sessionKey":"k\udc00"}"#.into()));
         assert_eq!(decode(with_ctx).unwrap().id("sessionKey"), Some("k\u{fffd}"));
+    }
+
+    #[test]
+    fn a_skipped_infra_event_keeps_its_kind_and_seq() {
+        let kind = crate::ingest::catalogue::infra_kind(0).unwrap();
+        let e = decode(Inbound { body: Body::Skipped { kind, seq: Some(7) }, ..inbound("") }).unwrap();
+        assert_eq!((e.kind, e.seq, e.ts_ms), (kind, Some(7), 5.0));
+        assert_eq!(e.kind.class(), crate::ingest::Class::Infra);
+        assert!(e.fields.is_empty());
     }
 
     #[test]

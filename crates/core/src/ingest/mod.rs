@@ -18,6 +18,12 @@ pub use event::{decode, DecodeError, Event, Source, TraceCtx};
 pub enum Body {
     Json(String),
     Value(serde_json::Value),
+    /// An event the plugin did not serialise because its type is `Infra` (`plugin/hotpath.mjs`): it is only
+    /// counted, and its `seq` keeps the reorder buffer free of a gap to wait for.
+    Skipped {
+        kind: EventKind,
+        seq: Option<u64>,
+    },
 }
 
 /// One record call, as queued for the background. Everything here is cheap to build on the gateway thread.

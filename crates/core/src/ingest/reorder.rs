@@ -56,6 +56,15 @@ impl Reorder {
             None => buf.next = Some(seq),
             _ => {}
         }
+        // The common case, next in line with nothing waiting: straight out, never into the buffer.
+        if buf.next == Some(seq) && buf.waiting.is_empty() {
+            buf.next = Some(seq + 1);
+            out.push(event);
+            if self.buffered > 0 {
+                self.release(now_ms, out);
+            }
+            return 0;
+        }
         if buf.waiting.insert(seq, event).is_none() {
             self.buffered += 1;
         }

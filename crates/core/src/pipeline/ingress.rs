@@ -39,6 +39,7 @@ fn cost(item: &Inbound) -> usize {
         Body::Json(s) => s.len(),
         // Built in Rust (benchmarks, tests): small by construction.
         Body::Value(_) => 256,
+        Body::Skipped { .. } => 0,
     };
     EVENT_OVERHEAD + body(&item.body) + item.ctx.as_ref().map_or(0, body) + item.hook.as_ref().map_or(0, |h| h.len())
 }
@@ -135,12 +136,16 @@ impl Ingress {
     }
 
     /// Resolves when there may be something to pop. Cancel-safe: dropping it mid-way costs at most a spurious wake.
-    pub async fn wait(&self) {
-        for _ in 0..NAPS_BEFORE_PARKING {
+    /// `naps` counts the empty naps since events last came and survives a cancelled wait: a worker whose wait a
+    /// tick interrupts goes back to parking, not to another round of naps (an idle worker would otherwise wake
+    /// twenty times per tick). The caller resets it to 0 when a drain found events.
+    pub async fn wait(&self, naps: &mut u32) {
+        while *naps < NAPS_BEFORE_PARKING {
             if !self.queue.is_empty() {
                 return;
             }
             tokio::time::sleep(NAP).await;
+            *naps += 1;
         }
         self.parked.store(true, Ordering::SeqCst);
         if !self.queue.is_empty() {
@@ -184,7 +189,7 @@ mod tests {
         let waiter = {
             let q = q.clone();
             tokio::spawn(async move {
-                q.wait().await;
+                q.wait(&mut 0).await;
                 q.pop().map(|i| i.arrived_ms)
             })
         };
@@ -230,7 +235,7 @@ mod tests {
                     assert_eq!(i.arrived_ms, seen as f64);
                     seen += 1;
                 }
-                None => q.wait().await,
+                None => q.wait(&mut 0).await,
             }
         }
         producer.await.unwrap();

@@ -90,7 +90,10 @@ impl Pipeline {
     /// later; they finish in the background, within their own retry deadline.
     /// The configuration is handed to the worker before this returns (so it comes before any event recorded
     /// after the call); only the waiting is asynchronous.
+    /// The queue's bounds apply at once, on the caller's thread: events recorded right after the call already meet
+    /// them (the worker applies the rest when it takes the message).
     pub fn configure(&self, cfg: Config) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
+        self.ingress.set_limits(cfg.queue_capacity, cfg.queue_max_bytes);
         let (tx, rx) = oneshot::channel();
         let sent = self.ctl.send(Control::Configure(Box::new(cfg), tx)).is_ok();
         async move {

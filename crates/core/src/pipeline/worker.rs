@@ -85,8 +85,8 @@ pub(super) async fn run(
         registry::fallback(&cfg, &process_env)
     });
     w.set_sinks(sinks, &cfg);
-    let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut naps = 0;
+    let mut next_tick = tokio::time::Instant::now() + TICK_BUSY;
     loop {
         tokio::select! {
             biased;
@@ -94,17 +94,31 @@ pub(super) async fn run(
                 Some(c) => w.control(c, &rx).await,
                 None => break,
             },
-            _ = rx.wait() => {
+            _ = rx.wait(&mut naps) => {
                 // A bounded drain, then back to the select: control messages and ticks are never starved.
-                rx.drain(DRAIN_PER_WAKE, |i| w.take(i));
+                if rx.drain(DRAIN_PER_WAKE, |i| w.take(i)) > 0 {
+                    naps = 0;
+                    // Events may have opened something with a deadline: back to busy ticks.
+                    next_tick = next_tick.min(tokio::time::Instant::now() + TICK_BUSY);
+                }
                 // And a turn for everyone else: under a flood the queue is never empty, so without this the worker
                 // never returns `Pending`, and the sink tasks it wakes (queued behind it on this thread) starve.
                 tokio::task::yield_now().await;
             }
-            _ = ticker.tick() => w.tick(),
+            _ = tokio::time::sleep_until(next_tick) => {
+                w.tick();
+                next_tick = tokio::time::Instant::now() + w.until_next_tick();
+            }
         }
     }
 }
+
+/// Ticks come when the next deadline is due (a trace's grace window or TTL), between these bounds: at least this
+/// far apart while something waits (a reorder gap, a tool annotation, a legacy hold, a trace in its grace window),
+/// and at least once a second for the slow sweeps of remembered ids. An idle gateway pays one wake-up a second.
+const TICK_MIN: Duration = Duration::from_millis(10);
+const TICK_BUSY: Duration = Duration::from_millis(100);
+const TICK_IDLE: Duration = Duration::from_millis(1000);
 
 struct Worker {
     assembler: Assembler,
@@ -157,6 +171,19 @@ impl Worker {
             self.assembler.ingest(e, now, &mut self.finished);
         }
         self.offer_finished();
+    }
+
+    /// How long the worker may sleep before the next tick has something to do.
+    fn until_next_tick(&self) -> Duration {
+        if !self.reorder.is_empty() {
+            return TICK_BUSY;
+        }
+        let now = self.clock.now();
+        let due_in_ms = self.assembler.next_deadline_ms(now) - now;
+        if due_in_ms.is_nan() || due_in_ms >= TICK_IDLE.as_millis() as f64 {
+            return TICK_IDLE;
+        }
+        Duration::from_secs_f64(due_in_ms.max(0.0) / 1000.0).max(TICK_MIN)
     }
 
     fn tick(&mut self) {

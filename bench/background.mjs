@@ -1,0 +1,129 @@
+// The background under many concurrent sessions (one process per session count): synthetic turns (bench/synth.js)
+// through the plugin's hot path into the addon, file sink. Measures
+//   - events per CPU-second of the addon's threads (N-API call to bytes written; the gateway thread not included),
+//   - bytes per open trace: RSS growth once every session has a turn in flight, over the turns in flight,
+//   - end-to-end latency: a turn's last event recorded → its trace in the file, fed at a steady rate.
+// Prints one JSON object as its last line. Args: --sessions N --rate EVENTS_PER_S --paced-seconds N.
+
+import { mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addonThreads, loadAddon, recorder, percentile, sleep, tick } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const { generate } = require('./synth.js');
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const SESSIONS = arg('sessions', 1000);
+const RATE = arg('rate', 20_000);
+const PACED_S = arg('paced-seconds', 3);
+/** Unpaced until every session has a turn in flight (about six events each), then paced for PACED_S seconds. */
+const PHASE1 = Math.max(20_000, SESSIONS * 6);
+const EVENTS = PHASE1 + RATE * PACED_S;
+const GRACE_MS = 2000;
+
+const ct = loadAddon();
+const record = recorder(ct);
+const dir = mkdtempSync(join(tmpdir(), 'clawtrace-bench-bg-'));
+const file = join(dir, 'traces.jsonl');
+
+const evs = [];
+await generate({ sessions: SESSIONS, events: EVENTS, startMs: Date.now(), onRecords: (rs) => void evs.push(...rs) });
+
+await ct.configure({ exporters: { file: { path: file } }, queueCapacity: 1 << 20, queueMaxBytes: 1 << 30, graceMs: GRACE_MS, maxOpenTraces: 2 * SESSIONS + 10_000 });
+global.gc?.();
+await sleep(200);
+const rss0 = process.memoryUsage().rss;
+const cpu0 = addonThreads().cpuNs;
+
+// Phase 1, unpaced, then memory.
+const open = new Set();
+let i = 0;
+const note = (evt) => {
+  const id = evt.trace?.traceId;
+  if (evt.type === 'message.received') open.add(id);
+  else if (evt.type === 'message.processed') open.delete(id);
+};
+const phase1 = Math.min(evs.length, PHASE1);
+while (i < phase1) {
+  const end = Math.min(phase1, i + 1000);
+  for (; i < end; i++) {
+    record(evs[i].evt, evs[i].meta);
+    note(evs[i].evt);
+  }
+  await tick();
+}
+while (ct.stats().queueLength > 0) await sleep(5);
+await ct.flush(60_000);
+global.gc?.();
+await sleep(100);
+const rss1 = process.memoryUsage().rss;
+const openTraces = open.size;
+
+// Phase 2, paced at RATE: when each turn's last event was recorded, and when its trace reached the file.
+const done = new Map();
+const seen = new Map();
+const fd = openSync(file, 'a+');
+let pos = 0;
+let rest = '';
+const buf = Buffer.alloc(1 << 22);
+function tail() {
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    if (n <= 0) return;
+    pos += n;
+    const lines = (rest + buf.toString('utf8', 0, n)).split('\n');
+    rest = lines.pop();
+    const now = performance.now();
+    for (const l of lines) for (const m of l.matchAll(/"traceId":"([0-9a-f]{32})"/g)) if (!seen.has(m[1])) seen.set(m[1], now);
+  }
+}
+const t0 = performance.now();
+let fed = 0;
+while (i < evs.length) {
+  const due = Math.min(evs.length, phase1 + Math.floor(((performance.now() - t0) / 1000) * RATE));
+  for (; i < due; i++, fed++) {
+    const { evt, meta } = evs[i];
+    record(evt, meta);
+    note(evt);
+    if (evt.type === 'message.processed') done.set(evt.trace.traceId, performance.now());
+  }
+  tail();
+  await sleep(5);
+}
+const tEnd = performance.now();
+while (performance.now() - tEnd < GRACE_MS + 1500) {
+  tail();
+  await sleep(10);
+}
+tail();
+await ct.shutdown(60_000);
+const cpu1 = addonThreads().cpuNs;
+const s = ct.stats();
+rmSync(dir, { recursive: true, force: true });
+
+const lat = [];
+let missing = 0;
+for (const [id, at] of done) {
+  const got = seen.get(id);
+  if (got == null) missing += 1;
+  else lat.push(got - at);
+}
+lat.sort((a, b) => a - b);
+console.log(
+  JSON.stringify({
+    sessions: SESSIONS,
+    events: evs.length,
+    events_per_cpu_second: (evs.length * 1e9) / (cpu1 - cpu0),
+    open_traces: openTraces,
+    rss_growth_bytes: rss1 - rss0,
+    bytes_per_open_trace: openTraces ? (rss1 - rss0) / openTraces : null,
+    latency_ms: { turns: lat.length, missing, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) ?? null, grace_ms: GRACE_MS },
+    dropped_queue_full: s.droppedQueueFull,
+    spans_exported: s.spansExported,
+  }),
+);
