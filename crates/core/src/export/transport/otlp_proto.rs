@@ -76,6 +76,36 @@ pub fn encode_span(s: &Span) -> OtlpSpan {
     }
 }
 
+/// OTLP/JSON as the proto3 JSON mapping writes it: fields at their default are left out (`"entityRefs": []`,
+/// `"traceState": ""`, `"droppedAttributesCount": 0`), which parsers built on older `opentelemetry-proto` refuse
+/// when they do not know the field. The values of `AnyValue` are kept whatever they hold (an empty string is a
+/// value).
+pub fn to_json(req: &ExportTraceServiceRequest) -> Vec<u8> {
+    let mut v = serde_json::to_value(req).expect("OTLP messages always serialise");
+    omit_defaults(&mut v);
+    serde_json::to_vec(&v).expect("a JSON value always serialises")
+}
+
+fn omit_defaults(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, v| match v {
+                Value::Array(a) => !a.is_empty(),
+                Value::String(s) => !s.is_empty() || matches!(k.as_str(), "stringValue" | "bytesValue"),
+                Value::Number(n) => {
+                    !(k.starts_with("dropped") && n.as_u64() == Some(0)) && !(k == "code" && n.as_u64() == Some(0))
+                }
+                Value::Null => false,
+                _ => true,
+            });
+            m.values_mut().for_each(omit_defaults);
+        }
+        Value::Array(a) => a.iter_mut().for_each(omit_defaults),
+        _ => {}
+    }
+}
+
 /// One request for a batch of traces; `span_attrs` lets a backend profile add its own keys per span.
 pub fn encode_request<'a>(
     traces: impl IntoIterator<Item = &'a Trace>,
@@ -114,5 +144,47 @@ pub fn encode_request<'a>(
             }],
             schema_url: String::new(),
         }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::named;
+
+    #[test]
+    fn json_leaves_out_defaults_but_keeps_every_value() {
+        let mut root = named(
+            1,
+            1,
+            None,
+            crate::model::SpanRole::Turn,
+            "r",
+            &[("empty", AttrValue::Str(String::new())), ("zero", AttrValue::F64(0.0)), ("no", AttrValue::Bool(false))],
+        );
+        root.status = Status::Unset;
+        let t = Trace { trace_id: [1; 16], spans: vec![root], straggler: false, incomplete: false };
+        let req = encode_request([&t], "svc", |_, _, _| {});
+        let text = String::from_utf8(to_json(&req)).unwrap();
+        for absent in [
+            "entityRefs",
+            "traceState",
+            "parentSpanId",
+            "schemaUrl",
+            "droppedAttributesCount",
+            "\"events\"",
+            "\"links\"",
+            "\"code\"",
+        ] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let attrs = &v["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+        assert_eq!(attrs[0], serde_json::json!({"key": "empty", "value": {"stringValue": ""}}));
+        assert_eq!(attrs[1], serde_json::json!({"key": "no", "value": {"boolValue": false}}));
+        assert_eq!(attrs[2], serde_json::json!({"key": "zero", "value": {"doubleValue": 0.0}}));
+        // What it leaves is still the same request.
+        let back: ExportTraceServiceRequest = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, req);
     }
 }
