@@ -196,7 +196,9 @@ test("Langfuse's own mapping rules, through the Langfuse and the generic OTLP si
           assert.ok(o.statusMessage, `${label}: a failed turn says why`)
         }
         if (label === 'Langfuse sink') {
-          assert.ok(o.tags.includes('agent:main') && o.tags.includes(r.status.code === 2 ? 'outcome:error' : 'outcome:completed'), `tags ${o.tags}`)
+          assert.ok(o.tags.includes('agent:main'), `tags ${o.tags}`)
+          assert.equal(o.tags.includes('outcome:error'), r.status.code === 2, `tags ${o.tags}`)
+          if (r.attributes['openclaw.channel']) assert.ok(o.tags.includes(`channel:${r.attributes['openclaw.channel']}`))
         }
       }
     }

@@ -90,7 +90,7 @@ fn describe_span(s: &mut Span, trace_name: Option<&str>, inherited: Option<Inher
         return Some(up);
     }
     let cause = s.attr_str(CAUSE_PROVIDER_MESSAGE).or(s.attr_str(CAUSE_MESSAGE)).map(str::to_string);
-    let has_cause = cause.is_some() || s.attrs.contains_key(CAUSE_REASON);
+    let own_cause = cause.is_some() || s.attrs.contains_key(CAUSE_REASON);
     if !s.attrs.contains_key(HTTP_STATUS) {
         let code = [CAUSE_MESSAGE, CAUSE_PROVIDER_MESSAGE].iter().find_map(|k| s.attr_str(k).and_then(http_status_in));
         if let Some(c) = code {
@@ -98,7 +98,7 @@ fn describe_span(s: &mut Span, trace_name: Option<&str>, inherited: Option<Inher
         }
     }
     let own = s.attr_str("error.type").filter(|t| !is_generic(t)).map(str::to_string);
-    let name = s.attr_str(CAUSE_NAME).or(if has_cause { trace_name } else { None }).map(str::to_string);
+    let name = s.attr_str(CAUSE_NAME).or(if own_cause { trace_name } else { None }).map(str::to_string);
     let error_type = name
         .or(own)
         .or_else(|| s.attr_str(CAUSE_REASON).map(str::to_string))
