@@ -151,7 +151,11 @@ fn check_invariants(all: &[Scenario]) {
                 assert_eq!(m.attr_str("gen_ai.request.model"), Some("fake-model"));
                 assert_eq!(m.name, "chat fake-model");
                 if m.status.is_error() {
-                    assert_eq!(m.attr_str("error.type"), Some("Error"));
+                    // The cause from the agent stream and the log records, not OpenClaw's bare `Error`.
+                    let t = m.attr_str("error.type");
+                    assert!(matches!(t, Some("FailoverError" | "server_error")), "error.type {t:?} in {}", sc.name);
+                    assert_eq!(m.attr_i64("http.response.status_code"), Some(500), "status in {}", sc.name);
+                    assert!(m.events.iter().any(|e| e.name == "exception"), "exception event in {}", sc.name);
                 } else {
                     assert_eq!(m.attr_i64("gen_ai.usage.input_tokens"), Some(123));
                     assert_eq!(m.attr_i64("gen_ai.usage.output_tokens"), Some(7));

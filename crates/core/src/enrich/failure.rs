@@ -182,7 +182,14 @@ mod tests {
                 (CAUSE_REASON, s("server_error")),
             ],
         );
-        let mut root = failed(1, None, SpanRole::Turn, "fake/fake-model request failed", &[]);
+        // The turn's own end says why (the agent stream's `error`, which is also its status).
+        let mut root = failed(
+            1,
+            None,
+            SpanRole::Turn,
+            "fake/fake-model request failed",
+            &[(CAUSE_MESSAGE, s("fake/fake-model request failed"))],
+        );
         root.attrs.insert(CAUSE_NAME.into(), s("FailoverError"));
         let tool = named(1, 3, Some(1), SpanRole::Tool, "t", &[]);
         let mut t = Trace { trace_id: [1; 16], spans: vec![root, call, tool], straggler: false, incomplete: false };
