@@ -9,7 +9,7 @@ use clawtrace_core::assemble::{AssembleConfig, Assembler};
 use clawtrace_core::ingest::record::{parse_record, Record};
 use clawtrace_core::ingest::reorder::Reorder;
 use clawtrace_core::ingest::{decode, Body};
-use clawtrace_core::model::{SpanRole, Trace};
+use clawtrace_core::model::{SpanRole, Status, Trace};
 use clawtrace_core::stats::Stats;
 
 mod common;
@@ -262,6 +262,13 @@ fn check_scenarios(all: &[Scenario], correlated: bool) {
     assert_eq!(s.traces.len(), 1, "{}", dump(s));
     let t = &s.traces[0];
     assert!(t.root().unwrap().status.is_error());
+    // The cause, from the log records and the agent stream: the class OpenClaw logged, the provider's answer.
+    let root = t.root().unwrap();
+    // Without trace context the log record naming the class has nothing to correlate by (no run id): the failover
+    // reason stands in.
+    let class = if correlated { "server_error" } else { "FailoverError" };
+    assert_eq!(root.attr_str("error.type"), Some(class), "{}", dump(s));
+    assert!(matches!(&root.status, Status::Error(m) if m.contains("500 fake upstream failure")), "{:?}", root.status);
     let attempts = spans_of(t, SpanRole::Harness);
     assert_eq!(attempts.len(), 8);
     assert!(
