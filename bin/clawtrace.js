@@ -40,7 +40,7 @@ replay options:
                       MLflow keeps a trace in the experiment it was first sent to
   --tree              print every exported trace as an indented tree (needs the file exporter)
   --grace-ms N        how long a finished trace waits for stragglers (default 2000)
-  --timeout-ms N      give up waiting for the export after N ms (default 120000)
+  --timeout-ms N      give up waiting for the export after N ms, once the file is read (default 120000)
   --stats-json PATH   write stats() (plus maxRssKb and the replay summary) as JSON at the end
   --sink-queue N      traces each exporter may hold waiting for export (default 65536)
 
@@ -302,12 +302,11 @@ async function cmdReplay(args) {
   // Export problems, once per sink and kind (the addon de-duplicates); the summary below counts every span.
   ct.onError((r) => console.error(`clawtrace: ${r.sink} ${r.kind}: ${r.message}`))
   const t0 = process.hrtime.bigint()
-  // One deadline for the whole replay: reading, exporting and the final shutdown share --timeout-ms.
-  const deadline = Date.now() + timeoutMs
-  const left = () => Math.max(0, deadline - Date.now())
   await ct.configure(cfg)
-  const sum = await ct.replay(path.resolve(file), left())
-  const ok = await ct.shutdown(left())
+  // --timeout-ms is the wait for the export once the file is read (reading takes what the file takes). The shutdown
+  // after a flush that gave up waits no further: the wait is given up once, not a second time.
+  const sum = await ct.replay(path.resolve(file), timeoutMs)
+  const ok = await ct.shutdown(sum.flushed ? timeoutMs : 0)
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6
   const st = ct.stats()
   const skipped = sumBy(st, 'skipped')

@@ -208,8 +208,6 @@ impl Registry {
             // A device (`/dev/zero`, `/dev/urandom`) never ends: it is not a recording.
             return Err(format!("cannot replay {path}: not a regular file or pipe"));
         }
-        // One deadline for settling, reading and flushing: `timeout` bounds the whole replay, not each step.
-        let deadline = tokio::time::Instant::now() + timeout;
         let file = tokio::fs::File::open(path).await.map_err(|e| format!("cannot open {path}: {e}"))?;
         let mut lines = LineReader::new(tokio::io::BufReader::with_capacity(1 << 20, file), MAX_LINE_BYTES);
         // A recording is its own stream: what is open now is exported first, and the recording's ids (which a
@@ -259,7 +257,7 @@ impl Registry {
                 }
             }
         }
-        sum.flushed = p.flush(true, deadline.saturating_duration_since(tokio::time::Instant::now())).await;
+        sum.flushed = p.flush(true, timeout).await;
         Ok(sum)
     }
 }
