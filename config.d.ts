@@ -84,6 +84,9 @@ export interface ClawtraceConfig {
    * runs, tools and usage are rebuilt from the agent lifecycle events and hooks recorded as they come. The OpenClaw
    * plugin sets it when the host has no internal diagnostic bus. Default false. */
   legacyHost?: boolean
+  /** Replace every trace and span id by one derived from it and this text (`clawtrace replay --fresh-ids` names the
+   * destination here): replaying again into the same place keeps the ids, into another place makes a copy. */
+  idNamespace?: string
   /** `service.name` (default `OTEL_SERVICE_NAME`, else `openclaw`). */
   serviceName?: string
   /** USD per million tokens by model id, over the bundled table. */

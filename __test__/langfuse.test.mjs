@@ -134,6 +134,81 @@ test('protobuf (default): every corpus trace and span arrives once, with the Lan
   }
 })
 
+test("Langfuse's own mapping rules, through the Langfuse and the generic OTLP sink: one generation per model call, agents, tools, trace input/output, user, session, tags, errors, cost", async () => {
+  const PRICE = { input: 3, output: 15 } // USD per million tokens, for the recorded fake model
+  const lf = await start({ publicKey: PK, secretKey: SK })
+  const otlp = await start({ generic: true })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawtrace-langfuse-rules-'))
+  try {
+    const file = path.join(dir, 'traces.jsonl')
+    const out = await runClawtrace({
+      captureContent: true,
+      pricing: { 'fake-model': PRICE },
+      exporters: { file: { path: file }, langfuse: langfuseCfg(lf), otlp: { endpoint: otlp.url } },
+    })
+    assertCleanDelivery(lf, out, { encoding: 'protobuf', gzip: false })
+    assert.deepEqual(otlp.violations, [])
+    const produced = fileSpans(file)
+    const op = (s) => s.attributes['gen_ai.operation.name']
+    const calls = produced.filter((s) => op(s) === 'chat')
+    const tools = produced.filter((s) => op(s) === 'execute_tool')
+    const roots = produced.filter((s) => !s.parentSpanId)
+    const agents = produced.filter((s) => !s.parentSpanId || s.name === 'openclaw.harness.run' || s.name === 'openclaw.run')
+    assert.ok(calls.length >= 20 && tools.length > 0 && roots.length === CORPUS_TRACES)
+    const failedCalls = calls.filter((s) => s.status.code === 2)
+    assert.ok(failedCalls.length > 0, 'the corpus has failed model calls')
+    for (const [label, rx] of [
+      ['Langfuse sink', lf],
+      ['generic OTLP sink', otlp],
+    ]) {
+      const obs = new Map(rx.observations().map((o) => [o.id, o]))
+      assert.equal(obs.size, produced.length, `${label}: every span`)
+      const ids = (type) => [...obs.values()].filter((o) => o.type === type).map((o) => o.id).sort()
+      const idsOf = (spans) => spans.map((s) => s.spanId).sort()
+      assert.deepEqual(ids('GENERATION'), idsOf(calls), `${label}: exactly one generation per model call`)
+      assert.deepEqual(ids('TOOL'), idsOf(tools), `${label}: tools`)
+      assert.deepEqual(ids('AGENT'), idsOf(agents), `${label}: the turn and its runs are agents`)
+      for (const c of calls) {
+        const o = obs.get(c.spanId)
+        const a = c.attributes
+        assert.equal(o.model, 'fake-model', `${label}: model of ${c.spanId}`)
+        if (c.status.code === 2) {
+          assert.equal(o.level, 'ERROR', `${label}: a failed call is an error`)
+          assert.match(o.statusMessage, /HTTP 500|500/, `${label}: the cause is in the status message: ${o.statusMessage}`)
+          continue
+        }
+        const uncached = a['gen_ai.usage.input_tokens'] - a['gen_ai.usage.cache_read.input_tokens'] - a['gen_ai.usage.cache_creation.input_tokens']
+        assert.equal(o.usage.input, uncached, `${label}: usage input`)
+        assert.equal(o.usage.output, a['gen_ai.usage.output_tokens'], `${label}: usage output`)
+        const want = (uncached * PRICE.input + a['gen_ai.usage.output_tokens'] * PRICE.output) / 1e6
+        assert.ok(Math.abs(o.cost.total - want) < 1e-12, `${label}: the configured pricing is the generation's cost (${o.cost.total} vs ${want})`)
+      }
+      for (const r of roots) {
+        const o = obs.get(r.spanId)
+        const a = r.attributes
+        assert.equal(o.sessionId, a['session.id'], `${label}: session of ${r.traceId}`)
+        assert.equal(o.userId, a['user.id'] ?? null, `${label}: user of ${r.traceId}`)
+        assert.equal(o.input, a['openclaw.content.input'] ?? null, `${label}: trace input of ${r.traceId}`)
+        assert.equal(o.output, a['openclaw.content.output'] ?? null, `${label}: trace output of ${r.traceId}`)
+        assert.notEqual(o.output, '', `${label}: no empty output`)
+        if (r.status.code === 2) {
+          assert.equal(o.level, 'ERROR')
+          assert.ok(o.statusMessage, `${label}: a failed turn says why`)
+        }
+        if (label === 'Langfuse sink') {
+          assert.ok(o.tags.includes('agent:main'), `tags ${o.tags}`)
+          assert.equal(o.tags.includes('outcome:error'), r.status.code === 2, `tags ${o.tags}`)
+          if (r.attributes['openclaw.channel']) assert.ok(o.tags.includes(`channel:${r.attributes['openclaw.channel']}`))
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+    await lf.close()
+    await otlp.close()
+  }
+})
+
 for (const [protocol, compression] of [
   ['http/json', 'none'],
   ['http/json', 'gzip'],

@@ -291,3 +291,41 @@ test('values MLflow would reject are fixed: a 300-character session key and user
   assert.equal(o.errors[0]?.kind, 'rejected')
   assert.equal((await srv.client.searchTraces(exp2)).length, 1)
 })
+
+test('a configured pricing is the cost MLflow shows, per model call and per trace; a failed call names its cause', async () => {
+  const name = uniqueName('cost')
+  const file = tmpFile()
+  const PRICE = { input: 2, output: 8 } // USD per million tokens for the recorded fake model
+  const r = await replayInChild({ pricing: { 'fake-model': PRICE }, exporters: { file: { path: file }, mlflow: { trackingUri: srv.uri, experimentName: name } } })
+  const ref = reference(file)
+  assertAllDelivered(r, 'mlflow', spanCount(ref), TURNS)
+  const exp = await srv.client.experimentByName(name)
+  const got = await srv.client.tracesWithSpans(exp.experiment_id)
+  let priced = 0
+  let failedCalls = 0
+  for (const [id, want] of ref) {
+    const root = rootOf(want)
+    const total = root.attributes['openclaw.cost.total_usd']
+    const { info, spans } = got.get(id)
+    const cost = info.trace_metadata['mlflow.trace.cost'] ? JSON.parse(info.trace_metadata['mlflow.trace.cost']) : null
+    if (total > 0) {
+      priced++
+      assert.ok(Math.abs(cost.total_cost - total) < 1e-12, `cost of ${id}: MLflow ${JSON.stringify(cost)}, clawtrace ${total}`)
+    }
+    for (const s of spans.filter((x) => x.type === 'CHAT_MODEL')) {
+      const w = want.find((x) => x.spanId === s.spanId).attributes
+      if (w['openclaw.cost_usd'] > 0) {
+        const c = s.attrs['mlflow.llm.cost']
+        assert.ok(Math.abs(c.total_cost - w['openclaw.cost_usd']) < 1e-12 && Math.abs(c.input_cost + c.output_cost - c.total_cost) < 1e-12, JSON.stringify(c))
+      }
+      if (s.status === 'ERROR') {
+        failedCalls++
+        assert.match(s.statusMessage, /\b500\b/, `the cause of ${s.spanId}: ${s.statusMessage}`)
+        assert.ok(s.attrs['error.type'] && s.attrs['error.type'] !== 'Error', `error.type ${s.attrs['error.type']}`)
+        assert.equal(s.attrs['http.response.status_code'], 500)
+      }
+    }
+  }
+  assert.ok(priced >= 5, `turns with a cost: ${priced}`)
+  assert.ok(failedCalls >= 8, `failed calls: ${failedCalls}`)
+})

@@ -22,8 +22,9 @@ before(async () => {
 
 const TURNS = 19
 const FAILED = 8
-// MLflow's GenAI translation: gen_ai.operation.name → span type.
-const TYPE_BY_OPERATION = { invoke_agent: 'AGENT', chat: 'CHAT_MODEL', execute_tool: 'TOOL' }
+// The span type MLflow gives each GenAI operation: it reads OpenInference's span kind first (the OTLP sink sends
+// it next to the GenAI keys: a model call is LLM there).
+const TYPE_BY_OPERATION = { invoke_agent: 'AGENT', chat: 'LLM', execute_tool: 'TOOL' }
 
 for (const [protocol, compression] of [
   ['http/protobuf', 'none'],
@@ -80,7 +81,7 @@ for (const [protocol, compression] of [
         `span tree of ${label}`,
       )
       for (const x of have) {
-        // Typed from gen_ai.operation.name; MLflow guesses the rest from other keys (e.g. a model name → LLM).
+        // Typed from the span kind; MLflow guesses the rest from other keys.
         const op = want.find((w) => w.spanId === x.spanId).attributes['gen_ai.operation.name']
         if (TYPE_BY_OPERATION[op]) assert.equal(x.type, TYPE_BY_OPERATION[op], `type of ${x.name} in ${label}`)
       }

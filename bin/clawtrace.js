@@ -34,9 +34,13 @@ replay options:
   --langfuse-url URL      Langfuse base URL
   --sample-ratio R    keep this share of traces (errors are always kept)
   --capture-content   attach prompts, replies and tool I/O (redacted) to the spans
+  --fresh-ids         give every trace and span a new id derived from its recorded id and the destination
+                      (exporters, endpoints, experiment or project): replaying again into the same place updates
+                      the same traces, into another place makes a copy. Without it the recorded ids are kept, and
+                      MLflow keeps a trace in the experiment it was first sent to
   --tree              print every exported trace as an indented tree (needs the file exporter)
   --grace-ms N        how long a finished trace waits for stragglers (default 2000)
-  --timeout-ms N      give up waiting for the export after N ms (default 120000)
+  --timeout-ms N      give up waiting for the export after N ms, once the file is read (default 120000)
   --stats-json PATH   write stats() (plus maxRssKb and the replay summary) as JSON at the end
   --sink-queue N      traces each exporter may hold waiting for export (default 65536)
 
@@ -77,7 +81,7 @@ function parseArgs(argv) {
       }
       if (a === '--exporter') o.exporters.push(...v.split(',').filter(Boolean))
       else o.flags[a.slice(2)] = v
-    } else if (a === '--tree' || a === '--help' || a === '-h' || a === '--capture-content') {
+    } else if (a === '--tree' || a === '--help' || a === '-h' || a === '--capture-content' || a === '--fresh-ids') {
       o.flags[a === '-h' ? 'help' : a.slice(2)] = true
     } else if (a.startsWith('-') && a !== '-') {
       throw new UsageError(`unknown option ${a}`)
@@ -150,6 +154,8 @@ function replayConfig(exporters, out, flags) {
   const cfg = flags.config ? readConfigFile(flags.config) : {}
   cfg.exporters = { ...(cfg.exporters || {}) }
   for (const name of Object.keys(cfg.exporters)) if (!exporters.includes(name)) exporters.push(name)
+  // The file sink is the default only when nothing else is named (by a flag or the --config file).
+  if (exporters.length === 0) exporters.push('file')
   for (const e of exporters) cfg.exporters[e] = { ...(cfg.exporters[e] || {}) }
   if (cfg.exporters.file) cfg.exporters.file.path = path.resolve(flags.out || cfg.exporters.file.path || out)
   if (flags['otlp-endpoint']) need(cfg, 'otlp', '--otlp-endpoint').endpoint = flags['otlp-endpoint']
@@ -159,8 +165,103 @@ function replayConfig(exporters, out, flags) {
   if (flags['grace-ms'] !== undefined) cfg.graceMs = num(flags, 'grace-ms', 2000)
   if (flags['sample-ratio'] !== undefined) cfg.sampling = { ...(cfg.sampling || {}), ratio: num(flags, 'sample-ratio', 1) }
   if (flags['capture-content']) cfg.captureContent = true
+  if (flags['fresh-ids']) cfg.idNamespace = destination(cfg)
   cfg.batch = { ...(cfg.batch || {}), queueTraces: num(flags, 'sink-queue', REPLAY_SINK_QUEUE, { min: 1 }) }
   return cfg
+}
+
+/** Where a replay's traces go, as one line: exporters, endpoints, experiment or project (no secrets). */
+function destination(cfg) {
+  const env = process.env
+  const parts = Object.keys(cfg.exporters)
+    .sort()
+    .map((name) => {
+      const e = cfg.exporters[name]
+      if (name === 'file') return `file:${e.path}`
+      if (name === 'otlp') return `otlp:${e.tracesEndpoint || e.endpoint || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || ''}`
+      if (name === 'mlflow') {
+        const m = mlflowTarget(e)
+        return `mlflow:${m.uri}#${m.experimentId ?? ''}#${m.experimentName ?? ''}`
+      }
+      if (name === 'langfuse') return `langfuse:${e.baseUrl || env.LANGFUSE_BASE_URL || env.LANGFUSE_HOST || ''}#${e.publicKey || env.LANGFUSE_PUBLIC_KEY || ''}`
+      return name
+    })
+  return parts.join('|')
+}
+
+/** The MLflow server and experiment a replay sends to, resolved as the library does (section, then environment). */
+function mlflowTarget(e) {
+  const env = process.env
+  const uri = String(e.trackingUri || env.MLFLOW_TRACKING_URI || '').trim().replace(/\/+$/, '')
+  const experimentId = e.experimentId || (!e.experimentName && env.MLFLOW_EXPERIMENT_ID) || undefined
+  const experimentName = experimentId ? undefined : e.experimentName || env.MLFLOW_EXPERIMENT_NAME || undefined
+  const headers = {}
+  const token = e.token || env.MLFLOW_TRACKING_TOKEN
+  const user = e.username || env.MLFLOW_TRACKING_USERNAME
+  const password = e.password || env.MLFLOW_TRACKING_PASSWORD
+  if (token) headers.authorization = `Bearer ${token}`
+  else if (user && password) headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+  return { uri, experimentId, experimentName, headers }
+}
+
+/** The earliest and latest event times (ms) of a record file: the window the replayed traces start in. */
+async function recordWindow(file) {
+  const readline = require('node:readline')
+  let lo = Infinity
+  let hi = -Infinity
+  const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity })
+  for await (const line of rl) {
+    const m = /"ts":(\d{12,14})/.exec(line) || /"rt":(\d{12,14})/.exec(line)
+    if (!m) continue
+    const t = Number(m[1])
+    if (t < lo) lo = t
+    if (t > hi) hi = t
+  }
+  return Number.isFinite(lo) ? { lo, hi } : null
+}
+
+/**
+ * After a replay into MLflow: how many traces of the recording the target experiment holds. MLflow keys a trace by
+ * its id alone, so a recorded id already stored in another experiment updates that trace and the target gains
+ * nothing; the CLI then says so rather than report an export that created nothing.
+ * Returns `{experimentId, found, expected}` or `{error}`.
+ */
+async function checkMlflow(cfg, file, expected) {
+  const m = mlflowTarget(cfg.exporters.mlflow)
+  if (!m.uri.startsWith('http')) return { error: 'no tracking URI to check' }
+  const call = async (method, p, body) => {
+    const r = await fetch(m.uri + p, {
+      method,
+      headers: { ...m.headers, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(15_000),
+    })
+    if (!r.ok) throw new Error(`${method} ${p.split('?')[0]} answered ${r.status}`)
+    return r.json()
+  }
+  try {
+    let id = m.experimentId
+    if (!id) {
+      const name = m.experimentName || 'Default'
+      id = (await call('GET', `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`)).experiment.experiment_id
+    }
+    const w = await recordWindow(file)
+    if (!w) return { error: 'the recording has no event times' }
+    // Roots start before their first recorded event at most by a turn's queueing; a minute either side is plenty.
+    const filter = `trace.timestamp_ms >= ${w.lo - 60_000} AND trace.timestamp_ms <= ${w.hi + 60_000}`
+    let found = 0
+    let page
+    do {
+      const body = { locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: String(id) } }], filter, max_results: 500 }
+      if (page) body.page_token = page
+      const json = await call('POST', '/api/3.0/mlflow/traces/search', body)
+      found += (json.traces || []).length
+      page = json.next_page_token
+    } while (page)
+    return { experimentId: id, found, expected }
+  } catch (e) {
+    return { error: e.message }
+  }
 }
 
 function need(cfg, exporter, flag) {
@@ -169,7 +270,7 @@ function need(cfg, exporter, flag) {
 }
 
 function checkExporters(list) {
-  const exporters = list.length ? [...new Set(list)] : ['file']
+  const exporters = [...new Set(list)]
   for (const e of exporters) {
     if (!KNOWN_EXPORTERS.includes(e)) throw new UsageError(`unknown exporter '${e}' (available: ${KNOWN_EXPORTERS.join(', ')})`)
   }
@@ -190,7 +291,7 @@ async function cmdReplay(args) {
   const file = args._[1]
   if (!file) throw new UsageError('replay needs a FILE')
   if (args._.length > 2) throw new UsageError(`unexpected argument ${args._[2]}`)
-  const exporters = checkExporters(args.exporters.length ? args.exporters : args.flags.config ? [] : ['file'])
+  const exporters = checkExporters(args.exporters)
   const timeoutMs = num(args.flags, 'timeout-ms', 120_000)
   const cfg = replayConfig(exporters, 'clawtrace-traces.jsonl', args.flags)
   if (args.flags.tree && !cfg.exporters.file) throw new UsageError('--tree reads the file exporter\'s output: add --exporter file')
@@ -202,8 +303,10 @@ async function cmdReplay(args) {
   ct.onError((r) => console.error(`clawtrace: ${r.sink} ${r.kind}: ${r.message}`))
   const t0 = process.hrtime.bigint()
   await ct.configure(cfg)
+  // --timeout-ms is the wait for the export once the file is read (reading takes what the file takes). The shutdown
+  // after a flush that gave up waits no further: the wait is given up once, not a second time.
   const sum = await ct.replay(path.resolve(file), timeoutMs)
-  const ok = await ct.shutdown(timeoutMs)
+  const ok = await ct.shutdown(sum.flushed ? timeoutMs : 0)
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6
   const st = ct.stats()
   const skipped = sumBy(st, 'skipped')
@@ -232,6 +335,22 @@ async function cmdReplay(args) {
         (name === 'file' ? ` → ${cfg.exporters.file.path}` : ''),
     )
   }
+  let misplaced = 0
+  const mlflowSink = (st.sinks || {}).mlflow
+  if (mlflowSink && mlflowSink.spansExported + mlflowSink.spansUnspooled > 0) {
+    const expected = replayedTraces(st)
+    const c = await checkMlflow(cfg, file, expected)
+    if (c.error) console.error(`clawtrace: could not check the MLflow experiment (${c.error})`)
+    else if (c.found >= expected) console.log(`  mlflow    experiment ${c.experimentId} holds the ${expected} traces`)
+    else {
+      misplaced = expected - c.found
+      console.error(
+        `clawtrace: MLflow experiment ${c.experimentId} holds ${c.found} of the ${expected} traces replayed: MLflow keeps a ` +
+          `trace in the experiment it was first sent to, and ${misplaced} of these ids are stored elsewhere already. ` +
+          `Replay with --fresh-ids to copy them into this experiment.`,
+      )
+    }
+  }
   if (args.flags['stats-json']) writeStatsJson(args.flags['stats-json'], ct, { replay: sum, elapsedMs })
   if (args.flags.tree) {
     const tree = require('./tree.js')
@@ -242,6 +361,7 @@ async function cmdReplay(args) {
     console.error(`clawtrace: ${lostAny} spans were not delivered (see the counts above)`)
     return 1
   }
+  if (misplaced) return 1
   if (parkedAny) {
     console.error(`clawtrace: ${parkedAny} spans wait in the spool (${cfg.spool.dir}); the next clawtrace with this spool delivers them`)
     return EXIT_PARKED
@@ -251,6 +371,11 @@ async function cmdReplay(args) {
     return 1
   }
   return 0
+}
+
+/** Traces the replay exported (a turn's late spans travel as stragglers of the same trace, not as traces). */
+function replayedTraces(st) {
+  return st.tracesCompleted + st.tracesIncomplete - (st.tracesSampledOut || 0)
 }
 
 function corpusPath() {

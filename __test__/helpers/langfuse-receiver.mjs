@@ -248,6 +248,113 @@ function checkSpan(s, opts) {
 
 const traceLevelOf = (a) => JSON.stringify(TRACE_LEVEL.map((k) => a[k] ?? null))
 
+// ---- what Langfuse makes of a span ---------------------------------------------------------------------------
+// Langfuse's own OTLP ingestion (packages/shared/src/server/otel in its open-source repository:
+// ObservationTypeMapper.ts and OtelIngestionProcessor.ts), reduced to the rules that apply to OTLP spans from a
+// non-Langfuse SDK. The tests compare what Langfuse would show (observation types, model, usage, cost, input and
+// output, level, status message, trace user/session/tags) against clawtrace's own file output.
+
+const meaningful = (v) => v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)
+const OBSERVATION_TYPE_BY = {
+  // priority 1: langfuse.observation.type
+  'langfuse.observation.type': { span: 'SPAN', generation: 'GENERATION', event: 'EVENT', embedding: 'EMBEDDING', agent: 'AGENT', tool: 'TOOL', chain: 'CHAIN', retriever: 'RETRIEVER', guardrail: 'GUARDRAIL', evaluator: 'EVALUATOR' },
+  // priority 2: OpenInference
+  'openinference.span.kind': { CHAIN: 'CHAIN', RETRIEVER: 'RETRIEVER', LLM: 'GENERATION', EMBEDDING: 'EMBEDDING', AGENT: 'AGENT', TOOL: 'TOOL', GUARDRAIL: 'GUARDRAIL', EVALUATOR: 'EVALUATOR' },
+  // priority 3: GenAI operation
+  'gen_ai.operation.name': { chat: 'GENERATION', completion: 'GENERATION', text_completion: 'GENERATION', generate_content: 'GENERATION', generate: 'GENERATION', embeddings: 'EMBEDDING', invoke_agent: 'AGENT', create_agent: 'AGENT', execute_tool: 'TOOL' },
+}
+
+/** ObservationTypeMapperRegistry: the first mapper (by priority) that maps the span wins; else SPAN. */
+export function observationTypeOf(a) {
+  for (const [key, table] of Object.entries(OBSERVATION_TYPE_BY)) {
+    if (meaningful(a[key]) && table[a[key]]) return table[a[key]]
+  }
+  if (meaningful(a['gen_ai.tool.name']) || meaningful(a['gen_ai.tool.call.id'])) return 'TOOL' // priority 7
+  const modelKeys = ['langfuse.observation.model.name', 'gen_ai.request.model', 'gen_ai.response.model', 'llm.model_name', 'model']
+  if (modelKeys.some((k) => meaningful(a[k]))) return 'GENERATION' // priority 10: any model name
+  return 'SPAN'
+}
+
+/** extractModelName. */
+const modelNameOf = (a) => ['langfuse.observation.model.name', 'gen_ai.response.model', 'ai.model.id', 'gen_ai.request.model', 'llm.response.model', 'llm.model_name', 'model'].map((k) => a[k]).find((v) => v) ?? null
+
+/** extractUsageDetails for a non-SDK scope: langfuse.observation.usage_details, else the generic GenAI and
+ *  OpenInference token keys, with input and output net of cache and reasoning tokens. */
+function usageOf(a) {
+  if (a['langfuse.observation.usage_details'] !== undefined) return JSON.parse(a['langfuse.observation.usage_details'])
+  const raw = {}
+  for (const [k, v] of Object.entries(a)) {
+    if ((k.startsWith('gen_ai.usage.') && k !== 'gen_ai.usage.cost') || k.startsWith('llm.token_count.')) {
+      const n = Number(v)
+      if (!Number.isNaN(n)) raw[k.replace('gen_ai.usage.', '').replace('llm.token_count.', '')] = n
+    }
+  }
+  if (Object.keys(raw).length === 0) return {}
+  const input = raw.prompt_tokens ?? raw.input_tokens ?? raw.prompt
+  const output = raw.completion_tokens ?? raw.output_tokens ?? raw.completion
+  const total = raw.total_tokens ?? raw.total
+  const cacheRead = raw['cache_read.input_tokens'] ?? raw['prompt_details.cache_read'] ?? raw.input_cached_tokens
+  const cacheWrite = raw['cache_creation.input_tokens'] ?? raw['prompt_details.cache_write'] ?? raw.input_cache_creation
+  const reasoning = raw['reasoning.output_tokens'] ?? raw['completion_details.reasoning']
+  const u = {}
+  if (input !== undefined) u.input = Math.max(input - (cacheRead ?? 0) - (cacheWrite ?? 0), 0)
+  if (output !== undefined) u.output = Math.max(output - (reasoning ?? 0), 0)
+  if (total !== undefined) u.total = total
+  if (cacheRead !== undefined) u.input_cached_tokens = cacheRead
+  if (cacheWrite !== undefined) u.input_cache_creation = cacheWrite
+  if (reasoning !== undefined) u.output_reasoning_tokens = reasoning
+  return u
+}
+
+/** extractCostDetails: langfuse.observation.cost_details, else gen_ai.usage.cost, else OpenInference llm.cost.total. */
+function costOf(a) {
+  if (a['langfuse.observation.cost_details'] !== undefined) return JSON.parse(a['langfuse.observation.cost_details'])
+  for (const k of ['gen_ai.usage.cost', 'llm.cost.total']) if (a[k] !== undefined && a[k] !== null && a[k] !== '') return { total: a[k] }
+  return {}
+}
+
+/** extractInputAndOutput, the branches an OTLP span from clawtrace can take, in Langfuse's order. */
+function ioOf(a) {
+  const pairs = [
+    ['langfuse.observation.input', 'langfuse.observation.output'],
+    ['mlflow.spanInputs', 'mlflow.spanOutputs'],
+    ['input.value', 'output.value'],
+    ['gen_ai.input.messages', 'gen_ai.output.messages'],
+    ['gen_ai.tool.call.arguments', 'gen_ai.tool.call.result'],
+  ]
+  for (const [i, o] of pairs) {
+    const [input, output] = [a[i] ?? null, a[o] ?? null]
+    // The Langfuse keys count when either is non-null; the others when either is truthy.
+    if (i.startsWith('langfuse.') ? input != null || output != null : input || output) return { input, output }
+  }
+  return { input: null, output: null }
+}
+
+const pick = (a, keys) => keys.map((k) => a[k]).find((v) => v) ?? null
+
+/** One span as the Langfuse observation (and trace fields) its ingestion would write. */
+export function observationOf(s) {
+  const a = s.attributes
+  const level = typeof a['langfuse.observation.level'] === 'string' ? a['langfuse.observation.level'].trim().toUpperCase() : null
+  const tags = a['langfuse.trace.tags'] ?? a['langfuse.tags'] ?? null
+  return {
+    id: s.spanId,
+    traceId: s.traceId,
+    parentId: s.parentSpanId || null,
+    name: s.name,
+    type: observationTypeOf(a),
+    level: level ?? (s.status.code === 2 ? 'ERROR' : 'DEFAULT'),
+    statusMessage: a['langfuse.observation.status_message'] ?? (s.status.message || null),
+    model: modelNameOf(a),
+    usage: usageOf(a),
+    cost: costOf(a),
+    ...ioOf(a),
+    userId: pick(a, ['langfuse.user.id', 'user.id']),
+    sessionId: pick(a, ['langfuse.session.id', 'session.id', 'gen_ai.conversation.id']),
+    tags: Array.isArray(tags) ? tags.map(String) : [],
+  }
+}
+
 // ---- the server ---------------------------------------------------------------------------------------------
 
 /**
@@ -257,7 +364,10 @@ const traceLevelOf = (a) => JSON.stringify(TRACE_LEVEL.map((k) => a[k] ?? null))
  */
 export async function start(opts) {
   const { publicKey, secretKey } = opts ?? {}
-  if (!publicKey || !secretKey) throw new Error('langfuse receiver: publicKey and secretKey are required')
+  // generic: Langfuse reached as "any OTLP backend" (the generic OTLP sink): `/v1/traces`, no Langfuse keys
+  // required; what it makes of the spans is still `observations()`.
+  const generic = Boolean(opts?.generic)
+  if (!generic && (!publicKey || !secretKey)) throw new Error('langfuse receiver: publicKey and secretKey are required')
   const o = { requireSession: true, requireRootIO: false, ...opts }
   const expectedAuth = 'Basic ' + Buffer.from(`${publicKey}:${secretKey}`).toString('base64')
   const accepted = new Map() // spanId → span
@@ -297,7 +407,19 @@ export async function start(opts) {
       if (body?.error) rec.error = body.error
       return answer(res, status, body, headers)
     }
-    if (req.method !== 'POST' || req.url !== TRACES_PATH) return reply(404, { error: `no route ${req.method} ${req.url}` })
+    if (req.method !== 'POST' || req.url !== (generic ? '/v1/traces' : TRACES_PATH)) return reply(404, { error: `no route ${req.method} ${req.url}` })
+    if (generic) {
+      try {
+        const decoded = decodeRequest(raw, rec.contentType, rec.contentEncoding)
+        rec.spans = decoded.spans.length
+        for (const sp of decoded.spans) accepted.set(sp.spanId, sp)
+      } catch (e) {
+        if (!(e instanceof ContractError)) throw e
+        violations.push(e.message)
+        return reply(400, { error: e.message })
+      }
+      return reply(200, {})
+    }
     if (rec.auth !== 'ok') return reply(401, { error: 'Unauthorized', message: 'Invalid credentials. Confirm that you have configured the correct host.' })
     const programmed = failures.find((f) => f.remaining > 0 && !f.match)
     if (programmed) {
@@ -376,6 +498,8 @@ export async function start(opts) {
     violations,
     /** Accepted spans, in arrival order (attributes as a plain object). */
     spans: () => [...accepted.values()],
+    /** What Langfuse's ingestion makes of each accepted span (observationOf), in arrival order. */
+    observations: () => [...accepted.values()].map(observationOf),
     /** Accepted spans grouped by trace id: Map traceId → spans. */
     traces() {
       const m = new Map()

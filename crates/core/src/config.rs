@@ -44,6 +44,9 @@ pub struct Config {
     /// The host is an OpenClaw release before trusted diagnostics (before 2026.4.24): runs, tools and usage are
     /// rebuilt from the agent lifecycle events and hooks recorded as they come (the plugin sets it).
     pub legacy_host: bool,
+    /// Every trace and span id replaced by one derived from it and this text (`clawtrace replay --fresh-ids` sets
+    /// the destination here): the same replay into the same place keeps its ids, into another it makes a copy.
+    pub id_namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -153,6 +156,7 @@ impl Default for Config {
             spool: None,
             default_file: None,
             legacy_host: false,
+            id_namespace: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use clawtrace_core::assemble::{AssembleConfig, Assembler};
 use clawtrace_core::ingest::record::{parse_record, Record};
 use clawtrace_core::ingest::reorder::Reorder;
 use clawtrace_core::ingest::{decode, Body};
-use clawtrace_core::model::{SpanRole, Trace};
+use clawtrace_core::model::{SpanRole, Status, Trace};
 use clawtrace_core::stats::Stats;
 
 mod common;
@@ -151,7 +151,11 @@ fn check_invariants(all: &[Scenario]) {
                 assert_eq!(m.attr_str("gen_ai.request.model"), Some("fake-model"));
                 assert_eq!(m.name, "chat fake-model");
                 if m.status.is_error() {
-                    assert_eq!(m.attr_str("error.type"), Some("Error"));
+                    // The cause from the agent stream and the log records, not OpenClaw's bare `Error`.
+                    let t = m.attr_str("error.type");
+                    assert!(matches!(t, Some("FailoverError" | "server_error")), "error.type {t:?} in {}", sc.name);
+                    assert_eq!(m.attr_i64("http.response.status_code"), Some(500), "status in {}", sc.name);
+                    assert!(m.events.iter().any(|e| e.name == "exception"), "exception event in {}", sc.name);
                 } else {
                     assert_eq!(m.attr_i64("gen_ai.usage.input_tokens"), Some(123));
                     assert_eq!(m.attr_i64("gen_ai.usage.output_tokens"), Some(7));
@@ -258,6 +262,13 @@ fn check_scenarios(all: &[Scenario], correlated: bool) {
     assert_eq!(s.traces.len(), 1, "{}", dump(s));
     let t = &s.traces[0];
     assert!(t.root().unwrap().status.is_error());
+    // The cause, from the log records and the agent stream: the class OpenClaw logged, the provider's answer.
+    let root = t.root().unwrap();
+    // Without trace context the log record naming the class has nothing to correlate by (no run id): the failover
+    // reason stands in.
+    let class = if correlated { "server_error" } else { "FailoverError" };
+    assert_eq!(root.attr_str("error.type"), Some(class), "{}", dump(s));
+    assert!(matches!(&root.status, Status::Error(m) if m.contains("500 fake upstream failure")), "{:?}", root.status);
     let attempts = spans_of(t, SpanRole::Harness);
     assert_eq!(attempts.len(), 8);
     assert!(

@@ -7,8 +7,9 @@ use serde_json::Value;
 use super::apply::truncate;
 use super::state::SpanState;
 use super::{correlate, count, Assembler, MAX_PENDING_TOOLS};
+use crate::enrich::failure;
 use crate::ingest::{Class, Correlation, Event, EventKind, Target};
-use crate::model::{AttrValue, Status};
+use crate::model::{AttrValue, SpanRole, Status};
 
 impl Assembler {
     /// A tool's arguments often arrive before the diagnostic event that opens its span (`may_defer`): they wait
@@ -39,10 +40,62 @@ impl Assembler {
             return count(&self.stats.skipped_no_correlation, &e);
         };
         let content = Content { capture: self.cfg.capture_content, max: self.cfg.max_content_chars };
-        let fate =
-            if annotate(s, &e, content) { &self.stats.events_in_spans } else { &self.stats.skipped_unknown_type };
-        count(fate, &e);
+        let used = annotate(s, &e, content);
+        // A failed attempt's cause belongs on the model call that failed, too (the run's current one).
+        if let Some(cause) = failure_cause(&e) {
+            // An attempt that failed (`finishing`) may be retried with success: only the turn's own end marks it.
+            if e.data_str("phase") != Some("finishing") {
+                cause.apply(s);
+            }
+            let target = self.correlator.annotation_target(&e, Target::Model);
+            if let Some((_, call)) = target.filter(|t| t.0 == trace_id && t.1 != span_id) {
+                if let Some(c) = trace.span_mut(call).filter(|c| c.span.role == SpanRole::ModelCall) {
+                    cause.apply(c);
+                }
+            }
+        }
+        count(if used { &self.stats.events_in_spans } else { &self.stats.skipped_unknown_type }, &e);
     }
+}
+
+/// What an agent lifecycle event says about a failure (`enrich/failure.rs` turns it into what backends show):
+/// `finishing` and `error` carry OpenClaw's text and the failover reason, `fallback_step` the provider's answer.
+#[derive(Default)]
+struct Cause {
+    attrs: Vec<(&'static str, AttrValue)>,
+}
+
+impl Cause {
+    fn apply(&self, s: &mut SpanState) {
+        for (k, v) in &self.attrs {
+            s.span.attrs.insert((*k).to_string(), v.clone());
+        }
+    }
+}
+
+fn failure_cause(e: &Event) -> Option<Cause> {
+    if e.kind != EventKind::AgentLifecycle {
+        return None;
+    }
+    let data = e.data()?;
+    let text = |k: &str| data.get(k).and_then(Value::as_str).map(failure::clean_message).filter(|t| !t.is_empty());
+    let mut c = Cause::default();
+    if let Some(m) = text("error") {
+        c.attrs.push((failure::CAUSE_MESSAGE, AttrValue::Str(truncate(m, 1024))));
+    }
+    if let Some(m) = text("fallbackStepFromFailureDetail") {
+        c.attrs.push((failure::CAUSE_PROVIDER_MESSAGE, AttrValue::Str(truncate(m, 1024))));
+    }
+    let reason = data
+        .get("errorObservation")
+        .and_then(|o| o.get("failoverReason"))
+        .and_then(Value::as_str)
+        .or_else(|| data.get("fallbackStepFromFailureReason").and_then(Value::as_str))
+        .filter(|r| !r.is_empty());
+    if let Some(r) = reason {
+        c.attrs.push((failure::CAUSE_REASON, AttrValue::Str(truncate(r, 128))));
+    }
+    (!c.attrs.is_empty()).then_some(c)
 }
 
 #[derive(Clone, Copy)]
@@ -77,7 +130,8 @@ fn end_turn(s: &mut SpanState) {
 fn lifecycle(s: &mut SpanState, e: &Event, c: Content) -> bool {
     match e.data_str("phase") {
         Some("error") => {
-            let msg = e.data_str("error").unwrap_or("agent run failed");
+            let msg =
+                e.data_str("error").map(failure::clean_message).filter(|m| !m.is_empty()).unwrap_or("agent run failed");
             s.span.status = Status::Error(truncate(msg, 512));
             end_turn(s);
         }

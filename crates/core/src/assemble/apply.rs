@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::state::SpanState;
+use crate::enrich::failure;
 use crate::ingest::{event::ms_to_ns, Event, EventKind};
 use crate::model::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
 
@@ -150,7 +151,25 @@ pub fn apply(s: &mut SpanState, e: &Event) {
         K::QueueLaneDequeue => queue_lane_dequeue(s, e),
         K::RunExecutionPhase => run_execution_phase(s, e),
         K::SessionState => session_state(s, e),
+        K::LogRecord => log_record(s, e),
         _ => {}
+    }
+}
+
+/// An error log names what OpenClaw's error events do not: the error's class (`FailoverError`) and, for a
+/// fallback decision, the provider's HTTP status and answer (`enrich/failure.rs` puts them on the failed spans).
+fn log_record(s: &mut SpanState, e: &Event) {
+    let Some(a) = e.obj("attributes") else { return };
+    if let Some(name) = a.get("errorName").and_then(scalar).filter(|_| e.str("level") == Some("ERROR")) {
+        s.span.attrs.insert(failure::CAUSE_NAME.into(), name);
+    }
+    if a.get("decision").and_then(Value::as_str) == Some("candidate_failed") {
+        if let Some(code) = a.get("status").and_then(Value::as_i64) {
+            s.span.attrs.insert(failure::HTTP_STATUS.into(), AttrValue::Int(code));
+        }
+        if let Some(p) = a.get("errorPreview").and_then(scalar) {
+            s.span.attrs.insert(failure::CAUSE_PROVIDER_MESSAGE.into(), p);
+        }
     }
 }
 

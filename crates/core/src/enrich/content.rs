@@ -22,6 +22,8 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
         for k in [INPUT, OUTPUT, SYSTEM].into_iter().chain(TOOL_KEYS) {
             redact(s, k);
         }
+        // An empty text is no content (a failed turn's reply is ""): backends would show an empty output.
+        s.attrs.retain(|k, v| !([INPUT, OUTPUT, SYSTEM].contains(&k.as_str()) && is_blank(v)));
     }
     let overall_input = trace
         .spans
@@ -48,6 +50,10 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
             root.attrs.insert(OUTPUT.into(), AttrValue::Str(o));
         }
     }
+}
+
+fn is_blank(v: &AttrValue) -> bool {
+    matches!(v, AttrValue::Str(t) if t.trim().is_empty())
 }
 
 /// Moves a model call's plain prompt, system prompt and reply into `gen_ai.input.messages`,
@@ -118,6 +124,20 @@ mod tests {
         assert_eq!(t.spans[2].attr_str("gen_ai.tool.call.arguments").unwrap(), r#"{"token":"[REDACTED]"}"#);
         assert_eq!(t.spans[0].attr_str(INPUT).unwrap(), "What is my email? it is [REDACTED]");
         assert_eq!(t.spans[0].attr_str(OUTPUT).unwrap(), "Your email is [REDACTED]");
+    }
+
+    #[test]
+    fn an_empty_reply_is_no_output() {
+        let mut root = span(1, None, SpanRole::Turn, 0, 100);
+        root.attrs.insert(INPUT.into(), "hi".into());
+        root.attrs.insert(OUTPUT.into(), "".into());
+        let mut call = span(2, Some(1), SpanRole::ModelCall, 10, 40);
+        call.attrs.insert(OUTPUT.into(), " \n".into());
+        let mut t = Trace { trace_id: [1; 16], spans: vec![root, call], straggler: false, incomplete: false };
+        shape(&mut t, None);
+        assert!(!t.spans[0].attrs.contains_key(OUTPUT), "a failed turn sends no output");
+        assert!(!t.spans[1].attrs.contains_key("gen_ai.output.messages"));
+        assert_eq!(t.spans[0].attr_str(INPUT), Some("hi"));
     }
 
     #[test]

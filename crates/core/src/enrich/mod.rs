@@ -2,12 +2,13 @@
 //! per call and per turn, latency breakdown on the root.
 
 pub mod content;
+pub mod failure;
 pub mod pricing;
 pub mod privacy;
 pub mod session;
 
 use crate::config::Config;
-use crate::model::{AttrValue, SpanRole, Trace};
+use crate::model::{AttrValue, Span, SpanRole, Trace};
 use pricing::PriceTable;
 use privacy::{hash_id, Redactor};
 
@@ -18,6 +19,8 @@ pub struct EnrichConfig {
     /// Applied to every free-text field; `None` when redaction is switched off entirely.
     pub redactor: Option<Redactor>,
     pub hash_session_keys: bool,
+    /// `idNamespace`: ids are replaced by ones derived from them and this text.
+    pub id_namespace: Option<String>,
 }
 
 impl EnrichConfig {
@@ -27,6 +30,7 @@ impl EnrichConfig {
             prices: PriceTable::with_overrides(cfg.pricing.clone()),
             redactor: (!redactor.is_empty()).then_some(redactor),
             hash_session_keys: cfg.hash_session_keys,
+            id_namespace: cfg.id_namespace.clone().filter(|n| !n.is_empty()),
         })
     }
 }
@@ -35,8 +39,57 @@ const GEN_IN: &str = "gen_ai.usage.input_tokens";
 const GEN_OUT: &str = "gen_ai.usage.output_tokens";
 const GEN_CACHE_READ: &str = "gen_ai.usage.cache_read.input_tokens";
 const GEN_CACHE_WRITE: &str = "gen_ai.usage.cache_creation.input_tokens";
+/// A model call's cost in USD, and its split when clawtrace priced it (`openclaw.cost_source = price_table`).
+pub const COST_USD: &str = "openclaw.cost_usd";
+pub const COST_INPUT_USD: &str = "openclaw.cost.input_usd";
+pub const COST_OUTPUT_USD: &str = "openclaw.cost.output_usd";
+/// Model and provider of spans that are not model calls (runs, attempts, the usage summary): under GenAI's
+/// request keys, Phoenix and Langfuse would count each of them as one more LLM call.
+pub const MODEL: &str = "openclaw.model";
+pub const PROVIDER: &str = "openclaw.provider";
+
+/// Whether a span is one model call as backends count them: a `model.call.*` span, or the usage summary standing in
+/// for the calls when a host emits none (`promote_usage_summary`).
+pub fn is_model_call(s: &Span) -> bool {
+    match s.role {
+        SpanRole::ModelCall => true,
+        SpanRole::Usage => s.attr_str("gen_ai.operation.name") == Some("chat"),
+        _ => false,
+    }
+}
 
 pub fn enrich(trace: &mut Trace, cfg: &EnrichConfig) {
+    enrich_turn(trace, cfg);
+    if let Some(ns) = &cfg.id_namespace {
+        rename_ids(trace, ns);
+    }
+}
+
+/// The id `original` gets under `namespace`: deterministic, so stragglers, links and parents follow their spans.
+fn fresh_id<const N: usize>(namespace: &str, original: &[u8; N]) -> [u8; N] {
+    let derived = crate::assemble::ids::trace_id(&["fresh-ids", namespace, &crate::model::hex(original)]);
+    let mut out = [0u8; N];
+    out.copy_from_slice(&derived[..N]);
+    if out.iter().all(|b| *b == 0) {
+        out[N - 1] = 1;
+    }
+    out
+}
+
+fn rename_ids(trace: &mut Trace, ns: &str) {
+    trace.trace_id = fresh_id(ns, &trace.trace_id);
+    for s in trace.spans.iter_mut() {
+        s.trace_id = fresh_id(ns, &s.trace_id);
+        s.span_id = fresh_id(ns, &s.span_id);
+        s.parent_span_id = s.parent_span_id.map(|p| fresh_id(ns, &p));
+        for l in s.links.iter_mut() {
+            l.trace_id = fresh_id(ns, &l.trace_id);
+            l.span_id = fresh_id(ns, &l.span_id);
+        }
+    }
+}
+
+fn enrich_turn(trace: &mut Trace, cfg: &EnrichConfig) {
     let prices = &cfg.prices;
     let session_key = trace.spans.iter().find_map(|s| s.attr_str("openclaw.session_key")).map(str::to_string);
     let agent = trace
@@ -64,8 +117,10 @@ pub fn enrich(trace: &mut Trace, cfg: &EnrichConfig) {
     }
     content::shape(trace, None);
 
-    price_model_calls(trace, prices);
     promote_usage_summary(trace);
+    price_model_calls(trace, prices);
+    genai_request_keys_on_model_calls_only(trace);
+    failure::describe(trace);
 
     let mut totals = [0i64; 4];
     let mut call_cost = 0.0;
@@ -137,8 +192,8 @@ pub fn enrich(trace: &mut Trace, cfg: &EnrichConfig) {
 
 /// Per-call cost from the price table when OpenClaw reported none.
 fn price_model_calls(trace: &mut Trace, prices: &PriceTable) {
-    for s in trace.spans.iter_mut().filter(|s| s.role == SpanRole::ModelCall) {
-        if s.attrs.contains_key("openclaw.cost_usd") {
+    for s in trace.spans.iter_mut().filter(|s| is_model_call(s)) {
+        if s.attrs.contains_key(COST_USD) {
             continue;
         }
         let Some(model) = s.attr_str("gen_ai.request.model").map(str::to_string) else { continue };
@@ -146,8 +201,10 @@ fn price_model_calls(trace: &mut Trace, prices: &PriceTable) {
         let cr = s.attr_i64(GEN_CACHE_READ).unwrap_or(0);
         let cw = s.attr_i64(GEN_CACHE_WRITE).unwrap_or(0);
         let out = s.attr_i64(GEN_OUT).unwrap_or(0);
-        if let Some(c) = prices.cost(&model, (input - cr - cw).max(0), out, cr, cw) {
-            s.attrs.insert("openclaw.cost_usd".into(), AttrValue::F64(c));
+        if let Some((i, o)) = prices.cost_parts(&model, (input - cr - cw).max(0), out, cr, cw) {
+            s.attrs.insert(COST_USD.into(), AttrValue::F64(i + o));
+            s.attrs.insert(COST_INPUT_USD.into(), AttrValue::F64(i));
+            s.attrs.insert(COST_OUTPUT_USD.into(), AttrValue::F64(o));
             s.attrs.insert("openclaw.cost_source".into(), "price_table".into());
         }
     }
@@ -173,5 +230,117 @@ fn promote_usage_summary(trace: &mut Trace) {
         let model = s.attr_str("gen_ai.request.model").unwrap_or("unknown").to_string();
         s.name = format!("chat {model}");
         s.attrs.insert("gen_ai.operation.name".into(), "chat".into());
+    }
+}
+
+/// `gen_ai.request.model` and `gen_ai.provider.name` stay on model calls; elsewhere they become `openclaw.model` and
+/// `openclaw.provider`, so a backend that takes any span with a request model for an LLM call counts each call once.
+fn genai_request_keys_on_model_calls_only(trace: &mut Trace) {
+    for s in trace.spans.iter_mut().filter(|s| !is_model_call(s)) {
+        for (from, to) in [("gen_ai.request.model", MODEL), ("gen_ai.provider.name", PROVIDER)] {
+            if let Some(v) = s.attrs.remove(from) {
+                s.attrs.entry(to.into()).or_insert(v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SpanLink, Status};
+    use crate::testing::named;
+
+    fn s(v: &str) -> AttrValue {
+        AttrValue::Str(v.into())
+    }
+
+    fn turn() -> Trace {
+        let who = ("openclaw.session_key", s("agent:main:openai-user:alice"));
+        let model = [("gen_ai.request.model", s("fake-model")), ("gen_ai.provider.name", s("fake"))];
+        let mut call = named(1, 4, Some(3), SpanRole::ModelCall, "chat fake-model", &model);
+        call.attrs.insert(GEN_IN.into(), AttrValue::Int(1_000_000));
+        call.attrs.insert(GEN_OUT.into(), AttrValue::Int(500_000));
+        call.attrs.insert(GEN_CACHE_READ.into(), AttrValue::Int(0));
+        call.attrs.insert(GEN_CACHE_WRITE.into(), AttrValue::Int(0));
+        let mut usage = named(1, 5, Some(2), SpanRole::Usage, "openclaw.model.usage", &model);
+        usage.status = Status::Ok;
+        let mut run = named(1, 3, Some(2), SpanRole::Run, "openclaw.run", &model);
+        run.links.push(SpanLink { trace_id: [9; 16], span_id: [9; 8], attrs: Default::default() });
+        Trace {
+            trace_id: [1; 16],
+            spans: vec![
+                named(1, 1, None, SpanRole::Turn, "openclaw.message", &[who]),
+                named(1, 2, Some(1), SpanRole::Harness, "openclaw.harness.run", &model),
+                run,
+                call,
+                usage,
+            ],
+            straggler: false,
+            incomplete: false,
+        }
+    }
+
+    fn cfg(pricing: &[(&str, f64, f64)], ns: Option<&str>) -> EnrichConfig {
+        let prices = pricing
+            .iter()
+            .map(|(m, i, o)| {
+                (m.to_string(), pricing::Price { input: *i, output: *o, cache_read: 0.0, cache_write: 0.0 })
+            })
+            .collect();
+        EnrichConfig {
+            prices: PriceTable::with_overrides(prices),
+            redactor: None,
+            hash_session_keys: false,
+            id_namespace: ns.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn request_model_only_on_model_calls_and_the_configured_price_is_the_cost() {
+        let mut t = turn();
+        enrich(&mut t, &cfg(&[("fake-model", 2.0, 8.0)], None));
+        for sp in &t.spans {
+            let llm = sp.role == SpanRole::ModelCall;
+            assert_eq!(sp.attrs.contains_key("gen_ai.request.model"), llm, "{}", sp.name);
+            assert_eq!(sp.attrs.contains_key("gen_ai.provider.name"), llm, "{}", sp.name);
+            if !llm && sp.parent_span_id.is_some() {
+                assert_eq!(sp.attr_str(MODEL), Some("fake-model"), "kept as openclaw.model on {}", sp.name);
+            }
+        }
+        let call = &t.spans[3];
+        assert_eq!((call.attr_f64(COST_INPUT_USD), call.attr_f64(COST_OUTPUT_USD)), (Some(2.0), Some(4.0)));
+        assert_eq!(call.attr_f64(COST_USD), Some(6.0));
+        assert_eq!(t.spans[0].attr_f64("openclaw.cost.total_usd"), Some(6.0));
+    }
+
+    #[test]
+    fn fresh_ids_are_derived_from_the_recorded_ones_and_the_namespace() {
+        let plain = {
+            let mut t = turn();
+            enrich(&mut t, &cfg(&[], None));
+            t
+        };
+        let in_a = |ns: &str| {
+            let mut t = turn();
+            enrich(&mut t, &cfg(&[], Some(ns)));
+            t
+        };
+        let (a, a2, b) = (in_a("mlflow:http://x#1"), in_a("mlflow:http://x#1"), in_a("mlflow:http://x#2"));
+        assert_eq!(a, a2, "the same destination: the same ids");
+        assert_ne!(a.trace_id, plain.trace_id);
+        assert_ne!(a.trace_id, b.trace_id, "another destination: a copy");
+        for (x, p) in a.spans.iter().zip(&plain.spans) {
+            assert_eq!(x.trace_id, a.trace_id);
+            assert_ne!(x.span_id, p.span_id);
+            assert_eq!(
+                x.parent_span_id,
+                p.parent_span_id.map(|id| fresh_id("mlflow:http://x#1", &id)),
+                "parents follow"
+            );
+        }
+        let ids: std::collections::HashSet<_> = a.spans.iter().map(|x| x.span_id).collect();
+        assert_eq!(ids.len(), a.spans.len());
+        assert_eq!(a.spans[2].links[0].trace_id, fresh_id("mlflow:http://x#1", &[9u8; 16]), "links follow");
     }
 }

@@ -61,14 +61,24 @@ impl PriceTable {
         cache_read: i64,
         cache_write: i64,
     ) -> Option<f64> {
+        self.cost_parts(model, uncached_input, output, cache_read, cache_write).map(|(i, o)| i + o)
+    }
+
+    /// The cost split as backends show it: the input side (cache reads and writes included) and the output side.
+    pub fn cost_parts(
+        &self,
+        model: &str,
+        uncached_input: i64,
+        output: i64,
+        cache_read: i64,
+        cache_write: i64,
+    ) -> Option<(f64, f64)> {
         let p = self.lookup(model)?;
         let m = 1e-6;
-        Some(
-            uncached_input as f64 * p.input * m
-                + output as f64 * p.output * m
-                + cache_read as f64 * p.cache_read * m
-                + cache_write as f64 * p.cache_write * m,
-        )
+        let input = uncached_input as f64 * p.input * m
+            + cache_read as f64 * p.cache_read * m
+            + cache_write as f64 * p.cache_write * m;
+        Some((input, output as f64 * p.output * m))
     }
 }
 

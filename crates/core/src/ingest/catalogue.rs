@@ -129,7 +129,7 @@ catalogue! {
     ToolExecutionBlocked: Diagnostic "tool.execution.blocked", AgentWork, Run, "ends the tool span failed";
     ToolExecutionOther: Diagnostic "tool.execution.*", AgentWork, Run, "ends the tool span failed";
     // ---- diagnostic events: known, placed, nothing of their own ----------------------------------------------------
-    LogRecord: Diagnostic "log.record", Context, Run, "placed (extent only)";
+    LogRecord: Diagnostic "log.record", Context, Run, "error class and provider status of a failure";
     GatewayRpc: Diagnostic "gateway.rpc", Context, Run, "placed (extent only)";
     SecurityEvent: Diagnostic "security.event", Context, Run, "placed (extent only)";
     SkillUsed: Diagnostic "skill.used", Context, Run, "placed (extent only)";
@@ -152,7 +152,7 @@ catalogue! {
     PayloadLarge: Diagnostic "payload.large", Infra, Never, "counted";
     UnknownDiagnostic: Diagnostic "", Unknown, Never, "counted as skipped_unknown_type";
     // ---- agent events (`stream`) -----------------------------------------------------------------------------------
-    AgentLifecycle: Agent "lifecycle", Lifecycle, Annotates(Target::Turn), "error fails the turn; end sets its reply";
+    AgentLifecycle: Agent "lifecycle", Lifecycle, Annotates(Target::Turn), "error fails the turn, with its cause; end: its reply";
     AgentAssistant: Agent "assistant", Content, Annotates(Target::Model), "the call's output text";
     AgentTool: Agent "tool", Content, Annotates(Target::Tool), "tool arguments (start) and result";
     AgentUsage: Agent "usage", Ignored, Annotates(Target::Turn), "not used (model.usage is the source)";

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::export::transport::otlp_proto::encode_request;
+use crate::export::transport::otlp_proto::{encode_request, to_json};
 use crate::export::EncodedBatch;
 use crate::model::Trace;
 
@@ -12,7 +12,7 @@ pub const CONTENT_TYPE: &str = "application/x-ndjson";
 /// One trace as one line (without the newline).
 pub fn encode_line(trace: &Trace, service_name: &str) -> String {
     let req = encode_request(std::iter::once(trace), service_name, |_, _, _| {});
-    serde_json::to_string(&req).expect("OTLP messages always serialise")
+    String::from_utf8(to_json(&req)).expect("serde_json writes UTF-8")
 }
 
 /// The lines of a batch, each ending in a newline: the bytes appended to the file.

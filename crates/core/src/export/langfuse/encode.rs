@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, Ke
 use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use serde_json::{Map, Value};
 
-use crate::enrich::session;
+use crate::enrich::{self, session};
 use crate::export::transport::otlp_proto::{encode_request, key_value};
 use crate::model::{AttrValue, Span, SpanRole, Trace};
 
@@ -158,14 +158,16 @@ pub fn usage_details(span: &Span) -> Option<Value> {
     Some(Value::Object(m))
 }
 
-/// `{"total": usd}` when OpenClaw reported the cost itself. A cost from clawtrace's price table is left out, so
-/// Langfuse prices the usage from its own model table (and the project's custom prices).
+/// `{"total": usd}` when the cost is known: OpenClaw's `costUsd`, else clawtrace's price table (the configured
+/// `pricing`), then with its `input` and `output` split, Langfuse's usage keys. Unknown, Langfuse prices the usage
+/// from its own model table.
 pub fn cost_details(span: &Span) -> Option<Value> {
-    if span.attr_str("openclaw.cost_source") == Some("price_table") {
-        return None;
-    }
-    let c = span.attr_f64("openclaw.cost_usd").filter(|c| c.is_finite() && *c > 0.0)?;
-    Some(serde_json::json!({ "total": c }))
+    let usd = |k: &str| span.attr_f64(k).filter(|c| c.is_finite() && *c >= 0.0);
+    let total = usd(enrich::COST_USD).filter(|c| *c > 0.0)?;
+    Some(match (usd(enrich::COST_INPUT_USD), usd(enrich::COST_OUTPUT_USD)) {
+        (Some(i), Some(o)) => serde_json::json!({ "input": i, "output": o, "total": total }),
+        _ => serde_json::json!({ "total": total }),
+    })
 }
 
 /// RFC 3339 UTC with milliseconds, from Unix nanoseconds (days-from-civil inverse, Howard Hinnant's algorithm).
@@ -422,12 +424,16 @@ mod tests {
         // Usage and cost belong to generations only: the turn summary is not counted twice.
         let summary = attrs(&spans[7]);
         assert!(!summary.contains_key(COST_DETAILS) && !summary.contains_key(USAGE_DETAILS));
-        // A cost clawtrace computed from its own price table is left to Langfuse's.
+        // A cost clawtrace computed from the price table (the configured `pricing`) goes too, with its split.
         let mut t = turn();
         t.spans[4].attrs.insert("openclaw.cost_source".into(), s("price_table"));
-        assert!(cost_details(&t.spans[4]).is_none());
+        t.spans[4].attrs.insert(enrich::COST_INPUT_USD.into(), AttrValue::F64(0.01));
+        t.spans[4].attrs.insert(enrich::COST_OUTPUT_USD.into(), AttrValue::F64(0.0023));
+        assert_eq!(
+            cost_details(&t.spans[4]),
+            Some(serde_json::json!({"input": 0.01, "output": 0.0023, "total": 0.0123}))
+        );
         t.spans[4].attrs.insert("openclaw.cost_usd".into(), AttrValue::F64(0.0));
-        t.spans[4].attrs.remove("openclaw.cost_source");
         assert!(cost_details(&t.spans[4]).is_none(), "a zero cost is not a known cost");
     }
 

@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use serde_json::{json, Value};
 
+use crate::enrich;
 use crate::export::transport::otlp_proto::{encode_request, key_value};
 use crate::model::{AttrValue, Span, SpanRole, Trace};
 
@@ -25,6 +26,7 @@ pub const SPAN_TYPE: &str = "mlflow.spanType";
 pub const SPAN_INPUTS: &str = "mlflow.spanInputs";
 pub const SPAN_OUTPUTS: &str = "mlflow.spanOutputs";
 pub const TOKEN_USAGE: &str = "mlflow.chat.tokenUsage";
+pub const LLM_COST: &str = "mlflow.llm.cost";
 pub const LLM_MODEL: &str = "mlflow.llm.model";
 pub const LLM_PROVIDER: &str = "mlflow.llm.provider";
 pub const TRACE_TAG_PREFIX: &str = "mlflow.traceTag.";
@@ -66,6 +68,9 @@ pub fn map_span(trace: &Trace, span: &Span, out: &mut OtlpSpan) {
     }
     if let Some(u) = token_usage(span) {
         add(TOKEN_USAGE, u);
+    }
+    if let Some(c) = llm_cost(trace, span) {
+        add(LLM_COST, c);
     }
     if matches!(span_type(span), "CHAT_MODEL") {
         if let Some(m) =
@@ -203,6 +208,41 @@ pub fn token_usage(span: &Span) -> Option<String> {
         }
     }
     Some(Value::Object(u).to_string())
+}
+
+fn usd(span: &Span, key: &str) -> Option<f64> {
+    span.attr_f64(key).filter(|c| c.is_finite() && *c >= 0.0)
+}
+
+/// `{"input_cost","output_cost","total_cost"}` (USD), what MLflow's OpenClaw integration sets from `costUsd`: on each
+/// model call whose cost is known (the split when clawtrace priced it), and on the root the turn's total. MLflow sums
+/// cost tree-aware, like tokens, so the trace's cost is the root's and each call still shows its own.
+pub fn llm_cost(trace: &Trace, span: &Span) -> Option<String> {
+    let (total, input, output) = if span.parent_span_id.is_none() && !trace.straggler {
+        let total = usd(span, "openclaw.cost.total_usd").filter(|c| *c > 0.0)?;
+        // The split only when every priced call has one and they add up to the turn's total.
+        let calls: Vec<&Span> =
+            trace.spans.iter().filter(|s| usd(s, enrich::COST_USD).is_some_and(|c| c > 0.0)).collect();
+        let part = |k: &str| calls.iter().map(|s| usd(s, k)).sum::<Option<f64>>();
+        let (i, o) = (part(enrich::COST_INPUT_USD), part(enrich::COST_OUTPUT_USD));
+        let adds_up = matches!((i, o), (Some(i), Some(o)) if ((i + o) - total).abs() <= 1e-9 * total.max(1.0));
+        (total, i.filter(|_| adds_up), o.filter(|_| adds_up))
+    } else if span_type(span) == "CHAT_MODEL" {
+        (
+            usd(span, enrich::COST_USD).filter(|c| *c > 0.0)?,
+            usd(span, enrich::COST_INPUT_USD),
+            usd(span, enrich::COST_OUTPUT_USD),
+        )
+    } else {
+        return None;
+    };
+    let mut c = serde_json::Map::new();
+    if let (Some(i), Some(o)) = (input, output) {
+        c.insert("input_cost".into(), json!(i));
+        c.insert("output_cost".into(), json!(o));
+    }
+    c.insert("total_cost".into(), json!(total));
+    Some(Value::Object(c).to_string())
 }
 
 /// Trace tags on the root: the name (MLflow's trace name), channel, agent and outcome, for filtering
@@ -366,6 +406,28 @@ mod tests {
         for o in spans(&req) {
             assert_eq!((attr(o, "session.id"), attr(o, "user.id")), (Some("agent:main:e2e"), Some("alice")));
         }
+    }
+
+    #[test]
+    fn cost_on_model_calls_and_the_turn_total_on_the_root() {
+        let mut t = turn("s");
+        let call = t.spans.iter_mut().find(|s| s.role == SpanRole::ModelCall).unwrap();
+        call.attrs.insert(enrich::COST_USD.into(), AttrValue::F64(0.5));
+        call.attrs.insert(enrich::COST_INPUT_USD.into(), AttrValue::F64(0.125));
+        call.attrs.insert(enrich::COST_OUTPUT_USD.into(), AttrValue::F64(0.375));
+        t.spans[0].attrs.insert("openclaw.cost.total_usd".into(), AttrValue::F64(0.5));
+        let req = encode(&t);
+        let by = |name: &str| spans(&req).iter().find(|o| o.name == name).unwrap();
+        let split = r#"{"input_cost":0.125,"output_cost":0.375,"total_cost":0.5}"#;
+        assert_eq!(attr(by("chat fake-model"), LLM_COST), Some(split));
+        assert_eq!(attr(by("invoke_agent main"), LLM_COST), Some(split), "the calls add up to the turn: split kept");
+        assert!(spans(&req).iter().filter(|o| attr(o, LLM_COST).is_some()).count() == 2, "nowhere else");
+        // OpenClaw's turn total (the usage summary) without a split on the calls: the total alone.
+        t.spans[0].attrs.insert("openclaw.cost.total_usd".into(), AttrValue::F64(0.75));
+        let req = encode(&t);
+        assert_eq!(attr(spans(&req).last().unwrap(), LLM_COST), Some(r#"{"total_cost":0.75}"#));
+        t.spans[0].attrs.insert("openclaw.cost.total_usd".into(), AttrValue::F64(0.0));
+        assert_eq!(attr(spans(&encode(&t)).last().unwrap(), LLM_COST), None, "no cost known, none sent");
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub fn encode_batch(
 pub fn encode_body(req: &ExportTraceServiceRequest, protocol: Protocol, compression: Compression) -> Vec<u8> {
     let raw = match protocol {
         Protocol::Protobuf => req.encode_to_vec(),
-        Protocol::Json => serde_json::to_vec(req).expect("OTLP messages always serialise"),
+        Protocol::Json => super::otlp_proto::to_json(req),
     };
     match compression {
         Compression::None => raw,
@@ -376,6 +376,6 @@ mod tests {
         let mut d = flate2::read::GzDecoder::new(&body[..]);
         let mut s = String::new();
         std::io::Read::read_to_string(&mut d, &mut s).unwrap();
-        assert_eq!(s, "{\"resourceSpans\":[]}");
+        assert_eq!(s, "{}", "fields at their default are left out");
     }
 }
