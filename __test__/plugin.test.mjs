@@ -492,6 +492,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
     [['sampling'], 'config.rs', 'SamplingConfig'],
     [['redact'], 'config.rs', 'RedactConfig'],
     [['spool'], 'config.rs', 'SpoolConfig'],
+    [['record'], 'config.rs', 'RecordConfig'],
     [['pricing'], 'enrich/pricing.rs', 'Price'],
   ];
   for (const [path, file, struct] of cases) {
@@ -514,6 +515,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
     batch: { maxSpans: 10, maxBytes: 100000, maxDelayMs: 10, queueTraces: 10, exportTimeoutMs: 1000, retryDeadlineMs: 1000 },
     sampling: { ratio: 1, keepErrors: true, keepSlowerThanMs: 1000 },
     redact: { builtins: true, patterns: ['x+'], replacement: '*' }, hashSessionKeys: true, spool: { dir: join(work, 'spool'), maxBytes: 1000000 },
+    record: { path: join(work, 'record.jsonl'), maxBytes: 1000000 },
     defaultFile: join(work, 'default.jsonl'), legacyHost: false,
   };
   const walk = (s, v, path) => {

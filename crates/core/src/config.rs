@@ -44,6 +44,23 @@ pub struct Config {
     /// The host is an OpenClaw release before trusted diagnostics (before 2026.4.24): runs, tools and usage are
     /// rebuilt from the agent lifecycle events and hooks recorded as they come (the plugin sets it).
     pub legacy_host: bool,
+    /// Also write every event as it crosses, in the record format (`docs/ARCHITECTURE.md`, "Record format"), so a
+    /// session can be replayed or attached to a bug report.
+    pub record: Option<RecordConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct RecordConfig {
+    pub path: String,
+    /// The file is rotated (to `<path>.1`, replacing the one before) when it would grow past this.
+    pub max_bytes: u64,
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig { path: String::new(), max_bytes: 64 << 20 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -151,6 +168,7 @@ impl Default for Config {
             spool: None,
             default_file: None,
             legacy_host: false,
+            record: None,
         }
     }
 }
@@ -236,6 +254,7 @@ impl Config {
             ("spool.dir", self.spool.as_ref().map(|s| s.dir.as_str())),
             ("defaultFile", self.default_file.as_deref()),
             ("serviceName", self.service_name.as_deref()),
+            ("record.path", self.record.as_ref().map(|r| r.path.as_str())),
         ];
         for (name, v) in non_empty {
             if v.is_some_and(|v| v.trim().is_empty()) {
@@ -244,6 +263,9 @@ impl Config {
         }
         if self.spool.as_ref().is_some_and(|s| s.max_bytes == 0) {
             return Err("spool.maxBytes must be at least 1".into());
+        }
+        if self.record.as_ref().is_some_and(|r| r.max_bytes < 4096) {
+            return Err("record.maxBytes must be at least 4096".into());
         }
         Ok(())
     }

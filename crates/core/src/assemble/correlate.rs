@@ -141,8 +141,14 @@ impl Correlator {
                 entry.harness = Some(span);
                 entry.turn = parent.unwrap_or(span);
                 entry.attempt += 1;
+                // A new attempt: what is annotated from now on is its own, not the last attempt's model call.
+                entry.run = None;
+                entry.model = None;
             }
-            EventKind::RunStarted => entry.run = Some(span),
+            EventKind::RunStarted => {
+                entry.run = Some(span);
+                entry.model = None;
+            }
             EventKind::ModelCallStarted => entry.model = Some(span),
             EventKind::ToolExecutionStarted => {
                 if let Some(key) = tool_key_of(e) {

@@ -158,13 +158,19 @@ impl Assembler {
                 if e.trace.is_some() { &self.stats.skipped_infra_event } else { &self.stats.skipped_no_correlation };
             return count(why, &e);
         };
-        // The HTTP path reports model.usage on the (undescribed) root itself: give it a child span of its own.
-        if kind == EventKind::ModelUsage && place.parent.is_none() {
-            place = Placement {
-                span_id: ids::span_id(&place.trace_id, &["usage", &crate::model::hex(&place.span_id)]),
-                parent: Some(place.span_id),
-                ..place
-            };
+        // A point event (model.usage, context.assembled) is a span of its own, but OpenClaw sometimes gives it the id
+        // of the span that was current when it fired: the HTTP path's undescribed root, or (a subagent's or a
+        // follow-up's usage) a harness run. A span's name, kind and times come from the events that open and close
+        // it, so such an event becomes a child of the span whose id it carries, never its identity.
+        if let Some(role) = apply::point_role(kind) {
+            let current = self.traces.get(&place.trace_id).and_then(|t| t.spans.get(&place.span_id));
+            let http_root = kind == EventKind::ModelUsage && place.parent.is_none();
+            if http_root || current.is_some_and(|s| s.described && s.span.role != role) {
+                let carried = crate::model::hex(&place.span_id);
+                let seq = e.seq.map(|n| n.to_string()).unwrap_or_else(|| e.ts_ms.to_string());
+                let key: &[&str] = if http_root { &["usage", &carried] } else { &[role.as_str(), &carried, &seq] };
+                place = Placement { span_id: ids::span_id(&place.trace_id, key), parent: Some(place.span_id), ..place };
+            }
         }
         if !self.traces.contains_key(&place.trace_id) {
             self.make_room(now_ms, out);
