@@ -8,7 +8,7 @@
 //
 // Needs the addon built in this checkout (`npx napi build --platform --js index.js --dts index.d.ts`). Takes a few
 // minutes: the retried turns run for about a minute each.
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,20 @@ async function quiet(fake, quietMs = 4000, timeoutMs = 300_000) {
     } else if (Date.now() - since >= quietMs) break;
   }
   await sleep(1000);
+}
+
+/**
+ * Keeps the corpus small: `llm_input` carries OpenClaw's whole system prompt and every tool schema on each attempt
+ * (about 150 kB): the fixture keeps the system prompt's first 2000 characters and the tools' names.
+ */
+function slim(line) {
+  const r = JSON.parse(line);
+  const e = r.evt;
+  if (r.src === 'hook' && r.hook === 'llm_input' && e && typeof e === 'object') {
+    if (typeof e.systemPrompt === 'string' && e.systemPrompt.length > 2000) e.systemPrompt = `${e.systemPrompt.slice(0, 2000)}…`;
+    if (Array.isArray(e.tools)) e.tools = e.tools.map((t) => ({ name: t?.name ?? t?.function?.name }));
+  }
+  return JSON.stringify(r);
 }
 
 /** The scenarios, each a function of the gateway; the marker note names it for the tests. */
@@ -127,7 +141,7 @@ async function main() {
     log(`gateway exit ${JSON.stringify(exit)}`);
     await sleep(500);
     const out = resolve(args.out);
-    copyFileSync(recordFile, out);
+    writeFileSync(out, readFileSync(recordFile, 'utf8').split('\n').filter(Boolean).map(slim).map((l) => `${l}\n`).join(''));
     const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
     log(`wrote ${out}: ${lines} lines, ${statSync(out).size} bytes`);
   } catch (err) {

@@ -4,6 +4,7 @@
 
 pub mod annotate;
 pub mod apply;
+pub mod content;
 pub mod correlate;
 pub mod finalize;
 pub mod ids;

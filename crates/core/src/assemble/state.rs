@@ -66,6 +66,8 @@ pub struct TraceState {
     pub created_ms: f64,
     pub last_event_ms: f64,
     pub events: u64,
+    /// Content waiting to be handed to its model calls at the end (`assemble/content.rs`).
+    pub notes: Vec<super::content::Note>,
 }
 
 /// Spans per trace are capped: a runaway turn cannot take unbounded memory.
@@ -82,6 +84,7 @@ impl TraceState {
             created_ms: now_ms,
             last_event_ms: now_ms,
             events: 0,
+            notes: Vec::new(),
         }
     }
 
