@@ -366,3 +366,39 @@ fn late_agent_events_and_hooks_after_export_are_counted() {
     );
     assert!(scenario(&all, "late annotations").traces.is_empty(), "late annotations make no trace of their own");
 }
+
+#[test]
+fn explore_scenarios() {
+    let cfg = AssembleConfig { capture_content: true, ..AssembleConfig::default() };
+    let (all, stats) = replay_with(common::SCENARIOS, false, cfg);
+    for sc in &all {
+        println!("== {}", sc.name);
+        for t in &sc.traces {
+            let Some(root) = t.root() else {
+                println!("  NOROOT {} {} straggler={}", clawtrace_core::model::hex(&t.trace_id), names(t), t.straggler);
+                continue;
+            };
+            println!(
+                "  {} {} straggler={} status={:?} sk={:?} calls={:?}",
+                clawtrace_core::model::hex(&t.trace_id),
+                names(t),
+                t.straggler,
+                root.status,
+                root.attr_str("session.id"),
+                root.attrs.get("openclaw.usage.total.input_tokens")
+            );
+            for s in &t.spans {
+                if s.role == SpanRole::ModelCall {
+                    println!(
+                        "     call {} {:?} in={:?} out={:?}",
+                        (s.end_ns - s.start_ns) / 1_000_000,
+                        s.status,
+                        s.attr_str("gen_ai.input.messages").map(|x| &x[..x.len().min(150)]),
+                        s.attr_str("gen_ai.output.messages").map(|x| &x[..x.len().min(200)])
+                    );
+                }
+            }
+        }
+    }
+    println!("{:?}", stats.snapshot().into_iter().filter(|(_, v)| *v > 0).collect::<Vec<_>>());
+}

@@ -116,13 +116,14 @@ fn lifecycle(s: &mut SpanState, e: &Event, c: Content) -> bool {
     true
 }
 
+/// `agent_end` fires once per run attempt, and a retried turn goes on after it: it never ends the turn (the session
+/// going idle, the lifecycle's end or error, or `message.processed` do).
 fn agent_end(s: &mut SpanState, e: &Event, c: Content) -> bool {
     final_reply(s, e, c);
     if e.fields.get("success") == Some(&Value::Bool(false)) {
         let msg = e.str("error").unwrap_or("agent run failed");
         s.span.status = Status::Error(truncate(msg, 512));
     }
-    end_turn(s);
     true
 }
 

@@ -53,7 +53,7 @@ pub fn assign(spans: &mut HashMap<SpanId, SpanState>, mut notes: Vec<Note>, max:
     // Streamed text first (in time order, the last text of a call wins), then the attempts' outputs for calls
     // that got none.
     notes.sort_by_key(|n| (n.kind == NoteKind::AttemptOutput, n.ts_ns));
-    for n in notes {
+    for n in notes.into_iter().filter(|n| !n.text.trim().is_empty()) {
         let Some(run_calls) = calls.get(&n.run_id).filter(|c| !c.is_empty()) else { continue };
         let started_before = run_calls.iter().rev().find(|(start, _)| *start <= n.ts_ns).map(|(_, id)| *id);
         let target = match n.kind {
