@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::apply::truncate;
-use super::state::SpanState;
 use super::content::{self, Note, NoteKind};
+use super::state::SpanState;
 use super::{correlate, count, Assembler, MAX_PENDING_TOOLS};
 use crate::ingest::{Class, Correlation, Event, EventKind, Target};
 use crate::model::{AttrValue, Status};

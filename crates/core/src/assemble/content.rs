@@ -61,7 +61,8 @@ pub fn assign(spans: &mut HashMap<SpanId, SpanState>, mut notes: Vec<Note>, max:
             NoteKind::Prompt => run_calls.iter().find(|(start, _)| *start >= n.ts_ns).map(|(_, id)| *id),
             NoteKind::Streamed | NoteKind::AttemptOutput => started_before,
         };
-        let Some(s) = target.or(started_before).or(run_calls.first().map(|(_, id)| *id)).and_then(|id| spans.get_mut(&id))
+        let Some(s) =
+            target.or(started_before).or(run_calls.first().map(|(_, id)| *id)).and_then(|id| spans.get_mut(&id))
         else {
             continue;
         };
@@ -88,7 +89,8 @@ pub fn assign(spans: &mut HashMap<SpanId, SpanState>, mut notes: Vec<Note>, max:
 fn tool_rounds(spans: &mut HashMap<SpanId, SpanState>, calls: &HashMap<String, Vec<(u64, SpanId)>>, max: usize) {
     let mut tools: HashMap<&str, Vec<(u64, Value, Value)>> = HashMap::new();
     for s in spans.values().filter(|s| s.span.role == SpanRole::Tool) {
-        let (Some(run), Some(args)) = (s.span.attr_str("openclaw.run_id"), s.span.attr_str("gen_ai.tool.call.arguments"))
+        let (Some(run), Some(args)) =
+            (s.span.attr_str("openclaw.run_id"), s.span.attr_str("gen_ai.tool.call.arguments"))
         else {
             continue;
         };
@@ -98,6 +100,10 @@ fn tool_rounds(spans: &mut HashMap<SpanId, SpanState>, calls: &HashMap<String, V
         let call = json!({"id": id, "name": name, "arguments": args});
         let result = s.span.attr_str("gen_ai.tool.call.result").map(|r| json!({"id": id, "name": name, "result": r}));
         tools.entry(run).or_default().push((s.span.start_ns, call, result.unwrap_or(Value::Null)));
+    }
+    // Spans come out of a map: tools that started together are put in their call ids' order.
+    for t in tools.values_mut() {
+        t.sort_by(|a, b| (a.0, a.1["id"].as_str()).cmp(&(b.0, b.1["id"].as_str())));
     }
     let mut updates: Vec<(SpanId, &str, String)> = Vec::new();
     for (run, run_tools) in &tools {
@@ -110,7 +116,11 @@ fn tool_rounds(spans: &mut HashMap<SpanId, SpanState>, calls: &HashMap<String, V
                 continue;
             }
             let calls_json: Vec<&Value> = round.iter().map(|(_, c, _)| c).collect();
-            updates.push((*id, TOOL_CALLS, truncate(&Value::from(calls_json.into_iter().cloned().collect::<Vec<_>>()).to_string(), max)));
+            updates.push((
+                *id,
+                TOOL_CALLS,
+                truncate(&Value::from(calls_json.into_iter().cloned().collect::<Vec<_>>()).to_string(), max),
+            ));
             let results: Vec<Value> = round.iter().map(|(_, _, r)| r).filter(|r| !r.is_null()).cloned().collect();
             if let (Some((_, next_id)), false) = (next, results.is_empty()) {
                 updates.push((*next_id, TOOL_RESULTS, truncate(&Value::from(results).to_string(), max)));

@@ -163,14 +163,19 @@ impl Assembler {
         // of the span that was current when it fired: the HTTP path's undescribed root, or (a subagent's or a
         // follow-up's usage) a harness run. A span's name, kind and times come from the events that open and close
         // it, so such an event becomes a child of the span whose id it carries, never its identity.
+        // A second point event with the id of an earlier one (the same span already described) is its sibling.
         if let Some(role) = apply::point_role(kind) {
             let current = self.traces.get(&place.trace_id).and_then(|t| t.spans.get(&place.span_id));
             let http_root = kind == EventKind::ModelUsage && place.parent.is_none();
-            if http_root || current.is_some_and(|s| s.described && s.span.role != role) {
+            if http_root || current.is_some_and(|s| s.described) {
                 let carried = crate::model::hex(&place.span_id);
                 let seq = e.seq.map(|n| n.to_string()).unwrap_or_else(|| e.ts_ms.to_string());
                 let key: &[&str] = if http_root { &["usage", &carried] } else { &[role.as_str(), &carried, &seq] };
-                place = Placement { span_id: ids::span_id(&place.trace_id, key), parent: Some(place.span_id), ..place };
+                let parent = match current {
+                    Some(s) if s.described && s.span.role == role => s.span.parent_span_id,
+                    _ => Some(place.span_id),
+                };
+                place = Placement { span_id: ids::span_id(&place.trace_id, key), parent, ..place };
             }
         }
         if !self.traces.contains_key(&place.trace_id) {

@@ -76,7 +76,9 @@ fn to_messages(s: &mut Span) {
         inputs.push(json!({"role": "user", "parts": [{"type": "text", "content": i}]}));
     }
     for r in tool_results {
-        inputs.push(json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": r["id"], "response": r["result"]}]}));
+        inputs.push(
+            json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": r["id"], "response": r["result"]}]}),
+        );
     }
     if !inputs.is_empty() {
         s.attrs.insert("gen_ai.input.messages".into(), serde_json::Value::from(inputs).to_string().into());

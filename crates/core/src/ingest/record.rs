@@ -203,7 +203,10 @@ mod tests {
         assert!(!line.contains('\n'), "one line: {line}");
         match parse_record(&line, 1).unwrap() {
             Record::Event(i) => {
-                assert_eq!((i.src, i.pid, i.arrived_ms, i.hook.as_deref()), (Source::Hook, 9, 1234.5, Some("llm_input")));
+                assert_eq!(
+                    (i.src, i.pid, i.arrived_ms, i.hook.as_deref()),
+                    (Source::Hook, 9, 1234.5, Some("llm_input"))
+                );
                 let Body::Value(v) = i.body else { panic!("parsed body") };
                 assert_eq!(v["prompt"], "a\nb", "escaped line breaks inside strings are kept");
                 let Some(Body::Value(ctx)) = i.ctx else { panic!("ctx") };
