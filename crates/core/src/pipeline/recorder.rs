@@ -25,8 +25,14 @@ const CHANNEL_LINES: usize = 16_384;
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
 pub struct Recorder {
-    tx: SyncSender<String>,
+    tx: SyncSender<Msg>,
     stats: Arc<Stats>,
+}
+
+enum Msg {
+    Line(String),
+    /// Answered once everything sent before it is written and flushed (a flush or shutdown waits for it).
+    Sync(tokio::sync::oneshot::Sender<()>),
 }
 
 impl Recorder {
@@ -44,10 +50,18 @@ impl Recorder {
         let Some(line) = encode_record(inbound) else {
             return Stats::inc(&self.stats.recorder_events_lost);
         };
-        match self.tx.try_send(line) {
+        match self.tx.try_send(Msg::Line(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Stats::inc(&self.stats.recorder_events_lost),
         }
+    }
+
+    /// Resolves once what was offered before is in the file; `None` when the writer cannot take the request now
+    /// (its channel is full), so nobody waits on it.
+    pub fn sync(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx.try_send(Msg::Sync(tx)).ok()?;
+        Some(rx)
     }
 }
 
@@ -60,15 +74,21 @@ struct Writer {
 
 impl Writer {
     /// Until the recorder is dropped (reconfiguration, shutdown): then what is queued is written and the file flushed.
-    fn run(mut self, rx: Receiver<String>, stats: &Stats) {
+    fn run(mut self, rx: Receiver<Msg>, stats: &Stats) {
         loop {
             match rx.recv_timeout(FLUSH_EVERY) {
-                Ok(line) => {
-                    self.write(&line, stats);
-                    while let Ok(line) = rx.try_recv() {
-                        self.write(&line, stats);
+                Ok(first) => {
+                    let mut synced = Vec::new();
+                    for msg in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+                        match msg {
+                            Msg::Line(line) => self.write(&line, stats),
+                            Msg::Sync(done) => synced.push(done),
+                        }
                     }
                     self.flush();
+                    for done in synced {
+                        let _ = done.send(());
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => self.flush(),
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -151,16 +171,6 @@ mod tests {
         }
     }
 
-    fn wait_written(stats: &Stats, n: u64) {
-        for _ in 0..500 {
-            if Stats::get(&stats.recorder_events_written) + Stats::get(&stats.recorder_events_lost) >= n {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the writer did not take {n} lines");
-    }
-
     #[test]
     fn writes_record_lines_and_rotates_within_its_bound() {
         let dir = std::env::temp_dir().join(format!("clawtrace-recorder-test-{}", std::process::id()));
@@ -172,9 +182,9 @@ mod tests {
         for n in 0..100 {
             rec.offer(&event(n));
         }
-        wait_written(&stats, 100);
+        let synced = rec.sync().unwrap();
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(synced).unwrap();
         drop(rec);
-        std::thread::sleep(Duration::from_millis(300));
         assert_eq!(Stats::get(&stats.recorder_events_written), 100);
         let cur = fs::read_to_string(&path).unwrap();
         let old = fs::read_to_string(dir.join("sub").join("events.jsonl.1")).unwrap();

@@ -254,7 +254,12 @@ impl Worker {
                     self.assembler.forget_history();
                     self.reorder.forget_history();
                 }
+                // What was recorded so far is in the record file before the flush resolves.
+                let recorded = self.recorder.as_ref().and_then(Recorder::sync);
                 tokio::spawn(async move {
+                    if let Some(r) = recorded {
+                        let _ = tokio::time::timeout_at(deadline, r).await;
+                    }
                     let all = async {
                         let mut ok = true;
                         for d in delivered {
