@@ -87,6 +87,25 @@ const SCENARIOS = [
     const waited = await gw.call('agent.wait', { runId: first, timeoutMs: 120_000 }, { timeoutMs: 130_000 });
     log(`burst: ${JSON.stringify(waited)}`);
   }],
+  ['followups', 'chat.send: queue mode followup, a burst of 3 messages behind a busy session (session e2e-fu)', async (gw, fake) => {
+    const sessionKey = 'agent:main:e2e-fu';
+    // Each queued message gets a follow-up run of its own instead of being steered into the active run.
+    const mode = await gw.chatSend({ sessionKey, message: '/queue followup' });
+    log(`followups: /queue followup: ${JSON.stringify(mode.waited).slice(0, 200)}`);
+    await quiet(fake);
+    const first = randomUUID();
+    await gw.chatSend({ sessionKey, message: 'slowreply: the first message', idempotencyKey: first, wait: false });
+    const t0 = Date.now();
+    while (fake.held() === 0) {
+      if (Date.now() - t0 > 120_000) throw new Error('the first message never reached the provider');
+      await sleep(100);
+    }
+    for (const i of [1, 2, 3]) await gw.chatSend({ sessionKey, message: `queued message number ${i}`, wait: false });
+    await sleep(1000);
+    fake.release();
+    const waited = await gw.call('agent.wait', { runId: first, timeoutMs: 120_000 }, { timeoutMs: 130_000 });
+    log(`followups: ${JSON.stringify(waited).slice(0, 200)}`);
+  }],
   ['retry-chat', 'chat.send: provider HTTP 500, default retries (session e2e-retry)', async (gw) => {
     const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-retry', message: 'please fail500 now', timeoutMs: 300_000 });
     log(`retry-chat: ${JSON.stringify(r.waited)}`);

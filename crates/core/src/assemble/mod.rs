@@ -167,7 +167,8 @@ impl Assembler {
         if let Some(role) = apply::point_role(kind) {
             let current = self.traces.get(&place.trace_id).and_then(|t| t.spans.get(&place.span_id));
             let http_root = kind == EventKind::ModelUsage && place.parent.is_none();
-            if http_root || current.is_some_and(|s| s.described) {
+            // (Ids made by correlation are clawtrace's own: a run's usage events share one span on purpose.)
+            if http_root || (!place.correlated && current.is_some_and(|s| s.described)) {
                 let carried = crate::model::hex(&place.span_id);
                 let seq = e.seq.map(|n| n.to_string()).unwrap_or_else(|| e.ts_ms.to_string());
                 let key: &[&str] = if http_root { &["usage", &carried] } else { &[role.as_str(), &carried, &seq] };
