@@ -553,3 +553,41 @@ fn follow_ups_injected_into_a_busy_run_are_traces_of_their_own_linked_to_it() {
         assert!(root.links.iter().any(|l| l.trace_id == run_trace.trace_id), "linked to the run that answered it");
     }
 }
+
+#[test]
+fn follow_up_runs_go_to_the_messages_they_answer_first_in_first_out() {
+    let cfg = AssembleConfig { capture_content: true, ..AssembleConfig::default() };
+    let (all, _) = replay_with(common::FOLLOWUPS, false, cfg);
+    let mut ts = session_traces(&all, "chat.send: queue mode followup", "agent:main:e2e-fu");
+    ts.sort_by_key(|t| t.root().unwrap().start_ns);
+    let dumped: String = ts.iter().map(|t| format!("{} straggler={}\n", names(t), t.straggler)).collect();
+    // `/queue followup`, the busy first message, three messages queued behind it: one trace each, none late.
+    assert_eq!(ts.len(), 5, "{dumped}");
+    assert!(ts.iter().all(|t| !t.straggler && !t.incomplete), "{dumped}");
+    let inputs: Vec<Vec<String>> = ts.iter().map(|t| calls(t).iter().map(|c| input_of(c)).collect()).collect();
+    assert_eq!(
+        inputs,
+        [
+            vec![],
+            vec!["user:slowreply: the first message".to_string()],
+            vec!["user:queued message number 1".to_string()],
+            vec!["user:queued message number 2".to_string()],
+            vec!["user:queued message number 3".to_string()],
+        ],
+        "each message's trace holds the run that answered it\n{dumped}"
+    );
+    // The moved runs keep OpenClaw's span ids and name OpenClaw's trace, as an attribute and a link.
+    let openclaw_trace = clawtrace_core::model::hex(&ts[1].trace_id);
+    let first_follow_up = ts[2].spans.iter().find(|s| s.role == SpanRole::Harness).unwrap();
+    assert_eq!(clawtrace_core::model::hex(&first_follow_up.span_id), "6734d48d0b5dfd34");
+    for t in &ts[2..] {
+        let root = t.root().unwrap();
+        assert_eq!(root.role, SpanRole::Turn);
+        for s in t.spans.iter().filter(|s| s.span_id != root.span_id) {
+            assert_eq!(s.attr_str("openclaw.original_trace_id"), Some(openclaw_trace.as_str()), "{}", s.name);
+            assert!(s.links.iter().any(|l| clawtrace_core::model::hex(&l.trace_id) == openclaw_trace));
+            assert!(s.parent_span_id.is_some());
+        }
+        assert_eq!(spans_of(t, SpanRole::Harness)[0].parent_span_id, Some(root.span_id));
+    }
+}

@@ -69,6 +69,8 @@ const MAX_PENDING_TOOLS: usize = 10_000;
 
 const MAX_REMEMBERED_EXPORTS: usize = 100_000;
 const INFRA_IDLE_MS: f64 = 10_000.0;
+/// How long a message queued behind a busy run waits for the follow-up run that answers it.
+const FOLLOW_UP_HOLD_MS: f64 = 300_000.0;
 
 impl Assembler {
     pub fn new(cfg: AssembleConfig, stats: Arc<Stats>) -> Self {
@@ -189,6 +191,13 @@ impl Assembler {
         trace.events += 1;
         trace.agent_work |= kind.class() == Class::AgentWork;
         trace.usage_seen |= kind == EventKind::ModelUsage;
+        if kind == EventKind::MessageProcessed {
+            trace.awaiting_follow_up =
+                e.str("sessionKey").is_some_and(|sk| self.correlator.awaits_follow_up(sk, place.trace_id));
+        }
+        if self.correlator.moved_from().is_some() {
+            trace.awaiting_follow_up = false;
+        }
         if let Some(parent) = place.parent {
             if parent != place.span_id {
                 trace.span_mut(parent);
@@ -203,6 +212,16 @@ impl Assembler {
         s.observe(e.ts_ns());
         if place.correlated {
             s.span.attrs.insert("openclaw.correlated".into(), AttrValue::Bool(true));
+        }
+        if let Some(original) = self.correlator.moved_from() {
+            // A follow-up run moved to the message it answers: OpenClaw's own trace id stays on it, as an attribute
+            // and a link, for backends that follow OpenClaw's context.
+            s.span.attrs.insert("openclaw.original_trace_id".into(), AttrValue::Str(crate::model::hex(&original)));
+            if !s.span.links.iter().any(|l| l.trace_id == original) {
+                let mut attrs = crate::model::Attrs::new();
+                attrs.insert("openclaw.link.reason".into(), AttrValue::Str("openclaw_context".into()));
+                s.span.links.push(crate::model::SpanLink { trace_id: original, span_id: place.span_id, attrs });
+            }
         }
         apply::apply(s, &e);
         if kind == EventKind::MessageProcessed && e.str("reason") == Some("active_run_injected") {
@@ -253,6 +272,9 @@ impl Assembler {
             .values()
             .filter_map(|t| {
                 if t.is_closed() && now_ms - t.last_event_ms >= grace {
+                    Some((t.trace_id, false))
+                } else if t.awaiting_follow_up && now_ms - t.last_event_ms >= FOLLOW_UP_HOLD_MS {
+                    // The answer never came (or is very late): the message leaves as it is, complete.
                     Some((t.trace_id, false))
                 } else if now_ms - t.created_ms >= ttl {
                     Some((t.trace_id, true))
