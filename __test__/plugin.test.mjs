@@ -550,6 +550,10 @@ test('effectiveConfig: the default file lives in the state directory; the addon 
   assert.deepEqual(input, { captureContent: true }, 'the host config object is not modified');
   assert.deepEqual(effectiveConfig(undefined, { stateDir, legacyHost: true }), { defaultFile: '/state/clawtrace/traces.jsonl', legacyHost: true },
     'a host before trusted diagnostics: the addon rebuilds runs (legacyHost)');
+  const rec = { record: { path: 'clawtrace/events.jsonl', maxBytes: 4096 } };
+  assert.deepEqual(effectiveConfig(rec, { stateDir }).record, { path: '/state/clawtrace/events.jsonl', maxBytes: 4096 }, 'a relative record file lives in the state directory');
+  assert.equal(rec.record.path, 'clawtrace/events.jsonl', 'the host config object is not modified');
+  assert.equal(effectiveConfig({ record: { path: '/abs/e.jsonl' } }, { stateDir }).record.path, '/abs/e.jsonl');
 });
 
 /** Values a buggy or hostile host could hand a listener, made fresh on every call (the plugin de-duplicates hook

@@ -516,6 +516,10 @@ fn check_retried(t: &Trace, attempts: usize) {
     assert!(root.start_ns <= c[0].start_ns && root.end_ns >= c[attempts - 1].end_ns, "the root covers every attempt");
     assert!(root.end_ns - root.start_ns > 60_000_000_000, "about a minute of retries");
     assert_eq!(input_of(c[0]), "user:please fail500 now", "the first call shows the first prompt, not the retry's");
+    for retry in &c[1..] {
+        // OpenClaw resends the message wrapped as "[Queued user message from a previous active turn; …]".
+        assert!(input_of(retry).starts_with("user:please fail500 now\n"), "{}", input_of(retry));
+    }
     assert!(root.attr_i64("openclaw.usage.total.output_tokens").unwrap_or(0) == 0);
 }
 
