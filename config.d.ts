@@ -77,6 +77,9 @@ export interface ClawtraceConfig {
   hashSessionKeys?: boolean
   /** Park batches a backend would not take in time on disk, and re-send them when it is back. */
   spool?: { dir: string; maxBytes?: number }
+  /** Write every event as it crosses to a record file (the format `clawtrace replay` reads), rotated to `<path>.1`
+   * past `maxBytes` (default 67108864). Written off the gateway's thread; content only with `captureContent`. */
+  record?: { path: string; maxBytes?: number }
   /** The file traces go to when no exporter is configured and the environment chooses none (`$CLAWTRACE_FILE` wins;
    * default `clawtrace-traces.jsonl` in the working directory). The OpenClaw plugin sets it under the state dir. */
   defaultFile?: string

@@ -505,6 +505,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
     [['sampling'], 'config.rs', 'SamplingConfig'],
     [['redact'], 'config.rs', 'RedactConfig'],
     [['spool'], 'config.rs', 'SpoolConfig'],
+    [['record'], 'config.rs', 'RecordConfig'],
     [['pricing'], 'enrich/pricing.rs', 'Price'],
   ];
   for (const [path, file, struct] of cases) {
@@ -527,6 +528,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
     batch: { maxSpans: 10, maxBytes: 100000, maxDelayMs: 10, queueTraces: 10, exportTimeoutMs: 1000, retryDeadlineMs: 1000 },
     sampling: { ratio: 1, keepErrors: true, keepSlowerThanMs: 1000 },
     redact: { builtins: true, patterns: ['x+'], replacement: '*' }, hashSessionKeys: true, spool: { dir: join(work, 'spool'), maxBytes: 1000000 },
+    record: { path: join(work, 'record.jsonl'), maxBytes: 1000000 },
     defaultFile: join(work, 'default.jsonl'), legacyHost: false,
   };
   const walk = (s, v, path) => {
@@ -561,6 +563,10 @@ test('effectiveConfig: the default file lives in the state directory; the addon 
   assert.deepEqual(input, { captureContent: true }, 'the host config object is not modified');
   assert.deepEqual(effectiveConfig(undefined, { stateDir, legacyHost: true }), { defaultFile: '/state/clawtrace/traces.jsonl', legacyHost: true },
     'a host before trusted diagnostics: the addon rebuilds runs (legacyHost)');
+  const rec = { record: { path: 'clawtrace/events.jsonl', maxBytes: 4096 } };
+  assert.deepEqual(effectiveConfig(rec, { stateDir }).record, { path: '/state/clawtrace/events.jsonl', maxBytes: 4096 }, 'a relative record file lives in the state directory');
+  assert.equal(rec.record.path, 'clawtrace/events.jsonl', 'the host config object is not modified');
+  assert.equal(effectiveConfig({ record: { path: '/abs/e.jsonl' } }, { stateDir }).record.path, '/abs/e.jsonl');
 });
 
 /** Values a buggy or hostile host could hand a listener, made fresh on every call (the plugin de-duplicates hook

@@ -1,8 +1,8 @@
 // What the plugin hands to the addon's configure(): `plugins.entries.clawtrace.config` as written, plus the
-// default trace file under the OpenClaw state directory (the addon decides when it applies) and, on hosts before
-// trusted diagnostics, `legacyHost`.
+// default trace file under the OpenClaw state directory (the addon decides when it applies), a relative `record.path`
+// resolved there too, and, on hosts before trusted diagnostics, `legacyHost`.
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
 /** A variable counts only when it has a non-blank value (as the addon reads the environment). */
 export const envSet = (env, name) => typeof env[name] === 'string' && env[name].trim() !== '';
@@ -30,6 +30,11 @@ export function effectiveConfig(pluginConfig, { stateDir, legacyHost = false }) 
   // refused there with the field named, not silently turned into {} or null by a JSON round trip.
   const cfg = pluginConfig && typeof pluginConfig === 'object' ? { ...pluginConfig } : {};
   cfg.defaultFile ??= join(stateDir, DEFAULT_FILE);
+  // A relative record file lives in the state directory, like the default trace file (not in the gateway's cwd).
+  const rec = cfg.record;
+  if (rec && typeof rec === 'object' && !Array.isArray(rec) && typeof rec.path === 'string' && rec.path.trim() && !isAbsolute(rec.path)) {
+    cfg.record = { ...rec, path: join(stateDir, rec.path) };
+  }
   if (legacyHost) cfg.legacyHost = true;
   return cfg;
 }

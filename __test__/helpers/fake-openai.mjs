@@ -6,6 +6,9 @@
 //   fail500   → HTTP 500 with an OpenAI-style error body
 //   usetool   → a tool call (`read {"path": "hello.txt"}`, or the first tool offered); the follow-up call, which
 //               carries the tool result after the assistant's tool-call message, gets a text answer
+//   toolchain → two tool rounds one after the other (`read`, then `read` again), then a text answer
+//   paralleltools → two tool calls in one answer (`read` twice), then a text answer
+//   spawnsub  → `sessions_spawn {task, runtime: "subagent", mode: "run"}` (a subagent turn), then a text answer
 //   slowreply → the answer waits until the test calls `release()` (at most `slowMs`): the session stays busy
 //               for as long as the test needs to queue follow-ups behind it
 //
@@ -20,6 +23,23 @@ function textOf(content) {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) return content.map((p) => (typeof p === 'string' ? p : p?.text ?? '')).join(' ');
   return '';
+}
+
+/**
+ * The turn so far: the messages after the last assistant message that answered with text (not with tool calls).
+ * Its user text decides the scenario, its tool-call rounds how far the scenario got.
+ */
+export function currentTurn(messages) {
+  const list = Array.isArray(messages) ? messages : [];
+  let lastAnswer = -1;
+  list.forEach((m, i) => {
+    if (m?.role === 'assistant' && !(Array.isArray(m.tool_calls) && m.tool_calls.length)) lastAnswer = i;
+  });
+  const turn = list.slice(lastAnswer + 1);
+  return {
+    text: turn.filter((m) => m?.role === 'user').map((m) => textOf(m.content)).join('\n'),
+    toolRounds: turn.filter((m) => m?.role === 'assistant').length,
+  };
 }
 
 /** The user text of the current turn: user messages after the last assistant message. */
@@ -89,6 +109,7 @@ export async function startFakeOpenAI({ port = 0, slowMs = 60_000, logFile } = {
       return json(res, 400, { error: { message: 'bad json', type: 'invalid_request_error' } });
     }
     const text = currentUserText(body.messages);
+    const turn = currentTurn(body.messages);
     const entry = { method: 'POST', path: url.pathname, stream: !!body.stream, model: body.model, text: text.slice(0, 200) };
     if (/fail500/.test(text)) {
       log({ ...entry, scenario: 'fail500', status: 500 });
@@ -102,6 +123,16 @@ export async function startFakeOpenAI({ port = 0, slowMs = 60_000, logFile } = {
     }
     const id = `chatcmpl-fake-${requests.length + 1}`;
     const created = Math.floor(Date.now() / 1000);
+    const rounds = { toolchain: 2, paralleltools: 1, spawnsub: 1 };
+    const scenario = Object.keys(rounds).find((k) => turn.text.includes(k));
+    if (scenario && turn.toolRounds < rounds[scenario]) {
+      const calls = scenario === 'spawnsub'
+        ? [{ name: 'sessions_spawn', args: JSON.stringify({ task: 'say hello from the subagent', runtime: 'subagent', mode: 'run' }) }]
+        : scenario === 'paralleltools' ? [toolFor(body), toolFor(body)] : [toolFor(body)];
+      const withIds = calls.map((c) => ({ ...c, callId: `call_fake_${++toolCalls}` }));
+      log({ ...entry, scenario, round: turn.toolRounds, tools: withIds.map((c) => c.name), toolCallIds: withIds.map((c) => c.callId) });
+      return answerTools(res, body.stream, id, created, withIds);
+    }
     if (/usetool/.test(text)) {
       const { name, args } = toolFor(body);
       const callId = `call_fake_${++toolCalls}`;
@@ -172,6 +203,24 @@ export async function startFakeOpenAI({ port = 0, slowMs = 60_000, logFile } = {
         server.close(() => resolve());
       }),
   };
+}
+
+/** An answer made of tool calls (streamed or not). */
+function answerTools(res, stream, id, created, calls) {
+  const toolCalls = calls.map((c, index) => ({ index, id: c.callId, type: 'function', function: { name: c.name, arguments: c.args } }));
+  if (!stream) {
+    return json(res, 200, {
+      id, object: 'chat.completion', created, model: MODEL_ID,
+      choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: toolCalls.map(({ index, ...c }) => c) } }],
+      usage: USAGE,
+    });
+  }
+  return sse(res, [
+    chunk(id, created, { role: 'assistant', content: null, tool_calls: toolCalls.map((c) => ({ ...c, function: { name: c.function.name, arguments: '' } })) }),
+    chunk(id, created, { tool_calls: toolCalls.map((c) => ({ index: c.index, function: { arguments: c.function.arguments } })) }),
+    chunk(id, created, {}, 'tool_calls'),
+    { id, object: 'chat.completion.chunk', created, model: MODEL_ID, choices: [], usage: USAGE },
+  ]);
 }
 
 function chunk(id, created, delta, finish = null) {

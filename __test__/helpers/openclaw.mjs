@@ -229,10 +229,12 @@ export async function startGateway({
   writeFileSync(join(workDir, 'workspace', 'hello.txt'), 'hello from the e2e workspace\n');
   const config = gatewayConfig({ port, workDir, providerUrl, pluginPaths, pluginEntries, extra: extraConfig });
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  // Provider retries are capped here, not in openclaw.json.
-  const settingsDir = join(stateDir, 'agents', 'main', 'agent');
-  mkdirSync(settingsDir, { recursive: true });
-  writeFileSync(join(settingsDir, 'settings.json'), JSON.stringify({ retry: { provider: { maxRetries: providerMaxRetries } } }, null, 2));
+  // Provider retries are capped here, not in openclaw.json (`null`: OpenClaw's defaults).
+  if (providerMaxRetries != null) {
+    const settingsDir = join(stateDir, 'agents', 'main', 'agent');
+    mkdirSync(settingsDir, { recursive: true });
+    writeFileSync(join(settingsDir, 'settings.json'), JSON.stringify({ retry: { provider: { maxRetries: providerMaxRetries } } }, null, 2));
+  }
 
   const marker = `CLAWTRACE_E2E_RUN=${randomUUID()}`;
   const childEnv = {

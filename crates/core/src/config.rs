@@ -47,6 +47,23 @@ pub struct Config {
     /// Every trace and span id replaced by one derived from it and this text (`clawtrace replay --fresh-ids` sets
     /// the destination here): the same replay into the same place keeps its ids, into another it makes a copy.
     pub id_namespace: Option<String>,
+    /// Also write every event as it crosses, in the record format (`docs/ARCHITECTURE.md`, "Record format"), so a
+    /// session can be replayed or attached to a bug report.
+    pub record: Option<RecordConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct RecordConfig {
+    pub path: String,
+    /// The file is rotated (to `<path>.1`, replacing the one before) when it would grow past this.
+    pub max_bytes: u64,
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig { path: String::new(), max_bytes: 64 << 20 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -157,6 +174,7 @@ impl Default for Config {
             default_file: None,
             legacy_host: false,
             id_namespace: None,
+            record: None,
         }
     }
 }
@@ -242,6 +260,7 @@ impl Config {
             ("spool.dir", self.spool.as_ref().map(|s| s.dir.as_str())),
             ("defaultFile", self.default_file.as_deref()),
             ("serviceName", self.service_name.as_deref()),
+            ("record.path", self.record.as_ref().map(|r| r.path.as_str())),
         ];
         for (name, v) in non_empty {
             if v.is_some_and(|v| v.trim().is_empty()) {
@@ -250,6 +269,9 @@ impl Config {
         }
         if self.spool.as_ref().is_some_and(|s| s.max_bytes == 0) {
             return Err("spool.maxBytes must be at least 1".into());
+        }
+        if self.record.as_ref().is_some_and(|r| r.max_bytes < 4096) {
+            return Err("record.maxBytes must be at least 4096".into());
         }
         Ok(())
     }

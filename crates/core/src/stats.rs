@@ -76,6 +76,9 @@ counters! {
     /// Batches that ended in an error (after retries), all sinks together.
     export_errors,
     reorder_forced_releases,
+    /// Events written to the record file (`record`), and those it could not take (its queue full, a write failed).
+    recorder_events_written,
+    recorder_events_lost,
 }
 
 impl Stats {

@@ -377,3 +377,232 @@ fn late_agent_events_and_hooks_after_export_are_counted() {
     );
     assert!(scenario(&all, "late annotations").traces.is_empty(), "late annotations make no trace of their own");
 }
+
+/// The recorded scenarios (`scripts/record-scenarios.mjs`), replayed with content capture on as the plugin had it.
+fn recorded_scenarios() -> Vec<Scenario> {
+    let cfg = AssembleConfig { capture_content: true, ..AssembleConfig::default() };
+    replay_with(common::SCENARIOS, false, cfg).0
+}
+
+/// The traces of one user's session in a scenario (by the root's `session.id`).
+fn session_traces<'a>(all: &'a [Scenario], prefix: &str, session: &str) -> Vec<&'a Trace> {
+    let sc = scenario(all, prefix);
+    sc.traces.iter().filter(|t| t.spans.iter().any(|s| s.attr_str("session.id") == Some(session))).collect()
+}
+
+/// The one trace of a user message: exactly one, none a straggler.
+fn one_trace<'a>(all: &'a [Scenario], prefix: &str, session: &str) -> &'a Trace {
+    let ts = session_traces(all, prefix, session);
+    let dumped: String = ts.iter().map(|t| format!("{} straggler={}\n", names(t), t.straggler)).collect();
+    assert_eq!(ts.len(), 1, "one trace for {session}:\n{dumped}");
+    assert!(!ts[0].straggler && !ts[0].incomplete);
+    ts[0]
+}
+
+/// Model calls in time order.
+fn calls(t: &Trace) -> Vec<&clawtrace_core::model::Span> {
+    let mut c = spans_of(t, SpanRole::ModelCall);
+    c.sort_by_key(|s| s.start_ns);
+    c
+}
+
+fn json_attr(s: &clawtrace_core::model::Span, key: &str) -> serde_json::Value {
+    s.attr_str(key).map(|v| serde_json::from_str(v).unwrap()).unwrap_or(serde_json::Value::Null)
+}
+
+/// What a call's output says: `text:<text>` or `tools:<name>,<name>`.
+fn output_of(s: &clawtrace_core::model::Span) -> String {
+    let out = json_attr(s, "gen_ai.output.messages");
+    let parts = out[0]["parts"].as_array().cloned().unwrap_or_default();
+    let tools: Vec<&str> =
+        parts.iter().filter(|p| p["type"] == "tool_call").filter_map(|p| p["name"].as_str()).collect();
+    if !tools.is_empty() {
+        assert_eq!(out[0]["finish_reason"], "tool_call");
+        return format!("tools:{}", tools.join(","));
+    }
+    parts.iter().find_map(|p| p["content"].as_str()).map(|t| format!("text:{t}")).unwrap_or_default()
+}
+
+/// What a call's input says: `user:<text>` or `results:<tool call id>,…`.
+fn input_of(s: &clawtrace_core::model::Span) -> String {
+    let input = json_attr(s, "gen_ai.input.messages");
+    let msgs = input.as_array().cloned().unwrap_or_default();
+    let results: Vec<&str> =
+        msgs.iter().filter(|m| m["role"] == "tool").filter_map(|m| m["parts"][0]["id"].as_str()).collect();
+    if !results.is_empty() {
+        return format!("results:{}", results.join(","));
+    }
+    msgs.first().and_then(|m| m["parts"][0]["content"].as_str()).map(|t| format!("user:{t}")).unwrap_or_default()
+}
+
+#[test]
+fn subagent_usage_never_renames_the_harness_run_whose_id_it_carries() {
+    let all = recorded_scenarios();
+    let t = one_trace(&all, "chat.send: the model spawns a subagent", "agent:main:e2e-sub");
+    let root = t.root().unwrap();
+    assert_eq!(root.role, SpanRole::Turn, "{}", names(t));
+    // Span kinds by the event that opened them: every harness run is still one, and each usage is a point span
+    // of its own under the harness run whose id it carried.
+    let harness = spans_of(t, SpanRole::Harness);
+    assert_eq!(harness.len(), 3, "the turn's attempt, the subagent's run, the announcement's run: {}", names(t));
+    assert!(harness.iter().all(|h| h.name == "openclaw.harness.run" && h.attr_str("openclaw.harness_id").is_some()));
+    let usage = spans_of(t, SpanRole::Usage);
+    assert_eq!(usage.len(), 3);
+    for u in &usage {
+        assert_eq!(u.name, "openclaw.model.usage");
+        let parent = t.spans.iter().find(|s| Some(s.span_id) == u.parent_span_id).unwrap();
+        assert_eq!(parent.role, SpanRole::Harness);
+    }
+    // The turn's attempt ends at its harness.run.completed (recorded at ts 1795932675679), not at the subagent's or
+    // the announcement's usage that carried its id seconds later.
+    let attempt = harness.iter().find(|h| h.parent_span_id == Some(root.span_id)).unwrap();
+    assert_eq!(attempt.end_ns, 1_795_932_675_679_000_000);
+    let tools: Vec<&str> = spans_of(t, SpanRole::Tool).iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(tools, ["execute_tool sessions_spawn"]);
+    let c = calls(t);
+    assert_eq!(c.len(), 4, "{}", names(t));
+    assert_eq!(
+        (input_of(c[0]).as_str(), output_of(c[0]).as_str()),
+        ("user:please spawnsub now", "tools:sessions_spawn")
+    );
+    assert!(input_of(c[1]).starts_with("results:call_fake_"), "{}", input_of(c[1]));
+    assert!(input_of(c[2]).starts_with("user:[Subagent Context]"), "the subagent's own task: {}", input_of(c[2]));
+    assert!(c.iter().all(|s| output_of(s) == "text:Hello from the fake model." || output_of(s).starts_with("tools:")));
+    assert!(!t.has_error());
+}
+
+#[test]
+fn a_tool_chain_gives_each_model_call_its_own_input_and_output() {
+    let all = recorded_scenarios();
+    let t = one_trace(&all, "chat.send: a tool chain", "agent:main:e2e-chain");
+    assert_eq!(shape(t), "turn(harness_run(run(context,model_call,model_call,model_call,tool,tool),usage))");
+    let c = calls(t);
+    let io: Vec<(String, String)> = c.iter().map(|s| (input_of(s), output_of(s))).collect();
+    assert_eq!(
+        io,
+        [
+            ("user:please toolchain now".into(), "tools:read".into()),
+            ("results:call_fake_2".into(), "tools:read".into()),
+            ("results:call_fake_3".into(), "text:Hello from the fake model.".into()),
+        ],
+        "the time prefix OpenClaw puts on the message is not part of it"
+    );
+    let root = t.root().unwrap();
+    assert_eq!(root.attr_str("openclaw.content.input"), Some("please toolchain now"));
+    assert_eq!(root.attr_str("openclaw.content.output"), Some("Hello from the fake model."));
+    assert_eq!(root.attr_i64("openclaw.usage.total.input_tokens"), Some(3 * 123));
+    assert_eq!(root.attr_i64("openclaw.usage.total.output_tokens"), Some(3 * 7));
+    for tool in spans_of(t, SpanRole::Tool) {
+        assert!(
+            tool.attr_str("gen_ai.tool.call.arguments").is_some() && tool.attr_str("gen_ai.tool.call.result").is_some()
+        );
+    }
+}
+
+#[test]
+fn parallel_tool_calls_are_one_calls_output_and_the_next_calls_input() {
+    let all = recorded_scenarios();
+    let t = one_trace(&all, "chat.send: two parallel tool calls", "agent:main:e2e-par");
+    let c = calls(t);
+    assert_eq!(c.len(), 2, "{}", names(t));
+    assert_eq!(output_of(c[0]), "tools:read,read");
+    let mut results: Vec<String> =
+        input_of(c[1]).trim_start_matches("results:").split(',').map(str::to_string).collect();
+    results.sort();
+    assert_eq!(results, ["call_fake_4", "call_fake_5"], "both results, in the order the tools started");
+    assert_eq!(output_of(c[1]), "text:Hello from the fake model.");
+    assert_eq!(spans_of(t, SpanRole::Tool).len(), 2);
+}
+
+/// A turn retried for about a minute: one trace, whose root covers every attempt and fails.
+fn check_retried(t: &Trace, attempts: usize) {
+    let root = t.root().unwrap();
+    let harness = spans_of(t, SpanRole::Harness);
+    assert_eq!(harness.len(), attempts, "{}", names(t));
+    assert!(harness.iter().all(|h| h.parent_span_id == Some(root.span_id) && h.status.is_error()));
+    let c = calls(t);
+    assert_eq!(c.len(), attempts);
+    assert!(c.iter().all(|s| s.status.is_error() && s.attr_str("gen_ai.output.messages").is_none()), "no empty reply");
+    assert!(root.status.is_error(), "the failed turn is an error");
+    assert!(root.start_ns <= c[0].start_ns && root.end_ns >= c[attempts - 1].end_ns, "the root covers every attempt");
+    assert!(root.end_ns - root.start_ns > 60_000_000_000, "about a minute of retries");
+    assert_eq!(input_of(c[0]), "user:please fail500 now", "the first call shows the first prompt, not the retry's");
+    for retry in &c[1..] {
+        // OpenClaw resends the message wrapped as "[Queued user message from a previous active turn; …]".
+        assert!(input_of(retry).starts_with("user:please fail500 now\n"), "{}", input_of(retry));
+    }
+    assert!(root.attr_i64("openclaw.usage.total.output_tokens").unwrap_or(0) == 0);
+}
+
+#[test]
+fn a_turn_retried_for_a_minute_is_one_trace_through_chat_send() {
+    let all = recorded_scenarios();
+    let t = one_trace(&all, "chat.send: provider HTTP 500", "agent:main:e2e-retry");
+    assert_eq!(t.root().unwrap().role, SpanRole::Turn);
+    check_retried(t, 7);
+}
+
+#[test]
+fn a_turn_retried_for_a_minute_is_one_trace_through_openclaw_agent() {
+    let all = recorded_scenarios();
+    // `agent_end` fires after every attempt: it must not close the turn (the stragglers of issue 12).
+    let t = one_trace(&all, "openclaw agent: provider HTTP 500", "agent:main:explicit:e2e-retry-cli");
+    check_retried(t, 8);
+}
+
+#[test]
+fn follow_ups_injected_into_a_busy_run_are_traces_of_their_own_linked_to_it() {
+    let all = recorded_scenarios();
+    let ts = session_traces(&all, "chat.send: a burst of 3 follow-ups", "agent:main:e2e-burst");
+    assert_eq!(ts.len(), 4, "one trace per message");
+    let with_run: Vec<&&Trace> = ts.iter().filter(|t| !spans_of(t, SpanRole::Run).is_empty()).collect();
+    assert_eq!(with_run.len(), 1);
+    let run_trace = with_run[0];
+    let c = calls(run_trace);
+    assert_eq!(c.len(), 2, "the active run makes one more call for the injected messages");
+    assert_eq!(input_of(c[0]), "user:slowreply: the first message");
+    for t in ts.iter().filter(|t| t.trace_id != run_trace.trace_id) {
+        let root = t.root().unwrap();
+        assert_eq!(t.spans.len(), 1);
+        assert_eq!(root.attr_str("openclaw.reason"), Some("active_run_injected"));
+        assert!(root.links.iter().any(|l| l.trace_id == run_trace.trace_id), "linked to the run that answered it");
+    }
+}
+
+#[test]
+fn follow_up_runs_go_to_the_messages_they_answer_first_in_first_out() {
+    let cfg = AssembleConfig { capture_content: true, ..AssembleConfig::default() };
+    let (all, _) = replay_with(common::FOLLOWUPS, false, cfg);
+    let mut ts = session_traces(&all, "chat.send: queue mode followup", "agent:main:e2e-fu");
+    ts.sort_by_key(|t| t.root().unwrap().start_ns);
+    let dumped: String = ts.iter().map(|t| format!("{} straggler={}\n", names(t), t.straggler)).collect();
+    // `/queue followup`, the busy first message, three messages queued behind it: one trace each, none late.
+    assert_eq!(ts.len(), 5, "{dumped}");
+    assert!(ts.iter().all(|t| !t.straggler && !t.incomplete), "{dumped}");
+    let inputs: Vec<Vec<String>> = ts.iter().map(|t| calls(t).iter().map(|c| input_of(c)).collect()).collect();
+    assert_eq!(
+        inputs,
+        [
+            vec![],
+            vec!["user:slowreply: the first message".to_string()],
+            vec!["user:queued message number 1".to_string()],
+            vec!["user:queued message number 2".to_string()],
+            vec!["user:queued message number 3".to_string()],
+        ],
+        "each message's trace holds the run that answered it\n{dumped}"
+    );
+    // The moved runs keep OpenClaw's span ids and name OpenClaw's trace, as an attribute and a link.
+    let openclaw_trace = clawtrace_core::model::hex(&ts[1].trace_id);
+    let first_follow_up = ts[2].spans.iter().find(|s| s.role == SpanRole::Harness).unwrap();
+    assert_eq!(clawtrace_core::model::hex(&first_follow_up.span_id), "6734d48d0b5dfd34");
+    for t in &ts[2..] {
+        let root = t.root().unwrap();
+        assert_eq!(root.role, SpanRole::Turn);
+        for s in t.spans.iter().filter(|s| s.span_id != root.span_id) {
+            assert_eq!(s.attr_str("openclaw.original_trace_id"), Some(openclaw_trace.as_str()), "{}", s.name);
+            assert!(s.links.iter().any(|l| clawtrace_core::model::hex(&l.trace_id) == openclaw_trace));
+            assert!(s.parent_span_id.is_some());
+        }
+        assert_eq!(spans_of(t, SpanRole::Harness)[0].parent_span_id, Some(root.span_id));
+    }
+}

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::apply::truncate;
+use super::content::{self, Note, NoteKind};
 use super::state::SpanState;
 use super::{correlate, count, Assembler, MAX_PENDING_TOOLS};
 use crate::enrich::failure;
@@ -36,6 +37,13 @@ impl Assembler {
             return count(&self.stats.skipped_no_correlation, &e);
         };
         trace.last_event_ms = now_ms;
+        if let Some(note) = note_of(&e, self.cfg.max_content_chars) {
+            // Content of a model call is handed out when the trace is finalized (`assemble/content.rs`).
+            if trace.notes.len() < content::MAX_NOTES {
+                trace.notes.push(note);
+            }
+            return count(&self.stats.events_in_spans, &e);
+        }
         let Some(s) = trace.span_mut(span_id) else {
             return count(&self.stats.skipped_no_correlation, &e);
         };
@@ -98,6 +106,24 @@ fn failure_cause(e: &Event) -> Option<Cause> {
     (!c.attrs.is_empty()).then_some(c)
 }
 
+/// A model call's content, kept as a note of its run (`assemble/content.rs`); `None` for anything else.
+fn note_of(e: &Event, max: usize) -> Option<Note> {
+    let (kind, text, system) = match e.kind {
+        EventKind::AgentAssistant => (NoteKind::Streamed, e.data_str("text")?.to_string(), None),
+        EventKind::HookLlmInput => {
+            (NoteKind::Prompt, e.str("prompt")?.to_string(), e.str("systemPrompt").map(|s| truncate(s, max)))
+        }
+        EventKind::HookLlmOutput => {
+            let Some(Value::Array(texts)) = e.fields.get("assistantTexts") else { return None };
+            let joined: Vec<&str> = texts.iter().filter_map(Value::as_str).collect();
+            (NoteKind::AttemptOutput, joined.join("\n"), None)
+        }
+        _ => return None,
+    };
+    let run_id = e.id("runId")?.to_string();
+    Some(Note { kind, run_id, ts_ns: e.ts_ns(), text: truncate(&text, max), system })
+}
+
 #[derive(Clone, Copy)]
 struct Content {
     capture: bool,
@@ -144,13 +170,14 @@ fn lifecycle(s: &mut SpanState, e: &Event, c: Content) -> bool {
     true
 }
 
+/// `agent_end` fires once per run attempt, and a retried turn goes on after it: it never ends the turn (the session
+/// going idle, the lifecycle's end or error, or `message.processed` do).
 fn agent_end(s: &mut SpanState, e: &Event, c: Content) -> bool {
     final_reply(s, e, c);
     if e.fields.get("success") == Some(&Value::Bool(false)) {
         let msg = e.str("error").unwrap_or("agent run failed");
         s.span.status = Status::Error(truncate(msg, 512));
     }
-    end_turn(s);
     true
 }
 

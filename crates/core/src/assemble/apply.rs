@@ -127,6 +127,15 @@ fn usage_attrs(s: &mut SpanState, usage: &serde_json::Map<String, Value>, prefix
     }
 }
 
+/// The role of the span a point event (one event that is a whole span) describes.
+pub fn point_role(kind: EventKind) -> Option<SpanRole> {
+    match kind {
+        EventKind::ModelUsage => Some(SpanRole::Usage),
+        EventKind::ContextAssembled => Some(SpanRole::Context),
+        _ => None,
+    }
+}
+
 /// Applies one placed diagnostic event to its span.
 pub fn apply(s: &mut SpanState, e: &Event) {
     use EventKind as K;

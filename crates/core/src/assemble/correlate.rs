@@ -49,6 +49,22 @@ struct SessionState {
     /// The run most recently bound in this session (model.usage carries no runId).
     last_run: Option<String>,
     touched_ms: f64,
+    /// OpenClaw's context: messages processed while another run was busy, without a run of their own, oldest
+    /// first; OpenClaw answers each with a follow-up run later (queue mode `followup`).
+    waiting: std::collections::VecDeque<(TraceId, SpanId)>,
+    /// OpenClaw's traces that already have their turn's run (a later run in one is a follow-up's).
+    answered: std::collections::VecDeque<TraceId>,
+    /// Harness runs started and not yet ended.
+    running: u32,
+}
+
+/// A follow-up run OpenClaw put into another message's trace, moved to the trace of the message it answers.
+#[derive(Debug, Clone, Copy)]
+struct Moved {
+    to_trace: TraceId,
+    to_root: SpanId,
+    from_trace: TraceId,
+    from_root: SpanId,
 }
 
 pub struct Correlator {
@@ -58,7 +74,15 @@ pub struct Correlator {
     /// At most this many runs and this many sessions are remembered (`Correlator::new`).
     limit: usize,
     last_sweep_ms: f64,
+    /// Follow-up runs by runId, and the OpenClaw span ids of their spans (children without a runId follow them).
+    moved_runs: HashMap<String, Moved>,
+    moved_spans: HashMap<SpanId, Moved>,
+    /// OpenClaw's trace id of the event just placed, when it was moved (`moved_from`).
+    last_moved: Option<TraceId>,
 }
+
+/// Follow-ups remembered per session (messages waiting, traces answered).
+const MAX_FOLLOW_UPS: usize = 64;
 
 /// Indices are bounded: entries idle longer than the TTL are forgotten, and beyond `limit` the least recently
 /// touched go first.
@@ -82,6 +106,9 @@ impl Correlator {
             sessions: HashMap::new(),
             limit: limit.max(1),
             last_sweep_ms: f64::NEG_INFINITY,
+            moved_runs: HashMap::new(),
+            moved_spans: HashMap::new(),
+            last_moved: None,
         }
     }
 
@@ -114,6 +141,8 @@ impl Correlator {
         if self.tools.len() > MAX_ENTRIES {
             self.tools.clear();
         }
+        self.moved_runs.retain(|run, _| self.runs.contains_key(run));
+        self.moved_spans.retain(|_, m| live.contains(&m.to_trace));
     }
 
     /// The turn root of the run most recently active in a session (follow-ups injected into it link there).
@@ -124,11 +153,13 @@ impl Correlator {
 
     /// Places a diagnostic event. Returns `None` when it belongs to no span (infra, or nothing to correlate with).
     pub fn place_diagnostic(&mut self, e: &Event) -> Option<Placement> {
+        self.last_moved = None;
         let placed = match e.trace {
             Some(tc) => {
                 let span_id = tc.span_id?;
-                self.learn(e, tc.trace_id, span_id, tc.parent_span_id);
-                Some(Placement { trace_id: tc.trace_id, span_id, parent: tc.parent_span_id, correlated: false })
+                let (trace_id, span_id, parent) = self.follow_up(e, tc.trace_id, span_id, tc.parent_span_id);
+                self.learn(e, trace_id, span_id, parent);
+                Some(Placement { trace_id, span_id, parent, correlated: false })
             }
             None => self.correlate(e),
         };
@@ -136,6 +167,71 @@ impl Correlator {
             self.bound();
         }
         placed
+    }
+
+    /// A message of this session waits for the follow-up run that will answer it.
+    pub fn awaits_follow_up(&self, session_key: &str, trace: TraceId) -> bool {
+        self.sessions.get(session_key).is_some_and(|s| s.waiting.iter().any(|(t, _)| *t == trace))
+    }
+
+    /// OpenClaw's trace id when the event just placed was moved to the message its follow-up run answers.
+    pub fn moved_from(&self) -> Option<TraceId> {
+        self.last_moved
+    }
+
+    /// OpenClaw puts every follow-up run of a busy session (queue mode `followup`) into the trace of the message
+    /// whose run was active, and leaves each queued message's own trace with a lone root. One trace per turn: each
+    /// follow-up run goes to the oldest message still waiting for its answer (first in, first out), keeping
+    /// OpenClaw's span ids; its root span becomes that message's root.
+    fn follow_up(
+        &mut self,
+        e: &Event,
+        trace: TraceId,
+        span: SpanId,
+        parent: Option<SpanId>,
+    ) -> (TraceId, SpanId, Option<SpanId>) {
+        let sk = e.str("sessionKey");
+        match (e.kind, sk) {
+            (EventKind::SessionTurnCreated, Some(sk)) => {
+                let s = self.sessions.entry(sk.to_string()).or_default();
+                if let Some(run) = e.str("runId") {
+                    if s.answered.contains(&trace) {
+                        if let Some((to_trace, to_root)) = s.waiting.pop_front() {
+                            let m = Moved { to_trace, to_root, from_trace: trace, from_root: span };
+                            self.moved_runs.insert(run.to_string(), m);
+                        }
+                    } else {
+                        push_capped(&mut s.answered, trace);
+                    }
+                }
+            }
+            (EventKind::HarnessRunStarted, Some(sk)) => self.sessions.entry(sk.to_string()).or_default().running += 1,
+            (EventKind::HarnessRunCompleted | EventKind::HarnessRunError, Some(sk)) => {
+                let s = self.sessions.entry(sk.to_string()).or_default();
+                s.running = s.running.saturating_sub(1);
+            }
+            (EventKind::MessageProcessed, Some(sk)) if parent.is_none() => {
+                let s = self.sessions.entry(sk.to_string()).or_default();
+                let injected = e.str("reason") == Some("active_run_injected");
+                if s.running > 0 && !injected && !s.answered.contains(&trace) {
+                    push_capped(&mut s.waiting, (trace, span));
+                }
+            }
+            _ => {}
+        }
+        let moved = e
+            .str("runId")
+            .and_then(|r| self.moved_runs.get(r))
+            .or_else(|| self.moved_spans.get(&span))
+            .or_else(|| parent.and_then(|p| self.moved_spans.get(&p)))
+            .copied();
+        let Some(m) = moved.filter(|m| m.from_trace == trace) else { return (trace, span, parent) };
+        self.last_moved = Some(m.from_trace);
+        let root = |id: SpanId| if id == m.from_root { m.to_root } else { id };
+        if span != m.from_root && self.moved_spans.len() < MAX_ENTRIES {
+            self.moved_spans.insert(span, m);
+        }
+        (m.to_trace, root(span), parent.map(root))
     }
 
     /// The span an agent event or hook annotates: the run's current model call or tool, else the turn root.
@@ -189,8 +285,14 @@ impl Correlator {
                 entry.harness = Some(span);
                 entry.turn = parent.unwrap_or(span);
                 entry.attempt += 1;
+                // A new attempt: what is annotated from now on is its own, not the last attempt's model call.
+                entry.run = None;
+                entry.model = None;
             }
-            EventKind::RunStarted => entry.run = Some(span),
+            EventKind::RunStarted => {
+                entry.run = Some(span);
+                entry.model = None;
+            }
             EventKind::ModelCallStarted => entry.model = Some(span),
             EventKind::ToolExecutionStarted => {
                 if let Some(key) = tool_key_of(e) {
@@ -390,6 +492,13 @@ fn evict_oldest<V>(map: &mut HashMap<String, V>, limit: usize, touched: impl Fn(
     for k in gone {
         map.remove(&k);
     }
+}
+
+fn push_capped<T>(q: &mut std::collections::VecDeque<T>, v: T) {
+    if q.len() >= MAX_FOLLOW_UPS {
+        q.pop_front();
+    }
+    q.push_back(v);
 }
 
 fn first(turns: &[TurnRef], pred: impl Fn(&TurnRef) -> bool) -> Option<usize> {

@@ -4,6 +4,7 @@
 
 pub mod annotate;
 pub mod apply;
+pub mod content;
 pub mod correlate;
 pub mod finalize;
 pub mod ids;
@@ -70,6 +71,8 @@ const MAX_PENDING_TOOLS: usize = 10_000;
 
 const MAX_REMEMBERED_EXPORTS: usize = 100_000;
 const INFRA_IDLE_MS: f64 = 10_000.0;
+/// How long a message queued behind a busy run waits for the follow-up run that answers it.
+const FOLLOW_UP_HOLD_MS: f64 = 300_000.0;
 
 impl Assembler {
     pub fn new(cfg: AssembleConfig, stats: Arc<Stats>) -> Self {
@@ -173,13 +176,25 @@ impl Assembler {
                 if e.trace.is_some() { &self.stats.skipped_infra_event } else { &self.stats.skipped_no_correlation };
             return count(why, &e);
         };
-        // The HTTP path reports model.usage on the (undescribed) root itself: give it a child span of its own.
-        if kind == EventKind::ModelUsage && place.parent.is_none() {
-            place = Placement {
-                span_id: ids::span_id(&place.trace_id, &["usage", &crate::model::hex(&place.span_id)]),
-                parent: Some(place.span_id),
-                ..place
-            };
+        // A point event (model.usage, context.assembled) is a span of its own, but OpenClaw sometimes gives it the id
+        // of the span that was current when it fired: the HTTP path's undescribed root, or (a subagent's or a
+        // follow-up's usage) a harness run. A span's name, kind and times come from the events that open and close
+        // it, so such an event becomes a child of the span whose id it carries, never its identity.
+        // A second point event with the id of an earlier one (the same span already described) is its sibling.
+        if let Some(role) = apply::point_role(kind) {
+            let current = self.traces.get(&place.trace_id).and_then(|t| t.spans.get(&place.span_id));
+            let http_root = kind == EventKind::ModelUsage && place.parent.is_none();
+            // (Ids made by correlation are clawtrace's own: a run's usage events share one span on purpose.)
+            if http_root || (!place.correlated && current.is_some_and(|s| s.described)) {
+                let carried = crate::model::hex(&place.span_id);
+                let seq = e.seq.map(|n| n.to_string()).unwrap_or_else(|| e.ts_ms.to_string());
+                let key: &[&str] = if http_root { &["usage", &carried] } else { &[role.as_str(), &carried, &seq] };
+                let parent = match current {
+                    Some(s) if s.described && s.span.role == role => s.span.parent_span_id,
+                    _ => Some(place.span_id),
+                };
+                place = Placement { span_id: ids::span_id(&place.trace_id, key), parent, ..place };
+            }
         }
         if !self.traces.contains_key(&place.trace_id) {
             self.make_room(now_ms, out);
@@ -191,6 +206,13 @@ impl Assembler {
         trace.events += 1;
         trace.agent_work |= kind.class() == Class::AgentWork;
         trace.usage_seen |= kind == EventKind::ModelUsage;
+        if kind == EventKind::MessageProcessed {
+            trace.awaiting_follow_up =
+                e.str("sessionKey").is_some_and(|sk| self.correlator.awaits_follow_up(sk, place.trace_id));
+        }
+        if self.correlator.moved_from().is_some() {
+            trace.awaiting_follow_up = false;
+        }
         if let Some(parent) = place.parent {
             if parent != place.span_id {
                 trace.span_mut(parent);
@@ -205,6 +227,16 @@ impl Assembler {
         s.observe(e.ts_ns());
         if place.correlated {
             s.span.attrs.insert("openclaw.correlated".into(), AttrValue::Bool(true));
+        }
+        if let Some(original) = self.correlator.moved_from() {
+            // A follow-up run moved to the message it answers: OpenClaw's own trace id stays on it, as an attribute
+            // and a link, for backends that follow OpenClaw's context.
+            s.span.attrs.insert("openclaw.original_trace_id".into(), AttrValue::Str(crate::model::hex(&original)));
+            if !s.span.links.iter().any(|l| l.trace_id == original) {
+                let mut attrs = crate::model::Attrs::new();
+                attrs.insert("openclaw.link.reason".into(), AttrValue::Str("openclaw_context".into()));
+                s.span.links.push(crate::model::SpanLink { trace_id: original, span_id: place.span_id, attrs });
+            }
         }
         apply::apply(s, &e);
         if kind == EventKind::MessageProcessed && e.str("reason") == Some("active_run_injected") {
@@ -260,6 +292,9 @@ impl Assembler {
                 // Infra-only traces (a lone security.event, gateway.rpc) never close by themselves.
                 let infra_only = !t.agent_work && !t.straggler;
                 if closed && now_ms - t.last_event_ms >= grace {
+                    Some((t.trace_id, false))
+                } else if t.awaiting_follow_up && now_ms - t.last_event_ms >= FOLLOW_UP_HOLD_MS {
+                    // The answer never came (or is very late): the message leaves as it is, complete.
                     Some((t.trace_id, false))
                 } else if now_ms - t.created_ms >= ttl {
                     Some((t.trace_id, true))

@@ -66,6 +66,11 @@ pub struct TraceState {
     pub created_ms: f64,
     pub last_event_ms: f64,
     pub events: u64,
+    /// Content waiting to be handed to its model calls at the end (`assemble/content.rs`).
+    pub notes: Vec<super::content::Note>,
+    /// Its message was processed while another run was busy; the follow-up run that answers it is still to come
+    /// (`correlate.rs`, `follow_up`), so its root's end does not close it yet.
+    pub awaiting_follow_up: bool,
 }
 
 /// Spans per trace are capped: a runaway turn cannot take unbounded memory.
@@ -82,6 +87,8 @@ impl TraceState {
             created_ms: now_ms,
             last_event_ms: now_ms,
             events: 0,
+            notes: Vec::new(),
+            awaiting_follow_up: false,
         }
     }
 
@@ -99,7 +106,7 @@ impl TraceState {
 
     /// Closed by its own events: the root said so, and nothing that started is still running.
     pub fn is_closed(&self) -> bool {
-        if self.spans.values().any(|s| s.open) {
+        if self.awaiting_follow_up || self.spans.values().any(|s| s.open) {
             return false;
         }
         self.roots().any(|r| r.terminal || (self.usage_seen && !r.described))

@@ -10,6 +10,11 @@ use crate::model::{AttrValue, Span, SpanRole, Trace};
 pub const INPUT: &str = "openclaw.content.input";
 pub const OUTPUT: &str = "openclaw.content.output";
 pub const SYSTEM: &str = "openclaw.content.system";
+/// A model call's tool calls (JSON `[{id, name, arguments}]`, `assemble/content.rs`): its output when it asked for
+/// tools.
+pub const TOOL_CALLS: &str = "openclaw.content.tool_calls";
+/// The results of the previous call's tool calls (JSON `[{id, name, result}]`): the input of the call after them.
+pub const TOOL_RESULTS: &str = "openclaw.content.tool_results";
 const TOOL_KEYS: [&str; 2] = ["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"];
 
 pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
@@ -63,24 +68,45 @@ fn to_messages(s: &mut Span) {
         Some(AttrValue::Str(v)) => Some(v),
         _ => None,
     };
+    let list = |s: &mut Span, k: &str| -> Vec<serde_json::Value> {
+        text(s, k).and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default()
+    };
     let (system, input, output) = (text(s, SYSTEM), text(s, INPUT), text(s, OUTPUT));
+    let (tool_calls, tool_results) = (list(s, TOOL_CALLS), list(s, TOOL_RESULTS));
     if let Some(sys) = system {
         s.attrs
             .insert("gen_ai.system_instructions".into(), json!([{"type": "text", "content": sys}]).to_string().into());
     }
+    let mut inputs = Vec::new();
     if let Some(i) = input {
-        s.attrs.insert(
-            "gen_ai.input.messages".into(),
-            json!([{"role": "user", "parts": [{"type": "text", "content": i}]}]).to_string().into(),
+        inputs.push(json!({"role": "user", "parts": [{"type": "text", "content": i}]}));
+    }
+    for r in tool_results {
+        inputs.push(
+            json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": r["id"], "response": r["result"]}]}),
         );
     }
-    if let Some(o) = output {
-        let finish = if s.status.is_error() { "error" } else { "stop" };
+    if !inputs.is_empty() {
+        s.attrs.insert("gen_ai.input.messages".into(), serde_json::Value::from(inputs).to_string().into());
+    }
+    let mut parts: Vec<serde_json::Value> = output.map(|o| json!({"type": "text", "content": o})).into_iter().collect();
+    let asked_for_tools = !tool_calls.is_empty();
+    parts.extend(
+        tool_calls
+            .into_iter()
+            .map(|c| json!({"type": "tool_call", "id": c["id"], "name": c["name"], "arguments": c["arguments"]})),
+    );
+    if !parts.is_empty() {
+        let finish = if s.status.is_error() {
+            "error"
+        } else if asked_for_tools {
+            "tool_call"
+        } else {
+            "stop"
+        };
         s.attrs.insert(
             "gen_ai.output.messages".into(),
-            json!([{"role": "assistant", "parts": [{"type": "text", "content": o}], "finish_reason": finish}])
-                .to_string()
-                .into(),
+            json!([{"role": "assistant", "parts": parts, "finish_reason": finish}]).to_string().into(),
         );
     }
 }

@@ -46,6 +46,55 @@ pub fn parse_record(line: &str, default_pid: u32) -> Result<Record, RecordError>
     Ok(Record::Event(Inbound { src, pid, arrived_ms, trusted, hook, body: Body::Value(evt), ctx }))
 }
 
+/// The record line of one event as it crossed (the inverse of [`parse_record`]), without its newline. `None` when
+/// its text is not one JSON value: written as is, it would corrupt the line and the ones around it.
+pub fn encode_record(i: &Inbound) -> Option<String> {
+    let src = match i.src {
+        Source::Diagnostic => "diagnostic",
+        Source::Agent => "agent",
+        Source::Hook => "hook",
+    };
+    let evt = json_text(&i.body)?;
+    let rt = if i.arrived_ms.is_finite() { i.arrived_ms } else { 0.0 };
+    let mut line = format!(r#"{{"src":"{src}","pid":{},"rt":{rt}"#, i.pid);
+    if i.src == Source::Diagnostic {
+        line.push_str(if i.trusted { r#","meta":{"trusted":true}"# } else { r#","meta":{"trusted":false}"# });
+    }
+    if let Some(h) = &i.hook {
+        line.push_str(",\"hook\":");
+        line.push_str(&serde_json::to_string(h).ok()?);
+    }
+    line.push_str(",\"evt\":");
+    line.push_str(&evt);
+    if let Some(ctx) = i.ctx.as_ref().and_then(json_text) {
+        line.push_str(",\"ctx\":");
+        line.push_str(&ctx);
+    }
+    line.push('}');
+    Some(line)
+}
+
+/// A body's JSON text, checked to be exactly one JSON value (so the record line stays one line of JSON).
+fn json_text(b: &Body) -> Option<std::borrow::Cow<'_, str>> {
+    match b {
+        Body::Json(text) => {
+            serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+            // A JSON value's text can hold a raw line break only between tokens: take them out.
+            Some(if text.contains(['\n', '\r']) { text.replace(['\n', '\r'], " ").into() } else { text.into() })
+        }
+        Body::Value(v) => serde_json::to_string(v).ok().map(Into::into),
+        // An infra event the plugin only counted (never serialised): its type and seq are all that crossed, and
+        // all a replay needs (it is counted again, and its seq leaves no gap to wait for).
+        Body::Skipped { kind, seq } => Some(
+            match seq {
+                Some(n) => format!(r#"{{"type":"{}","seq":{n}}}"#, kind.name()),
+                None => format!(r#"{{"type":"{}"}}"#, kind.name()),
+            }
+            .into(),
+        ),
+    }
+}
+
 /// One line of a record file, as read.
 #[derive(Debug, PartialEq)]
 pub enum Line {
@@ -146,6 +195,47 @@ mod tests {
         );
         assert_eq!(lines(b"", 16).await, vec![]);
         assert_eq!(lines(&[0u8; 1000], 16).await, vec![(1, Line::TooLong)], "no newline at all: one long line");
+    }
+
+    #[test]
+    fn an_encoded_event_parses_back_to_what_crossed() {
+        let hook = Inbound {
+            src: Source::Hook,
+            pid: 9,
+            arrived_ms: 1234.5,
+            trusted: false,
+            hook: Some("llm_input".into()),
+            body: Body::Json("{\"prompt\":\"a\\nb\",\n \"runId\":\"r\"}".into()),
+            ctx: Some(Body::Json(r#"{"sessionKey":"agent:main:main"}"#.into())),
+        };
+        let line = encode_record(&hook).unwrap();
+        assert!(!line.contains('\n'), "one line: {line}");
+        match parse_record(&line, 1).unwrap() {
+            Record::Event(i) => {
+                assert_eq!(
+                    (i.src, i.pid, i.arrived_ms, i.hook.as_deref()),
+                    (Source::Hook, 9, 1234.5, Some("llm_input"))
+                );
+                let Body::Value(v) = i.body else { panic!("parsed body") };
+                assert_eq!(v["prompt"], "a\nb", "escaped line breaks inside strings are kept");
+                let Some(Body::Value(ctx)) = i.ctx else { panic!("ctx") };
+                assert_eq!(ctx["sessionKey"], "agent:main:main");
+            }
+            _ => panic!("expected an event"),
+        }
+        let diag = Inbound {
+            src: Source::Diagnostic,
+            pid: 3,
+            arrived_ms: 5.0,
+            trusted: true,
+            hook: None,
+            body: Body::Json(r#"{"type":"run.started"}"#.into()),
+            ctx: None,
+        };
+        let Record::Event(i) = parse_record(&encode_record(&diag).unwrap(), 1).unwrap() else { panic!() };
+        assert!(i.trusted && i.src == Source::Diagnostic);
+        let torn = Inbound { body: Body::Json(r#"{"type":"x"}, "src":"marker"#.into()), ..diag };
+        assert_eq!(encode_record(&torn), None, "text that is not one JSON value is not written");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! nobody but itself.
 
 mod ingress;
+mod recorder;
 pub mod sampling;
 mod worker;
 

@@ -16,6 +16,7 @@ use crate::export::registry::{self, BuiltSink};
 use crate::export::transport::runner::{spawn_sink_with_spool, SinkHandle};
 use crate::ingest::reorder::Reorder;
 use crate::ingest::{decode, DecodeError, Inbound};
+use crate::pipeline::recorder::Recorder;
 use crate::pipeline::sampling::Sampler;
 use crate::stats::Stats;
 
@@ -78,7 +79,9 @@ pub(super) async fn run(
         last_tick_ms: 0.0,
         released: Vec::new(),
         finished: Vec::new(),
+        recorder: None,
     };
+    w.set_recorder(&cfg);
     // Before configure() the environment decides; if it is unusable, the default file still catches every trace.
     let sinks = registry::build(&cfg, &process_env).unwrap_or_else(|e| {
         w.errors.report("config", "invalid", &e);
@@ -135,11 +138,16 @@ struct Worker {
     last_tick_ms: f64,
     released: Vec<crate::ingest::Event>,
     finished: Vec<crate::model::Trace>,
+    /// Writes what crosses to the record file (`record`), off this task.
+    recorder: Option<Recorder>,
 }
 
 impl Worker {
     fn take(&mut self, inbound: Inbound) {
         self.clock.arrive(inbound.arrived_ms);
+        if let Some(r) = &self.recorder {
+            r.offer(&inbound);
+        }
         match decode(inbound) {
             Ok(e) => {
                 if e.bad_trace {
@@ -241,6 +249,7 @@ impl Worker {
                 let handover = self.retire_sinks();
                 self.set_sinks(sinks, &cfg);
                 self.sampler = Sampler::new(&cfg.sampling, &process_env);
+                self.set_recorder(&cfg);
                 self.errors.reset();
                 let _ = done.send(Ok(handover));
             }
@@ -272,7 +281,12 @@ impl Worker {
                     self.assembler.forget_history();
                     self.reorder.forget_history();
                 }
+                // What was recorded so far is in the record file before the flush resolves.
+                let recorded = self.recorder.as_ref().and_then(Recorder::sync);
                 tokio::spawn(async move {
+                    if let Some(r) = recorded {
+                        let _ = tokio::time::timeout_at(deadline, r).await;
+                    }
                     let all = async {
                         let mut ok = true;
                         for d in delivered {
@@ -284,6 +298,17 @@ impl Worker {
                 });
             }
         }
+    }
+
+    /// The previous recorder (if any) finishes writing what it was given and closes its file.
+    fn set_recorder(&mut self, cfg: &Config) {
+        self.recorder = cfg.record.as_ref().and_then(|r| match Recorder::start(r, self.stats.clone()) {
+            Ok(rec) => Some(rec),
+            Err(e) => {
+                self.errors.report("record", "io", &format!("cannot start the recorder: {e}"));
+                None
+            }
+        });
     }
 
     /// Takes the sinks in service out of it: each keeps sending what it holds until its retry deadline, then

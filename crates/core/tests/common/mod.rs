@@ -11,6 +11,14 @@ use clawtrace_core::stats::Stats;
 pub const CORPUS: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/openclaw-2026.9.6-gateway.jsonl"));
 
+/// Scenarios recorded with `scripts/record-scenarios.mjs` (content capture on, OpenClaw's default retries).
+pub const SCENARIOS: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/openclaw-2026.9.6-scenarios.jsonl"));
+
+/// Queued follow-ups in queue mode `followup` (`scripts/record-scenarios.mjs --only followups`).
+pub const FOLLOWUPS: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/openclaw-2026.9.6-followups.jsonl"));
+
 /// The corpus's event lines (every line but the scenario markers).
 pub fn corpus_events(text: &str) -> u64 {
     text.lines().filter(|l| !l.trim().is_empty() && !l.contains("\"src\":\"marker\"")).count() as u64
