@@ -73,6 +73,8 @@ async function registerModelPrice() {
       },
     },
   )
+  // Phoenix's model store (GenerativeModelStore) reloads custom models every 5 s; spans priced before then get none.
+  await new Promise((r) => setTimeout(r, 6000))
 }
 
 const attr = (s, k) => s.attributes[k]

@@ -529,7 +529,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
     sampling: { ratio: 1, keepErrors: true, keepSlowerThanMs: 1000 },
     redact: { builtins: true, patterns: ['x+'], replacement: '*' }, hashSessionKeys: true, spool: { dir: join(work, 'spool'), maxBytes: 1000000 },
     record: { path: join(work, 'record.jsonl'), maxBytes: 1000000 },
-    defaultFile: join(work, 'default.jsonl'), legacyHost: false,
+    defaultFile: join(work, 'default.jsonl'), legacyHost: false, idNamespace: 'test',
   };
   const walk = (s, v, path) => {
     if (s.type === 'object' && s.properties) {
