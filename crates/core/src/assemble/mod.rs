@@ -113,14 +113,15 @@ impl Assembler {
         self.traces.len()
     }
 
-    /// When a tick next has something to do (event-clock ms): the earliest open trace's deadline as of the last
-    /// tick, now while tool annotations or legacy holds wait (their deadlines are short). Events since that tick
-    /// may bring it closer: the worker ticks soon after taking any.
-    pub fn next_deadline_ms(&self, now_ms: f64) -> f64 {
-        if !self.pending_tools.is_empty() || self.legacy.held() > 0 {
-            return now_ms;
-        }
+    /// When the earliest open trace comes due (event-clock ms), as of the last tick. Events since may bring it
+    /// closer: the worker ticks soon after taking any.
+    pub fn next_deadline_ms(&self) -> f64 {
         self.next_deadline_ms
+    }
+
+    /// Tool annotations or legacy holds wait: their deadlines are short and not tracked, so ticks keep coming.
+    pub fn holds(&self) -> bool {
+        !self.pending_tools.is_empty() || self.legacy.held() > 0
     }
 
     /// Takes one event (already in `seq` order for its process). A legacy host's events are translated first.

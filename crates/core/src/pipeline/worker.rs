@@ -116,9 +116,9 @@ pub(super) async fn run(
     }
 }
 
-/// Ticks come when the next deadline is due (a trace's grace window or TTL), between these bounds: at least this
-/// far apart while something waits (a reorder gap, a tool annotation, a legacy hold, a trace in its grace window),
-/// and at least once a second for the slow sweeps of remembered ids. An idle gateway pays one wake-up a second.
+/// Ticks come when the next trace is due (its grace window or TTL ends), never closer than `TICK_MIN`; every
+/// `TICK_BUSY` while a reorder gap, a tool annotation or a legacy hold waits (deadlines not tracked one by one);
+/// and at least every `TICK_IDLE` for the slow sweeps of remembered ids. An idle gateway pays one wake-up a second.
 const TICK_MIN: Duration = Duration::from_millis(10);
 const TICK_BUSY: Duration = Duration::from_millis(100);
 const TICK_IDLE: Duration = Duration::from_millis(1000);
@@ -183,11 +183,10 @@ impl Worker {
 
     /// How long the worker may sleep before the next tick has something to do.
     fn until_next_tick(&self) -> Duration {
-        if !self.reorder.is_empty() {
+        if !self.reorder.is_empty() || self.assembler.holds() {
             return TICK_BUSY;
         }
-        let now = self.clock.now();
-        let due_in_ms = self.assembler.next_deadline_ms(now) - now;
+        let due_in_ms = self.assembler.next_deadline_ms() - self.clock.now();
         if due_in_ms.is_nan() || due_in_ms >= TICK_IDLE.as_millis() as f64 {
             return TICK_IDLE;
         }
