@@ -17,13 +17,13 @@ process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
 
 const lines = (file) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
 
-/** Every span as `trace span parent name status`, sorted: what two exports must share. */
+/** Every span as `trace span parent name status attributes`, sorted: what two exports must share. */
 function spans(file) {
   const out = []
   for (const line of lines(file)) {
     for (const rs of JSON.parse(line).resourceSpans ?? []) {
       for (const ss of rs.scopeSpans ?? []) {
-        for (const s of ss.spans ?? []) out.push(`${s.traceId} ${s.spanId} ${s.parentSpanId ?? ''} ${s.name} ${s.status?.code ?? 0}`)
+        for (const s of ss.spans ?? []) out.push(`${s.traceId} ${s.spanId} ${s.parentSpanId ?? ''} ${s.name} ${s.status?.code ?? 0} ${JSON.stringify(s.attributes)}`)
       }
     }
   }
@@ -50,6 +50,8 @@ test('a recorded session replays to the same traces, and the recorder never exce
   const second = path.join(tmp, 'second.jsonl')
   const b = await replayInChild({ captureContent: true, exporters: { file: { path: second } } }, { file: record, salt: false })
   assert.equal(b.stats.eventsReceived, events)
+  assert.equal(b.stats.eventsInSpans, a.stats.eventsInSpans, 'every event is used as it was the first time')
+  assert.ok(spans(second).some((s) => s.includes('gen_ai.input.messages')), 'content came through')
   assert.ok(spans(first).length > 100)
   assert.deepEqual(spans(second), spans(first), 'the recording replays to the same traces')
 
