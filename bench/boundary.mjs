@@ -25,6 +25,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { otelSpan } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -71,18 +72,6 @@ if (process.env.BENCH_OTEL !== '0') {
   } catch (e) {
     console.warn(`OpenTelemetry-JS baseline skipped (${e.code ?? e.message}); npm install to get the devDependencies`);
   }
-}
-
-/** What an OTel-JS plugin would do per event: one span named by type, the scalar fields as attributes. */
-function otelSpan(tracer, evt) {
-  const attributes = {};
-  for (const k in evt) {
-    const v = evt[k];
-    const t = typeof v;
-    if (t === 'string' || t === 'number' || t === 'boolean') attributes[`openclaw.${k}`] = v;
-  }
-  const span = tracer.startSpan(evt.type, { attributes, startTime: evt.ts });
-  span.end(evt.ts + (evt.durationMs ?? 0));
 }
 
 // --- variants ------------------------------------------------------------------------------------------------------

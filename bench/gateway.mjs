@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { addonThreads, corpus, corpusCopy, loadAddon, recorder, processCpuNs, sleep, startReceiver, threadCpuNs, tick } from './lib.mjs';
+import { addonThreads, corpus, corpusCopy, loadAddon, otelSpan, recorder, processCpuNs, sleep, startReceiver, threadCpuNs, tick } from './lib.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -60,18 +60,6 @@ const otel = {
   otel_default: otelPipeline({}),
   otel_nodrop: otelPipeline({ maxQueueSize: EVENTS + 4096, maxExportBatchSize: 512 }),
 };
-
-/** What diagnostics-otel does per event: one span named by type, the scalar fields as attributes. */
-function otelSpan(tracer, evt) {
-  const attributes = {};
-  for (const k in evt) {
-    const v = evt[k];
-    const t = typeof v;
-    if (t === 'string' || t === 'number' || t === 'boolean') attributes[`openclaw.${k}`] = v;
-  }
-  const span = tracer.startSpan(evt.type, { attributes, startTime: evt.ts });
-  span.end(evt.ts + (evt.durationMs ?? 0));
-}
 
 // ---- the floor ---------------------------------------------------------------------------------------------------
 const RING = new Array(4096);

@@ -121,3 +121,15 @@ export function startReceiver() {
     child.on('exit', (code) => reject(new Error(`receiver exited ${code}`)));
   });
 }
+
+/** What diagnostics-otel does per event: one span named by type, the scalar fields as attributes. */
+export function otelSpan(tracer, evt) {
+  const attributes = {};
+  for (const k in evt) {
+    const v = evt[k];
+    const t = typeof v;
+    if (t === 'string' || t === 'number' || t === 'boolean') attributes[`openclaw.${k}`] = v;
+  }
+  const span = tracer.startSpan(evt.type, { attributes, startTime: evt.ts });
+  span.end(evt.ts + (evt.durationMs ?? 0));
+}

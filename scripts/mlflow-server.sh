@@ -23,42 +23,14 @@ CACHE=${CLAWTRACE_CACHE:-$HOME/.cache/clawtrace}
 VENV=${CLAWTRACE_MLFLOW_VENV:-$CACHE/mlflow-$MLFLOW_VERSION}
 START_TIMEOUT_S=${CLAWTRACE_MLFLOW_START_TIMEOUT_S:-90}
 
-log() { printf 'mlflow-server: %s\n' "$*" >&2; }
-now_ms() { date +%s%3N; }
-
-installed() { [ -x "$VENV/bin/mlflow" ] && [ -f "$VENV/.clawtrace-installed" ]; }
-
-install() {
-  installed && return 0
-  mkdir -p "$(dirname "$VENV")"
-  # One installer at a time (several test processes may start at once); the marker says it completed.
-  exec 9>"$VENV.lock"
-  flock 9
-  if ! installed; then
-    local t0; t0=$(now_ms)
-    log "installing mlflow==$MLFLOW_VERSION into $VENV (one time, ~1 min, ~850 MB)"
-    rm -rf "$VENV"
-    "${PYTHON:-python3}" -m venv "$VENV"
-    if ! "$VENV/bin/pip" install --quiet --no-input "mlflow==$MLFLOW_VERSION" >&2; then
-      rm -rf "$VENV"
-      log "pip install mlflow==$MLFLOW_VERSION failed"
-      exit 1
-    fi
-    touch "$VENV/.clawtrace-installed"
-    log "installed in $(( ($(now_ms) - t0) / 1000 )) s"
-  fi
-  flock -u 9
-  exec 9>&-
-}
-
-free_port() {
-  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+NAME=mlflow PIP_SPEC="mlflow==$MLFLOW_VERSION" BIN=mlflow
+# shellcheck source=scripts/lib/python-server.sh
+. "$(dirname "$0")/lib/python-server.sh"
 
 start() {
   install
   local port=${MLFLOW_PORT:-$(free_port)}
-  local dir; dir=$(mktemp -d "${TMPDIR:-/tmp}/clawtrace-mlflow.XXXXXX")
+  local dir; dir=$(new_dir)
   launch "$port" "$dir"
 }
 
@@ -76,57 +48,15 @@ launch() {
   local pid=$!
   echo "$pid" >"$dir/pid"
   echo "$uri" >"$dir/uri"
-  local deadline=$(( $(now_ms) + START_TIMEOUT_S * 1000 ))
-  until curl -sf -o /dev/null "$uri/health"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "the server exited before answering /health; its log:"
-      cat "$dir/server.log" >&2
-      rm -rf "$dir"
-      exit 1
-    fi
-    if [ "$(now_ms)" -gt "$deadline" ]; then
-      log "no answer from $uri/health within ${START_TIMEOUT_S}s; its log:"
-      cat "$dir/server.log" >&2
-      stop "$dir"
-      exit 1
-    fi
-    sleep 0.25
-  done
+  wait_up "$uri/health" "$pid" "$dir"
   log "mlflow $MLFLOW_VERSION up at $uri in $(( $(now_ms) - t0 )) ms (pid $pid, dir $dir)"
   printf 'export CLAWTRACE_TEST_MLFLOW_URI=%s\nexport CLAWTRACE_TEST_MLFLOW_DIR=%s\n' "$uri" "$dir"
-}
-
-stop() {
-  local dir=${1:-${CLAWTRACE_TEST_MLFLOW_DIR:-}}
-  if [ -z "$dir" ] || [ ! -f "$dir/pid" ]; then
-    log "stop: no server dir given (or no pid file in it)"
-    return 0
-  fi
-  local pid; pid=$(cat "$dir/pid")
-  # The process group led by the server (setsid above); SIGTERM ends uvicorn and its worker in ~2.5 s.
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.25
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "server $pid did not stop on SIGTERM; killing it"
-      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  # Workers left behind by a killed parent share its process group.
-  if kill -0 -- "-$pid" 2>/dev/null; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
-  case "$dir" in
-    */clawtrace-mlflow.*) rm -rf "$dir" ;;
-  esac
-  log "stopped (pid $pid)"
 }
 
 case "${1:-}" in
   install) install; echo "$VENV" ;;
   start) start ;;
-  stop) stop "${2:-}" ;;
+  stop) stop "${2:-${CLAWTRACE_TEST_MLFLOW_DIR:-}}" ;;
   kill)
     dir=${2:?usage: $0 kill DIR}
     pid=$(cat "$dir/pid")

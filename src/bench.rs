@@ -3,13 +3,11 @@
 //! event across the boundary in different ways and enqueue it exactly like `recordDiagnostic`, so the only
 //! difference measured is the crossing.
 
-use clawtrace_core::ingest::{Body, Inbound, Source};
-use clawtrace_core::registry::REGISTRY;
+use clawtrace_core::ingest::Body;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::boundary::now_ms;
-use crate::{guarded, pid};
+use crate::guarded;
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -95,15 +93,7 @@ fn bench_trace(trace_id: Option<String>, span_id: Option<String>, parent_span_id
 }
 
 fn bench_enqueue(body: Body) -> bool {
-    REGISTRY.record(Inbound {
-        src: Source::Diagnostic,
-        pid: pid(),
-        arrived_ms: now_ms(),
-        trusted: false,
-        hook: None,
-        body,
-        ctx: None,
-    })
+    crate::enqueue_untrusted_diagnostic(body)
 }
 
 /// Internal benchmark entry point: an empty N-API call taking the event, the baseline cost of crossing at all.

@@ -74,16 +74,20 @@ pub fn record_infra(kind: u32, seq: Option<f64>) -> bool {
             return false;
         };
         let seq = seq.filter(|s| s.is_finite() && *s >= 0.0 && s.fract() == 0.0).map(|s| s as u64);
-        let body = Body::Skipped { kind, seq };
-        REGISTRY.record(Inbound {
-            src: Source::Diagnostic,
-            pid: pid(),
-            arrived_ms: now_ms(),
-            trusted: false,
-            hook: None,
-            body,
-            ctx: None,
-        })
+        enqueue_untrusted_diagnostic(Body::Skipped { kind, seq })
+    })
+}
+
+/// Queues a diagnostic event body recorded without the listener's metadata (untrusted).
+fn enqueue_untrusted_diagnostic(body: Body) -> bool {
+    REGISTRY.record(Inbound {
+        src: Source::Diagnostic,
+        pid: pid(),
+        arrived_ms: now_ms(),
+        trusted: false,
+        hook: None,
+        body,
+        ctx: None,
     })
 }
 
