@@ -606,3 +606,18 @@ fn follow_up_runs_go_to_the_messages_they_answer_first_in_first_out() {
         assert_eq!(spans_of(t, SpanRole::Harness)[0].parent_span_id, Some(root.span_id));
     }
 }
+
+#[test]
+fn zz_dump_legacy() {
+    let cfg = AssembleConfig { capture_content: true, legacy_host: true, ..AssembleConfig::default() };
+    let (all, _) = replay_with(common::LEGACY_SCENARIOS, false, cfg);
+    for sc in &all {
+        println!("== {}", sc.name);
+        for t in &sc.traces {
+            println!("{}", names(t));
+            for s in &t.spans {
+                println!("   {} {:?} {}..{} {:?}", s.name, s.status, s.start_ns / 1_000_000, s.end_ns / 1_000_000, s.attrs.iter().filter(|(k,_)| k.starts_with("error") || k.starts_with("gen_ai.usage") || k.starts_with("openclaw.usage.total") || k.starts_with("openclaw.error") || k.starts_with("http") || k.contains("content") || k.contains("messages")).collect::<Vec<_>>());
+            }
+        }
+    }
+}
