@@ -163,7 +163,12 @@ impl Calls {
         }
         let mut fields = Map::new();
         fields.insert("usage".into(), Value::Object(usage_of(usage)));
-        out.push(CallEvent { kind: EventKind::ModelCallCompleted, call_id: only.call_id.clone(), ts: only.end, fields });
+        out.push(CallEvent {
+            kind: EventKind::ModelCallCompleted,
+            call_id: only.call_id.clone(),
+            ts: only.end,
+            fields,
+        });
     }
 }
 

@@ -59,4 +59,3 @@ impl<V> Lru<V> {
         self.map.values_mut().map(|(_, v)| v)
     }
 }
-

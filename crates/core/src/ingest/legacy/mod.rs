@@ -467,7 +467,11 @@ impl LegacyHost {
                 let mut calls = Vec::new();
                 r.calls.segment_started(&run_id, ts, &mut calls);
                 r.emit_calls(e, calls, out);
-                out.extend(r.prompt.take());
+                // Its time is the hook's arrival, a moment after the start it preceded: the attempt's first call.
+                out.extend(r.prompt.take().map(|mut p| {
+                    p.ts_ms = p.ts_ms.min(ts);
+                    p
+                }));
             }
             Some("end") => {
                 let r = self.runs.get_mut(&run_id).expect("created above");
@@ -548,7 +552,8 @@ impl LegacyHost {
                                 f.insert("errorCategory".into(), Value::String("tool_error".into()));
                             }
                         }
-                        let tool = f.get("toolCallId").or(f.get("toolName")).and_then(Value::as_str).map(str::to_string);
+                        let tool =
+                            f.get("toolCallId").or(f.get("toolName")).and_then(Value::as_str).map(str::to_string);
                         let started = name == EventKind::HookBeforeToolCall;
                         let mut tool_event = Some(synthetic(Source::Diagnostic, e, kind, now, f));
                         // The call that asked for the tool ends before it; the next begins after the round.
@@ -597,7 +602,9 @@ impl LegacyHost {
                     .or_else(|| str_of(&e.ctx, "sessionKey").and_then(|k| self.by_session.get(k)))
                     .cloned();
                 if let Some(run_id) = run_id {
-                    if let (Some(Value::Array(messages)), Some(r)) = (e.fields.get("messages"), self.runs.get_mut(&run_id)) {
+                    if let (Some(Value::Array(messages)), Some(r)) =
+                        (e.fields.get("messages"), self.runs.get_mut(&run_id))
+                    {
                         let mut calls = Vec::new();
                         r.calls.answers(messages, &mut calls);
                         r.emit_calls(e, calls, out);
