@@ -724,6 +724,24 @@ fn legacy_burst_gives_each_queued_message_its_run_and_model_call() {
         ],
         "each message's trace holds the run that answered it"
     );
+    // First in, first out: the messages queued behind the busy run are answered in the order they arrived.
+    let mut by_arrival: Vec<&&Trace> = ts.iter().collect();
+    by_arrival.sort_by_key(|t| t.root().unwrap().start_ns);
+    let run_starts: Vec<u64> = by_arrival.iter().map(|t| calls(t)[0].start_ns).collect();
+    assert!(run_starts.windows(2).all(|w| w[0] < w[1]), "answered in arrival order: {run_starts:?}");
+    // This host acknowledged each queued message at once (`message.processed`, in arrival order): each closes the
+    // trace of the run that answered it.
+    let ids: Vec<&str> =
+        by_arrival.iter().map(|t| t.root().unwrap().attr_str("openclaw.message_id").unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "d8e0a5fc-67f9-472e-aa2d-53943e9f04d5",
+            "d107b836-6820-437d-a82b-6de7613c35e6",
+            "698c09bc-e6a2-4221-a101-b64b3e4d58be",
+            "46d18dc0-134e-496e-9f41-4b8ed6406547"
+        ]
+    );
 }
 
 #[test]
