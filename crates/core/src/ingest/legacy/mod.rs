@@ -10,6 +10,8 @@
 //!   agent `lifecycle` start / end / error      → harness.run.started + run.started / …completed (one per attempt)
 //!   hook `before_tool_call` / `after_tool_call` → tool.execution.started / .completed / .error
 //!   hook `llm_output` (usage of the run)       → model.usage (the HTTP path of these hosts reports none)
+//!   the agent loop's edges (lifecycle, tools)   → model.call.started / .completed / .error (`calls.rs`)
+//!   hook `agent_end` answers, `llm_output`      → each call's usage (`calls.rs`)
 //!   last attempt failed, at the end of the run → an agent `lifecycle` error event (marks the turn failed; earlier
 //!                                                failed attempts that were retried successfully do not)
 //! ```
@@ -21,8 +23,8 @@
 //! the queued message's run, and the held event is handed over when that run ends (or after [`HOLD_MS`] of event
 //! time at the latest). Events reach this point already in `seq` order, so holding one back delays nothing else.
 //!
-//! Individual model calls are not invented: these hosts report none, and `model.usage` becomes the turn's LLM
-//! summary span. Every step is O(1) amortised; state is bounded ([`MAX_RUNS`] runs, sessions and held events).
+//! Every step is O(1) amortised (an `agent_end` costs its message list); state is bounded ([`MAX_RUNS`] runs,
+//! sessions and held events; calls and tools per run in `calls.rs`).
 
 mod calls;
 mod lru;
