@@ -212,11 +212,15 @@ function mlflowTarget(e) {
 async function legacyRecording(file) {
   const readline = require('node:readline')
   const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity })
+  const diagnostic = /"src"\s*:\s*"diagnostic"/
+  const current = /"trusted"\s*:\s*true|"trace"\s*:\s*\{/
+  const agent = /"src"\s*:\s*"agent"/
+  const lifecycleEvent = /"stream"\s*:\s*"lifecycle"/
   let lifecycle = false
   try {
     for await (const line of rl) {
-      if (line.includes('"src":"diagnostic"') && (line.includes('"trusted":true') || line.includes('"trace":{'))) return false
-      if (!lifecycle && line.includes('"src":"agent"') && line.includes('"stream":"lifecycle"')) lifecycle = true
+      if (diagnostic.test(line) && current.test(line)) return false
+      if (!lifecycle && agent.test(line) && lifecycleEvent.test(line)) lifecycle = true
     }
   } finally {
     rl.close()
