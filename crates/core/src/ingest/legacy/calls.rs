@@ -182,3 +182,119 @@ fn usage_of(u: &Map<String, Value>) -> Map<String, Value> {
     }
     usage
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The calls a sequence of loop edges makes, as `start:<n>` / `end:<n>` / `fail:<n>` at their times.
+    fn edges(steps: &[(&str, &str, f64)]) -> Vec<String> {
+        let mut calls = Calls::default();
+        let mut out = Vec::new();
+        for (what, tool, ts) in steps {
+            match *what {
+                "start" => calls.segment_started("r", *ts, &mut out),
+                "end" => drop(calls.segment_ended(*ts, false, &mut out)),
+                "error" => drop(calls.segment_ended(*ts, true, &mut out)),
+                "tool" => calls.tool_started(tool, *ts, &mut out),
+                "done" => calls.tool_ended("r", tool, *ts, &mut out),
+                _ => unreachable!(),
+            }
+        }
+        out.iter()
+            .map(|c| {
+                let n = c.call_id.trim_start_matches("r:call:");
+                let what = match c.kind {
+                    EventKind::ModelCallStarted => "start",
+                    EventKind::ModelCallError => "fail",
+                    _ => "end",
+                };
+                format!("{what}:{n}@{}", c.ts)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn overlapping_tools_are_one_round_between_two_calls() {
+        // Each tool seen twice (agent stream, then hook): its first start and first end count.
+        let got = edges(&[
+            ("start", "", 0.0),
+            ("tool", "a", 10.0),
+            ("tool", "b", 11.0),
+            ("tool", "a", 12.0),
+            ("done", "a", 20.0),
+            ("tool", "a", 21.0),
+            ("done", "a", 22.0),
+            ("done", "b", 30.0),
+            ("end", "", 40.0),
+        ]);
+        assert_eq!(got, ["start:1@0", "end:1@10", "start:2@30", "end:2@40"]);
+    }
+
+    #[test]
+    fn tools_one_after_the_other_are_rounds_of_their_own_and_an_error_fails_the_running_call() {
+        let got = edges(&[
+            ("start", "", 0.0),
+            ("tool", "a", 10.0),
+            ("done", "a", 20.0),
+            ("tool", "b", 25.0),
+            ("done", "b", 30.0),
+            ("error", "", 40.0),
+            ("start", "", 50.0),
+            ("end", "", 60.0),
+        ]);
+        assert_eq!(
+            got,
+            ["start:1@0", "end:1@10", "start:2@20", "end:2@25", "start:3@30", "fail:3@40", "start:4@50", "end:4@60"]
+        );
+    }
+
+    #[test]
+    fn answers_go_to_the_newest_calls_that_answered() {
+        let mut calls = Calls::default();
+        let mut out = Vec::new();
+        calls.segment_started("r", 0.0, &mut out);
+        calls.segment_ended(5.0, true, &mut out);
+        calls.segment_started("r", 10.0, &mut out);
+        calls.tool_started("a", 20.0, &mut out);
+        calls.tool_ended("r", "a", 30.0, &mut out);
+        calls.segment_ended(40.0, false, &mut out);
+        out.clear();
+        let usage = |n: i64| serde_json::json!({"input": n, "output": 1, "cacheRead": 0, "cacheWrite": 0});
+        let messages = serde_json::json!([
+            {"role": "user", "content": "earlier turn"},
+            {"role": "assistant", "usage": usage(1)},
+            {"role": "user", "content": "this turn"},
+            {"role": "assistant", "stopReason": "toolUse", "usage": usage(100)},
+            {"role": "toolResult"},
+            {"role": "assistant", "stopReason": "stop", "usage": usage(200)},
+        ]);
+        calls.answers(messages.as_array().unwrap(), &mut out);
+        let got: Vec<(String, i64)> =
+            out.iter().map(|c| (c.call_id.clone(), c.fields["usage"]["input"].as_i64().unwrap())).collect();
+        assert_eq!(
+            got,
+            [("r:call:3".to_string(), 200), ("r:call:2".to_string(), 100)],
+            "the failed first call had no answer"
+        );
+    }
+
+    #[test]
+    fn the_attempt_total_is_a_calls_own_only_when_it_was_the_only_call_and_knew_none() {
+        let usage = serde_json::json!({"input": 123, "output": 7});
+        let one_call = |answer: bool| {
+            let mut calls = Calls::default();
+            let mut out = Vec::new();
+            calls.segment_started("r", 0.0, &mut out);
+            calls.segment_ended(5.0, false, &mut out);
+            if answer {
+                calls.answers(&[serde_json::json!({"role": "assistant", "usage": usage.clone()})], &mut out);
+            }
+            out.clear();
+            calls.attempt_usage(usage.as_object().unwrap(), &mut out);
+            out.len()
+        };
+        assert_eq!(one_call(false), 1, "no answers (capture off): the total is the call's");
+        assert_eq!(one_call(true), 0, "the call has its own already");
+    }
+}
