@@ -773,6 +773,7 @@ fn legacy_turn_failed_on_every_attempt_is_failed_with_its_cause() {
             clawtrace_core::model::AttrValue::Str("500 fake upstream failure".into())
         );
         assert!(call.attr_str("gen_ai.output.messages").is_none(), "no reply");
+        assert_eq!(tokens(call), (None, None), "the failed answer's zero usage is not a call's usage");
     }
     assert_eq!(input_of(c[0]), "user:please fail500 now");
     assert_eq!(totals(t).1, Some(0));
