@@ -33,19 +33,10 @@ const { values: args } = parseArgs({
 const log = (msg) => process.stderr.write(`# record ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until the provider had nothing in flight and no new request for `quietMs` (the gateway finished the
- * scenario's turns, and the announcements and follow-ups they caused), then a little for the recorder's flush. */
+/** Waits until the provider went quiet (the gateway finished the scenario's turns, and the announcements and
+ * follow-ups they caused: `whenQuiet` of __test__/helpers/fake-openai.mjs), then a little for the recorder's flush. */
 async function quiet(fake, quietMs = 4000, timeoutMs = 300_000) {
-  const t0 = Date.now();
-  let seen = -1;
-  let since = Date.now();
-  while (Date.now() - t0 < timeoutMs) {
-    await sleep(100);
-    if (fake.requests.length !== seen || fake.inFlight() > 0) {
-      seen = fake.requests.length;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) break;
-  }
+  if (!(await fake.whenQuiet(quietMs, timeoutMs))) log(`the provider did not go quiet within ${timeoutMs} ms`);
   await sleep(1000);
 }
 
