@@ -101,6 +101,9 @@ pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
             derived: false,
         });
     }
+    if let Body::Invalid(reason) = inbound.body {
+        return Err(reason);
+    }
     let fields = to_object(inbound.body)?;
     let ctx = match inbound.ctx {
         Some(body) => to_object(body).unwrap_or_default(),
@@ -161,7 +164,7 @@ fn to_object(body: Body) -> Result<Map<String, Value>, DecodeError> {
             super::parse_json(&text).ok_or(DecodeError::MalformedJson)?
         }
         Body::Value(v) => v,
-        Body::Skipped { .. } => return Err(DecodeError::NotObject),
+        Body::Skipped { .. } | Body::Batch { .. } | Body::Invalid(_) => return Err(DecodeError::NotObject),
     };
     match value {
         Value::Object(map) => Ok(map),
