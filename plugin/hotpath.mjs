@@ -55,13 +55,8 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
     return wholeEvents(binding);
   }
   const { schemas: table, generic: GENERIC } = binding.projection();
-  const compile = (fields) => ({ keys: fields.map((f) => (typeof f === 'string' ? f : f[0])), subs: fields.map((f) => (typeof f === 'string' ? null : compile(f[1]))) });
-  const schemas = table.map((s, index) => ({ index, ...compile(s.fields) }));
-  const byType = new Map();
-  table.forEach((s, i) => s.types.forEach((t) => byType.set(t, schemas[i])));
-  const generic = schemas[GENERIC];
 
-  /** The batch: `schema, trusted, type, value…` per event, reused. */
+  /** The batch: `schema, trusted, type, mask, value…` per event, reused. */
   const buf = [];
   let events = 0;
   let units = 0;
@@ -70,30 +65,26 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   // `[]` stands for an object or array where a scalar belongs; a BigInt has no JSON form: the event goes whole
   // (and is counted as unserialisable there).
   const NOT_SCALAR = [];
-  function push(v) {
+  function scalar(v) {
     const t = typeof v;
     if (t === 'string') {
       units += v.length;
-      buf.push(v);
-    } else if (t === 'number' || t === 'boolean' || v == null) buf.push(v ?? null);
-    else if (t === 'bigint') throw NOT_SCALAR;
-    else buf.push(NOT_SCALAR);
-  }
-  function fields(obj, s) {
-    const { keys, subs } = s;
-    for (let i = 0; i < keys.length; i++) {
-      const v = obj[keys[i]];
-      const sub = subs[i];
-      if (sub !== null && typeof v === 'object' && v !== null) {
-        if (Array.isArray(v)) buf.push(true); // an array where an object belongs: the same wrong type
-        else {
-          const at = buf.length;
-          fields(v, sub);
-          buf.push(buf.splice(at));
-        }
-      } else push(v);
+      return v;
     }
+    if (t === 'number' || t === 'boolean') return v;
+    if (v == null) return null;
+    if (t === 'bigint') throw NOT_SCALAR;
+    return NOT_SCALAR;
   }
+  // An object field: the array of its sub-fields' values; an array where an object belongs crosses as `true` (the
+  // same wrong type); anything else as a scalar.
+  function object(v, sub) {
+    if (typeof v !== 'object' || v === null) return scalar(v);
+    return Array.isArray(v) ? true : sub(v);
+  }
+  const projectors = table.map((t) => projector(t.fields, scalar, object));
+  const byType = new Map();
+  table.forEach((t, i) => t.types.forEach((type) => byType.set(type, i)));
 
   function drain() {
     scheduled = false;
@@ -117,10 +108,9 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
     try {
       if (typeof evt !== 'object' || evt === null || Array.isArray(evt)) throw NOT_SCALAR;
       const type = evt.type;
-      const s = (typeof type === 'string' && byType.get(type)) || generic;
-      buf.push(s.index, trusted(meta) ? 1 : 0);
-      push(type);
-      fields(evt, s);
+      const i = (typeof type === 'string' ? byType.get(type) : undefined) ?? GENERIC;
+      buf.push(i, trusted(meta) ? 1 : 0, scalar(type));
+      projectors[i](evt, buf);
     } catch {
       // Unreadable (a getter or proxy threw), no object, or a BigInt: it goes whole, in order, and the addon
       // counts whatever it cannot take.
@@ -143,6 +133,39 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   // So a flush() or shutdown() by anyone (the plugin's stop, a test, the status command) sees these events.
   if (typeof binding.setBatchDrain === 'function') binding.setBatchDrain(drainAll);
   return record;
+}
+
+/**
+ * `(evt, buf) => void` pushing onto `buf` the fields of `fields` (from `projection()`: a name, or `[name,
+ * [sub-fields]]`) that the event has: first the mask of those present (bit k for the k-th field), then their values.
+ * Compiled once per schema into straight-line property reads: a generic loop over key names makes every read a
+ * megamorphic keyed load, several times slower, and absent fields would cost the batch text a `null` each (bench/).
+ * Names enter the code only as JSON string literals.
+ */
+function projector(fields, scalar, object) {
+  const subs = [];
+  const read = (f, k) => {
+    let value;
+    if (typeof f === 'string') value = `scalar(e[${JSON.stringify(f)}])`;
+    else {
+      subs.push(projector1(f[1], scalar, object));
+      value = `object(e[${JSON.stringify(f[0])}], subs[${subs.length - 1}])`;
+    }
+    return `v = ${value}; if (v !== null) { buf.push(v); m += ${2 ** k}; }`;
+  };
+  if (fields.length > 53) throw new Error('a schema of more than 53 fields does not fit a mask');
+  const body = `let m = 0, v; const at = buf.length; buf.push(0); ${fields.map(read).join(' ')} buf[at] = m;`;
+  return new Function('scalar', 'object', 'subs', `return function project(e, buf) { ${body} };`)(scalar, object, subs);
+}
+
+/** An object's sub-fields as an array (`fields` as in `projector`: mask first). */
+function projector1(fields, scalar, object) {
+  const push = projector(fields, scalar, object);
+  return (o) => {
+    const a = [];
+    push(o, a);
+    return a;
+  };
 }
 
 /** Every event whole, one call each; infra-only types (`binding.infraEventTypes()`) as their kind and `seq`. */

@@ -3,9 +3,10 @@
 //! (`plugin/hotpath.mjs`). This module owns the table of those fields ([`SCHEMAS`], exported to the plugin by
 //! `projection()`) and turns a batch back into one [`Inbound`] per event on the worker ([`expand`]).
 //!
-//! Layout of a batch: a JSON array, per event `schema, trusted, type, value…` with one value per field of the
-//! schema. A value is a scalar (`null` for absent), `[]` for an object or array where a scalar belongs (the same
-//! wrong type, without its content), or, for an object field, the array of its sub-fields' values. So the text
+//! Layout of a batch: a JSON array, per event `schema, trusted, type, mask, value…`: the mask has bit k set when the
+//! event has the schema's k-th field, and one value follows per bit set. A value is a scalar, `[]` for an object or
+//! array where a scalar belongs (the same wrong type, without its content), or, for an object field, the array
+//! `mask, value…` of its sub-fields. So the text
 //! holds no nesting beyond the table's and nothing `JSON.stringify` can refuse: one hostile event never spoils a
 //! batch. Adding a field assembly reads means adding it here, nowhere else.
 
@@ -237,14 +238,8 @@ fn next_event(values: &mut impl Iterator<Item = Value>) -> Option<(Body, bool)> 
     let schema = SCHEMAS.get(values.next()?.as_u64()? as usize)?;
     let trusted = values.next()? == Value::from(1);
     let ty = values.next()?;
-    let mut map = Map::new();
     let mut bytes = 0usize;
-    for field in schema.fields {
-        let v = values.next()?;
-        if let Some(v) = rebuild(field, v, &mut bytes) {
-            map.insert(field.name().to_string(), v);
-        }
-    }
+    let mut map = fields(schema.fields, values, &mut bytes)?;
     if bytes > MAX_EVENT_BYTES {
         return Some((Body::Invalid(DecodeError::TooLarge), trusted));
     }
@@ -260,25 +255,31 @@ fn next_event(values: &mut impl Iterator<Item = Value>) -> Option<(Body, bool)> 
     Some((Body::Value(Value::Object(map)), trusted))
 }
 
-/// A field's value as the event had it: `None` when absent, an object rebuilt from its sub-fields' values.
+/// The fields present (`mask, value…`), by name; `None` when the values run out.
+fn fields(list: &[Field], values: &mut impl Iterator<Item = Value>, bytes: &mut usize) -> Option<Map<String, Value>> {
+    let mask = values.next()?.as_u64()?;
+    let mut map = Map::new();
+    for (k, field) in list.iter().enumerate() {
+        if mask & (1 << k) != 0 {
+            let v = rebuild(field, values.next()?, bytes)?;
+            map.insert(field.name().to_string(), v);
+        }
+    }
+    Some(map)
+}
+
+/// A field's value as the event had it: an object rebuilt from its sub-fields (`mask, value…`).
 fn rebuild(field: &Field, v: Value, bytes: &mut usize) -> Option<Value> {
-    match (field, v) {
-        (_, Value::Null) => None,
-        (Object(_, sub), Value::Array(values)) if values.len() == sub.len() => {
-            let mut m = Map::new();
-            for (f, v) in sub.iter().zip(values) {
-                if let Some(v) = rebuild(f, v, bytes) {
-                    m.insert(f.name().to_string(), v);
-                }
-            }
-            Some(Value::Object(m))
+    Some(match (field, v) {
+        (Object(_, sub), Value::Array(values)) if values.first().is_some_and(Value::is_u64) => {
+            Value::Object(fields(sub, &mut values.into_iter(), bytes)?)
         }
         (_, Value::String(s)) => {
             *bytes += s.len();
-            Some(Value::String(s))
+            Value::String(s)
         }
-        (_, v) => Some(v),
-    }
+        (_, v) => v,
+    })
 }
 
 #[cfg(test)]
@@ -298,12 +299,24 @@ mod tests {
 
     /// The batch text the plugin writes for `events` (`plugin/hotpath.mjs`), from their JSON.
     fn compact(events: &[(&str, bool)]) -> String {
-        fn project(f: &Field, v: Option<&Value>) -> Value {
+        fn present(list: &[Field], m: &Map<String, Value>) -> Vec<Value> {
+            let mut mask = 0u64;
+            let mut out = vec![Value::Null];
+            for (k, f) in list.iter().enumerate() {
+                if let Some(v) = m.get(f.name()).filter(|v| !v.is_null()) {
+                    mask |= 1 << k;
+                    out.push(project(f, v));
+                }
+            }
+            out[0] = mask.into();
+            out
+        }
+        fn project(f: &Field, v: &Value) -> Value {
             match (f, v) {
-                (_, None) => Value::Null,
-                (Object(_, sub), Some(Value::Object(m))) => Value::Array(sub.iter().map(|s| project(s, m.get(s.name()))).collect()),
-                (_, Some(Value::Object(_) | Value::Array(_))) => Value::Array(vec![]),
-                (_, Some(v)) => v.clone(),
+                (Object(_, sub), Value::Object(m)) => Value::Array(present(sub, m)),
+                (Object(..), Value::Array(_)) => Value::Bool(true),
+                (_, Value::Object(_) | Value::Array(_)) => Value::Array(vec![]),
+                (_, v) => v.clone(),
             }
         }
         let mut flat = Vec::new();
@@ -313,7 +326,7 @@ mod tests {
             let kind = EventKind::parse(Source::Diagnostic, ty);
             let i = if kind.class() == Class::Infra { INFRA } else { schema_of(kind) };
             flat.extend([Value::from(i), Value::from(*trusted as u8), Value::from(ty)]);
-            flat.extend(SCHEMAS[i].fields.iter().map(|f| project(f, v.get(f.name()))));
+            flat.extend(present(SCHEMAS[i].fields, v.as_object().unwrap()));
         }
         serde_json::to_string(&flat).unwrap()
     }
@@ -372,14 +385,14 @@ mod tests {
         assert_eq!(reasons(&wrong, 2), [Some(DecodeError::WrongFieldType), Some(DecodeError::WrongFieldType)]);
         // No type at all.
         let g = GENERIC;
-        let nulls = vec!["null"; SCHEMAS[g].fields.len()].join(",");
-        assert_eq!(reasons(&format!("[{g},0,null,{nulls}]"), 1), [Some(DecodeError::MissingType)]);
+        assert_eq!(reasons(&format!("[{g},0,null,0]"), 1), [Some(DecodeError::MissingType)]);
         // Too large.
         let huge = compact(&[(&format!(r#"{{"type":"run.started","error":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES + 1)), false)]);
         assert_eq!(reasons(&huge, 1), [Some(DecodeError::TooLarge)]);
         // Text that is not a batch, or holds fewer events than it claims: every claimed event is counted.
         assert_eq!(reasons("[", 2), [Some(DecodeError::MalformedJson); 2]);
-        assert_eq!(reasons(&format!("[99,0,\"x\",{nulls}]"), 1), [Some(DecodeError::MalformedJson)]);
+        assert_eq!(reasons("[99,0,\"x\",0]", 1), [Some(DecodeError::MalformedJson)]);
+        assert_eq!(reasons(&format!("[{g},0,\"x\",3,\"only one value\"]"), 1), [Some(DecodeError::MalformedJson)]);
         let one = compact(&[(r#"{"type":"run.started","runId":"r"}"#, false)]);
         assert_eq!(reasons(&one, 3), [None, Some(DecodeError::MalformedJson), Some(DecodeError::MalformedJson)]);
     }

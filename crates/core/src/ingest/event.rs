@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::catalogue::EventKind;
+use super::project::{self, Projected};
 use super::{Body, Inbound, MAX_EVENT_BYTES};
 use crate::model::{parse_hex, SpanId, TraceId};
 
@@ -84,7 +85,18 @@ fn well_typed(fields: &Map<String, Value>) -> bool {
     })
 }
 
-pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
+pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
+    // A whole diagnostic event's text: only the fields assembly reads are parsed (`project.rs`).
+    let mut projected = None;
+    if let (Source::Diagnostic, Body::Json(text)) = (inbound.src, &inbound.body) {
+        if text.len() <= MAX_EVENT_BYTES {
+            match project::project(text) {
+                Some(Projected::Infra { kind, seq }) => inbound.body = Body::Skipped { kind, seq },
+                Some(Projected::Fields(map)) => projected = Some(map),
+                None => {}
+            }
+        }
+    }
     if let Body::Skipped { kind, seq } = inbound.body {
         return Ok(Event {
             src: inbound.src,
@@ -104,7 +116,10 @@ pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
     if let Body::Invalid(reason) = inbound.body {
         return Err(reason);
     }
-    let fields = to_object(inbound.body)?;
+    let fields = match projected {
+        Some(map) => map,
+        None => to_object(inbound.body)?,
+    };
     let ctx = match inbound.ctx {
         Some(body) => to_object(body).unwrap_or_default(),
         None => Map::new(),

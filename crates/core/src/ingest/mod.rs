@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod compact;
 pub mod event;
 pub mod legacy;
+pub mod project;
 pub mod record;
 pub mod reorder;
 pub mod surrogates;
