@@ -355,7 +355,10 @@ mod tests {
     #[test]
     fn a_batch_expands_to_its_events_with_the_fields_assembly_reads() {
         let text = compact(&[
-            (r#"{"type":"model.call.error","seq":4,"ts":10,"runId":"r","provider":"p","model":"m","errorCategory":"rate_limit","promptStats":{"x":1},"usage":{"input":3,"cost":{"total":0.5,"input":0.1}},"trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","traceFlags":"01"}}"#, true),
+            (
+                r#"{"type":"model.call.error","seq":4,"ts":10,"runId":"r","provider":"p","model":"m","errorCategory":"rate_limit","promptStats":{"x":1},"usage":{"input":3,"cost":{"total":0.5,"input":0.1}},"trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","traceFlags":"01"}}"#,
+                true,
+            ),
             (r#"{"type":"diagnostic.gc","seq":5,"durationMs":3}"#, false),
             (r#"{"type":"session.paused","seq":6,"runId":"r","state":"paused"}"#, false),
         ]);
@@ -368,7 +371,10 @@ mod tests {
         assert_eq!(call.obj("usage").unwrap().get("cost").unwrap()["total"], 0.5);
         assert!(call.obj("usage").unwrap().get("cost").unwrap().get("input").is_none(), "only what is read");
         assert!(call.fields.get("promptStats").is_none());
-        assert_eq!(call.trace.unwrap().trace_id, crate::model::parse_hex::<16>("9ec7be0fb910e91ed558a422cd89a402").unwrap());
+        assert_eq!(
+            call.trace.unwrap().trace_id,
+            crate::model::parse_hex::<16>("9ec7be0fb910e91ed558a422cd89a402").unwrap()
+        );
         let out = expanded(&text, 3);
         let mut it = out.into_iter().skip(1);
         let gc = decode(it.next().unwrap()).unwrap();
@@ -381,13 +387,17 @@ mod tests {
     fn what_decode_refuses_in_json_it_refuses_compact() {
         let reasons = |text: &str, n| expanded(text, n).into_iter().map(|i| decode(i).err()).collect::<Vec<_>>();
         // A wrong type stays a wrong type (an object where a string belongs crosses as `[]`).
-        let wrong = compact(&[(r#"{"type":"run.started","runId":{"a":1}}"#, false), (r#"{"type":"run.started","trace":"x"}"#, false)]);
+        let wrong = compact(&[
+            (r#"{"type":"run.started","runId":{"a":1}}"#, false),
+            (r#"{"type":"run.started","trace":"x"}"#, false),
+        ]);
         assert_eq!(reasons(&wrong, 2), [Some(DecodeError::WrongFieldType), Some(DecodeError::WrongFieldType)]);
         // No type at all.
         let g = GENERIC;
         assert_eq!(reasons(&format!("[{g},0,null,0]"), 1), [Some(DecodeError::MissingType)]);
         // Too large.
-        let huge = compact(&[(&format!(r#"{{"type":"run.started","error":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES + 1)), false)]);
+        let huge =
+            compact(&[(&format!(r#"{{"type":"run.started","error":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES + 1)), false)]);
         assert_eq!(reasons(&huge, 1), [Some(DecodeError::TooLarge)]);
         // Text that is not a batch, or holds fewer events than it claims: every claimed event is counted.
         assert_eq!(reasons("[", 2), [Some(DecodeError::MalformedJson); 2]);
@@ -399,7 +409,10 @@ mod tests {
 
     #[test]
     fn a_lone_surrogate_in_a_batch_is_repaired_and_the_batch_kept() {
-        let mut text = compact(&[(r#"{"type":"run.started","runId":"rX"}"#, false), (r#"{"type":"run.started","runId":"q"}"#, false)]);
+        let mut text = compact(&[
+            (r#"{"type":"run.started","runId":"rX"}"#, false),
+            (r#"{"type":"run.started","runId":"q"}"#, false),
+        ]);
         text = text.replace("rX", "r\\ud83d");
         let out: Vec<_> = expanded(&text, 2).into_iter().map(|i| decode(i).unwrap()).collect();
         assert_eq!(out[0].str("runId"), Some("r\u{fffd}"));
@@ -413,6 +426,9 @@ mod tests {
         let infra = p["schemas"][INFRA]["types"].as_array().unwrap();
         assert_eq!(infra.len(), super::super::catalogue::infra_types().count());
         assert_eq!(p["schemas"][2]["types"][0], "message.received");
-        assert_eq!(p["schemas"][GENERIC]["fields"][2], serde_json::json!(["trace", ["traceId", "spanId", "parentSpanId"]]));
+        assert_eq!(
+            p["schemas"][GENERIC]["fields"][2],
+            serde_json::json!(["trace", ["traceId", "spanId", "parentSpanId"]])
+        );
     }
 }

@@ -294,6 +294,17 @@ mod tests {
     }
 
     #[test]
+    fn whole_diagnostic_json_keeps_what_assembly_reads_and_infra_stops_at_its_type() {
+        let e = decode(inbound(r#"{"type":"run.started","runId":"r","promptStats":{"a":1},"noise":[1,2]}"#)).unwrap();
+        assert_eq!(e.str("runId"), Some("r"));
+        assert!(e.fields.get("promptStats").is_none() && e.fields.get("noise").is_none());
+        // An infra event is counted by its type alone: what else it holds is not even checked.
+        let gc = decode(inbound(r#"{"type":"diagnostic.gc","seq":9,"usage":3}"#)).unwrap();
+        assert_eq!((gc.kind, gc.seq), (EventKind::DiagnosticGc, Some(9)));
+        assert!(gc.fields.is_empty());
+    }
+
+    #[test]
     fn malformed_trace_context_is_flagged_not_fatal() {
         let e = decode(inbound(r#"{"type":"run.started","trace":{"traceId":"nothex"}}"#)).unwrap();
         assert!(e.trace.is_none());

@@ -84,7 +84,8 @@ fn schema_of(kind: EventKind) -> usize {
 /// The field named `key` of schema `i`: one hash lookup per entry of the event (not one scan per field).
 fn field_of(i: usize, key: &str) -> Option<&'static Field> {
     static BY_NAME: OnceLock<Vec<HashMap<&'static str, &'static Field>>> = OnceLock::new();
-    let by_name = BY_NAME.get_or_init(|| SCHEMAS.iter().map(|s| s.fields.iter().map(|f| (f.name(), f)).collect()).collect());
+    let by_name =
+        BY_NAME.get_or_init(|| SCHEMAS.iter().map(|s| s.fields.iter().map(|f| (f.name(), f)).collect()).collect());
     by_name[i].get(key).copied()
 }
 
@@ -160,7 +161,9 @@ mod tests {
         assert_eq!(m["runId"], "r");
         assert_eq!(m["usage"], serde_json::json!({"input": 3, "cost": {"total": 0.5}}));
         assert!(!m.contains_key("promptStats") && !m.contains_key("xA"));
-        let log = fields(r#"{"type":"log.record","level":"ERROR","attributes":{"errorName":"E","huge":{"b":[1]},"status":500}}"#);
+        let log = fields(
+            r#"{"type":"log.record","level":"ERROR","attributes":{"errorName":"E","huge":{"b":[1]},"status":500}}"#,
+        );
         assert_eq!(log["attributes"], serde_json::json!({"errorName": "E", "status": 500}));
     }
 

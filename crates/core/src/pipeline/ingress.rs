@@ -42,7 +42,10 @@ fn cost(item: &Inbound) -> usize {
         Body::Batch { text, .. } => text.len(),
         Body::Skipped { .. } | Body::Invalid(_) => 0,
     };
-    EVENT_OVERHEAD * item.events() + body(&item.body) + item.ctx.as_ref().map_or(0, body) + item.hook.as_ref().map_or(0, |h| h.len())
+    EVENT_OVERHEAD * item.events()
+        + body(&item.body)
+        + item.ctx.as_ref().map_or(0, body)
+        + item.hook.as_ref().map_or(0, |h| h.len())
 }
 
 impl Ingress {
@@ -230,7 +233,8 @@ mod tests {
         use crate::ingest::compact;
         let g = compact::GENERIC;
         let one = format!("{g},0,\"run.started\",0");
-        let batch = |n: usize| compact::batch_inbound(format!("[{}]", vec![one.as_str(); n].join(",")), n as u32, 1, 0.0);
+        let batch =
+            |n: usize| compact::batch_inbound(format!("[{}]", vec![one.as_str(); n].join(",")), n as u32, 1, 0.0);
         let q = Ingress::new(5, usize::MAX);
         assert!(q.push(batch(3)).is_ok());
         assert_eq!(q.len(), 3);
