@@ -300,6 +300,7 @@ test('a restart that registers while the stop is still delivering activates once
   assert.equal(bus().internal.size, 1, 'subscribed again after the stop finished');
   const s0 = addon().stats();
   current.diagnostic({ type: 'no.such.event', seq: 5000, ts: Date.now() });
+  await null; // diagnostic events cross in a batch at the end of the task (plugin/hotpath.mjs)
   assert.equal(addon().stats().eventsReceived - s0.eventsReceived, 1);
   await current.stop();
   assert.equal(bus().internal.size, 0);

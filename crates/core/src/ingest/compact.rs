@@ -236,7 +236,7 @@ pub fn expand(batch: Inbound, mut f: impl FnMut(Inbound)) {
 /// The next event of a batch; `None` when what follows cannot be delimited (an unknown schema, the end).
 fn next_event(values: &mut impl Iterator<Item = Value>) -> Option<(Body, bool)> {
     let schema = SCHEMAS.get(values.next()?.as_u64()? as usize)?;
-    let trusted = values.next()? == Value::from(1);
+    let trusted = values.next()?.as_u64() == Some(1);
     let ty = values.next()?;
     let mut bytes = 0usize;
     let mut map = fields(schema.fields, values, &mut bytes)?;
