@@ -96,14 +96,14 @@ export interface ReplaySummary {
   flushed: boolean
 }
 
-/** Flushes, exports open traces as incomplete, and stops accepting events until the next `configure()`. */
-export declare function shutdown(timeoutMs?: number | undefined | null): Promise<boolean>
-
-/** Every counter by name, the queue length, and per-sink counters under `sinks`. */
-export declare function stats(): ClawtraceStats
-
 /**
  * Registers a function that `flush()` and `shutdown()` call first, on this thread: the plugin's hot path hands
  * over the events it still batches (`plugin/hotpath.mjs`). Returns whether it was registered.
  */
 export declare function setBatchDrain(drain: () => void): boolean
+
+/** Flushes, exports open traces as incomplete, and stops accepting events until the next `configure()`. */
+export declare function shutdown(timeoutMs?: number | undefined | null): Promise<boolean>
+
+/** Every counter by name, the queue length, and per-sink counters under `sinks`. */
+export declare function stats(): ClawtraceStats
