@@ -1,5 +1,5 @@
-//! Decoding a diagnostic event's JSON text (a whole event: recorded by `recordDiagnostic`, or replayed from a record
-//! file) without building the whole value: the object's entries are borrowed from the text, unparsed, its `type`
+//! Decoding a diagnostic event's JSON text (a whole event, as `recordDiagnostic` takes it: the plugin while
+//! recording, direct callers) without building the whole value: the object's entries are borrowed from the text, unparsed, its `type`
 //! is read first, an `Infra` event goes no further, and only the fields its schema lists (`compact.rs`, the same
 //! table the plugin projects with) are parsed into the event's map. Log records' attribute bags, prompt statistics
 //! and every other field no one reads are skipped over, never allocated.
