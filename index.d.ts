@@ -44,6 +44,12 @@ export declare function infraEventTypes(): Array<string>
  */
 export declare function onError(callback: (error: ExportErrorReport) => void): void
 
+/**
+ * The fields the plugin copies per event type, for `recordDiagnosticBatch` (`crates/core/src/ingest/compact.rs`):
+ * `{schemas: [{types, fields}], infra, generic}`, a field being its name or `[name, [sub-fields]]`.
+ */
+export declare function projection(): { schemas: { types: string[]; fields: unknown[] }[]; infra: number; generic: number }
+
 /** Records an agent event (`api.runtime.events.onAgentEvent`). */
 export declare function recordAgent(evt: unknown): boolean
 
@@ -53,6 +59,14 @@ export declare function recordAgent(evt: unknown): boolean
  * metadata or just `meta.trusted`. Returns whether it was queued; bad input is counted in `stats()`, never thrown.
  */
 export declare function recordDiagnostic(evt: unknown, meta?: unknown | undefined | null): boolean
+
+/**
+ * Records `events` diagnostic events at once, in the compact form `projection()` describes, as the JSON text of
+ * one flat array (`plugin/hotpath.mjs`): one crossing for many events, decoded on the background. Each event is
+ * counted as if recorded alone (`eventsReceived`, a full queue drops the batch and counts its events). Returns
+ * whether it was queued.
+ */
+export declare function recordDiagnosticBatch(batch: unknown, events: number): boolean
 
 /** Records a plugin hook call: its name, payload and context. */
 export declare function recordHook(name: unknown, payload: unknown, ctx?: unknown | undefined | null): boolean
@@ -81,6 +95,12 @@ export interface ReplaySummary {
   badLines: Array<BadLine>
   flushed: boolean
 }
+
+/**
+ * Registers a function that `flush()` and `shutdown()` call first, on this thread: the plugin's hot path hands
+ * over the events it still batches (`plugin/hotpath.mjs`). Returns whether it was registered.
+ */
+export declare function setBatchDrain(drain: () => void): boolean
 
 /** Flushes, exports open traces as incomplete, and stops accepting events until the next `configure()`. */
 export declare function shutdown(timeoutMs?: number | undefined | null): Promise<boolean>

@@ -1,5 +1,7 @@
-// The gateway-thread hot path (plugin/hotpath.mjs): infra-only event types are counted, not serialised, and the
-// traces are the same as when every event crosses whole; queueCapacity holds from the configure() call on.
+// The gateway-thread hot path (plugin/hotpath.mjs): only the fields assembly reads cross, many events per call;
+// infra-only event types are counted, not serialised; the traces are the same as when every event crosses whole;
+// what the batch holds crosses before a flush; hostile values are counted, never thrown; queueCapacity holds from
+// the configure() call on.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
@@ -7,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { diagnosticRecorder, json, trusted } from '../plugin/hotpath.mjs'
+import { BATCH_EVENTS, diagnosticRecorder } from '../plugin/hotpath.mjs'
 import { assertAccounted } from './helpers/accounting.cjs'
 import { corpus, corpusCopy } from '../bench/lib.mjs'
 
@@ -21,9 +23,26 @@ process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
 const base = corpus()
 let copies = 0
 
+/** `ct` with every record call counted by name. */
+function counting() {
+  const calls = { recordDiagnostic: 0, recordDiagnosticBatch: 0, recordInfra: 0, batched: 0 }
+  const b = { ...ct }
+  for (const k of ['recordDiagnostic', 'recordDiagnosticBatch', 'recordInfra']) b[k] = (...a) => (calls[k]++, ct[k](...a))
+  b.recordDiagnosticBatch = (text, n) => (calls.recordDiagnosticBatch++, (calls.batched += n), ct.recordDiagnosticBatch(text, n))
+  return { b, calls }
+}
+
+/** A span as compared across runs: copies of the corpus differ only in their ids' `~tag` and in time. */
+function shape(s, byId) {
+  const untag = (v) => (typeof v === 'string' ? v.replace(/~[0-9a-f]{8}/g, '') : v)
+  const attrs = Object.entries(s.attributes ?? {}).map(([k, v]) => `${k}=${JSON.stringify(untag(v))}`).sort().join(' ')
+  const events = (s.events ?? []).map((e) => e.name).join(',')
+  return `${s.name} < ${byId.get(s.parentSpanId)?.name ?? '-'} ${s.status.code ?? 0} ${untag(s.status.message ?? '')} [${attrs}] {${events}}`
+}
+
 /**
  * Records a copy of the corpus (its own ids, bench/lib.mjs) with `record` into its own file; returns the shape of
- * its spans (name, parent's name, status) and the counters it moved.
+ * its spans (name, parent's name, status, attributes, span events) and the counters it moved.
  */
 async function run(name, record) {
   const file = path.join(tmp, `${name}.jsonl`)
@@ -31,39 +50,116 @@ async function run(name, record) {
   const before = ct.stats()
   const events = corpusCopy(base, ++copies, 1_000_000 * copies, Date.now())
   for (const r of events) record(r.evt, r.meta)
+  record.drain?.()
   assert.equal(await ct.shutdown(10_000), true)
   const after = ct.stats()
   const spans = [...(await tree.readTraces(file)).values()].flatMap((ss) => {
     const byId = new Map(ss.map((s) => [s.spanId, s]))
-    return ss.map((s) => `${s.name} < ${byId.get(s.parentSpanId)?.name ?? '-'} ${s.status.code ?? 0}`)
+    return ss.map((s) => shape(s, byId))
   })
   spans.sort()
   const d = (k) => after[k] - before[k]
-  return { spans, after, received: d('eventsReceived'), infra: d('skippedInfraEvent'), inSpans: d('eventsInSpans') }
+  return { spans, after, received: d('eventsReceived'), infra: d('skippedInfraEvent'), inSpans: d('eventsInSpans'), unknown: d('skippedUnknownType') }
 }
 
-test('infra-only types are counted without crossing as JSON, and the traces do not change', async () => {
+test('projected, batched events make the same spans, attributes and statuses as whole events', async () => {
   const infra = new Set(ct.infraEventTypes())
   assert.ok(infra.has('gateway.event_loop.sample') && infra.has('diagnostic.gc') && !infra.has('run.started'))
-  const whole = await run('whole', (evt, meta) => ct.recordDiagnostic(json(evt), trusted(meta)))
-  let crossedAsJson = 0
-  const counting = { ...ct, recordDiagnostic: (...a) => (crossedAsJson++, ct.recordDiagnostic(...a)) }
-  const skipping = await run('skipping', diagnosticRecorder(counting))
+  const whole = await run('whole', (evt, meta) => ct.recordDiagnostic(JSON.stringify(evt), meta?.trusted === true))
+  const { b, calls } = counting()
+  const batched = await run('batched', diagnosticRecorder(b))
 
-  const infraInCorpus = base.filter((r) => infra.has(r.evt.type)).length
-  assert.ok(infraInCorpus > 100, 'the corpus has infra events')
-  assert.equal(crossedAsJson, base.length - infraInCorpus, 'infra events never reach recordDiagnostic')
-  assert.equal(skipping.received, base.length)
-  assert.equal(skipping.infra, whole.infra, 'the same infra events counted')
-  assert.equal(skipping.inSpans, whole.inSpans)
+  assert.equal(calls.recordDiagnostic + calls.recordInfra, 0, 'no event crossed alone')
+  assert.equal(calls.batched, base.length, 'every event crossed in a batch')
+  assert.ok(calls.recordDiagnosticBatch <= Math.ceil(base.length / BATCH_EVENTS) + 1, `${calls.recordDiagnosticBatch} crossings`)
+  assert.equal(batched.received, base.length)
+  assert.ok(batched.infra > 100, 'the corpus has infra events')
+  assert.equal(batched.infra, whole.infra, 'the same infra events counted')
+  assert.equal(batched.unknown, whole.unknown, 'unknown types still arrive, counted as before')
+  assert.equal(batched.inSpans, whole.inSpans)
   assert.ok(whole.spans.length > 0)
+  assert.ok(whole.spans.some((s) => s.includes('error.type=')), 'failure details are compared')
+  assert.deepEqual(batched.spans, whole.spans)
+  assertAccounted(batched.after)
+})
+
+test('the whole-event path (while recording) counts infra types without crossing them as JSON', async () => {
+  const whole = await run('whole-json', (evt, meta) => ct.recordDiagnostic(JSON.stringify(evt), meta?.trusted === true))
+  const { b, calls } = counting()
+  const skipping = await run('skipping', diagnosticRecorder(b, { full: true }))
+  const infra = new Set(ct.infraEventTypes())
+  const infraInCorpus = base.filter((r) => infra.has(r.evt.type)).length
+  assert.equal(calls.recordDiagnosticBatch, 0)
+  assert.equal(calls.recordDiagnostic, base.length - infraInCorpus, 'infra events never reach recordDiagnostic')
+  assert.equal(calls.recordInfra, infraInCorpus)
+  assert.equal(skipping.infra, whole.infra)
   assert.deepEqual(skipping.spans, whole.spans)
   assertAccounted(skipping.after)
 })
 
+test('the batch crosses at the end of the task, when full, and on drain(); before a flush nothing is left behind', async () => {
+  await ct.configure({ exporters: { file: { path: path.join(tmp, 'drain.jsonl') } } })
+  const record = diagnosticRecorder(ct)
+  const received = () => ct.stats().eventsReceived
+  const r0 = received()
+  for (let i = 0; i < 3; i++) record({ type: 'no.such.event', seq: i + 1 })
+  assert.equal(received(), r0, 'held on this thread while the task runs')
+  record.drain()
+  assert.equal(received(), r0 + 3, 'drain() hands them over at once')
+  record({ type: 'no.such.event' })
+  await null
+  assert.equal(received(), r0 + 4, 'a microtask hands them over when the task ends')
+  for (let i = 0; i < BATCH_EVENTS; i++) record({ type: 'no.such.event' })
+  assert.equal(received(), r0 + 4 + BATCH_EVENTS, 'a full batch crosses at once')
+  record({ type: 'no.such.event' })
+  const flushed = ct.flush(5000)
+  assert.equal(received(), r0 + 5 + BATCH_EVENTS, 'flush() takes what the hot path holds before it starts')
+  assert.equal(await flushed, true)
+  record({ type: 'no.such.event' })
+  const shut = ct.shutdown(5000)
+  assert.equal(received(), r0 + 6 + BATCH_EVENTS, 'and so does shutdown()')
+  assert.equal(await shut, true)
+  assertAccounted(ct.stats())
+})
+
+test('hostile values through the batched path are counted, never thrown, and spoil no other event', async () => {
+  await ct.configure({ exporters: { file: { path: path.join(tmp, 'hostile-batch.jsonl') } } })
+  await ct.flush(5000)
+  const s0 = ct.stats()
+  const record = diagnosticRecorder(ct)
+  const cyclic = { input: 1 }
+  cyclic.self = cyclic
+  const hostile = [
+    { type: 'run.started', get runId() { throw new Error('getter') } },
+    new Proxy({ type: 'run.started' }, { get() { throw new Error('get') } }),
+    (() => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy })(),
+    { type: 'run.started', runId: 'r', durationMs: 10n },
+    { type: 'model.call.completed', runId: 'r', usage: { input: 1n } },
+  ]
+  const good = (i) => ({ type: 'no.such.event', seq: 100 + i, runId: { nested: cyclic }, usage: cyclic, note: 10n })
+  for (const [i, evt] of hostile.entries()) {
+    assert.doesNotThrow(() => record(good(i), { trusted: true }))
+    assert.doesNotThrow(() => record(evt, { trusted: true }))
+  }
+  assert.doesNotThrow(() => record('{"type":"x"}', {}))
+  assert.doesNotThrow(() => record(null, null))
+  record.drain()
+  assert.equal(await ct.flush(5000), true)
+  const s1 = ct.stats()
+  const d = (k) => s1[k] - s0[k]
+  assert.equal(d('eventsReceived'), 2 * hostile.length + 2, 'each call counted once')
+  assert.equal(d('invalidUnserializable'), hostile.length, 'unreadable and BigInt-bearing events')
+  assert.equal(d('invalidNotObject'), 2, 'a string and null are no events')
+  // Objects where strings and objects where scalars belong: the same wrong types as whole (a cycle or a BigInt
+  // the tracer never reads spoils nothing).
+  assert.equal(d('invalidWrongFieldType'), hostile.length, 'the events around them decoded on their own')
+  assert.equal(await ct.shutdown(5000), true)
+  assertAccounted(ct.stats())
+})
+
 test('an infra event with a hostile type getter is still counted, never thrown', async () => {
   await ct.configure({ exporters: { file: { path: path.join(tmp, 'hostile.jsonl') } } })
-  const record = diagnosticRecorder(ct)
+  const record = diagnosticRecorder(ct, { full: true })
   const before = ct.stats().eventsReceived
   const evt = {
     get type() {

@@ -224,9 +224,12 @@ test('three copies of the package: one native binding, one set of subscriptions,
 
 test('events without JSON text (BigInt, a cycle) never throw into the host and are counted as invalid', async () => {
   const s0 = addon().stats();
+  // Diagnostic events cross as the fields the tracer reads (plugin/hotpath.mjs): a BigInt there has no JSON text;
+  // a cycle is never followed (only scalars and named sub-fields are copied), so that event is simply used.
   const cyclic = { type: 'run.started', runId: 'cycle', seq: 1500, ts: Date.now() };
   cyclic.self = cyclic;
-  const big = { type: 'run.started', runId: 'bigint', seq: 1501, ts: Date.now(), n: 10n };
+  cyclic.trace = { traceId: cyclic };
+  const big = { type: 'run.started', runId: 'bigint', seq: 1501, ts: Date.now(), durationMs: 10n };
   assert.doesNotThrow(() => current.diagnostic(big), 'a BigInt diagnostic event');
   assert.doesNotThrow(() => current.diagnostic(cyclic), 'a cyclic diagnostic event');
   assert.doesNotThrow(() => current.agent({ runId: 'bigint', seq: 1, stream: 'assistant', ts: Date.now(), data: { n: 1n } }), 'a BigInt agent event');
@@ -234,7 +237,8 @@ test('events without JSON text (BigInt, a cycle) never throw into the host and a
   assert.equal(await addon().flush(5000), true);
   const s1 = addon().stats();
   assert.equal(s1.eventsReceived - s0.eventsReceived, 4, 'each call reached the addon');
-  assert.equal(s1.invalidUnserializable - s0.invalidUnserializable, 4, 'and was counted as unserializable');
+  assert.equal(s1.invalidUnserializable - s0.invalidUnserializable, 3, 'and those with a BigInt were counted as unserializable');
+  assert.equal(s1.invalidTraceContext - s0.invalidTraceContext, 1, 'the cycle where a trace id belongs is a bad trace context');
 });
 
 test('stop() releases every subscription and delivers what was recorded; a later call records nothing', async () => {
@@ -296,6 +300,7 @@ test('a restart that registers while the stop is still delivering activates once
   assert.equal(bus().internal.size, 1, 'subscribed again after the stop finished');
   const s0 = addon().stats();
   current.diagnostic({ type: 'no.such.event', seq: 5000, ts: Date.now() });
+  await null; // diagnostic events cross in a batch at the end of the task (plugin/hotpath.mjs)
   assert.equal(addon().stats().eventsReceived - s0.eventsReceived, 1);
   await current.stop();
   assert.equal(bus().internal.size, 0);

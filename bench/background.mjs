@@ -57,6 +57,7 @@ while (i < phase1) {
   }
   await tick();
 }
+record.drain();
 while (ct.stats().queueLength > 0) await sleep(5);
 await ct.flush(60_000);
 global.gc?.();
@@ -101,6 +102,7 @@ while (performance.now() - tEnd < GRACE_MS + 1500) {
   await sleep(10);
 }
 tail();
+record.drain();
 await ct.shutdown(60_000);
 const cpu1 = addonThreads().cpuNs;
 const s = ct.stats();

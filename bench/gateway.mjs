@@ -2,7 +2,9 @@
 // diagnostic events to each tracer costs the gateway's thread, the whole process, and the event loop, fed 1,000
 // events per tick. Then the addon's idle cost. Prints one JSON object as its last line (bench/run.mjs reads it).
 //
-//   clawtrace_file   the plugin's hot path (plugin/hotpath.mjs) into the addon, file sink
+//   clawtrace_file   the plugin's hot path (plugin/hotpath.mjs: projected, batched) into the addon, file sink
+//   clawtrace_whole  the same, every event whole as JSON, one call each (the hot path before batching; what the
+//                    plugin still does while recording)
 //   clawtrace_otlp   the same, OTLP/protobuf sink to the loopback receiver (bench/receiver.mjs, its own process)
 //   otel_default     @opentelemetry/sdk-trace-base, one span per event, BatchSpanProcessor with its defaults,
 //                    OTLP/protobuf exporter to the same receiver (as OpenClaw's diagnostics-otel uses it)
@@ -35,6 +37,7 @@ const base = corpus();
 
 const sinks = {
   clawtrace_file: { file: { path: join(dir, 'traces.jsonl') } },
+  clawtrace_whole: { file: { path: join(dir, 'traces.jsonl') } },
   clawtrace_otlp: { otlp: { endpoint: receiver.url, protocol: 'http/protobuf', compression: 'none' } },
 };
 const ctConfig = (exporters) => ({ exporters, queueCapacity: 1 << 20, queueMaxBytes: 1 << 30 });
@@ -76,8 +79,10 @@ function floor(evt, meta) {
 let stringified = 0;
 
 const record = recorder(ct);
+const recordWhole = recorder(ct, { whole: true });
 const feeders = {
   clawtrace_file: (evt, meta) => record(evt, meta),
+  clawtrace_whole: (evt, meta) => recordWhole(evt, meta),
   clawtrace_otlp: (evt, meta) => record(evt, meta),
   otel_default: (evt) => otelSpan(otel.otel_default.tracer, evt),
   otel_nodrop: (evt) => otelSpan(otel.otel_nodrop.tracer, evt),
@@ -126,7 +131,11 @@ async function runRound(name, evs) {
     await tick();
   }
   h.disable();
-  if (isCt) await ct.shutdown(120_000);
+  if (isCt) {
+    // What the hot path still holds crosses first (the plugin's stop does the same).
+    record.drain();
+    await ct.shutdown(120_000);
+  }
   else if (o) await o.flush();
   const th1 = threadCpuNs();
   const p1 = processCpuNs();
@@ -160,6 +169,7 @@ for (let round = 0; round < ROUNDS; round++) {
 // ---- idle: a configured pipeline with nothing to do ------------------------------------------------------------------
 await ct.configure(ctConfig(sinks.clawtrace_file));
 for (const { evt, meta } of events(1000)) record(evt, meta);
+record.drain();
 await ct.flush(10_000);
 await sleep(3000); // past the grace window: what is open left, the ticks that follow are idle ones
 const i0 = addonThreads();

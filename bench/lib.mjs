@@ -20,11 +20,14 @@ export function loadAddon() {
 }
 
 /**
- * The plugin's hot path over `ct`. `BENCH_STRINGIFY_ALL=1` hides `infraEventTypes`, so every event crosses as JSON
- * (what the plugin did before it dropped infra types): the bench can tell that change from the others.
+ * The plugin's hot path over `ct` (batched, projected: plugin/hotpath.mjs). `whole: true` is the path before it
+ * (every event whole, as JSON, one call each; infra types as their `seq`), which the plugin still takes when
+ * recording (`BENCH_WHOLE=1` makes it the default, e.g. for bench/background.mjs). `BENCH_STRINGIFY_ALL=1` also hides `infraEventTypes`, so every event crosses as JSON (what the plugin
+ * did before it dropped infra types): the bench can tell each change from the others.
  */
-export function recorder(ct) {
-  return diagnosticRecorder(process.env.BENCH_STRINGIFY_ALL === '1' ? { recordDiagnostic: ct.recordDiagnostic } : ct);
+export function recorder(ct, { whole = process.env.BENCH_WHOLE === '1' } = {}) {
+  if (process.env.BENCH_STRINGIFY_ALL === '1') return diagnosticRecorder({ recordDiagnostic: ct.recordDiagnostic });
+  return diagnosticRecorder(ct, { full: whole });
 }
 
 // ---- clocks -------------------------------------------------------------------------------------------------------

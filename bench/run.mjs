@@ -43,6 +43,7 @@ async function measure() {
   const headline = {
     gateway_ns_per_event: {
       clawtrace: r(v.clawtrace_file.gateway_ns_per_event),
+      clawtrace_whole_events: r(v.clawtrace_whole.gateway_ns_per_event),
       otel_default: r(v.otel_default.gateway_ns_per_event),
       otel_nodrop: r(v.otel_nodrop.gateway_ns_per_event),
       stringify: r(v.stringify.gateway_ns_per_event),
@@ -102,7 +103,9 @@ of \`monitorEventLoopDelay\` (1 ms resolution) while feeding.
 |---|---|---|---|---|---|
 ${rows}
 
-clawtrace exports one span per operation (a turn, a run, a model call), OTel-JS one per event; "dropped" counts
+clawtrace_file and clawtrace_otlp take the plugin's hot path (only the fields assembly reads, many events per
+crossing); clawtrace_whole hands every event over whole as JSON, one call each (the path before batching, and the
+plugin's while it records raw events). clawtrace exports one span per operation (a turn, a run, a model call), OTel-JS one per event; "dropped" counts
 events (clawtrace: queue full, sink queue full) or spans (OTel-JS: its batch queue overflowed).
 
 Background, corpus mix: ${n(v.clawtrace_file.background_events_per_cpu_second)} events per CPU-second of the addon's

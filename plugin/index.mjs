@@ -110,6 +110,7 @@ function onDiagnostic(evt, meta) {
  * right after its run, inside the trace's grace window: deliver each finished run at once instead.
  */
 function flushRun() {
+  state.recordDiagnostic.drain();
   state.binding.flush(2000).catch(() => {});
 }
 
@@ -121,6 +122,8 @@ function onAgent(evt) {
 }
 
 function recordAgent(evt) {
+  // Diagnostic events still batched on this thread (plugin/hotpath.mjs) cross first: arrival order is kept.
+  state.recordDiagnostic.drain();
   if (state.legacy && evt?.stream === 'lifecycle') {
     // The addon rebuilds the run from these (legacyHost); without the gateway, each finished run goes out at once.
     state.binding.recordAgent(json(evt));
@@ -169,6 +172,7 @@ function onHook(name, payload, ctx) {
     body = undefined;
   }
   try {
+    state.recordDiagnostic.drain();
     state.binding.recordHook(name, body, ctx == null ? undefined : json(ctx));
   } catch {}
 }
@@ -198,7 +202,6 @@ function activate(api) {
   const b = binding();
   if (!b) return false;
   state.binding = b;
-  state.recordDiagnostic = diagnosticRecorder(b);
   // Hosts without the internal bus predate trusted diagnostics: the addon rebuilds runs, tools and usage from
   // agent lifecycle events and hooks (correlation mode).
   const bus = findDiagnosticBus();
@@ -215,6 +218,8 @@ function activate(api) {
     b.onError(onExportError);
     state.onErrorSet = true;
   }
+  // The record option writes the gateway's raw events: they cross whole then, not projected.
+  state.recordDiagnostic = diagnosticRecorder(b, { full: cfg.record != null });
   state.capture = cfg.captureContent === true;
   state.cfg = cfg;
 
@@ -313,6 +318,7 @@ async function stop(ctx) {
         } catch {}
       }
       state.legacy = false;
+      state.recordDiagnostic.drain();
       await state.configured;
       let timer;
       const deadline = new Promise((resolve) => {

@@ -73,58 +73,107 @@ pub fn stringify(env: &Env, value: &Unknown) -> Option<String> {
     }
 }
 
-thread_local! {
-    /// Where `read_string` has V8 write a string's UTF-8 in one pass (one per thread: the gateway's, workers').
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Strings shorter than this (every event but the rarest) cross in one pass: V8 writes the UTF-8 into the scratch
-/// buffer while measuring it, then one `memcpy` makes the `String`. Longer ones take two passes (measure, write).
-const SCRATCH_BYTES: usize = 64 << 10;
-
-/// A JS string as UTF-8 (V8 hands out valid UTF-8: lone surrogates become U+FFFD).
-pub unsafe fn read_string(raw_env: sys::napi_env, out: sys::napi_value) -> Option<String> {
-    let one_pass = SCRATCH.with(|scratch| {
-        let mut buf = scratch.try_borrow_mut().ok()?;
-        if buf.capacity() < SCRATCH_BYTES {
-            buf.reserve_exact(SCRATCH_BYTES);
-        }
-        let cap = buf.capacity();
-        let mut written = 0usize;
-        let status =
-            unsafe { sys::napi_get_value_string_utf8(raw_env, out, buf.as_mut_ptr().cast(), cap, &mut written) };
-        if status != sys::Status::napi_ok {
-            return Some(None);
-        }
-        // V8 stops before a character that does not fit (up to 4 bytes) and keeps a byte for the NUL: this close to
-        // the end the string may have been cut, so it goes the exact way.
-        if written + 4 >= cap {
-            return None;
-        }
-        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr(), written) };
-        Some(std::str::from_utf8(bytes).ok().map(str::to_owned))
-    });
-    match one_pass {
-        Some(s) => s,
-        None => unsafe { read_string_two_pass(raw_env, out) },
-    }
-}
-
-unsafe fn read_string_two_pass(raw_env: sys::napi_env, out: sys::napi_value) -> Option<String> {
+/// A JS string as UTF-8 (V8 hands out valid UTF-8: lone surrogates become U+FFFD), in one pass straight into the
+/// `String` it becomes. The length in UTF-16 units is known without reading the string, and UTF-8 needs at most
+/// 3 bytes per unit (a surrogate pair: 4 bytes for 2 units; a lone surrogate: the 3 bytes of U+FFFD), so a buffer
+/// of that size is never too short; what is left over goes back to the allocator. Measuring the UTF-8 length
+/// first would read the whole string twice.
+pub unsafe fn read_string(raw_env: sys::napi_env, value: sys::napi_value) -> Option<String> {
     unsafe {
-        let mut len = 0usize;
-        if sys::napi_get_value_string_utf8(raw_env, out, ptr::null_mut(), 0, &mut len) != sys::Status::napi_ok {
+        let mut units = 0usize;
+        if sys::napi_get_value_string_utf16(raw_env, value, ptr::null_mut(), 0, &mut units) != sys::Status::napi_ok {
             return None;
         }
-        let mut buf: Vec<u8> = Vec::with_capacity(len + 1);
+        // One more byte for the NUL V8 always writes.
+        let cap = units.checked_mul(3)?.checked_add(1)?;
+        let mut buf: Vec<u8> = Vec::with_capacity(cap);
         let mut written = 0usize;
-        if sys::napi_get_value_string_utf8(raw_env, out, buf.as_mut_ptr().cast(), len + 1, &mut written)
+        if sys::napi_get_value_string_utf8(raw_env, value, buf.as_mut_ptr().cast(), cap, &mut written)
             != sys::Status::napi_ok
         {
             return None;
         }
         buf.set_len(written);
+        // Queued text is held until the worker takes it: give back what non-ASCII text did not use.
+        if buf.capacity() > 2 * written + 64 {
+            buf.shrink_to_fit();
+        }
         String::from_utf8(buf).ok()
+    }
+}
+
+thread_local! {
+    /// The functions `flush()` and `shutdown()` call first (`setBatchDrain`): the plugin's hot path holds events on
+    /// the JS thread until its batch crosses (`plugin/hotpath.mjs`), and a flush must see them.
+    static DRAINS: RefCell<Vec<(sys::napi_env, sys::napi_ref)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Each copy of the plugin's module registers its own drain (OpenClaw loads fresh copies): a few, oldest out.
+const MAX_DRAINS: usize = 8;
+
+/// Registers `f` (once, however often it is given) to be called before every flush and shutdown.
+pub fn add_drain(env: &Env, f: &Unknown) -> bool {
+    let raw = env.raw();
+    unsafe {
+        let mut ty = 0;
+        if sys::napi_typeof(raw, f.raw(), &mut ty) != sys::Status::napi_ok || ty != sys::ValueType::napi_function {
+            return false;
+        }
+        DRAINS.with(|d| {
+            let Ok(mut d) = d.try_borrow_mut() else { return false };
+            for (e, r) in d.iter() {
+                let mut v = ptr::null_mut();
+                let mut same = false;
+                if *e == raw
+                    && sys::napi_get_reference_value(raw, *r, &mut v) == sys::Status::napi_ok
+                    && !v.is_null()
+                    && sys::napi_strict_equals(raw, v, f.raw(), &mut same) == sys::Status::napi_ok
+                    && same
+                {
+                    return true;
+                }
+            }
+            if d.len() >= MAX_DRAINS {
+                let (e, old) = d.remove(0);
+                if e == raw {
+                    sys::napi_delete_reference(raw, old);
+                }
+            }
+            let mut r = ptr::null_mut();
+            if sys::napi_create_reference(raw, f.raw(), 1, &mut r) != sys::Status::napi_ok {
+                return false;
+            }
+            d.push((raw, r));
+            true
+        })
+    }
+}
+
+/// Calls every registered drain; what one throws is cleared (the host never sees it).
+pub fn run_drains(env: &Env) {
+    let raw = env.raw();
+    // Taken out first: a drain calls back into the addon (`recordDiagnosticBatch`), never under this borrow.
+    let fns: Vec<sys::napi_value> = DRAINS.with(|d| {
+        let Ok(d) = d.try_borrow() else { return Vec::new() };
+        d.iter()
+            .filter(|(e, _)| *e == raw)
+            .filter_map(|(_, r)| {
+                let mut v = ptr::null_mut();
+                let ok = unsafe { sys::napi_get_reference_value(raw, *r, &mut v) } == sys::Status::napi_ok;
+                (ok && !v.is_null()).then_some(v)
+            })
+            .collect()
+    });
+    for f in fns {
+        unsafe {
+            let mut undefined = ptr::null_mut();
+            sys::napi_get_undefined(raw, &mut undefined);
+            let mut out = ptr::null_mut();
+            if sys::napi_call_function(raw, undefined, f, 0, ptr::null(), &mut out) != sys::Status::napi_ok {
+                let mut exc = ptr::null_mut();
+                sys::napi_get_and_clear_last_exception(raw, &mut exc);
+            }
+        }
     }
 }
 

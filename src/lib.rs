@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use clawtrace_core::errors::ErrorReport;
-use clawtrace_core::ingest::{catalogue, Body, Inbound, Source};
+use clawtrace_core::ingest::{catalogue, compact, Body, Inbound, Source};
 use clawtrace_core::registry::REGISTRY;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -78,6 +78,33 @@ pub fn record_infra(kind: u32, seq: Option<f64>) -> bool {
     })
 }
 
+/// The fields the plugin copies per event type, for `recordDiagnosticBatch` (`crates/core/src/ingest/compact.rs`):
+/// `{schemas: [{types, fields}], infra, generic}`, a field being its name or `[name, [sub-fields]]`.
+#[napi(ts_return_type = "{ schemas: { types: string[]; fields: unknown[] }[]; infra: number; generic: number }")]
+pub fn projection() -> serde_json::Value {
+    guarded(serde_json::Value::Null, clawtrace_core::ingest::compact::projection)
+}
+
+/// Records `events` diagnostic events at once, in the compact form `projection()` describes, as the JSON text of
+/// one flat array (`plugin/hotpath.mjs`): one crossing for many events, decoded on the background. Each event is
+/// counted as if recorded alone (`eventsReceived`, a full queue drops the batch and counts its events). Returns
+/// whether it was queued.
+#[napi]
+pub fn record_diagnostic_batch(env: Env, batch: Unknown, events: u32) -> bool {
+    guarded(false, || {
+        let text = match batch.get_type() {
+            Ok(ValueType::String) => unsafe { boundary::read_string(env.raw(), batch.raw()) },
+            _ => None,
+        };
+        let Some(text) = text else {
+            clawtrace_core::stats::Stats::add(&REGISTRY.stats.events_received, events as u64);
+            clawtrace_core::stats::Stats::add(&REGISTRY.stats.invalid_unserializable, events as u64);
+            return false;
+        };
+        REGISTRY.record(compact::batch_inbound(text, events, pid(), now_ms()))
+    })
+}
+
 /// Queues a diagnostic event body recorded without the listener's metadata (untrusted).
 fn enqueue_untrusted_diagnostic(body: Body) -> bool {
     REGISTRY.record(Inbound {
@@ -130,9 +157,17 @@ pub fn configure<'env>(env: &'env Env, config: Option<Unknown<'env>>) -> Result<
     promise(env, async move { applied.await.map_err(|e| Error::new(Status::GenericFailure, e)) })
 }
 
+/// Registers a function that `flush()` and `shutdown()` call first, on this thread: the plugin's hot path hands
+/// over the events it still batches (`plugin/hotpath.mjs`). Returns whether it was registered.
+#[napi(ts_args_type = "drain: () => void")]
+pub fn set_batch_drain(env: Env, drain: Unknown) -> bool {
+    guarded(false, || boundary::add_drain(&env, &drain))
+}
+
 /// Resolves `true` once everything recorded so far and already closed is delivered, `false` on timeout.
 #[napi(ts_return_type = "Promise<boolean>")]
 pub fn flush(env: &Env, timeout_ms: Option<u32>) -> Result<Object<'_>> {
+    guarded((), || boundary::run_drains(env));
     let t = Duration::from_millis(timeout_ms.unwrap_or(10_000) as u64);
     promise(env, async move { Ok(REGISTRY.flush(t).await) })
 }
@@ -140,6 +175,7 @@ pub fn flush(env: &Env, timeout_ms: Option<u32>) -> Result<Object<'_>> {
 /// Flushes, exports open traces as incomplete, and stops accepting events until the next `configure()`.
 #[napi(ts_return_type = "Promise<boolean>")]
 pub fn shutdown(env: &Env, timeout_ms: Option<u32>) -> Result<Object<'_>> {
+    guarded((), || boundary::run_drains(env));
     let t = Duration::from_millis(timeout_ms.unwrap_or(10_000) as u64);
     promise(env, async move { Ok(REGISTRY.shutdown(t).await) })
 }

@@ -125,22 +125,24 @@ impl Registry {
 
     /// The hot path: O(1), no I/O, never blocks. Returns whether the event was queued.
     pub fn record(&self, inbound: Inbound) -> bool {
-        Stats::inc(&self.stats.events_received);
+        // A batch (`ingest/compact.rs`) is counted as the events it carries.
+        let n = inbound.events() as u64;
+        Stats::add(&self.stats.events_received, n);
         if !self.accepting.load(Ordering::Relaxed) {
-            Stats::inc(&self.stats.dropped_after_shutdown);
+            Stats::add(&self.stats.dropped_after_shutdown, n);
             return false;
         }
         let Ok(p) = self.pipeline() else {
-            Stats::inc(&self.stats.dropped_after_shutdown);
+            Stats::add(&self.stats.dropped_after_shutdown, n);
             return false;
         };
         match p.try_send(inbound) {
             Ok(()) => {
-                Stats::inc(&self.stats.events_queued);
+                Stats::add(&self.stats.events_queued, n);
                 true
             }
             Err(_) => {
-                Stats::inc(&self.stats.dropped_queue_full);
+                Stats::add(&self.stats.dropped_queue_full, n);
                 false
             }
         }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::catalogue::EventKind;
+use super::project::{self, Projected};
 use super::{Body, Inbound, MAX_EVENT_BYTES};
 use crate::model::{parse_hex, SpanId, TraceId};
 
@@ -38,7 +39,7 @@ pub struct Event {
     pub ctx: Map<String, Value>,
     /// Trace context was present but malformed (counted, event kept).
     pub bad_trace: bool,
-    /// Made up by an ingest adapter (`legacy.rs`) rather than received: never counted, so every received event is
+    /// Made up by an ingest adapter (`legacy/`) rather than received: never counted, so every received event is
     /// counted exactly once (`Stats::events_accounted`).
     pub derived: bool,
 }
@@ -84,7 +85,18 @@ fn well_typed(fields: &Map<String, Value>) -> bool {
     })
 }
 
-pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
+pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
+    // A whole diagnostic event's text: only the fields assembly reads are parsed (`project.rs`).
+    let mut projected = None;
+    if let (Source::Diagnostic, Body::Json(text)) = (inbound.src, &inbound.body) {
+        if text.len() <= MAX_EVENT_BYTES {
+            match project::project(text) {
+                Some(Projected::Infra { kind, seq }) => inbound.body = Body::Skipped { kind, seq },
+                Some(Projected::Fields(map)) => projected = Some(map),
+                None => {}
+            }
+        }
+    }
     if let Body::Skipped { kind, seq } = inbound.body {
         return Ok(Event {
             src: inbound.src,
@@ -101,7 +113,13 @@ pub fn decode(inbound: Inbound) -> Result<Event, DecodeError> {
             derived: false,
         });
     }
-    let fields = to_object(inbound.body)?;
+    if let Body::Invalid(reason) = inbound.body {
+        return Err(reason);
+    }
+    let fields = match projected {
+        Some(map) => map,
+        None => to_object(inbound.body)?,
+    };
     let ctx = match inbound.ctx {
         Some(body) => to_object(body).unwrap_or_default(),
         None => Map::new(),
@@ -161,7 +179,7 @@ fn to_object(body: Body) -> Result<Map<String, Value>, DecodeError> {
             super::parse_json(&text).ok_or(DecodeError::MalformedJson)?
         }
         Body::Value(v) => v,
-        Body::Skipped { .. } => return Err(DecodeError::NotObject),
+        Body::Skipped { .. } | Body::Batch { .. } | Body::Invalid(_) => return Err(DecodeError::NotObject),
     };
     match value {
         Value::Object(map) => Ok(map),
@@ -273,6 +291,17 @@ mod tests {
         assert_eq!((e.kind, e.seq, e.ts_ms), (kind, Some(7), 5.0));
         assert_eq!(e.kind.class(), crate::ingest::Class::Infra);
         assert!(e.fields.is_empty());
+    }
+
+    #[test]
+    fn whole_diagnostic_json_keeps_what_assembly_reads_and_infra_stops_at_its_type() {
+        let e = decode(inbound(r#"{"type":"run.started","runId":"r","promptStats":{"a":1},"noise":[1,2]}"#)).unwrap();
+        assert_eq!(e.str("runId"), Some("r"));
+        assert!(e.fields.get("promptStats").is_none() && e.fields.get("noise").is_none());
+        // An infra event is counted by its type alone: what else it holds is not even checked.
+        let gc = decode(inbound(r#"{"type":"diagnostic.gc","seq":9,"usage":3}"#)).unwrap();
+        assert_eq!((gc.kind, gc.seq), (EventKind::DiagnosticGc, Some(9)));
+        assert!(gc.fields.is_empty());
     }
 
     #[test]

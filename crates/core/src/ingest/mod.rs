@@ -4,8 +4,10 @@
 //! validation and ordering all happen here, on the runtime.
 
 pub mod catalogue;
+pub mod compact;
 pub mod event;
 pub mod legacy;
+pub mod project;
 pub mod record;
 pub mod reorder;
 pub mod surrogates;
@@ -24,6 +26,14 @@ pub enum Body {
         kind: EventKind,
         seq: Option<u64>,
     },
+    /// Many diagnostic events in the compact form (`compact.rs`), as one crossing brought them: the worker's
+    /// drain expands it into one event each (`pipeline/ingress.rs`).
+    Batch {
+        text: String,
+        events: u32,
+    },
+    /// An event of a batch that could not be read: decode counts it under this reason.
+    Invalid(DecodeError),
 }
 
 /// One record call, as queued for the background. Everything here is cheap to build on the gateway thread.
@@ -41,6 +51,17 @@ pub struct Inbound {
     pub body: Body,
     /// Hook context (second argument of the hook handler).
     pub ctx: Option<Body>,
+}
+
+impl Inbound {
+    /// How many events this record call carries (a batch many, anything else one): what the queue and the
+    /// counters count.
+    pub fn events(&self) -> usize {
+        match self.body {
+            Body::Batch { events, .. } => events as usize,
+            _ => 1,
+        }
+    }
 }
 
 /// Events larger than this are refused before parsing: no legitimate diagnostic event comes close.

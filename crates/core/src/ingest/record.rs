@@ -85,6 +85,8 @@ fn json_text(b: &Body) -> Option<std::borrow::Cow<'_, str>> {
         Body::Value(v) => serde_json::to_string(v).ok().map(Into::into),
         // An infra event the plugin only counted (never serialised): its type and seq are all that crossed, and
         // all a replay needs (it is counted again, and its seq leaves no gap to wait for).
+        // Expanded by the worker's drain before anything records it; an unreadable event has no text.
+        Body::Batch { .. } | Body::Invalid(_) => None,
         Body::Skipped { kind, seq } => Some(
             match seq {
                 Some(n) => format!(r#"{{"type":"{}","seq":{n}}}"#, kind.name()),

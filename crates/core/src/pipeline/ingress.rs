@@ -12,7 +12,7 @@ use std::time::Duration;
 use crossbeam_queue::SegQueue;
 use tokio::sync::Notify;
 
-use crate::ingest::{Body, Inbound};
+use crate::ingest::{compact, Body, Inbound};
 
 pub struct Ingress {
     queue: SegQueue<Inbound>,
@@ -39,9 +39,13 @@ fn cost(item: &Inbound) -> usize {
         Body::Json(s) => s.len(),
         // Built in Rust (benchmarks, tests): small by construction.
         Body::Value(_) => 256,
-        Body::Skipped { .. } => 0,
+        Body::Batch { text, .. } => text.len(),
+        Body::Skipped { .. } | Body::Invalid(_) => 0,
     };
-    EVENT_OVERHEAD + body(&item.body) + item.ctx.as_ref().map_or(0, body) + item.hook.as_ref().map_or(0, |h| h.len())
+    EVENT_OVERHEAD * item.events()
+        + body(&item.body)
+        + item.ctx.as_ref().map_or(0, body)
+        + item.hook.as_ref().map_or(0, |h| h.len())
 }
 
 impl Ingress {
@@ -65,18 +69,23 @@ impl Ingress {
         self.space.notify_waiters();
     }
 
-    /// Never blocks: `Err` gives the event back when the queue is full (in events or in bytes).
+    /// Never blocks: `Err` gives the event back when the queue is full (in events or in bytes). A batch
+    /// (`Body::Batch`) counts as its events and goes in whole or not at all.
     pub fn push(&self, item: Inbound) -> Result<(), Inbound> {
         let size = cost(&item);
-        if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity.load(Ordering::Relaxed) {
-            self.len.fetch_sub(1, Ordering::Relaxed);
+        let n = item.events();
+        let capacity = self.capacity.load(Ordering::Relaxed);
+        let held = self.len.fetch_add(n, Ordering::Relaxed);
+        // Like the byte bound below, a batch larger than the whole bound still gets into an empty queue.
+        if held >= capacity || (held > 0 && held + n > capacity) {
+            self.len.fetch_sub(n, Ordering::Relaxed);
             return Err(item);
         }
         // An event larger than the whole bound still gets in alone, so no event is refused forever.
         let before = self.bytes.fetch_add(size, Ordering::Relaxed);
         if before > 0 && before + size > self.max_bytes.load(Ordering::Relaxed) {
             self.bytes.fetch_sub(size, Ordering::Relaxed);
-            self.len.fetch_sub(1, Ordering::Relaxed);
+            self.len.fetch_sub(n, Ordering::Relaxed);
             return Err(item);
         }
         self.queue.push(item);
@@ -107,15 +116,17 @@ impl Ingress {
         item
     }
 
-    /// Pops up to `max` events into `f`, returning how many. The shared length is updated once per drain, not
-    /// per event: the counter's cache line then moves between the gateway's thread and the worker once per batch.
+    /// Pops up to about `max` events into `f` (a batch is taken whole), returning how many. A batch is expanded
+    /// here, on the worker, into its events (`ingest/compact.rs`). The shared length is updated once per drain,
+    /// not per event: the counter's cache line then moves between the gateway's thread and the worker once per
+    /// drain.
     pub fn drain(&self, max: usize, mut f: impl FnMut(Inbound)) -> usize {
         let (mut n, mut bytes) = (0, 0);
         while n < max {
             let Some(item) = self.queue.pop() else { break };
-            n += 1;
+            n += item.events();
             bytes += cost(&item);
-            f(item);
+            compact::expand(item, &mut f);
         }
         if n > 0 {
             self.bytes.fetch_sub(bytes, Ordering::Relaxed);
@@ -215,6 +226,27 @@ mod tests {
         q.set_limits(1, usize::MAX);
         assert!(q.push(item(4)).is_ok());
         assert!(q.push(item(5)).is_err(), "the new capacity applies at once");
+    }
+
+    #[test]
+    fn a_batch_counts_as_its_events_goes_in_whole_and_drains_expanded() {
+        use crate::ingest::compact;
+        let g = compact::GENERIC;
+        let one = format!("{g},0,\"run.started\",0");
+        let batch =
+            |n: usize| compact::batch_inbound(format!("[{}]", vec![one.as_str(); n].join(",")), n as u32, 1, 0.0);
+        let q = Ingress::new(5, usize::MAX);
+        assert!(q.push(batch(3)).is_ok());
+        assert_eq!(q.len(), 3);
+        assert!(q.push(batch(3)).is_err(), "3 + 3 events over a capacity of 5: refused whole");
+        assert!(q.push(item(0)).is_ok() && q.push(item(1)).is_ok());
+        assert!(q.push(item(2)).is_err(), "full");
+        let mut got = Vec::new();
+        assert_eq!(q.drain(100, |i| got.push(i)), 5);
+        assert_eq!(got.len(), 5, "the batch came out as its events");
+        assert!(matches!(got[0].body, Body::Value(_)) && matches!(got[3].body, Body::Json(_)));
+        assert_eq!((q.len(), q.bytes()), (0, 0));
+        assert!(q.push(batch(8)).is_ok(), "a batch larger than the bound still gets into an empty queue");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
