@@ -44,11 +44,12 @@ function shape(s, byId) {
  * Records a copy of the corpus (its own ids, bench/lib.mjs) with `record` into its own file; returns the shape of
  * its spans (name, parent's name, status, attributes, span events) and the counters it moved.
  */
-async function run(name, record) {
+async function run(name, record, { stripTrace = false } = {}) {
   const file = path.join(tmp, `${name}.jsonl`)
   await ct.configure({ exporters: { file: { path: file } }, graceMs: 50 })
   const before = ct.stats()
   const events = corpusCopy(base, ++copies, 1_000_000 * copies, Date.now())
+  if (stripTrace) for (const r of events) delete r.evt.trace
   for (const r of events) record(r.evt, r.meta)
   record.drain?.()
   assert.equal(await ct.shutdown(10_000), true)
@@ -81,6 +82,13 @@ test('projected, batched events make the same spans, attributes and statuses as 
   assert.ok(whole.spans.some((s) => s.includes('error.type=')), 'failure details are compared')
   assert.deepEqual(batched.spans, whole.spans)
   assertAccounted(batched.after)
+})
+
+test('without trace context (correlation by ids and log text), projected events make the same spans', async () => {
+  const whole = await run('whole-stripped', (evt, meta) => ct.recordDiagnostic(JSON.stringify(evt), meta?.trusted === true), { stripTrace: true })
+  const batched = await run('batched-stripped', diagnosticRecorder(ct), { stripTrace: true })
+  assert.ok(whole.spans.some((s) => s.includes('error.type=')), 'failure details are compared')
+  assert.deepEqual(batched.spans, whole.spans)
 })
 
 test('the whole-event path (while recording) counts infra types without crossing them as JSON', async () => {

@@ -101,6 +101,8 @@ export function corpusCopy(base, k, seq0, t0) {
     for (const key of ID_KEYS) if (typeof e[key] === 'string') e[key] = `${e[key]}~${tag}`;
     if (typeof e.lane === 'string' && e.lane.startsWith('session:')) e.lane = `${e.lane}~${tag}`;
     if (e.trace?.traceId) e.trace.traceId = tag + e.trace.traceId.slice(8);
+    // A lane error log names its session only in its text (`lane=session:<key>`).
+    if (typeof e.message === 'string') e.message = e.message.replace(/lane=session:(\S+)/, `lane=session:$1~${tag}`);
     e.seq = seq0 + i + 1;
     if (typeof e.ts === 'number') e.ts = t0 + (e.ts - ts0) / 1000;
     return { evt: e, meta };

@@ -112,6 +112,7 @@ pub const SCHEMAS: &[Schema] = &[
             Scalar("mutatingAction"),
             Scalar("deniedReason"),
             Scalar("level"),
+            Scalar("message"),
             ATTRIBUTES,
         ),
     },
@@ -164,7 +165,8 @@ pub const SCHEMAS: &[Schema] = &[
         kinds: &[K::ToolExecutionStarted, K::ToolExecutionCompleted, K::ToolExecutionError, K::ToolExecutionBlocked],
         fields: base!(Scalar("toolSource"), Scalar("toolOwner"), Scalar("mutatingAction"), Scalar("deniedReason")),
     },
-    Schema { kinds: &[K::LogRecord], fields: base!(Scalar("level"), ATTRIBUTES) },
+    // `message`: without trace context a lane error log names its session only in its text (`assemble/correlate.rs`).
+    Schema { kinds: &[K::LogRecord], fields: base!(Scalar("level"), Scalar("message"), ATTRIBUTES) },
     Schema { kinds: &[K::GatewayRpc, K::SecurityEvent, K::SkillUsed, K::TalkEvent, K::ToolLoop], fields: base!() },
 ];
 
@@ -381,6 +383,17 @@ mod tests {
         assert_eq!((gc.kind, gc.seq), (EventKind::DiagnosticGc, Some(5)));
         let paused = decode(it.next().unwrap()).unwrap();
         assert_eq!((paused.kind, paused.str("state")), (EventKind::SessionOther, Some("paused")));
+    }
+
+    #[test]
+    fn a_lane_error_log_keeps_the_text_that_names_its_session() {
+        let text = compact(&[(
+            r#"{"type":"log.record","seq":9,"level":"ERROR","message":"lane task error: lane=session:agent:main:x durationMs=5","attributes":{"errorName":"FailoverError","subsystem":"d"}}"#,
+            false,
+        )]);
+        let log = decode(expanded(&text, 1).into_iter().next().unwrap()).unwrap();
+        assert_eq!(log.str("message"), Some("lane task error: lane=session:agent:main:x durationMs=5"));
+        assert_eq!(log.obj("attributes").unwrap().get("errorName").unwrap(), "FailoverError");
     }
 
     #[test]
