@@ -1,5 +1,6 @@
 //! The exporter-agnostic span model that assembly produces and every sink encodes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -114,8 +115,12 @@ pub struct SpanLink {
     pub attrs: Attrs,
 }
 
+/// An attribute key: almost always one of clawtrace's own names (`"gen_ai.request.model"`), borrowed for free;
+/// owned only when made at run time. Saves an allocation per attribute set, and its memory per open span.
+pub type AttrKey = Cow<'static, str>;
+
 /// Attributes keep a stable (sorted) order so encodings are deterministic.
-pub type Attrs = BTreeMap<String, AttrValue>;
+pub type Attrs = BTreeMap<AttrKey, AttrValue>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Span {

@@ -3,24 +3,20 @@
 
 use std::sync::Arc;
 
-use crate::export::transport::otlp_proto::{encode_request, to_json};
+use crate::export::transport::otlp_json::write_request;
 use crate::export::EncodedBatch;
 use crate::model::Trace;
 
 pub const CONTENT_TYPE: &str = "application/x-ndjson";
 
-/// One trace as one line (without the newline).
-pub fn encode_line(trace: &Trace, service_name: &str) -> String {
-    let req = encode_request(std::iter::once(trace), service_name, |_, _, _| {});
-    String::from_utf8(to_json(&req)).expect("serde_json writes UTF-8")
-}
-
-/// The lines of a batch, each ending in a newline: the bytes appended to the file.
+/// The lines of a batch, each ending in a newline: the bytes appended to the file, written straight into one
+/// buffer (`transport/otlp_json.rs`).
 pub fn encode(batch: &[Arc<Trace>], service_name: &str) -> EncodedBatch {
-    let mut body = String::new();
+    let spans: usize = batch.iter().map(|t| t.spans.len()).sum();
+    let mut body = Vec::with_capacity(512 * batch.len() + 1024 * spans);
     for t in batch {
-        body.push_str(&encode_line(t, service_name));
-        body.push('\n');
+        write_request(&mut body, std::iter::once(t.as_ref()), service_name);
+        body.push(b'\n');
     }
-    EncodedBatch::new(body.into_bytes(), CONTENT_TYPE, None, batch)
+    EncodedBatch::new(body, CONTENT_TYPE, None, batch)
 }
