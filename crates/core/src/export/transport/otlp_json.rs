@@ -5,6 +5,8 @@
 
 use std::io::Write;
 
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+
 use super::otlp_proto::{SCOPE_NAME, SCOPE_VERSION};
 use crate::model::{AttrValue, Attrs, Span, SpanKind, Status, Trace};
 
@@ -13,6 +15,18 @@ const FLAGS: u32 = 0x100 | 0x01;
 
 /// One `ExportTraceServiceRequest` for `traces`, appended to `out`.
 pub fn write_request<'a>(out: &mut Vec<u8>, traces: impl IntoIterator<Item = &'a Trace>, service_name: &str) {
+    write_request_with(out, traces, service_name, |_, _, _| {})
+}
+
+/// `write_request` with a sink's own attributes per span (`extra`, e.g. OpenInference's), after the span's own as
+/// `otlp_proto::encode_request`'s `map_span` appends them.
+pub fn write_request_with<'a>(
+    out: &mut Vec<u8>,
+    traces: impl IntoIterator<Item = &'a Trace>,
+    service_name: &str,
+    mut extra: impl FnMut(&Trace, &Span, &mut Vec<KeyValue>),
+) {
+    let mut extras = Vec::new();
     out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
     let resource: [(&str, &str); 4] = [
         ("service.name", service_name),
@@ -36,7 +50,9 @@ pub fn write_request<'a>(out: &mut Vec<u8>, traces: impl IntoIterator<Item = &'a
         for s in &t.spans {
             out.extend_from_slice(if first { b",\"spans\":[" } else { b"," });
             first = false;
-            span(out, s);
+            extras.clear();
+            extra(t, s, &mut extras);
+            span(out, s, &extras);
         }
     }
     if !first {
@@ -45,7 +61,7 @@ pub fn write_request<'a>(out: &mut Vec<u8>, traces: impl IntoIterator<Item = &'a
     out.extend_from_slice(b"}]}]}");
 }
 
-fn span(out: &mut Vec<u8>, s: &Span) {
+fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
     out.extend_from_slice(b"{\"traceId\":");
     hex(out, &s.trace_id);
     out.extend_from_slice(b",\"spanId\":");
@@ -63,12 +79,12 @@ fn span(out: &mut Vec<u8>, s: &Span) {
     };
     let _ =
         write!(out, ",\"kind\":{kind},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\"", s.start_ns, s.end_ns);
-    attributes(out, &s.attrs);
+    attributes(out, &s.attrs, extras);
     for (i, e) in s.events.iter().enumerate() {
         out.extend_from_slice(if i == 0 { b",\"events\":[" } else { b"," });
         let _ = write!(out, "{{\"timeUnixNano\":\"{}\",\"name\":", e.time_ns);
         string(out, &e.name);
-        attributes(out, &e.attrs);
+        attributes(out, &e.attrs, &[]);
         out.push(b'}');
     }
     if !s.events.is_empty() {
@@ -80,7 +96,7 @@ fn span(out: &mut Vec<u8>, s: &Span) {
         hex(out, &l.trace_id);
         out.extend_from_slice(b",\"spanId\":");
         hex(out, &l.span_id);
-        attributes(out, &l.attrs);
+        attributes(out, &l.attrs, &[]);
         let _ = write!(out, ",\"flags\":{FLAGS}}}");
     }
     if !s.links.is_empty() {
@@ -100,13 +116,18 @@ fn span(out: &mut Vec<u8>, s: &Span) {
     out.push(b'}');
 }
 
-/// `,"attributes":[…]`, or nothing for none (the default is left out).
-fn attributes(out: &mut Vec<u8>, attrs: &Attrs) {
+/// `,"attributes":[…]`, or nothing for none (the default is left out). Extra attributes are prost values: serde
+/// writes them as `to_json` would leave them (it never touches a value).
+fn attributes(out: &mut Vec<u8>, attrs: &Attrs, extras: &[KeyValue]) {
     for (i, (k, v)) in attrs.iter().enumerate() {
         out.extend_from_slice(if i == 0 { b",\"attributes\":[" } else { b"," });
         key_value(out, k, &Value::of(v));
     }
-    if !attrs.is_empty() {
+    for (i, kv) in extras.iter().enumerate() {
+        out.extend_from_slice(if i == 0 && attrs.is_empty() { b",\"attributes\":[" } else { b"," });
+        let _ = serde_json::to_writer(&mut *out, kv);
+    }
+    if !attrs.is_empty() || !extras.is_empty() {
         out.push(b']');
     }
 }
@@ -174,7 +195,7 @@ fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::transport::otlp_proto::{encode_request, to_json};
+    use crate::export::transport::otlp_proto::{encode_request, key_value as key_value_of, to_json};
     use crate::model::{SpanEvent, SpanLink, SpanRole};
     use crate::testing::named;
 
@@ -232,6 +253,15 @@ mod tests {
         for traces in [vec![&t], vec![&bare], vec![&t, &bare], vec![&empty], vec![]] {
             let (got, want) = both(&traces);
             assert_eq!(got, want);
+            // With a sink's extra attributes (OpenInference's): after the span's own, also where it has none.
+            let add = |_: &Trace, s: &Span, out: &mut Vec<KeyValue>| {
+                out.push(key_value_of("x.name", &AttrValue::Str(s.name.clone())));
+                out.push(key_value_of("x.f", &AttrValue::F64(f64::INFINITY)));
+            };
+            let want = to_json(&encode_request(traces.iter().copied(), "s", |t, s, o| add(t, s, &mut o.attributes)));
+            let mut got = Vec::new();
+            write_request_with(&mut got, traces.iter().copied(), "s", add);
+            assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap());
         }
     }
 }
