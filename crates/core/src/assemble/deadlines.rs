@@ -9,9 +9,9 @@
 //! outnumber live ones, so it stays within a small multiple of the open traces.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
-use super::state::TraceState;
+use super::state::{TraceState, Traces};
 use crate::model::TraceId;
 
 /// An infra-only trace (a lone `security.event`, `gateway.rpc`) never closes by itself: it leaves after this long
@@ -107,7 +107,7 @@ impl Deadlines {
 
     /// The next trace whose look is due by `now_ms`, its pending look consumed (the caller decides and schedules
     /// the next one).
-    pub fn pop_due(&mut self, now_ms: f64, traces: &mut HashMap<TraceId, TraceState>) -> Option<TraceId> {
+    pub fn pop_due(&mut self, now_ms: f64, traces: &mut Traces) -> Option<TraceId> {
         while let Some(Reverse(d)) = self.heap.peek().copied() {
             if d.at_ms > now_ms {
                 return None;
@@ -122,7 +122,7 @@ impl Deadlines {
     }
 
     /// Every open trace looked at again at the next tick (the grace window or TTL changed).
-    pub fn reset(&mut self, traces: &mut HashMap<TraceId, TraceState>) {
+    pub fn reset(&mut self, traces: &mut Traces) {
         self.heap.clear();
         for t in traces.values_mut() {
             t.check_at_ms = f64::INFINITY;
@@ -131,7 +131,7 @@ impl Deadlines {
     }
 
     /// Drops the stale entries once they outnumber the live ones (amortised O(1) per entry pushed).
-    pub fn bound(&mut self, traces: &HashMap<TraceId, TraceState>) {
+    pub fn bound(&mut self, traces: &Traces) {
         if self.heap.len() <= traces.len().saturating_mul(2) + SLACK {
             return;
         }

@@ -56,7 +56,7 @@ impl Default for AssembleConfig {
 pub struct Assembler {
     cfg: AssembleConfig,
     stats: Arc<Stats>,
-    traces: HashMap<TraceId, TraceState>,
+    traces: state::Traces,
     correlator: Correlator,
     /// Recently exported traces (when, and which span ids), so late events become stragglers of the same trace
     /// instead of a new one — and never re-send a span that already left.
@@ -212,8 +212,10 @@ impl Assembler {
             self.make_room(now_ms, out);
         }
         let straggler = self.exported.contains_key(&place.trace_id);
-        let trace =
-            self.traces.entry(place.trace_id).or_insert_with(|| TraceState::new(place.trace_id, now_ms, straggler));
+        let trace = self
+            .traces
+            .entry(place.trace_id)
+            .or_insert_with(|| Box::new(TraceState::new(place.trace_id, now_ms, straggler)));
         trace.last_event_ms = now_ms;
         // This event may have closed it: a look within the grace window, or at its TTL if sooner (`deadlines.rs`).
         self.deadlines.ensure(trace, (now_ms + self.cfg.grace_ms).min(trace.created_ms + self.cfg.trace_ttl_ms));
@@ -381,7 +383,7 @@ impl Assembler {
         }
         let sent = self.exported.entry(id).or_insert_with(|| (now_ms, Vec::new()));
         sent.0 = now_ms;
-        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &sent.1) {
+        if let Some(trace) = finalize::finalize(*state, incomplete, &self.stats, &sent.1) {
             sent.1.extend(trace.spans.iter().map(|s| s.span_id));
             Stats::inc(if incomplete { &self.stats.traces_incomplete } else { &self.stats.traces_completed });
             out.push(trace);

@@ -79,6 +79,9 @@ pub struct TraceState {
     pub check_at_ms: f64,
 }
 
+/// Open traces by id, boxed for the same reason as spans (`Spans`).
+pub type Traces = HashMap<TraceId, Box<TraceState>>;
+
 /// Spans per trace are capped: a runaway turn cannot take unbounded memory.
 pub const MAX_SPANS_PER_TRACE: usize = 4096;
 
