@@ -144,7 +144,7 @@ fn the_deadline_heap_stays_bounded_while_traces_stay_busy() {
     let mut a = Assembler::new(cfg, stats.clone());
     let mut out = vec![];
     // 100 traces that never close, each touched after every grace window: every look at one reschedules it.
-    for round in 0..2000 {
+    for round in 0..500 {
         let at = 1e12 + 20.0 * round as f64;
         for i in 0..100 {
             a.ingest(ev(run_started(i, at), at), at, &mut out);
@@ -154,5 +154,5 @@ fn the_deadline_heap_stays_bounded_while_traces_stay_busy() {
     }
     assert!(out.is_empty());
     assert_eq!(a.open_traces(), 100);
-    assert_accounted(&stats, 200_000);
+    assert_accounted(&stats, 50_000);
 }
