@@ -137,6 +137,10 @@ impl Attrs {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
+                // Grown a few at a time, not doubled: an open span's slack is memory every open trace pays.
+                if self.0.len() == self.0.capacity() {
+                    self.0.reserve_exact(4);
+                }
                 self.0.insert(i, (key, value));
                 None
             }
@@ -198,6 +202,9 @@ impl<'a> Entry<'a> {
         let i = match self.at {
             Ok(i) => i,
             Err(i) => {
+                if self.attrs.0.len() == self.attrs.0.capacity() {
+                    self.attrs.0.reserve_exact(4);
+                }
                 self.attrs.0.insert(i, (self.key, value()));
                 i
             }
