@@ -84,8 +84,9 @@ export interface ClawtraceConfig {
    * default `clawtrace-traces.jsonl` in the working directory). The OpenClaw plugin sets it under the state dir. */
   defaultFile?: string
   /** The host is an OpenClaw release before 2026.4.24 (no trusted run, model-call or tool events, no trace context):
-   * runs, tools and usage are rebuilt from the agent lifecycle events and hooks recorded as they come. The OpenClaw
-   * plugin sets it when the host has no internal diagnostic bus. Default false. */
+   * runs, model calls, tools and usage are rebuilt from the agent events and hooks recorded as they come. The
+   * OpenClaw plugin sets it when the host has no internal diagnostic bus, `clawtrace replay` when a recording has no
+   * trusted or traced diagnostic event. Default false. */
   legacyHost?: boolean
   /** Replace every trace and span id by one derived from it and this text (`clawtrace replay --fresh-ids` names the
    * destination here): replaying again into the same place keeps the ids, into another place makes a copy. */

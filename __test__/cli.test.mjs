@@ -16,6 +16,7 @@ const require = createRequire(import.meta.url)
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = path.join(ROOT, 'bin', 'clawtrace.js')
 const CORPUS = path.join(ROOT, 'fixtures', 'openclaw-2026.9.6-gateway.jsonl')
+const LEGACY = path.join(ROOT, 'fixtures', 'openclaw-2026.3.24-scenarios.jsonl')
 const { generate } = require(path.join(ROOT, 'bench', 'synth.js'))
 const tree = require(path.join(ROOT, 'bin', 'tree.js'))
 const HAVE_TIME = fs.existsSync('/usr/bin/time')
@@ -51,6 +52,37 @@ function assertCountersAddUp(st) {
   assert.equal(st.eventsReceived, st.eventsQueued + invalid + (st.skippedUnknownSource || 0), 'received = queued + invalid')
   assertAccounted(st, 'replay')
 }
+
+test('replay of a 2026.3.24 recording, no config: the early-2026 host is detected and its model calls rebuilt', () => {
+  const out = path.join(tmp, 'legacy.jsonl')
+  const statsFile = path.join(tmp, 'legacy-stats.json')
+  const r = runCli(['replay', LEGACY, '--out', out, '--stats-json', statsFile])
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stderr, /without trusted diagnostic events or trace context.*legacyHost/)
+  const traces = [...tree.parseOtlpJsonLines(fs.readFileSync(out, 'utf8')).values()]
+  const session = (sk) => traces.filter((spans) => spans.some((s) => s.attributes['session.id'] === sk))
+  const names = (spans) => spans.map((s) => s.name).sort()
+  const [toolTurn] = session('agent:main:e2e-tool')
+  assert.deepEqual(names(toolTurn), ['chat fake-model', 'chat fake-model', 'execute_tool read', 'invoke_agent main',
+    'openclaw.harness.run', 'openclaw.model.usage', 'openclaw.run'], 'two model calls around the tool')
+  const [failed] = session('agent:main:e2e-retry')
+  const chats = failed.filter((s) => s.name === 'chat fake-model')
+  assert.equal(chats.length, 4, 'one failed call per attempt')
+  assert.ok(chats.every((s) => s.status.code === 2 && s.attributes['http.response.status_code'] === 500))
+  assert.equal(failed.find((s) => !s.parentSpanId).status.code, 2, 'the turn OpenClaw called completed failed')
+  assert.equal(session('agent:main:e2e-burst').length, 4, 'one trace per queued message')
+  const st = JSON.parse(fs.readFileSync(statsFile, 'utf8'))
+  assert.ok(st.eventsTranslated > 0, 'the legacy adapter ran')
+  assertAccounted(st, 'replay')
+
+  // A config that says otherwise wins.
+  const cfgFile = path.join(tmp, 'not-legacy.json')
+  fs.writeFileSync(cfgFile, JSON.stringify({ legacyHost: false }))
+  const off = runCli(['replay', LEGACY, '--config', cfgFile, '--out', out])
+  assert.equal(off.status, 0, off.stderr)
+  assert.doesNotMatch(off.stderr, /legacyHost/)
+  assert.ok(!fs.readFileSync(out, 'utf8').includes('chat fake-model'), 'no runs rebuilt')
+})
 
 test('replay of the real corpus with --tree', () => {
   const out = path.join(tmp, 'corpus.jsonl')

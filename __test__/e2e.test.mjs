@@ -45,21 +45,6 @@ async function mlflowTraces(client, experimentId) {
   }));
 }
 
-/** Waits until the provider has had no request in flight and none new for `quietMs`. */
-async function providerQuiet(fake, quietMs, timeoutMs = 60_000) {
-  const t0 = Date.now();
-  let seen = fake.requests.length;
-  let since = Date.now();
-  while (Date.now() - t0 < timeoutMs) {
-    await sleep(100);
-    if (fake.requests.length !== seen || fake.inFlight() > 0) {
-      seen = fake.requests.length;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) return;
-  }
-  throw new Error(`the provider did not go quiet within ${timeoutMs} ms`);
-}
-
 /** Sends every scenario; returns the turns to check and timings. */
 async function sendTurns(gw, fake, profile) {
   const turns = [];
@@ -120,7 +105,7 @@ async function sendTurns(gw, fake, profile) {
     fake.release();
     const waited = await gw.call('agent.wait', { runId: first, timeoutMs: 120_000 }, { timeoutMs: 130_000 });
     assert.equal(waited.status, 'ok', JSON.stringify(waited));
-    await providerQuiet(fake, 1500);
+    assert.ok(await fake.whenQuiet(1500), 'the provider went quiet');
   });
   turns.push({ sessionKey: busy, scenario: 'busy', traces: 3, followups: profile.followups });
 

@@ -204,6 +204,30 @@ function mlflowTarget(e) {
   return { uri, experimentId, experimentName, headers }
 }
 
+/**
+ * Whether a record file comes from an early-2026 OpenClaw (before 2026.4.24), as the plugin decides it for a live
+ * host: no diagnostic event is trusted or carries trace context, and agent lifecycle events are there to rebuild
+ * runs from. Reading stops at the first trusted or traced event, so a current host's recording costs a few lines.
+ */
+async function legacyRecording(file) {
+  const readline = require('node:readline')
+  const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity })
+  const diagnostic = /"src"\s*:\s*"diagnostic"/
+  const current = /"trusted"\s*:\s*true|"trace"\s*:\s*\{/
+  const agent = /"src"\s*:\s*"agent"/
+  const lifecycleEvent = /"stream"\s*:\s*"lifecycle"/
+  let lifecycle = false
+  try {
+    for await (const line of rl) {
+      if (diagnostic.test(line) && current.test(line)) return false
+      if (!lifecycle && agent.test(line) && lifecycleEvent.test(line)) lifecycle = true
+    }
+  } finally {
+    rl.close()
+  }
+  return lifecycle
+}
+
 /** The earliest and latest event times (ms) of a record file: the window the replayed traces start in. */
 async function recordWindow(file) {
   const readline = require('node:readline')
@@ -296,6 +320,13 @@ async function cmdReplay(args) {
   const cfg = replayConfig(exporters, 'clawtrace-traces.jsonl', args.flags)
   if (args.flags.tree && !cfg.exporters.file) throw new UsageError('--tree reads the file exporter\'s output: add --exporter file')
   checkReadable(file)
+  // A recording from an early-2026 host needs its runs rebuilt (legacyHost), as the plugin does live; a --config
+  // that says either way wins.
+  if (cfg.legacyHost === undefined && (await legacyRecording(file))) {
+    cfg.legacyHost = true
+    console.error('clawtrace: recorded from an OpenClaw without trusted diagnostic events or trace context: runs, ' +
+      'model calls and tools are rebuilt from its agent events and hooks (legacyHost; "legacyHost": false in --config turns it off)')
+  }
   const ct = loadAddon()
   // The file sink appends; a replay's output is this replay's traces only.
   if (cfg.exporters.file) fs.rmSync(cfg.exporters.file.path, { force: true })

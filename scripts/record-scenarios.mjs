@@ -4,10 +4,14 @@
 // (__test__/helpers/fake-openai.mjs), content capture on, OpenClaw's default provider retries, and one marker line
 // per scenario (written while the gateway is quiet, so it falls between the scenario's events and the next's).
 //
-//   node scripts/record-scenarios.mjs [--out fixtures/openclaw-2026.9.6-scenarios.jsonl] [--only name,name]
+//   node scripts/record-scenarios.mjs [--target current|legacy] [--out FILE] [--only name,name]
 //
-// Needs the addon built in this checkout (`npx napi build --platform --js index.js --dts index.d.ts`). Takes a few
-// minutes: the retried turns run for about a minute each.
+// `--target` picks the release (`TARGETS` in __test__/helpers/openclaw.mjs): `current` (2026.9.6, the default) or
+// `legacy` (2026.3.24, an early-2026 host: agent events and hooks, no trusted diagnostic events, no trace context).
+// Each scenario names the targets it is recorded on; the output defaults to
+// `fixtures/openclaw-<version>-scenarios.jsonl`. Needs the addon built in this checkout
+// (`npx napi build --platform --js index.js --dts index.d.ts`). Takes a few minutes: the retried turns run for
+// about a minute each.
 import { appendFileSync, mkdtempSync, writeFileSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,7 +24,8 @@ import { startFakeOpenAI } from '../__test__/helpers/fake-openai.mjs';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values: args } = parseArgs({
   options: {
-    out: { type: 'string', default: join(root, 'fixtures', 'openclaw-2026.9.6-scenarios.jsonl') },
+    target: { type: 'string', default: 'current' },
+    out: { type: 'string' },
     only: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
@@ -28,19 +33,10 @@ const { values: args } = parseArgs({
 const log = (msg) => process.stderr.write(`# record ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until the provider had nothing in flight and no new request for `quietMs` (the gateway finished the
- * scenario's turns, and the announcements and follow-ups they caused), then a little for the recorder's flush. */
+/** Waits until the provider went quiet (the gateway finished the scenario's turns, and the announcements and
+ * follow-ups they caused: `whenQuiet` of __test__/helpers/fake-openai.mjs), then a little for the recorder's flush. */
 async function quiet(fake, quietMs = 4000, timeoutMs = 300_000) {
-  const t0 = Date.now();
-  let seen = -1;
-  let since = Date.now();
-  while (Date.now() - t0 < timeoutMs) {
-    await sleep(100);
-    if (fake.requests.length !== seen || fake.inFlight() > 0) {
-      seen = fake.requests.length;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) break;
-  }
+  if (!(await fake.whenQuiet(quietMs, timeoutMs))) log(`the provider did not go quiet within ${timeoutMs} ms`);
   await sleep(1000);
 }
 
@@ -58,21 +54,45 @@ function slim(line) {
   return JSON.stringify(r);
 }
 
-/** The scenarios, each a function of the gateway; the marker note names it for the tests. */
+/**
+ * What differs per target besides the release: the gateway config keys a release knows (2026.3.24 has neither
+ * `tools.toolSearch` nor the conversation-hook gate).
+ */
+const HOSTS = {
+  current: {
+    // The model sees every tool's schema (sessions_spawn among them), not the tool-search surface.
+    extraConfig: { tools: { toolSearch: false } },
+    entry: { hooks: { allowConversationAccess: true } },
+  },
+  legacy: { extraConfig: {}, entry: {} },
+};
+
+const BOTH = ['current', 'legacy'];
+const CURRENT = ['current'];
+const LEGACY = ['legacy'];
+
+/**
+ * The scenarios: [name, marker note, targets, function of the gateway and the fake provider]; the marker note names
+ * the scenario for the tests.
+ */
 const SCENARIOS = [
-  ['subagent', 'chat.send: the model spawns a subagent (sessions_spawn) (session e2e-sub)', async (gw) => {
+  ['tool', 'chat.send: one tool call, then the answer (session e2e-tool)', LEGACY, async (gw) => {
+    const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-tool', message: 'please usetool now' });
+    log(`tool: ${JSON.stringify(r.waited)}`);
+  }],
+  ['subagent', 'chat.send: the model spawns a subagent (sessions_spawn) (session e2e-sub)', CURRENT, async (gw) => {
     const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-sub', message: 'please spawnsub now' });
     log(`subagent: ${JSON.stringify(r.waited)}`);
   }],
-  ['toolchain', 'chat.send: a tool chain, two tool rounds (session e2e-chain)', async (gw) => {
+  ['toolchain', 'chat.send: a tool chain, two tool rounds (session e2e-chain)', CURRENT, async (gw) => {
     const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-chain', message: 'please toolchain now' });
     log(`toolchain: ${JSON.stringify(r.waited)}`);
   }],
-  ['parallel', 'chat.send: two parallel tool calls in one answer (session e2e-par)', async (gw) => {
+  ['parallel', 'chat.send: two parallel tool calls in one answer (session e2e-par)', CURRENT, async (gw) => {
     const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-par', message: 'please paralleltools now' });
     log(`parallel: ${JSON.stringify(r.waited)}`);
   }],
-  ['burst', 'chat.send: a burst of 3 follow-ups queued behind a busy session (session e2e-burst)', async (gw, fake) => {
+  ['burst', 'chat.send: a burst of 3 follow-ups queued behind a busy session (session e2e-burst)', BOTH, async (gw, fake) => {
     const sessionKey = 'agent:main:e2e-burst';
     const first = randomUUID();
     await gw.chatSend({ sessionKey, message: 'slowreply: the first message', idempotencyKey: first, wait: false });
@@ -87,7 +107,7 @@ const SCENARIOS = [
     const waited = await gw.call('agent.wait', { runId: first, timeoutMs: 120_000 }, { timeoutMs: 130_000 });
     log(`burst: ${JSON.stringify(waited)}`);
   }],
-  ['followups', 'chat.send: queue mode followup, a burst of 3 messages behind a busy session (session e2e-fu)', async (gw, fake) => {
+  ['followups', 'chat.send: queue mode followup, a burst of 3 messages behind a busy session (session e2e-fu)', CURRENT, async (gw, fake) => {
     const sessionKey = 'agent:main:e2e-fu';
     // Each queued message gets a follow-up run of its own instead of being steered into the active run.
     const mode = await gw.chatSend({ sessionKey, message: '/queue followup' });
@@ -106,11 +126,11 @@ const SCENARIOS = [
     const waited = await gw.call('agent.wait', { runId: first, timeoutMs: 120_000 }, { timeoutMs: 130_000 });
     log(`followups: ${JSON.stringify(waited).slice(0, 200)}`);
   }],
-  ['retry-chat', 'chat.send: provider HTTP 500, default retries (session e2e-retry)', async (gw) => {
+  ['retry-chat', 'chat.send: provider HTTP 500, default retries (session e2e-retry)', BOTH, async (gw) => {
     const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-retry', message: 'please fail500 now', timeoutMs: 300_000 });
     log(`retry-chat: ${JSON.stringify(r.waited)}`);
   }],
-  ['retry-agent', 'openclaw agent: provider HTTP 500, default retries (session-id e2e-retry-cli)', async (gw) => {
+  ['retry-agent', 'openclaw agent: provider HTTP 500, default retries (session-id e2e-retry-cli)', CURRENT, async (gw) => {
     const r = await gw.cli(['agent', '--agent', 'main', '--session-id', 'e2e-retry-cli', '--message', 'please fail500 now', '--json',
       '--timeout', '300'], { timeoutMs: 360_000 }).catch((err) => ({ stdout: String(err.message).slice(0, 400) }));
     log(`retry-agent: ${r.stdout.trim().slice(-300)}`);
@@ -119,7 +139,11 @@ const SCENARIOS = [
 
 async function main() {
   const only = args.only ? new Set(args.only.split(',')) : null;
-  const install = await ensureOpenClaw(TARGETS.current, log);
+  const target = TARGETS[args.target];
+  const host = HOSTS[args.target];
+  if (!target || !host) throw new Error(`--target ${args.target}: one of ${Object.keys(HOSTS).join(', ')}`);
+  const out = resolve(args.out ?? join(root, 'fixtures', `openclaw-${target.version}-scenarios.jsonl`));
+  const install = await ensureOpenClaw(target, log);
   const workDir = mkdtempSync(join(tmpdir(), 'clawtrace-record-'));
   const recordFile = join(workDir, 'record.jsonl');
   const fake = await startFakeOpenAI({ logFile: join(workDir, 'provider.jsonl') });
@@ -131,7 +155,7 @@ async function main() {
       pluginEntries: {
         clawtrace: {
           enabled: true,
-          hooks: { allowConversationAccess: true },
+          ...host.entry,
           config: {
             captureContent: true,
             record: { path: recordFile, maxBytes: 512 << 20 },
@@ -139,16 +163,15 @@ async function main() {
           },
         },
       },
-      // The model sees every tool's schema (sessions_spawn among them), not the tool-search surface.
-      extraConfig: { tools: { toolSearch: false } },
+      extraConfig: host.extraConfig,
       providerMaxRetries: null,
       // A loaded machine (a build next to it) can take minutes to start the gateway.
       readyTimeoutMs: 400_000,
       log,
     });
     await quiet(fake);
-    for (const [name, note, run] of SCENARIOS) {
-      if (only && !only.has(name)) continue;
+    for (const [name, note, targets, run] of SCENARIOS) {
+      if (!targets.includes(args.target) || (only && !only.has(name))) continue;
       appendFileSync(recordFile, `${JSON.stringify({ src: 'marker', note: `--- ${note} ---` })}\n`);
       const t0 = Date.now();
       await run(gw, fake);
@@ -159,7 +182,6 @@ async function main() {
     const exit = await gw.stop();
     log(`gateway exit ${JSON.stringify(exit)}`);
     await sleep(500);
-    const out = resolve(args.out);
     writeFileSync(out, readFileSync(recordFile, 'utf8').split('\n').filter(Boolean).map(slim).map((l) => `${l}\n`).join(''));
     const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
     log(`wrote ${out}: ${lines} lines, ${statSync(out).size} bytes`);

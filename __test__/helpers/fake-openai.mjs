@@ -66,7 +66,8 @@ function toolFor(body) {
 /**
  * Starts the server on 127.0.0.1 (port 0 = any free port).
  * @returns {Promise<{url: string, port: number, requests: object[], inFlight: () => number, held: () => number,
- *   release: () => void, close: () => Promise<void>}>}
+ *   whenQuiet: (quietMs: number, timeoutMs?: number) => Promise<boolean>, release: () => void,
+ *   close: () => Promise<void>}>}
  */
 export async function startFakeOpenAI({ port = 0, slowMs = 60_000, logFile } = {}) {
   const requests = [];
@@ -186,6 +187,23 @@ export async function startFakeOpenAI({ port = 0, slowMs = 60_000, logFile } = {
     requests,
     /** Requests received and not answered yet. */
     inFlight: () => inFlight,
+    /**
+     * Resolves `true` once nothing has been in flight and no new request came for `quietMs` (the gateway finished
+     * its turns, and the follow-ups and announcements they caused), or `false` after `timeoutMs`.
+     */
+    async whenQuiet(quietMs, timeoutMs = 60_000) {
+      const t0 = Date.now();
+      let seen = requests.length;
+      let since = Date.now();
+      while (Date.now() - t0 < timeoutMs) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (requests.length !== seen || inFlight > 0) {
+          seen = requests.length;
+          since = Date.now();
+        } else if (Date.now() - since >= quietMs) return true;
+      }
+      return false;
+    },
     /** How many `slowreply` answers are being held back. */
     held: () => held.size,
     /** Lets every held-back answer go. */

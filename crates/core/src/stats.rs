@@ -44,7 +44,7 @@ counters! {
     skipped_content_disabled,
     /// Events that became part of a span.
     events_in_spans,
-    /// Legacy-host events consumed by the ingest adapter (`ingest/legacy.rs`): what they meant became other events.
+    /// Legacy-host events consumed by the ingest adapter (`ingest/legacy/`): what they meant became other events.
     events_translated,
     /// Trace assembly.
     traces_completed,

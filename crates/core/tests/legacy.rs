@@ -228,11 +228,12 @@ fn legacy_host_events_become_one_trace_per_message() {
     assert_eq!(parent(t, harness).map(|s| s.span_id), Some(root.span_id));
     assert_eq!(root.attr_i64("openclaw.usage.total.input_tokens"), Some(246));
     assert_eq!(root.attr_i64("openclaw.usage.total.output_tokens"), Some(14));
-    assert!(
-        t.spans.iter().any(|s| s.name == "chat fake-model" && s.attr_i64("gen_ai.usage.output_tokens") == Some(14)),
-        "{:?}",
-        names(t)
-    );
+    // Two model calls around the tool, under the run; without content capture none knows its own usage (the
+    // totals above come from the run's summary).
+    let chats: Vec<&Span> = t.spans.iter().filter(|s| s.name == "chat fake-model").collect();
+    assert_eq!(chats.len(), 2, "{:?}", names(t));
+    assert!(chats.iter().all(|c| parent(t, c).map(|p| p.span_id) == Some(run.span_id)));
+    assert!(chats.iter().all(|c| c.attr_i64("gen_ai.usage.output_tokens").is_none()));
     assert!(!t.has_error(), "{:?}", t.spans.iter().map(|s| (&s.name, &s.status)).collect::<Vec<_>>());
 
     // HTTP turn: a trace of its own, usage from llm_output.

@@ -134,11 +134,22 @@ fn tool_rounds(spans: &mut Spans, calls: &HashMap<String, Vec<(u64, SpanId)>>, m
     }
 }
 
-/// The user's text without what OpenClaw wraps around it: the `[Sun 2026-11-29 00:54 UTC] ` time prefix, and the
-/// note a retried or queued message carries (`[Queued user message from a previous active turn…]`).
+/// The user's text without what OpenClaw wraps around it: the `[Sun 2026-11-29 00:54 UTC] ` time prefix, the
+/// note a retried or queued message carries (`[Queued user message from a previous active turn…]`), and the
+/// sender block early-2026 hosts put first (`Sender (untrusted metadata):` and a fenced JSON block).
 pub fn strip_envelope(prompt: &str) -> &str {
     let mut s = prompt.trim_start();
     loop {
+        if let Some(rest) = s.strip_prefix("Sender (untrusted metadata):") {
+            let fenced = rest.trim_start().strip_prefix("```").and_then(|b| b.find("```").map(|end| &b[end + 3..]));
+            match fenced {
+                Some(after) => {
+                    s = after.trim_start();
+                    continue;
+                }
+                None => return s.trim_end(),
+            }
+        }
         let Some(rest) = s.strip_prefix('[') else { return s.trim_end() };
         let Some(end) = rest.find(']') else { return s.trim_end() };
         let inner = &rest[..end];
@@ -173,5 +184,13 @@ mod tests {
         );
         assert_eq!(strip_envelope("[not a stamp] keep"), "[not a stamp] keep");
         assert_eq!(strip_envelope("plain"), "plain");
+        assert_eq!(
+            strip_envelope(
+                "Sender (untrusted metadata):\n```json\n{\"id\": \"cli\"}\n```\n\n[Sun 2026-11-29 08:49 UTC] hi"
+            ),
+            "hi",
+            "the sender block of 2026.3 hosts"
+        );
+        assert_eq!(strip_envelope("Sender (untrusted metadata): no block"), "Sender (untrusted metadata): no block");
     }
 }

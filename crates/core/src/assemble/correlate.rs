@@ -309,6 +309,12 @@ impl Correlator {
             Correlation::Message => self.place_message_event(e),
             Correlation::Usage => self.place_usage(e),
             Correlation::Run | Correlation::RunOrSession if e.str("runId").is_some() => self.place_run_event(e),
+            // A failed turn's `lane task error: lane=session:<key> …` (it names the error's class) carries its session
+            // only in its text.
+            Correlation::Run if e.kind == EventKind::LogRecord => {
+                let sk = lane_session(e.str("message")?)?;
+                self.place_session_event(sk, e.arrived_ms)
+            }
             Correlation::RunOrSession => {
                 let sk = e.str("sessionKey").or_else(|| e.str("lane").and_then(|l| l.strip_prefix("session:")))?;
                 self.place_session_event(sk, e.arrived_ms)
@@ -546,6 +552,13 @@ fn id_string(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// The session key of a session lane named in a log message (`… lane=session:agent:main:x durationMs=…`).
+fn lane_session(message: &str) -> Option<&str> {
+    let from = message.find("lane=session:")? + "lane=session:".len();
+    let key = message[from..].split_whitespace().next()?;
+    (!key.is_empty()).then_some(key)
 }
 
 /// Tool call ids are only unique within a run (a fake or local provider repeats `call_1`): key them by run.

@@ -34,7 +34,7 @@ pub struct AssembleConfig {
     pub max_remembered_traces: usize,
     pub capture_content: bool,
     pub max_content_chars: usize,
-    /// The host predates trusted diagnostics: its events pass the legacy ingest adapter (`ingest/legacy.rs`)
+    /// The host predates trusted diagnostics: its events pass the legacy ingest adapter (`ingest/legacy/`)
     /// first, which rebuilds runs, tools and usage from agent lifecycle events and hooks.
     pub legacy_host: bool,
 }

@@ -128,12 +128,21 @@ fn enrich_turn(trace: &mut Trace, cfg: &EnrichConfig) {
     let mut turn_cost: Option<f64> = None;
     let mut queue_wait = 0.0f64;
     let mut first_ttfb: Option<(u64, f64)> = None;
+    let has_usage = |s: &Span| s.attrs.contains_key(GEN_IN) || s.attrs.contains_key(GEN_OUT);
+    // Model calls rebuilt on an early-2026 host without content capture know no usage of their own: the run's
+    // usage summary then gives the turn's totals.
+    let from_summary = !trace.spans.iter().any(|s| is_model_call(s) && has_usage(s));
     for s in &trace.spans {
-        if s.attrs.contains_key(GEN_IN) || s.attrs.contains_key(GEN_OUT) {
+        if has_usage(s) {
             for (i, k) in [GEN_IN, GEN_OUT, GEN_CACHE_READ, GEN_CACHE_WRITE].iter().enumerate() {
                 totals[i] += s.attr_i64(k).unwrap_or(0);
             }
             call_cost += s.attr_f64("openclaw.cost_usd").unwrap_or(0.0);
+        } else if from_summary && s.role == SpanRole::Usage {
+            let keys = ["input_tokens", "output_tokens", "cache_read.input_tokens", "cache_creation.input_tokens"];
+            for (i, k) in keys.iter().enumerate() {
+                totals[i] += s.attr_i64(&format!("openclaw.usage.{k}")).unwrap_or(0);
+            }
         }
         match s.role {
             SpanRole::ModelCall => calls += 1,

@@ -52,19 +52,7 @@ impl PriceTable {
             .map(|(_, p)| *p)
     }
 
-    /// `uncached_input` excludes cache tokens (OpenClaw's `input`).
-    pub fn cost(
-        &self,
-        model: &str,
-        uncached_input: i64,
-        output: i64,
-        cache_read: i64,
-        cache_write: i64,
-    ) -> Option<f64> {
-        self.cost_parts(model, uncached_input, output, cache_read, cache_write).map(|(i, o)| i + o)
-    }
-
-    /// The cost split as backends show it: the input side (cache reads and writes included) and the output side.
+    /// The cost split as backends show it (`uncached_input` excludes cache tokens: OpenClaw's `input`): the input side (cache reads and writes included) and the output side.
     pub fn cost_parts(
         &self,
         model: &str,
@@ -86,18 +74,22 @@ impl PriceTable {
 mod tests {
     use super::*;
 
+    fn sum((input, output): (f64, f64)) -> f64 {
+        input + output
+    }
+
     #[test]
     fn longest_prefix_wins_and_overrides_apply() {
         let t = PriceTable::default();
         assert_eq!(t.lookup("openai/gpt-4o-mini-2024-07-18").unwrap().input, 0.15);
         assert_eq!(t.lookup("gpt-4o-2024-08-06").unwrap().input, 2.50);
         assert!(t.lookup("fake-model").is_none());
-        let cost = t.cost("claude-sonnet-4-5", 1_000_000, 1_000_000, 0, 0).unwrap();
+        let cost = sum(t.cost_parts("claude-sonnet-4-5", 1_000_000, 1_000_000, 0, 0).unwrap());
         assert!((cost - 18.0).abs() < 1e-9);
         let t = PriceTable::with_overrides(HashMap::from([(
             "fake-model".to_string(),
             Price { input: 1.0, output: 2.0, cache_read: 0.0, cache_write: 0.0 },
         )]));
-        assert!((t.cost("fake-model", 500_000, 250_000, 0, 0).unwrap() - 1.0).abs() < 1e-9);
+        assert!((sum(t.cost_parts("fake-model", 500_000, 250_000, 0, 0).unwrap()) - 1.0).abs() < 1e-9);
     }
 }

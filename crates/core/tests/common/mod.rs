@@ -41,3 +41,7 @@ pub fn assert_accounted(stats: &Stats, received: u64) {
         stats.snapshot().into_iter().filter(|(n, v)| *v > 0 && clawtrace_core::stats::is_event_fate(n)).collect();
     assert_eq!(stats.events_accounted(), received, "events received vs their fates: {fates:?}");
 }
+
+/// Scenarios recorded from the early-2026 gateway 2026.3.24 (`scripts/record-scenarios.mjs --target legacy`).
+pub const LEGACY_SCENARIOS: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/openclaw-2026.3.24-scenarios.jsonl"));

@@ -1,13 +1,22 @@
 //! One OTLP/JSON `ExportTraceServiceRequest` per line, one line per trace: anything that reads OTLP/JSON lines
-//! (collectors' file receivers, `clawtrace replay --tree`) reads the file.
+//! (collectors' file receivers, `clawtrace replay --tree`) reads the file. The spans carry what the OTLP sink sends
+//! (GenAI and OpenInference keys), so a file forwarded by a collector shows in Phoenix as the live sink does.
 
 use std::sync::Arc;
 
-use crate::export::transport::otlp_json::write_request;
+use crate::export::otlp::encode::openinference;
+use crate::export::transport::otlp_json::write_request_with;
 use crate::export::EncodedBatch;
 use crate::model::Trace;
 
 pub const CONTENT_TYPE: &str = "application/x-ndjson";
+
+/// One trace as one line (without the newline).
+pub fn encode_line(trace: &Trace, service_name: &str) -> String {
+    let mut line = Vec::new();
+    write_request_with(&mut line, std::iter::once(trace), service_name, openinference);
+    String::from_utf8(line).expect("the writer writes UTF-8")
+}
 
 /// The lines of a batch, each ending in a newline: the bytes appended to the file, written straight into one
 /// buffer (`transport/otlp_json.rs`).
@@ -15,8 +24,42 @@ pub fn encode(batch: &[Arc<Trace>], service_name: &str) -> EncodedBatch {
     let spans: usize = batch.iter().map(|t| t.spans.len()).sum();
     let mut body = Vec::with_capacity(512 * batch.len() + 1024 * spans);
     for t in batch {
-        write_request(&mut body, std::iter::once(t.as_ref()), service_name);
+        write_request_with(&mut body, std::iter::once(t.as_ref()), service_name, openinference);
         body.push(b'\n');
     }
     EncodedBatch::new(body, CONTENT_TYPE, None, batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AttrValue, SpanRole};
+    use crate::testing::named;
+
+    #[test]
+    fn a_line_carries_the_openinference_keys_the_otlp_sink_sends() {
+        let model = ("gen_ai.request.model", AttrValue::Str("m".into()));
+        let trace = Trace {
+            trace_id: [1; 16],
+            spans: vec![
+                named(1, 1, None, SpanRole::Turn, "invoke_agent main", &[]),
+                named(1, 2, Some(1), SpanRole::ModelCall, "chat m", &[model]),
+                named(1, 3, Some(1), SpanRole::Tool, "execute_tool read", &[]),
+            ],
+            straggler: false,
+            incomplete: false,
+        };
+        let line: serde_json::Value = serde_json::from_str(&encode_line(&trace, "svc")).unwrap();
+        let kinds: Vec<&str> = line["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let attrs = s["attributes"].as_array().unwrap();
+                let kind = attrs.iter().find(|a| a["key"] == "openinference.span.kind").expect("a span kind");
+                kind["value"]["stringValue"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(kinds, ["AGENT", "LLM", "TOOL"]);
+    }
 }

@@ -52,6 +52,14 @@ impl Appender {
         }
         Ok(())
     }
+
+    /// Synced and closed: nothing holds the file after shutdown (Windows cannot rename or delete an open file, and
+    /// a rotated log should not be kept alive). A later send opens it again.
+    fn close(&mut self) -> Result<(), ExportError> {
+        let synced = self.sync();
+        self.out = None;
+        synced
+    }
 }
 
 impl FileExporter {
@@ -105,5 +113,40 @@ impl Exporter for FileExporter {
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
         self.blocking(Appender::sync)
+    }
+
+    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        self.blocking(Appender::close)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// How many of this process's file descriptors are open on `path`.
+    fn open_fds(path: &std::path::Path) -> usize {
+        let target = path.canonicalize().unwrap();
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| *p == target)
+            .count()
+    }
+
+    #[tokio::test]
+    async fn shutdown_closes_the_file_and_a_later_send_reopens_it() {
+        let dir = std::env::temp_dir().join(format!("clawtrace-file-close-{}", std::process::id()));
+        let path = dir.join("traces.jsonl");
+        let mut sink = FileExporter::new(&path, "svc");
+        let batch = EncodedBatch::new(b"{}\n".to_vec(), encode::CONTENT_TYPE, None, &[]);
+        sink.send(&batch).await.unwrap();
+        assert_eq!(open_fds(&path), 1, "open while the sink runs");
+        sink.shutdown().await.unwrap();
+        assert_eq!(open_fds(&path), 0, "closed after shutdown");
+        sink.send(&batch).await.unwrap();
+        sink.shutdown().await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}\n{}\n");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

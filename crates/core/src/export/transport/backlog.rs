@@ -14,15 +14,6 @@ use crate::export::{EncodedBatch, ExportError, Exporter};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Runs spool file I/O (open, write, fsync, rename, remove) where it may block: on the multi-threaded runtime the
-/// worker thread hands its other tasks to the other thread first (`block_in_place`), so a slow disk delays this
-/// sink only, never intake, assembly or the other sinks. (A current-thread runtime, in unit tests, just runs it.)
-fn disk_io<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct Backlog {
@@ -71,7 +62,7 @@ impl Backlog {
     /// or unwritable.
     pub fn park(&mut self, batch: &EncodedBatch) -> Result<(), Option<String>> {
         let spool = self.spool.as_mut().ok_or(None)?;
-        disk_io(|| spool.push(batch)).map_err(Some)?;
+        spool.push(batch).map_err(Some)?;
         // A batch that just failed live: give the backend a moment before the backlog tries again.
         self.retry_at.get_or_insert_with(|| Instant::now() + self.backoff);
         Ok(())
@@ -80,7 +71,7 @@ impl Backlog {
     /// Takes the oldest parked batch and sends it once, within `deadline`.
     pub async fn step(&mut self, exporter: &mut dyn Exporter, deadline: Duration) -> Step {
         let Some(spool) = self.spool.as_mut() else { return Step::Empty };
-        let claim = match disk_io(|| spool.take()) {
+        let claim = match spool.take() {
             None => {
                 // Batches held by another process: look again in a while (it may fail and give them back).
                 self.retry_at = spool.held_elsewhere().then(|| Instant::now() + FIRST_BACKOFF);
@@ -93,29 +84,29 @@ impl Backlog {
         let result = timeout(deadline, exporter.send(&claim.batch)).await;
         match result {
             Ok(Ok(())) => {
-                disk_io(|| spool.done(claim));
+                spool.done(claim);
                 self.up();
                 Step::Delivered { spans, traces, rejected: 0 }
             }
             Ok(Err(ExportError::Partial { rejected, .. })) => {
-                disk_io(|| spool.done(claim));
+                spool.done(claim);
                 self.up();
                 Step::Delivered { spans, traces, rejected: rejected.min(spans) }
             }
             Ok(Err(ExportError::Rejected { message } | ExportError::Refused { message })) => {
-                disk_io(|| spool.done(claim));
+                spool.done(claim);
                 self.up();
                 Step::Refused { spans, message }
             }
             Ok(Err(ExportError::Retryable { retry_after, .. })) => {
-                disk_io(|| spool.release(claim));
+                spool.release(claim);
                 self.down(retry_after);
                 Step::Unavailable
             }
             Err(_) => {
                 // Timed out: it may have arrived. It stays parked and is sent again later (backends store a span
                 // by its ids, so a second copy replaces the first).
-                disk_io(|| spool.release(claim));
+                spool.release(claim);
                 self.down(None);
                 Step::Unavailable
             }

@@ -72,6 +72,10 @@ const STALE_TMP: Duration = Duration::from_secs(60);
 impl Spool {
     /// Opens (creating) `{dir}/{sink}`; batches left by an earlier process are kept and sent first.
     pub fn open(dir: &Path, sink: &str, max_bytes: u64) -> Result<Spool, String> {
+        disk_io(|| Spool::open_now(dir, sink, max_bytes))
+    }
+
+    fn open_now(dir: &Path, sink: &str, max_bytes: u64) -> Result<Spool, String> {
         let dir = dir.join(sink);
         fs::create_dir_all(&dir).map_err(|e| format!("spool: cannot create {}: {e}", dir.display()))?;
         fs::read_dir(&dir).map_err(|e| format!("spool: cannot read {}: {e}", dir.display()))?;
@@ -120,6 +124,10 @@ impl Spool {
 
     /// Writes a batch durably (temp name, fsync, rename). Fails when the bound would be exceeded.
     pub fn push(&mut self, batch: &EncodedBatch) -> Result<(), String> {
+        disk_io(|| self.write(batch))
+    }
+
+    fn write(&mut self, batch: &EncodedBatch) -> Result<(), String> {
         let header = Header {
             spans: batch.spans,
             traces: batch.traces,
@@ -158,6 +166,10 @@ impl Spool {
 
     /// Claims the oldest batch nobody else holds. `None` when there is none (or all are being sent elsewhere).
     pub fn take(&mut self) -> Option<Taken> {
+        disk_io(|| self.claim_oldest())
+    }
+
+    fn claim_oldest(&mut self) -> Option<Taken> {
         self.held_elsewhere = false;
         for (path, size) in self.rescan() {
             let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) else { continue };
@@ -185,13 +197,24 @@ impl Spool {
 
     /// The batch was delivered (or refused for good): remove it, then let go of the lock.
     pub fn done(&mut self, c: Claim) {
-        let _ = fs::remove_file(&c.path);
+        let _ = disk_io(|| fs::remove_file(&c.path));
         self.bytes = self.bytes.saturating_sub(c.size);
     }
 
     /// Not delivered: leave it where it is, for a later attempt.
     pub fn release(&mut self, c: Claim) {
         drop(c);
+    }
+}
+
+/// Runs spool file I/O (open, write, fsync, rename, remove) where it may block: on the multi-threaded runtime the
+/// worker thread hands its other tasks to the other thread first (`block_in_place`), so a slow disk delays this
+/// sink only, never intake, assembly or the other sinks. Every public method goes through it, so no caller can
+/// block the runtime by mistake. (A current-thread runtime, in unit tests, just runs it.)
+fn disk_io<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

@@ -10,6 +10,8 @@
 //!   agent `lifecycle` start / end / error      → harness.run.started + run.started / …completed (one per attempt)
 //!   hook `before_tool_call` / `after_tool_call` → tool.execution.started / .completed / .error
 //!   hook `llm_output` (usage of the run)       → model.usage (the HTTP path of these hosts reports none)
+//!   the agent loop's edges (lifecycle, tools)   → model.call.started / .completed / .error (`calls.rs`)
+//!   hook `agent_end` answers, `llm_output`      → each call's usage (`calls.rs`)
 //!   last attempt failed, at the end of the run → an agent `lifecycle` error event (marks the turn failed; earlier
 //!                                                failed attempts that were retried successfully do not)
 //! ```
@@ -21,14 +23,19 @@
 //! the queued message's run, and the held event is handed over when that run ends (or after [`HOLD_MS`] of event
 //! time at the latest). Events reach this point already in `seq` order, so holding one back delays nothing else.
 //!
-//! Individual model calls are not invented: these hosts report none, and `model.usage` becomes the turn's LLM
-//! summary span. Every step is O(1) amortised; state is bounded ([`MAX_RUNS`] runs, sessions and held events).
+//! Every step is O(1) amortised (an `agent_end` costs its message list); state is bounded ([`MAX_RUNS`] runs,
+//! sessions and held events; calls and tools per run in `calls.rs`).
 
-use std::collections::{HashMap, VecDeque};
+mod calls;
+mod lru;
+
+use std::collections::VecDeque;
 
 use serde_json::{Map, Value};
 
 use super::{Event, EventKind, Source};
+use calls::{CallEvent, Calls};
+use lru::Lru;
 
 /// Runs (and sessions, and session → run bindings) remembered at once; the least recently touched go first.
 pub const MAX_RUNS: usize = 4096;
@@ -36,64 +43,6 @@ pub const MAX_RUNS: usize = 4096;
 pub const MAX_HELD: usize = 4096;
 /// A held follow-up `message.processed` is handed over after this long (event time) at the latest.
 pub const HOLD_MS: f64 = 120_000.0;
-
-/// A map bounded to `cap` entries, evicting the least recently touched. Touch order is kept in a queue with
-/// lazy deletion (stale positions are skipped, and compacted away when they pile up).
-struct Lru<V> {
-    cap: usize,
-    map: HashMap<String, (u64, V)>,
-    order: VecDeque<(String, u64)>,
-    clock: u64,
-}
-
-impl<V> Lru<V> {
-    fn new(cap: usize) -> Self {
-        Lru { cap, map: HashMap::new(), order: VecDeque::new(), clock: 0 }
-    }
-
-    fn get(&self, k: &str) -> Option<&V> {
-        self.map.get(k).map(|(_, v)| v)
-    }
-
-    fn get_mut(&mut self, k: &str) -> Option<&mut V> {
-        self.map.get_mut(k).map(|(_, v)| v)
-    }
-
-    fn remove(&mut self, k: &str) -> Option<V> {
-        self.map.remove(k).map(|(_, v)| v)
-    }
-
-    /// Marks `k` most recently used (inserting `make()` if absent); returns what was evicted to make room.
-    fn touch(&mut self, k: &str, make: impl FnOnce() -> V) -> Option<V> {
-        self.clock += 1;
-        let gen = self.clock;
-        match self.map.get_mut(k) {
-            Some(slot) => slot.0 = gen,
-            None => {
-                self.map.insert(k.to_string(), (gen, make()));
-            }
-        }
-        self.order.push_back((k.to_string(), gen));
-        let mut evicted = None;
-        if self.map.len() > self.cap {
-            while let Some((key, g)) = self.order.pop_front() {
-                if self.map.get(&key).is_some_and(|(cur, _)| *cur == g) {
-                    evicted = self.map.remove(&key).map(|(_, v)| v);
-                    break;
-                }
-            }
-        }
-        if self.order.len() > 4 * self.cap.max(16) {
-            let map = &self.map;
-            self.order.retain(|(key, g)| map.get(key).is_some_and(|(cur, _)| cur == g));
-        }
-        evicted
-    }
-
-    fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.map.values_mut().map(|(_, v)| v)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -126,6 +75,10 @@ struct Run {
     ids: Ids,
     /// The follow-up `message.processed` this run answers, handed over when it ends.
     followup: Option<Event>,
+    /// Its model calls, rebuilt from the agent loop (`calls.rs`).
+    calls: Calls,
+    /// The `llm_input` of the attempt about to start, handed over once it started.
+    prompt: Option<Event>,
 }
 
 #[derive(Default)]
@@ -219,6 +172,8 @@ impl Run {
             first_start: None,
             ids: Ids::default(),
             followup: None,
+            calls: Calls::default(),
+            prompt: None,
         }
     }
 
@@ -239,6 +194,44 @@ impl Run {
                 }
             }
         }
+    }
+
+    /// What the run holds back, handed over as it is forgotten: its follow-up message, a prompt whose attempt never
+    /// started.
+    fn hand_over(&mut self, held: &mut usize, now: f64, out: &mut Vec<Event>) {
+        if let Some(f) = self.followup.take() {
+            *held -= 1;
+            out.push(released(f, now));
+        }
+        out.extend(self.prompt.take());
+    }
+
+    /// The model-call events `calls.rs` decided on, as diagnostic events of this run.
+    fn emit_calls(&self, like: &Event, calls: Vec<CallEvent>, out: &mut Vec<Event>) {
+        for c in calls {
+            let mut f = self.base(c.kind, c.ts);
+            f.insert("callId".into(), Value::String(c.call_id));
+            f.extend(c.fields);
+            out.push(synthetic(Source::Diagnostic, like, c.kind, c.ts, f));
+        }
+    }
+
+    /// An agent `lifecycle` event of this run, made up: `phase` with OpenClaw's `error` text.
+    fn lifecycle(&self, like: &Event, ts: f64, phase: &str, error: &str) -> Event {
+        let mut f = Map::new();
+        f.insert("runId".into(), Value::String(self.run_id.clone()));
+        f.insert("stream".into(), Value::String(EventKind::AgentLifecycle.name().into()));
+        if let Some(n) = serde_json::Number::from_f64(ts) {
+            f.insert("ts".into(), Value::Number(n));
+        }
+        let mut data = Map::new();
+        data.insert("phase".into(), Value::String(phase.into()));
+        data.insert("error".into(), Value::String(error.into()));
+        f.insert("data".into(), Value::Object(data));
+        if let Some(sk) = &self.ids.session_key {
+            f.insert("sessionKey".into(), Value::String(sk.clone()));
+        }
+        synthetic(Source::Agent, like, EventKind::AgentLifecycle, ts, f)
     }
 
     /// The fields every event of the run carries.
@@ -290,6 +283,14 @@ impl LegacyHost {
             }
             Source::Hook => {
                 self.hook(&e, out);
+                if e.kind == EventKind::HookLlmInput {
+                    if let Some(r) = e.id("runId").and_then(|id| self.runs.get_mut(id)).filter(|r| !r.open) {
+                        // The prompt comes just before the lifecycle start that opens its attempt: it waits for it,
+                        // so that it annotates the attempt's first call (`assemble/content.rs`).
+                        out.extend(r.prompt.replace(e));
+                        return false;
+                    }
+                }
                 out.push(e);
             }
         }
@@ -336,10 +337,7 @@ impl LegacyHost {
     /// Hands over everything held back (shutdown).
     pub fn flush(&mut self, now: f64, out: &mut Vec<Event>) {
         for r in self.runs.values_mut() {
-            if let Some(f) = r.followup.take() {
-                self.held -= 1;
-                out.push(released(f, now));
-            }
+            r.hand_over(&mut self.held, now, out);
         }
         for s in self.sessions.values_mut() {
             while let Some((e, _)) = s.held.pop_front() {
@@ -351,11 +349,8 @@ impl LegacyHost {
 
     /// The run `run_id`, created if new; a run or session evicted to make room hands over what it held.
     fn run(&mut self, run_id: &str, now: f64, out: &mut Vec<Event>) -> &mut Run {
-        if let Some(old) = self.runs.touch(run_id, || Run::new(run_id)) {
-            if let Some(f) = old.followup {
-                self.held -= 1;
-                out.push(released(f, now));
-            }
+        if let Some(mut old) = self.runs.touch(run_id, || Run::new(run_id)) {
+            old.hand_over(&mut self.held, now, out);
         }
         self.runs.get_mut(run_id).expect("touched above")
     }
@@ -410,23 +405,8 @@ impl LegacyHost {
         let mut error = None;
         if r.last_phase == Phase::Error && !r.error_reported {
             r.error_reported = true;
-            let mut f = Map::new();
-            f.insert("runId".into(), Value::String(r.run_id.clone()));
-            f.insert("stream".into(), Value::String(EventKind::AgentLifecycle.name().into()));
-            if let Some(n) = serde_json::Number::from_f64(ts) {
-                f.insert("ts".into(), Value::Number(n));
-            }
-            let mut data = Map::new();
-            data.insert("phase".into(), Value::String("error".into()));
-            data.insert(
-                "error".into(),
-                Value::String(r.last_error.clone().unwrap_or_else(|| "agent run failed".into())),
-            );
-            f.insert("data".into(), Value::Object(data));
-            if let Some(sk) = &sk {
-                f.insert("sessionKey".into(), Value::String(sk.clone()));
-            }
-            error = Some(synthetic(Source::Agent, like, EventKind::AgentLifecycle, ts, f));
+            let text = r.last_error.clone().unwrap_or_else(|| "agent run failed".into());
+            error = Some(r.lifecycle(like, ts, "error", &text));
         }
         if let Some(s) = sk.as_deref().and_then(|sk| self.sessions.get_mut(sk)) {
             if s.active.as_deref() == Some(run_id) {
@@ -443,6 +423,19 @@ impl LegacyHost {
     /// An agent event. Only `lifecycle` events are read; they are consumed (the final failure is reported at the
     /// end of the run, see the module docs).
     fn agent(&mut self, e: &Event, out: &mut Vec<Event>) {
+        if e.kind == EventKind::AgentTool {
+            // Content capture on: the agent stream's tool events mark the tool rounds first.
+            let (Some(run_id), Some(tool)) = (e.str("runId"), e.data_str("toolCallId").or(e.data_str("name"))) else {
+                return;
+            };
+            let ts = e.ts_ms;
+            match e.data_str("phase") {
+                Some("start") => self.tool_edge(run_id, tool, true, e, ts, out),
+                Some("result") => self.tool_edge(run_id, tool, false, e, ts, out),
+                _ => {}
+            }
+            return;
+        }
         if e.kind != EventKind::AgentLifecycle {
             return;
         }
@@ -473,10 +466,21 @@ impl LegacyHost {
                 for kind in [EventKind::HarnessRunStarted, EventKind::RunStarted] {
                     out.push(synthetic(Source::Diagnostic, e, kind, ts, r.base(kind, ts)));
                 }
+                let mut calls = Vec::new();
+                r.calls.segment_started(&run_id, ts, &mut calls);
+                r.emit_calls(e, calls, out);
+                // Its time is the hook's arrival, a moment after the start it preceded: the attempt's first call.
+                out.extend(r.prompt.take().map(|mut p| {
+                    p.ts_ms = p.ts_ms.min(ts);
+                    p
+                }));
             }
             Some("end") => {
                 let r = self.runs.get_mut(&run_id).expect("created above");
                 r.last_phase = Phase::End;
+                let mut calls = Vec::new();
+                r.calls.segment_ended(ts, false, &mut calls);
+                r.emit_calls(e, calls, out);
                 let aborted = e.data().and_then(|d| d.get("aborted")) == Some(&Value::Bool(true));
                 Self::end_attempt(r, e, ts, if aborted { "aborted" } else { "completed" }, None, out);
             }
@@ -485,10 +489,30 @@ impl LegacyHost {
                 let r = self.runs.get_mut(&run_id).expect("created above");
                 r.last_phase = Phase::Error;
                 r.last_error = Some(err.clone());
+                let mut calls = Vec::new();
+                if r.calls.segment_ended(ts, true, &mut calls) {
+                    r.emit_calls(e, calls, out);
+                    // The cause lands on the call that failed, as a current host's `finishing` event puts it there
+                    // (`assemble/annotate.rs`): a failed attempt that is retried does not fail the turn.
+                    out.push(r.lifecycle(e, ts, "finishing", &err));
+                }
                 Self::end_attempt(r, e, ts, "error", Some(&err), out);
             }
             _ => {}
         }
+    }
+
+    /// A tool of `run_id` started or ended (agent stream or hook, whichever comes first): a model call ends or
+    /// begins (`calls.rs`).
+    fn tool_edge(&mut self, run_id: &str, tool: &str, started: bool, like: &Event, ts: f64, out: &mut Vec<Event>) {
+        let Some(r) = self.runs.get_mut(run_id) else { return };
+        let mut calls = Vec::new();
+        if started {
+            r.calls.tool_started(tool, ts, &mut calls);
+        } else {
+            r.calls.tool_ended(run_id, tool, ts, &mut calls);
+        }
+        r.emit_calls(like, calls, out);
     }
 
     /// A plugin hook call (`e.fields` is the payload, `e.ctx` the hook context).
@@ -530,10 +554,25 @@ impl LegacyHost {
                                 f.insert("errorCategory".into(), Value::String("tool_error".into()));
                             }
                         }
-                        out.push(synthetic(Source::Diagnostic, e, kind, now, f));
+                        let tool =
+                            f.get("toolCallId").or(f.get("toolName")).and_then(Value::as_str).map(str::to_string);
+                        let started = name == EventKind::HookBeforeToolCall;
+                        let mut tool_event = Some(synthetic(Source::Diagnostic, e, kind, now, f));
+                        // The call that asked for the tool ends before it; the next begins after the round.
+                        if !started {
+                            out.extend(tool_event.take());
+                        }
+                        if let Some(tool) = tool {
+                            self.tool_edge(&run_id, &tool, started, e, now, out);
+                        }
+                        out.extend(tool_event);
                     }
                     EventKind::HookLlmOutput => {
                         if let Some(u) = e.obj("usage") {
+                            let mut calls = Vec::new();
+                            self.runs.get_mut(&run_id).expect("created above").calls.attempt_usage(u, &mut calls);
+                            let r = self.runs.get(&run_id).expect("created above");
+                            r.emit_calls(e, calls, out);
                             let mut usage = Map::new();
                             for k in ["input", "output", "cacheRead", "cacheWrite", "total"] {
                                 if let Some(v) = u.get(k).filter(|v| v.is_number()) {
@@ -552,11 +591,8 @@ impl LegacyHost {
                             out.push(synthetic(Source::Diagnostic, e, EventKind::ModelUsage, now, f));
                         }
                         self.finish(&run_id, e, now, out);
-                        if let Some(r) = self.runs.remove(&run_id) {
-                            if let Some(f) = r.followup {
-                                self.held -= 1;
-                                out.push(released(f, now));
-                            }
+                        if let Some(mut r) = self.runs.remove(&run_id) {
+                            r.hand_over(&mut self.held, now, out);
                         }
                     }
                     _ => {}
@@ -568,6 +604,13 @@ impl LegacyHost {
                     .or_else(|| str_of(&e.ctx, "sessionKey").and_then(|k| self.by_session.get(k)))
                     .cloned();
                 if let Some(run_id) = run_id {
+                    if let (Some(Value::Array(messages)), Some(r)) =
+                        (e.fields.get("messages"), self.runs.get_mut(&run_id))
+                    {
+                        let mut calls = Vec::new();
+                        r.calls.answers(messages, &mut calls);
+                        r.emit_calls(e, calls, out);
+                    }
                     self.finish(&run_id, e, now, out);
                 }
             }
