@@ -106,6 +106,12 @@ export interface ClawtraceConfig {
   traceTtlMs?: number
   maxOpenTraces?: number
   reorderWindowMs?: number
+  /** Events the reorder buffer holds at most, every process together (default 100000); beyond it the oldest are
+   * released without waiting for a gap to fill (`reorderForcedReleases`). */
+  reorderMaxEvents?: number
+  /** Exported traces remembered so late events become stragglers of the same trace (default 100000, also
+   * forgotten after `traceTtlMs`). */
+  maxRememberedTraces?: number
   batch?: {
     maxSpans?: number
     maxBytes?: number

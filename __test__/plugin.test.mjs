@@ -530,7 +530,7 @@ test('the manifest schema covers every configuration key the addon accepts, and 
       mlflow: { trackingUri: 'http://127.0.0.1:9', experimentId: '1', experimentName: 'e', username: 'u', password: 'p', token: 't', protocol: 'http/protobuf', compression: 'none', timeoutMs: 1000 },
       langfuse: { baseUrl: 'http://127.0.0.1:9', publicKey: 'pk', secretKey: 'sk', environment: 'test', release: '1', protocol: 'http/protobuf', compression: 'gzip', timeoutMs: 1000 },
     },
-    queueCapacity: 1024, queueMaxBytes: 1 << 20, graceMs: 100, traceTtlMs: 60000, maxOpenTraces: 10, reorderWindowMs: 10, captureContent: false, maxContentChars: 100,
+    queueCapacity: 1024, queueMaxBytes: 1 << 20, graceMs: 100, traceTtlMs: 60000, maxOpenTraces: 10, reorderWindowMs: 10, reorderMaxEvents: 1000, maxRememberedTraces: 1000, captureContent: false, maxContentChars: 100,
     pricing: { m: { input: 1, output: 2, cacheRead: 0.5, cacheWrite: 1.5 } }, serviceName: 'gw',
     batch: { maxSpans: 10, maxBytes: 100000, maxDelayMs: 10, queueTraces: 10, exportTimeoutMs: 1000, retryDeadlineMs: 1000 },
     sampling: { ratio: 1, keepErrors: true, keepSlowerThanMs: 1000 },

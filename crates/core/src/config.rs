@@ -23,6 +23,11 @@ pub struct Config {
     pub trace_ttl_ms: f64,
     pub max_open_traces: usize,
     pub reorder_window_ms: f64,
+    /// Events the reorder buffer holds at most (every process together); beyond it the oldest are released.
+    pub reorder_max_events: usize,
+    /// Exported traces remembered (their ids and span ids, for the TTL) so late events become stragglers of the
+    /// same trace; beyond it the oldest are forgotten.
+    pub max_remembered_traces: usize,
     pub capture_content: bool,
     pub max_content_chars: usize,
     /// USD per million tokens, by model id; overrides the bundled table.
@@ -162,6 +167,8 @@ impl Default for Config {
             trace_ttl_ms: 600_000.0,
             max_open_traces: 10_000,
             reorder_window_ms: 250.0,
+            reorder_max_events: 100_000,
+            max_remembered_traces: 100_000,
             capture_content: false,
             max_content_chars: 8192,
             pricing: HashMap::new(),

@@ -1,5 +1,6 @@
 //! The exporter-agnostic span model that assembly produces and every sink encodes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -114,8 +115,162 @@ pub struct SpanLink {
     pub attrs: Attrs,
 }
 
-/// Attributes keep a stable (sorted) order so encodings are deterministic.
-pub type Attrs = BTreeMap<String, AttrValue>;
+/// An attribute key: almost always one of clawtrace's own names (`"gen_ai.request.model"`), borrowed for free;
+/// owned only when made at run time. Saves an allocation per attribute set, and its memory per open span.
+pub type AttrKey = Cow<'static, str>;
+
+/// A span's attributes, sorted by key so encodings are deterministic. A sorted vector rather than a `BTreeMap`: a
+/// span has a dozen attributes or so, and a map's smallest node is room for eleven, allocated even for one; here an
+/// open span pays for what it holds (`docs/ARCHITECTURE.md`, "Contracts", bounded memory). The map's interface.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Attrs(Vec<(AttrKey, AttrValue)>);
+
+impl Attrs {
+    pub fn new() -> Self {
+        Attrs(Vec::new())
+    }
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+    }
+    /// Sets `key`, returning the value it replaced.
+    pub fn insert(&mut self, key: AttrKey, value: AttrValue) -> Option<AttrValue> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                // Grown a few at a time, not doubled: an open span's slack is memory every open trace pays.
+                if self.0.len() == self.0.capacity() {
+                    self.0.reserve_exact(4);
+                }
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+    pub fn get(&self, key: &str) -> Option<&AttrValue> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut AttrValue> {
+        self.find(key).ok().map(|i| &mut self.0[i].1)
+    }
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+    pub fn remove(&mut self, key: &str) -> Option<AttrValue> {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+    pub fn entry(&mut self, key: AttrKey) -> Entry<'_> {
+        Entry { at: self.find(&key), attrs: self, key }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&AttrKey, &AttrValue)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&AttrKey, &mut AttrValue)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &AttrKey> {
+        self.0.iter().map(|(k, _)| k)
+    }
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut AttrValue> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+    pub fn retain(&mut self, mut keep: impl FnMut(&AttrKey, &mut AttrValue) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// `Attrs::entry`: a key that may be set already.
+pub struct Entry<'a> {
+    attrs: &'a mut Attrs,
+    at: Result<usize, usize>,
+    key: AttrKey,
+}
+
+impl<'a> Entry<'a> {
+    pub fn or_insert(self, value: AttrValue) -> &'a mut AttrValue {
+        self.or_insert_with(|| value)
+    }
+    pub fn or_insert_with(self, value: impl FnOnce() -> AttrValue) -> &'a mut AttrValue {
+        let i = match self.at {
+            Ok(i) => i,
+            Err(i) => {
+                if self.attrs.0.len() == self.attrs.0.capacity() {
+                    self.attrs.0.reserve_exact(4);
+                }
+                self.attrs.0.insert(i, (self.key, value()));
+                i
+            }
+        };
+        &mut self.attrs.0[i].1
+    }
+}
+
+impl Extend<(AttrKey, AttrValue)> for Attrs {
+    fn extend<I: IntoIterator<Item = (AttrKey, AttrValue)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl FromIterator<(AttrKey, AttrValue)> for Attrs {
+    /// A later value for the same key wins, as in a map.
+    fn from_iter<I: IntoIterator<Item = (AttrKey, AttrValue)>>(iter: I) -> Self {
+        let mut a = Attrs::new();
+        a.extend(iter);
+        a
+    }
+}
+
+impl<const N: usize> From<[(AttrKey, AttrValue); N]> for Attrs {
+    fn from(pairs: [(AttrKey, AttrValue); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a Attrs {
+    type Item = (&'a AttrKey, &'a AttrValue);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (AttrKey, AttrValue)>, fn(&'a (AttrKey, AttrValue)) -> Self::Item>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl IntoIterator for Attrs {
+    type Item = (AttrKey, AttrValue);
+    type IntoIter = std::vec::IntoIter<(AttrKey, AttrValue)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl std::ops::Index<&str> for Attrs {
+    type Output = AttrValue;
+    fn index(&self, key: &str) -> &AttrValue {
+        self.get(key).expect("no such attribute")
+    }
+}
+
+impl Serialize for Attrs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Attrs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(BTreeMap::<String, AttrValue>::deserialize(d)?.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Span {

@@ -32,7 +32,7 @@ pub fn span(trace: u8, id: u8, parent: Option<u8>, role: SpanRole) -> Span {
 pub fn named(trace: u8, id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
     Span {
         name: name.into(),
-        attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        attrs: attrs.iter().map(|(k, v)| (k.to_string().into(), v.clone())).collect(),
         ..span(trace, id, parent, role)
     }
 }

@@ -106,3 +106,53 @@ fn late_events_become_stragglers_of_the_same_trace() {
     assert_eq!(s.spans[0].parent_span_id, Some(out[0].spans[0].span_id));
     assert_accounted(&stats, 3);
 }
+
+fn harness_completed(i: usize, at: f64) -> serde_json::Value {
+    serde_json::json!({"type": "harness.run.completed", "runId": format!("r{i}"), "sessionKey": format!("agent:main:s{i}"), "ts": at,
+        "outcome": "completed", "trace": {"traceId": format!("{:032x}", i + 1), "spanId": format!("{:016x}", i + 1)}})
+}
+
+#[test]
+fn remembered_exports_stay_within_max_remembered_traces() {
+    let stats = Arc::new(Stats::default());
+    let cfg = AssembleConfig { max_remembered_traces: 50, grace_ms: 10.0, ..Default::default() };
+    let mut a = Assembler::new(cfg, stats.clone());
+    let mut out = vec![];
+    for i in 0..500 {
+        let at = 1e12 + 100.0 * i as f64;
+        a.ingest(ev(run_started(i, at), at), at, &mut out);
+        a.ingest(ev(harness_completed(i, at + 1.0), at + 1.0), at + 1.0, &mut out);
+        a.tick(at + 50.0, &mut out);
+        assert!(a.remembered_traces() <= 50, "{} remembered after {i}", a.remembered_traces());
+    }
+    assert_eq!(out.len(), 500);
+    assert_eq!(a.remembered_traces(), 50);
+    // The newest is still remembered: its late event is a straggler of the same trace, not a new one.
+    let late = 1e12 + 100.0 * 500.0;
+    let context = serde_json::json!({"type": "context.assembled", "runId": "r499", "ts": late, "trace": {
+        "traceId": format!("{:032x}", 500), "spanId": "00000000000009999", "parentSpanId": format!("{:016x}", 500)}});
+    a.ingest(ev(context, late), late, &mut out);
+    a.tick(late + 50.0, &mut out);
+    assert!(out.last().unwrap().straggler);
+    assert_accounted(&stats, 1001);
+}
+
+#[test]
+fn the_deadline_heap_stays_bounded_while_traces_stay_busy() {
+    let stats = Arc::new(Stats::default());
+    let cfg = AssembleConfig { grace_ms: 10.0, ..Default::default() };
+    let mut a = Assembler::new(cfg, stats.clone());
+    let mut out = vec![];
+    // 100 traces that never close, each touched after every grace window: every look at one reschedules it.
+    for round in 0..500 {
+        let at = 1e12 + 20.0 * round as f64;
+        for i in 0..100 {
+            a.ingest(ev(run_started(i, at), at), at, &mut out);
+        }
+        a.tick(at + 15.0, &mut out);
+        assert!(a.pending_deadlines() <= 2 * a.open_traces() + 1024, "{} deadlines", a.pending_deadlines());
+    }
+    assert!(out.is_empty());
+    assert_eq!(a.open_traces(), 100);
+    assert_accounted(&stats, 50_000);
+}

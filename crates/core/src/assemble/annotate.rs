@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::apply::truncate;
 use super::content::{self, Note, NoteKind};
 use super::state::SpanState;
-use super::{correlate, count, Assembler, MAX_PENDING_TOOLS};
+use super::{correlate, count, Assembler};
 use crate::enrich::failure;
 use crate::ingest::{Class, Correlation, Event, EventKind, Target};
 use crate::model::{AttrValue, SpanRole, Status};
@@ -21,7 +21,7 @@ impl Assembler {
         };
         if may_defer && self.cfg.capture_content && want == Target::Tool && e.kind.class() == Class::Content {
             if let Some(key) = correlate::tool_key_of(&e) {
-                if self.correlator.tool(&e).is_none() && self.pending_tools.len() < MAX_PENDING_TOOLS {
+                if self.correlator.tool(&e).is_none() && self.pending_tools.len() < self.cfg.max_open_traces {
                     self.pending_tools.entry(key).or_default().push((e, now_ms));
                     return;
                 }
@@ -37,6 +37,8 @@ impl Assembler {
             return count(&self.stats.skipped_no_correlation, &e);
         };
         trace.last_event_ms = now_ms;
+        // A lifecycle end can close it: a look within the grace window (`assemble/deadlines.rs`).
+        self.deadlines.ensure(trace, (now_ms + self.cfg.grace_ms).min(trace.created_ms + self.cfg.trace_ttl_ms));
         if let Some(note) = note_of(&e, self.cfg.max_content_chars) {
             // Content of a model call is handed out when the trace is finalized (`assemble/content.rs`).
             if trace.notes.len() < content::MAX_NOTES {
@@ -76,7 +78,7 @@ struct Cause {
 impl Cause {
     fn apply(&self, s: &mut SpanState) {
         for (k, v) in &self.attrs {
-            s.span.attrs.insert((*k).to_string(), v.clone());
+            s.span.attrs.insert((*k).into(), v.clone());
         }
     }
 }

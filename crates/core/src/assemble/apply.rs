@@ -9,11 +9,11 @@ use crate::ingest::{event::ms_to_ns, Event, EventKind};
 use crate::model::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
 
 /// Copies the scalar fields OpenClaw documents for this span into `openclaw.*` attributes.
-fn copy_fields(s: &mut SpanState, e: &Event, keys: &[(&str, &str)]) {
+fn copy_fields(s: &mut SpanState, e: &Event, keys: &[(&str, &'static str)]) {
     for (field, attr) in keys {
         if let Some(v) = e.fields.get(*field) {
             if let Some(a) = scalar(v) {
-                s.span.attrs.insert((*attr).to_string(), a);
+                s.span.attrs.insert((*attr).into(), a);
             }
         }
     }
@@ -104,7 +104,32 @@ fn outcome_status(s: &mut SpanState, e: &Event) {
     copy_fields(s, e, &[("outcome", "openclaw.outcome"), ("reason", "openclaw.reason")]);
 }
 
-fn usage_attrs(s: &mut SpanState, usage: &serde_json::Map<String, Value>, prefix: &str) {
+/// Token counts under one family of keys: GenAI's, or clawtrace's own for the run's aggregate.
+struct UsageKeys {
+    input: &'static str,
+    output: &'static str,
+    cache_read: &'static str,
+    cache_write: &'static str,
+    reasoning: &'static str,
+}
+
+const GEN_AI_USAGE: UsageKeys = UsageKeys {
+    input: "gen_ai.usage.input_tokens",
+    output: "gen_ai.usage.output_tokens",
+    cache_read: "gen_ai.usage.cache_read.input_tokens",
+    cache_write: "gen_ai.usage.cache_creation.input_tokens",
+    reasoning: "gen_ai.usage.reasoning.output_tokens",
+};
+
+const OPENCLAW_USAGE: UsageKeys = UsageKeys {
+    input: "openclaw.usage.input_tokens",
+    output: "openclaw.usage.output_tokens",
+    cache_read: "openclaw.usage.cache_read.input_tokens",
+    cache_write: "openclaw.usage.cache_creation.input_tokens",
+    reasoning: "openclaw.usage.reasoning.output_tokens",
+};
+
+fn usage_attrs(s: &mut SpanState, usage: &serde_json::Map<String, Value>, keys: &UsageKeys) {
     let get = |k: &str| usage.get(k).and_then(Value::as_i64);
     let input = get("input").unwrap_or(0);
     let cache_read = get("cacheRead").unwrap_or(0);
@@ -112,14 +137,14 @@ fn usage_attrs(s: &mut SpanState, usage: &serde_json::Map<String, Value>, prefix
     // gen_ai input tokens are inclusive of cache tokens; OpenClaw's `input` is not.
     let prompt = get("promptTokens").unwrap_or(input + cache_read + cache_write);
     let attrs = &mut s.span.attrs;
-    attrs.insert(format!("{prefix}input_tokens"), AttrValue::Int(prompt));
+    attrs.insert(keys.input.into(), AttrValue::Int(prompt));
     if let Some(o) = get("output") {
-        attrs.insert(format!("{prefix}output_tokens"), AttrValue::Int(o));
+        attrs.insert(keys.output.into(), AttrValue::Int(o));
     }
-    attrs.insert(format!("{prefix}cache_read.input_tokens"), AttrValue::Int(cache_read));
-    attrs.insert(format!("{prefix}cache_creation.input_tokens"), AttrValue::Int(cache_write));
+    attrs.insert(keys.cache_read.into(), AttrValue::Int(cache_read));
+    attrs.insert(keys.cache_write.into(), AttrValue::Int(cache_write));
     if let Some(r) = get("reasoningTokens") {
-        attrs.insert(format!("{prefix}reasoning.output_tokens"), AttrValue::Int(r));
+        attrs.insert(keys.reasoning.into(), AttrValue::Int(r));
     }
     let cost = usage.get("cost").and_then(|c| c.get("total")).and_then(Value::as_f64);
     if let Some(c) = cost.filter(|c| *c > 0.0) {
@@ -290,7 +315,7 @@ fn model_call(s: &mut SpanState, e: &Event) {
         return start(s, e);
     }
     if let Some(u) = e.obj("usage") {
-        usage_attrs(s, u, "gen_ai.usage.");
+        usage_attrs(s, u, &GEN_AI_USAGE);
     }
     if e.kind == EventKind::ModelCallError {
         let cat = e.str("errorCategory").unwrap_or("Error");
@@ -362,7 +387,7 @@ fn model_usage(s: &mut SpanState, e: &Event) {
         &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model"), ("costUsd", "openclaw.cost_usd")],
     );
     if let Some(u) = e.obj("usage") {
-        usage_attrs(s, u, "openclaw.usage.");
+        usage_attrs(s, u, &OPENCLAW_USAGE);
     }
     point(s, e);
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::apply::truncate;
-use super::state::SpanState;
+use super::state::Spans;
 use crate::enrich::content::{INPUT, OUTPUT, SYSTEM, TOOL_CALLS, TOOL_RESULTS};
 use crate::model::{AttrValue, SpanId, SpanRole};
 
@@ -40,7 +40,7 @@ pub struct Note {
 pub const MAX_NOTES: usize = 4096;
 
 /// Hands the notes out to the model calls of their run, then adds tool calls and results.
-pub fn assign(spans: &mut HashMap<SpanId, SpanState>, mut notes: Vec<Note>, max: usize) {
+pub fn assign(spans: &mut Spans, mut notes: Vec<Note>, max: usize) {
     let mut calls: HashMap<String, Vec<(u64, SpanId)>> = HashMap::new();
     for s in spans.values().filter(|s| s.span.role == SpanRole::ModelCall) {
         if let Some(run) = s.span.attr_str("openclaw.run_id") {
@@ -86,7 +86,7 @@ pub fn assign(spans: &mut HashMap<SpanId, SpanState>, mut notes: Vec<Note>, max:
 }
 
 /// A call's tool calls are the tools of its run that started after it and before the run's next call.
-fn tool_rounds(spans: &mut HashMap<SpanId, SpanState>, calls: &HashMap<String, Vec<(u64, SpanId)>>, max: usize) {
+fn tool_rounds(spans: &mut Spans, calls: &HashMap<String, Vec<(u64, SpanId)>>, max: usize) {
     let mut tools: HashMap<&str, Vec<(u64, Value, Value)>> = HashMap::new();
     for s in spans.values().filter(|s| s.span.role == SpanRole::Tool) {
         let (Some(run), Some(args)) =

@@ -88,6 +88,9 @@ const MAX_FOLLOW_UPS: usize = 64;
 /// touched go first.
 const MAX_ENTRIES: usize = 200_000;
 
+/// Tool calls remembered per remembered run before the tool index starts over (a bound, not a typical count).
+const TOOLS_PER_RUN: usize = 8;
+
 /// The TTL sweep walks every entry: once a second is plenty for a TTL counted in minutes.
 const SWEEP_EVERY_MS: f64 = 1000.0;
 
@@ -138,7 +141,7 @@ impl Correlator {
         self.sessions.retain(|_, s| now_ms - s.touched_ms < ttl_ms);
         let live: std::collections::HashSet<TraceId> = self.runs.values().map(|r| r.trace).collect();
         self.tools.retain(|_, (t, _)| live.contains(t));
-        if self.tools.len() > MAX_ENTRIES {
+        if self.tools.len() > self.limit.saturating_mul(TOOLS_PER_RUN) {
             self.tools.clear();
         }
         self.moved_runs.retain(|run, _| self.runs.contains_key(run));
@@ -193,7 +196,7 @@ impl Correlator {
         let sk = e.str("sessionKey");
         match (e.kind, sk) {
             (EventKind::SessionTurnCreated, Some(sk)) => {
-                let s = self.sessions.entry(sk.to_string()).or_default();
+                let s = session_mut(&mut self.sessions, sk);
                 if let Some(run) = e.str("runId") {
                     if s.answered.contains(&trace) {
                         if let Some((to_trace, to_root)) = s.waiting.pop_front() {
@@ -205,13 +208,13 @@ impl Correlator {
                     }
                 }
             }
-            (EventKind::HarnessRunStarted, Some(sk)) => self.sessions.entry(sk.to_string()).or_default().running += 1,
+            (EventKind::HarnessRunStarted, Some(sk)) => session_mut(&mut self.sessions, sk).running += 1,
             (EventKind::HarnessRunCompleted | EventKind::HarnessRunError, Some(sk)) => {
-                let s = self.sessions.entry(sk.to_string()).or_default();
+                let s = session_mut(&mut self.sessions, sk);
                 s.running = s.running.saturating_sub(1);
             }
             (EventKind::MessageProcessed, Some(sk)) if parent.is_none() => {
-                let s = self.sessions.entry(sk.to_string()).or_default();
+                let s = session_mut(&mut self.sessions, sk);
                 let injected = e.str("reason") == Some("active_run_injected");
                 if s.running > 0 && !injected && !s.answered.contains(&trace) {
                     push_capped(&mut s.waiting, (trace, span));
@@ -228,7 +231,7 @@ impl Correlator {
         let Some(m) = moved.filter(|m| m.from_trace == trace) else { return (trace, span, parent) };
         self.last_moved = Some(m.from_trace);
         let root = |id: SpanId| if id == m.from_root { m.to_root } else { id };
-        if span != m.from_root && self.moved_spans.len() < MAX_ENTRIES {
+        if span != m.from_root && self.moved_spans.len() < self.limit {
             self.moved_spans.insert(span, m);
         }
         (m.to_trace, root(span), parent.map(root))
@@ -258,22 +261,19 @@ impl Correlator {
     fn learn(&mut self, e: &Event, trace: TraceId, span: SpanId, parent: Option<SpanId>) {
         let now = e.arrived_ms;
         if let Some(sk) = e.str("sessionKey") {
-            let s = self.sessions.entry(sk.to_string()).or_default();
+            let s = session_mut(&mut self.sessions, sk);
             s.touched_ms = now;
-            if let Some(run) = e.str("runId") {
+            if let Some(run) = e.str("runId").filter(|r| s.last_run.as_deref() != Some(*r)) {
                 s.last_run = Some(run.to_string());
             }
         }
         let Some(run_id) = e.str("runId") else { return };
-        let entry = self.runs.entry(run_id.to_string()).or_insert_with(|| RunRef {
-            trace,
-            turn: parent.unwrap_or(span),
-            harness: None,
-            run: None,
-            model: None,
-            attempt: 0,
-            touched_ms: now,
-        });
+        if !self.runs.contains_key(run_id) {
+            let turn = parent.unwrap_or(span);
+            let run = RunRef { trace, turn, harness: None, run: None, model: None, attempt: 0, touched_ms: now };
+            self.runs.insert(run_id.to_string(), run);
+        }
+        let entry = self.runs.get_mut(run_id).expect("inserted above");
         entry.touched_ms = now;
         match e.kind {
             EventKind::SessionTurnCreated => {
@@ -468,7 +468,7 @@ impl Correlator {
     fn bind_unknown_run(&mut self, e: &Event, run_id: &str) {
         let now = e.arrived_ms;
         if let Some(sk) = e.str("sessionKey") {
-            let session = self.sessions.entry(sk.to_string()).or_default();
+            let session = session_mut(&mut self.sessions, sk);
             session.touched_ms = now;
             if let Some(i) = first(&session.turns, |t| t.run_id.is_none() && !t.steered && t.queued) {
                 bind_run(&mut self.runs, session, i, run_id, now);
@@ -498,6 +498,14 @@ fn evict_oldest<V>(map: &mut HashMap<String, V>, limit: usize, touched: impl Fn(
     for k in gone {
         map.remove(&k);
     }
+}
+
+/// The session's state, made on first sight: the key is copied only then, not on every event.
+fn session_mut<'a>(sessions: &'a mut HashMap<String, SessionState>, sk: &str) -> &'a mut SessionState {
+    if !sessions.contains_key(sk) {
+        sessions.insert(sk.to_string(), SessionState::default());
+    }
+    sessions.get_mut(sk).expect("inserted above")
 }
 
 fn push_capped<T>(q: &mut std::collections::VecDeque<T>, v: T) {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::state::{SpanState, TraceState};
+use super::state::{Spans, TraceState};
 use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
 
@@ -12,7 +12,7 @@ use crate::stats::Stats;
 /// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
 pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent: &[SpanId]) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, notes, .. } = state;
-    let mut spans: HashMap<SpanId, SpanState> = spans;
+    let mut spans: Spans = spans;
     // Notes were truncated when taken; a call's tool round is bounded by its tools' own truncated texts.
     super::content::assign(&mut spans, notes, usize::MAX);
     if straggler {
@@ -128,11 +128,7 @@ fn post_order(roots: &[SpanId], children: &HashMap<SpanId, Vec<SpanId>>) -> Vec<
 
 /// Parent ids come from the wire: a cycle (A under B under A) would hide spans from every traversal.
 /// Spans unreachable from a root are cut loose and become roots themselves.
-fn break_cycles(
-    spans: &mut HashMap<SpanId, SpanState>,
-    roots: &mut Vec<SpanId>,
-    children: &mut HashMap<SpanId, Vec<SpanId>>,
-) {
+fn break_cycles(spans: &mut Spans, roots: &mut Vec<SpanId>, children: &mut HashMap<SpanId, Vec<SpanId>>) {
     loop {
         let reachable: std::collections::HashSet<SpanId> = post_order(roots, children).into_iter().collect();
         let Some(orphan) = spans.keys().find(|id| !reachable.contains(*id)).copied() else { return };

@@ -6,6 +6,7 @@ pub mod annotate;
 pub mod apply;
 pub mod content;
 pub mod correlate;
+pub mod deadlines;
 pub mod finalize;
 pub mod ids;
 pub mod state;
@@ -18,6 +19,7 @@ use crate::ingest::{Class, Event, EventKind, Source};
 use crate::model::{AttrValue, Trace, TraceId};
 use crate::stats::Stats;
 use correlate::{Correlator, Placement};
+use deadlines::{Deadlines, Verdict};
 use state::TraceState;
 
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub struct AssembleConfig {
     pub trace_ttl_ms: f64,
     /// At most this many traces open at once; the oldest is exported as incomplete beyond it.
     pub max_open_traces: usize,
+    /// Exported traces remembered so late events become their stragglers (`maxRememberedTraces`).
+    pub max_remembered_traces: usize,
     pub capture_content: bool,
     pub max_content_chars: usize,
     /// The host predates trusted diagnostics: its events pass the legacy ingest adapter (`ingest/legacy/`)
@@ -41,6 +45,7 @@ impl Default for AssembleConfig {
             grace_ms: 2000.0,
             trace_ttl_ms: 600_000.0,
             max_open_traces: 10_000,
+            max_remembered_traces: 100_000,
             capture_content: false,
             max_content_chars: 8192,
             legacy_host: false,
@@ -51,28 +56,21 @@ impl Default for AssembleConfig {
 pub struct Assembler {
     cfg: AssembleConfig,
     stats: Arc<Stats>,
-    traces: HashMap<TraceId, TraceState>,
+    traces: state::Traces,
     correlator: Correlator,
     /// Recently exported traces (when, and which span ids), so late events become stragglers of the same trace
     /// instead of a new one — and never re-send a span that already left.
     exported: HashMap<TraceId, (f64, Vec<crate::model::SpanId>)>,
     exported_order: VecDeque<TraceId>,
-    /// Tool annotations waiting for their tool span, by run and tool call id.
+    /// Tool annotations waiting for their tool span, by run and tool call id (at most `maxOpenTraces` keys).
     pending_tools: HashMap<String, Vec<(Event, f64)>>,
     /// The legacy host adapter (used when `legacy_host` is on).
     legacy: LegacyHost,
     /// What the adapter handed over, waiting to be assembled (reused buffer).
     translated: Vec<Event>,
-    /// When the earliest open trace comes due, as of the last tick (event-clock ms).
-    next_deadline_ms: f64,
+    /// When each open trace is next worth a look (`deadlines.rs`): a tick touches only what is due.
+    deadlines: Deadlines,
 }
-
-const MAX_PENDING_TOOLS: usize = 10_000;
-
-const MAX_REMEMBERED_EXPORTS: usize = 100_000;
-const INFRA_IDLE_MS: f64 = 10_000.0;
-/// How long a message queued behind a busy run waits for the follow-up run that answers it.
-const FOLLOW_UP_HOLD_MS: f64 = 300_000.0;
 
 impl Assembler {
     pub fn new(cfg: AssembleConfig, stats: Arc<Stats>) -> Self {
@@ -87,12 +85,15 @@ impl Assembler {
             pending_tools: HashMap::new(),
             legacy: LegacyHost::default(),
             translated: Vec::new(),
-            next_deadline_ms: f64::INFINITY,
+            deadlines: Deadlines::default(),
         }
     }
 
     pub fn set_config(&mut self, cfg: AssembleConfig) {
         self.correlator.set_limit(correlation_limit(&cfg));
+        if (cfg.grace_ms, cfg.trace_ttl_ms) != (self.cfg.grace_ms, self.cfg.trace_ttl_ms) {
+            self.deadlines.reset(&mut self.traces);
+        }
         self.cfg = cfg;
     }
 
@@ -113,10 +114,20 @@ impl Assembler {
         self.traces.len()
     }
 
-    /// When the earliest open trace comes due (event-clock ms), as of the last tick. Events since may bring it
-    /// closer: the worker ticks soon after taking any.
+    /// Exported traces remembered for their stragglers (bounded by `maxRememberedTraces`).
+    pub fn remembered_traces(&self) -> usize {
+        self.exported.len()
+    }
+
+    /// Entries of the deadline heap, stale ones included (bounded by a multiple of the open traces).
+    pub fn pending_deadlines(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// When the earliest open trace comes due (event-clock ms). Events may bring it closer: the worker ticks soon
+    /// after taking any.
     pub fn next_deadline_ms(&self) -> f64 {
-        self.next_deadline_ms
+        self.deadlines.next_ms()
     }
 
     /// Tool annotations or legacy holds wait: their deadlines are short and not tracked, so ticks keep coming.
@@ -201,9 +212,13 @@ impl Assembler {
             self.make_room(now_ms, out);
         }
         let straggler = self.exported.contains_key(&place.trace_id);
-        let trace =
-            self.traces.entry(place.trace_id).or_insert_with(|| TraceState::new(place.trace_id, now_ms, straggler));
+        let trace = self
+            .traces
+            .entry(place.trace_id)
+            .or_insert_with(|| Box::new(TraceState::new(place.trace_id, now_ms, straggler)));
         trace.last_event_ms = now_ms;
+        // This event may have closed it: a look within the grace window, or at its TTL if sooner (`deadlines.rs`).
+        self.deadlines.ensure(trace, (now_ms + self.cfg.grace_ms).min(trace.created_ms + self.cfg.trace_ttl_ms));
         trace.events += 1;
         trace.agent_work |= kind.class() == Class::AgentWork;
         trace.usage_seen |= kind == EventKind::ModelUsage;
@@ -283,44 +298,29 @@ impl Assembler {
         }
         let grace = self.cfg.grace_ms;
         let ttl = self.cfg.trace_ttl_ms;
-        // The same pass notes when the next trace comes due, so the worker sleeps until then (`next_deadline_ms`).
-        let mut next = f64::INFINITY;
-        let ready: Vec<(TraceId, bool)> = self
-            .traces
-            .values()
-            .filter_map(|t| {
-                let closed = t.is_closed();
-                // Infra-only traces (a lone security.event, gateway.rpc) never close by themselves.
-                let infra_only = !t.agent_work && !t.straggler;
-                if closed && now_ms - t.last_event_ms >= grace {
-                    Some((t.trace_id, false))
-                } else if t.awaiting_follow_up && now_ms - t.last_event_ms >= FOLLOW_UP_HOLD_MS {
-                    // The answer never came (or is very late): the message leaves as it is, complete.
-                    Some((t.trace_id, false))
-                } else if now_ms - t.created_ms >= ttl {
-                    Some((t.trace_id, true))
-                } else if infra_only && now_ms - t.last_event_ms >= grace.max(INFRA_IDLE_MS) {
-                    Some((t.trace_id, false))
-                } else {
-                    next = next.min(t.created_ms + ttl);
-                    if closed {
-                        next = next.min(t.last_event_ms + grace);
-                    }
-                    if infra_only {
-                        next = next.min(t.last_event_ms + grace.max(INFRA_IDLE_MS));
-                    }
-                    None
-                }
-            })
-            .collect();
-        self.next_deadline_ms = next;
+        let mut ready: Vec<(TraceId, bool)> = Vec::new();
+        let mut later: Vec<(TraceId, f64)> = Vec::new();
+        while let Some(id) = self.deadlines.pop_due(now_ms, &mut self.traces) {
+            let Some(t) = self.traces.get(&id) else { continue };
+            match deadlines::verdict(t, now_ms, grace, ttl) {
+                Verdict::Leave { incomplete } => ready.push((id, incomplete)),
+                Verdict::Wait(at) => later.push((id, at)),
+            }
+        }
+        // Scheduled after the loop: a deadline that rounding put at `now_ms` waits for the next tick.
+        for (id, at) in later {
+            if let Some(t) = self.traces.get_mut(&id) {
+                self.deadlines.ensure(t, at);
+            }
+        }
         for (id, incomplete) in ready {
             self.emit(id, incomplete, now_ms, out);
         }
+        self.deadlines.bound(&self.traces);
         self.correlator.sweep(now_ms, ttl);
         while let Some(id) = self.exported_order.front().copied() {
             let old = self.exported.get(&id).is_none_or(|(at, _)| now_ms - at > ttl);
-            if !old && self.exported_order.len() <= MAX_REMEMBERED_EXPORTS {
+            if !old && self.exported_order.len() <= self.cfg.max_remembered_traces {
                 break;
             }
             self.exported_order.pop_front();
@@ -345,6 +345,7 @@ impl Assembler {
         for (id, incomplete) in ids {
             self.emit(id, incomplete, now_ms, out);
         }
+        self.deadlines.clear();
     }
 
     /// At capacity, the least recently active traces leave as incomplete. A sixty-fourth of the open traces goes at
@@ -373,10 +374,16 @@ impl Assembler {
         }
         if !self.exported.contains_key(&id) {
             self.exported_order.push_back(id);
+            // `maxRememberedTraces`: the oldest are forgotten now, not at the next tick.
+            while self.exported_order.len() > self.cfg.max_remembered_traces.max(1) {
+                if let Some(old) = self.exported_order.pop_front() {
+                    self.exported.remove(&old);
+                }
+            }
         }
         let sent = self.exported.entry(id).or_insert_with(|| (now_ms, Vec::new()));
         sent.0 = now_ms;
-        if let Some(trace) = finalize::finalize(state, incomplete, &self.stats, &sent.1) {
+        if let Some(trace) = finalize::finalize(*state, incomplete, &self.stats, &sent.1) {
             sent.1.extend(trace.spans.iter().map(|s| s.span_id));
             Stats::inc(if incomplete { &self.stats.traces_incomplete } else { &self.stats.traces_completed });
             out.push(trace);

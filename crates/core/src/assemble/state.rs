@@ -55,10 +55,14 @@ impl SpanState {
     }
 }
 
+/// A trace's spans by id. Boxed: a span's state is a few hundred bytes, and a hash table keeps up to half of its
+/// slots empty; empty slots of pointers cost little (`docs/ARCHITECTURE.md`, "Contracts", bounded memory).
+pub type Spans = HashMap<SpanId, Box<SpanState>>;
+
 #[derive(Debug)]
 pub struct TraceState {
     pub trace_id: TraceId,
-    pub spans: HashMap<SpanId, SpanState>,
+    pub spans: Spans,
     pub agent_work: bool,
     pub usage_seen: bool,
     /// Spans of a trace already exported: only what is new is sent.
@@ -71,7 +75,12 @@ pub struct TraceState {
     /// Its message was processed while another run was busy; the follow-up run that answers it is still to come
     /// (`correlate.rs`, `follow_up`), so its root's end does not close it yet.
     pub awaiting_follow_up: bool,
+    /// Its earliest pending look in the deadline heap (`assemble/deadlines.rs`); infinity when none is pending.
+    pub check_at_ms: f64,
 }
+
+/// Open traces by id, boxed for the same reason as spans (`Spans`).
+pub type Traces = HashMap<TraceId, Box<TraceState>>;
 
 /// Spans per trace are capped: a runaway turn cannot take unbounded memory.
 pub const MAX_SPANS_PER_TRACE: usize = 4096;
@@ -89,6 +98,7 @@ impl TraceState {
             events: 0,
             notes: Vec::new(),
             awaiting_follow_up: false,
+            check_at_ms: f64::INFINITY,
         }
     }
 
@@ -97,10 +107,10 @@ impl TraceState {
             return None;
         }
         let trace_id = self.trace_id;
-        Some(self.spans.entry(id).or_insert_with(|| SpanState::new(trace_id, id)))
+        Some(self.spans.entry(id).or_insert_with(|| Box::new(SpanState::new(trace_id, id))))
     }
 
-    fn roots(&self) -> impl Iterator<Item = &SpanState> {
+    fn roots(&self) -> impl Iterator<Item = &Box<SpanState>> {
         self.spans.values().filter(|s| s.span.parent_span_id.is_none_or(|p| !self.spans.contains_key(&p)))
     }
 

@@ -28,7 +28,7 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
             redact(s, k);
         }
         // An empty text is no content (a failed turn's reply is ""): backends would show an empty output.
-        s.attrs.retain(|k, v| !([INPUT, OUTPUT, SYSTEM].contains(&k.as_str()) && is_blank(v)));
+        s.attrs.retain(|k, v| !([INPUT, OUTPUT, SYSTEM].contains(&k.as_ref()) && is_blank(v)));
     }
     let overall_input = trace
         .spans

@@ -70,7 +70,7 @@ pub fn describe(trace: &mut Trace) {
 }
 
 fn has_cause(s: &Span) -> bool {
-    [CAUSE_MESSAGE, CAUSE_PROVIDER_MESSAGE, CAUSE_REASON].iter().any(|k| s.attrs.contains_key(*k))
+    [CAUSE_MESSAGE, CAUSE_PROVIDER_MESSAGE, CAUSE_REASON].iter().any(|k| s.attrs.contains_key(k))
 }
 
 /// Describes one failed span; returns the cause its parent may take over when it has none of its own.

@@ -279,7 +279,7 @@ mod tests {
         span.events.push(SpanEvent {
             name: "exception".into(),
             time_ns: 1,
-            attrs: [("exception.message".to_string(), AttrValue::Str(format!("bad key {}", key.text)))].into(),
+            attrs: [("exception.message".into(), AttrValue::Str(format!("bad key {}", key.text)))].into(),
         });
         let mut t = Trace { trace_id: [1; 16], spans: vec![span], straggler: false, incomplete: false };
         redact_free_text(&mut t, &builtins());

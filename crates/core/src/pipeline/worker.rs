@@ -48,6 +48,7 @@ pub fn assemble_config(cfg: &Config) -> AssembleConfig {
         grace_ms: cfg.grace_ms,
         trace_ttl_ms: cfg.trace_ttl_ms,
         max_open_traces: cfg.max_open_traces,
+        max_remembered_traces: cfg.max_remembered_traces,
         capture_content: cfg.capture_content,
         max_content_chars: cfg.max_content_chars,
         legacy_host: cfg.legacy_host,
@@ -68,7 +69,7 @@ pub(super) async fn run(
     let mut w = Worker {
         assembler: Assembler::new(assemble_config(&cfg), stats.clone()),
         enrich: EnrichConfig::from_config(&cfg).expect("the default configuration compiles"),
-        reorder: Reorder::new(cfg.reorder_window_ms, 100_000),
+        reorder: Reorder::new(cfg.reorder_window_ms, cfg.reorder_max_events),
         sinks: Vec::new(),
         batch: cfg.batch.clone(),
         sampler: Sampler::new(&cfg.sampling, &process_env),
@@ -244,7 +245,7 @@ impl Worker {
                 rx.set_limits(cfg.queue_capacity, cfg.queue_max_bytes);
                 self.assembler.set_config(assemble_config(&cfg));
                 self.enrich = enrich;
-                self.reorder = Reorder::new(cfg.reorder_window_ms, 100_000);
+                self.reorder = Reorder::new(cfg.reorder_window_ms, cfg.reorder_max_events);
                 let handover = self.retire_sinks();
                 self.set_sinks(sinks, &cfg);
                 self.sampler = Sampler::new(&cfg.sampling, &process_env);

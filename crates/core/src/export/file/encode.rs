@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::export::otlp::encode::openinference;
-use crate::export::transport::otlp_proto::{encode_request, to_json};
+use crate::export::transport::otlp_json::write_request_with;
 use crate::export::EncodedBatch;
 use crate::model::Trace;
 
@@ -13,18 +13,21 @@ pub const CONTENT_TYPE: &str = "application/x-ndjson";
 
 /// One trace as one line (without the newline).
 pub fn encode_line(trace: &Trace, service_name: &str) -> String {
-    let req = encode_request(std::iter::once(trace), service_name, openinference);
-    String::from_utf8(to_json(&req)).expect("serde_json writes UTF-8")
+    let mut line = Vec::new();
+    write_request_with(&mut line, std::iter::once(trace), service_name, openinference);
+    String::from_utf8(line).expect("the writer writes UTF-8")
 }
 
-/// The lines of a batch, each ending in a newline: the bytes appended to the file.
+/// The lines of a batch, each ending in a newline: the bytes appended to the file, written straight into one
+/// buffer (`transport/otlp_json.rs`).
 pub fn encode(batch: &[Arc<Trace>], service_name: &str) -> EncodedBatch {
-    let mut body = String::new();
+    let spans: usize = batch.iter().map(|t| t.spans.len()).sum();
+    let mut body = Vec::with_capacity(512 * batch.len() + 1024 * spans);
     for t in batch {
-        body.push_str(&encode_line(t, service_name));
-        body.push('\n');
+        write_request_with(&mut body, std::iter::once(t.as_ref()), service_name, openinference);
+        body.push(b'\n');
     }
-    EncodedBatch::new(body.into_bytes(), CONTENT_TYPE, None, batch)
+    EncodedBatch::new(body, CONTENT_TYPE, None, batch)
 }
 
 #[cfg(test)]

@@ -5,16 +5,30 @@
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 
 use crate::enrich::{self, content};
+use crate::export::transport::http::Protocol;
 use crate::export::transport::otlp_proto::{encode_request, key_value};
+use crate::export::transport::{otlp_json, otlp_protobuf};
 use crate::model::{AttrValue, Span, SpanRole, Trace};
 
 pub const SPAN_KIND: &str = "openinference.span.kind";
 
 pub fn request(batch: &[Arc<Trace>], service_name: &str) -> ExportTraceServiceRequest {
-    encode_request(batch.iter().map(|t| t.as_ref()), service_name, openinference)
+    encode_request(batch.iter().map(|t| t.as_ref()), service_name, |t, s, o| openinference(t, s, &mut o.attributes))
+}
+
+/// The same request as `request`, written straight into bytes in `protocol` (uncompressed): no prost tree.
+pub fn body(batch: &[Arc<Trace>], service_name: &str, protocol: Protocol) -> Vec<u8> {
+    let traces = batch.iter().map(|t| t.as_ref());
+    let spans: usize = batch.iter().map(|t| t.spans.len()).sum();
+    let mut out = Vec::with_capacity(256 + 768 * spans);
+    match protocol {
+        Protocol::Protobuf => otlp_protobuf::write_request(&mut out, traces, service_name, openinference),
+        Protocol::Json => otlp_json::write_request_with(&mut out, traces, service_name, openinference),
+    }
+    out
 }
 
 /// OpenInference's span kind: the turn and the runs in it are the agent, a model call the LLM (exactly one per
@@ -34,9 +48,9 @@ pub fn span_kind(trace: &Trace, span: &Span) -> &'static str {
 }
 
 /// The OpenInference keys of one span, next to its GenAI ones.
-pub fn openinference(trace: &Trace, span: &Span, out: &mut OtlpSpan) {
+pub fn openinference(trace: &Trace, span: &Span, out: &mut Vec<KeyValue>) {
     let kind = span_kind(trace, span);
-    let mut add = |key: &str, value: AttrValue| out.attributes.push(key_value(key, &value));
+    let mut add = |key: &str, value: AttrValue| out.push(key_value(key, &value));
     add(SPAN_KIND, kind.into());
     let (input, output) = match kind {
         "LLM" => (json(span, "gen_ai.input.messages"), json(span, "gen_ai.output.messages")),
@@ -114,6 +128,7 @@ mod tests {
     use std::collections::HashMap;
 
     use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 
     use super::*;
     use crate::model::Status;

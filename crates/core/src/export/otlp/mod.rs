@@ -45,7 +45,9 @@ impl Exporter for OtlpExporter {
     }
 
     fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
-        Ok(self.transport.encode(&encode::request(batch, &self.service_name), batch))
+        // Written straight into bytes (`transport/otlp_protobuf.rs`, `otlp_json.rs`): no prost tree per batch.
+        let raw = encode::body(batch, &self.service_name, self.transport.protocol());
+        Ok(self.transport.encode_written(raw, batch))
     }
 
     fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {

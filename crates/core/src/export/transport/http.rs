@@ -89,6 +89,11 @@ pub fn encode_body(req: &ExportTraceServiceRequest, protocol: Protocol, compress
         Protocol::Protobuf => req.encode_to_vec(),
         Protocol::Json => super::otlp_proto::to_json(req),
     };
+    compress(raw, compression)
+}
+
+/// A request body, compressed as configured.
+pub fn compress(raw: Vec<u8>, compression: Compression) -> Vec<u8> {
     match compression {
         Compression::None => raw,
         Compression::Gzip => {
@@ -154,6 +159,21 @@ impl HttpTransport {
     /// Encodes one request in this transport's protocol and compression.
     pub fn encode(&self, req: &ExportTraceServiceRequest, batch: &[Arc<Trace>]) -> EncodedBatch {
         encode_batch(req, self.protocol, self.compression, batch)
+    }
+
+    /// This transport's protocol: the one a body handed to `encode_written` must be written in.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// A request already written in this transport's protocol (uncompressed), compressed as configured.
+    pub fn encode_written(&self, raw: Vec<u8>, batch: &[Arc<Trace>]) -> EncodedBatch {
+        EncodedBatch::new(
+            compress(raw, self.compression),
+            self.protocol.content_type(),
+            self.compression.content_encoding(),
+            batch,
+        )
     }
 
     /// POSTs an encoded batch, labelled with its own content type and encoding (a batch encoded before a

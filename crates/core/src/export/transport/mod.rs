@@ -1,8 +1,11 @@
 //! Machinery every network sink shares: the sink runner (queue, batching, deadlines, retry, spool), the HTTP
-//! transport, the OTLP protobuf/JSON request builder and the on-disk spool.
+//! transport, the OTLP protobuf/JSON request builder, the direct OTLP/JSON and protobuf writers and the on-disk
+//! spool.
 
 pub mod backlog;
 pub mod http;
+pub mod otlp_json;
 pub mod otlp_proto;
+pub mod otlp_protobuf;
 pub mod runner;
 pub mod spool;

@@ -1,0 +1,264 @@
+//! OTLP protobuf written straight from the span model into one buffer: the bytes prost makes of
+//! `otlp_proto::encode_request` (fields in tag order, defaults left out), without building the owned prost tree
+//! and cloning every string into it. A sink's extra attributes per span (`extra`, e.g. OpenInference's) come after
+//! the span's own, as `encode_request`'s `map_span` appends them. A test holds the two paths to the same bytes.
+
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::Message;
+
+use super::otlp_proto::{SCOPE_NAME, SCOPE_VERSION};
+use crate::model::{AttrValue, Attrs, Span, SpanKind, Status, Trace};
+
+const FLAGS: u32 = 0x100 | 0x01;
+
+/// One `ExportTraceServiceRequest` for `traces`, appended to `out`; `extra` adds a sink's own attributes to a span.
+pub fn write_request<'a>(
+    out: &mut Vec<u8>,
+    traces: impl IntoIterator<Item = &'a Trace>,
+    service_name: &str,
+    mut extra: impl FnMut(&Trace, &Span, &mut Vec<KeyValue>),
+) {
+    // Spans first, each as field 2 of ScopeSpans: the enclosing lengths are known once they are written.
+    let mut spans = Vec::new();
+    let mut one = Vec::new();
+    let mut extras = Vec::new();
+    for t in traces {
+        for s in &t.spans {
+            extras.clear();
+            extra(t, s, &mut extras);
+            one.clear();
+            span(&mut one, s, &extras);
+            bytes_field(&mut spans, 2, &one);
+        }
+    }
+    let mut resource = Vec::new();
+    for (k, v) in [
+        ("service.name", service_name),
+        ("telemetry.sdk.name", "clawtrace"),
+        ("telemetry.sdk.language", "rust"),
+        ("telemetry.sdk.version", SCOPE_VERSION),
+    ] {
+        key_value(&mut resource, 1, k, Scalar::Str(v));
+    }
+    let mut scope = Vec::new();
+    string_field(&mut scope, 1, SCOPE_NAME);
+    string_field(&mut scope, 2, SCOPE_VERSION);
+    let scope_spans_len = field_len(1, scope.len()) + spans.len();
+    let resource_spans_len = field_len(1, resource.len()) + field_len(2, scope_spans_len);
+    out.reserve(field_len(1, resource_spans_len));
+    len_prefix(out, 1, resource_spans_len);
+    bytes_field(out, 1, &resource);
+    len_prefix(out, 2, scope_spans_len);
+    bytes_field(out, 1, &scope);
+    out.extend_from_slice(&spans);
+}
+
+fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
+    bytes_field(out, 1, &s.trace_id);
+    bytes_field(out, 2, &s.span_id);
+    if let Some(p) = &s.parent_span_id {
+        bytes_field(out, 4, p);
+    }
+    string_field(out, 5, &s.name);
+    let kind = match s.kind {
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+    };
+    encode_key(6, WireType::Varint, out);
+    encode_varint(kind, out);
+    fixed64_field(out, 7, s.start_ns);
+    fixed64_field(out, 8, s.end_ns);
+    attributes(out, 9, &s.attrs);
+    for kv in extras {
+        encode_key(9, WireType::LengthDelimited, out);
+        encode_varint(kv.encoded_len() as u64, out);
+        kv.encode_raw(out);
+    }
+    for e in &s.events {
+        let mut body = Vec::new();
+        fixed64_field(&mut body, 1, e.time_ns);
+        string_field(&mut body, 2, &e.name);
+        attributes(&mut body, 3, &e.attrs);
+        bytes_field(out, 11, &body);
+    }
+    for l in &s.links {
+        let mut body = Vec::new();
+        bytes_field(&mut body, 1, &l.trace_id);
+        bytes_field(&mut body, 2, &l.span_id);
+        attributes(&mut body, 4, &l.attrs);
+        fixed32_field(&mut body, 6, FLAGS);
+        bytes_field(out, 13, &body);
+    }
+    let (message, code) = match &s.status {
+        Status::Unset => ("", 0),
+        Status::Ok => ("", 1),
+        Status::Error(m) => (m.as_str(), 2),
+    };
+    let status_len = if message.is_empty() { 0 } else { field_len(2, message.len()) }
+        + if code == 0 { 0 } else { 1 + encoded_len_varint(code) };
+    len_prefix(out, 15, status_len);
+    string_field(out, 2, message);
+    if code != 0 {
+        encode_key(3, WireType::Varint, out);
+        encode_varint(code, out);
+    }
+    fixed32_field(out, 16, FLAGS);
+}
+
+fn attributes(out: &mut Vec<u8>, tag: u32, attrs: &Attrs) {
+    for (k, v) in attrs {
+        let value = match v {
+            AttrValue::Str(s) => Scalar::Str(s),
+            AttrValue::Int(i) => Scalar::Int(*i),
+            AttrValue::F64(f) => Scalar::F64(*f),
+            AttrValue::Bool(b) => Scalar::Bool(*b),
+        };
+        key_value(out, tag, k, value);
+    }
+}
+
+enum Scalar<'a> {
+    Str(&'a str),
+    Int(i64),
+    F64(f64),
+    Bool(bool),
+}
+
+/// A `KeyValue` as field `tag`: `key` (1) and an `AnyValue` (2) holding one of string (1), bool (2), int (3) or
+/// double (4). A oneof member is written even at its default: it says which one is set.
+fn key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: Scalar) {
+    let any_len = match value {
+        Scalar::Str(s) => field_len(1, s.len()),
+        Scalar::Bool(_) => 2,
+        Scalar::Int(i) => 1 + encoded_len_varint(i as u64),
+        Scalar::F64(_) => 9,
+    };
+    let key_len = if key.is_empty() { 0 } else { field_len(1, key.len()) };
+    len_prefix(out, tag, key_len + field_len(2, any_len));
+    string_field(out, 1, key);
+    len_prefix(out, 2, any_len);
+    match value {
+        Scalar::Str(s) => {
+            encode_key(1, WireType::LengthDelimited, out);
+            encode_varint(s.len() as u64, out);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Scalar::Bool(b) => {
+            encode_key(2, WireType::Varint, out);
+            out.push(b as u8);
+        }
+        Scalar::Int(i) => {
+            encode_key(3, WireType::Varint, out);
+            encode_varint(i as u64, out);
+        }
+        Scalar::F64(f) => {
+            encode_key(4, WireType::SixtyFourBit, out);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+    }
+}
+
+/// Bytes of a length-delimited field with a body of `len` bytes.
+fn field_len(tag: u32, len: usize) -> usize {
+    encoded_len_varint(u64::from(tag << 3)) + encoded_len_varint(len as u64) + len
+}
+
+fn len_prefix(out: &mut Vec<u8>, tag: u32, len: usize) {
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+}
+
+/// A bytes or embedded-message field (written even when empty: every caller's field is a set message or an id).
+fn bytes_field(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
+    len_prefix(out, tag, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+/// A string field; proto3 leaves out the empty string.
+fn string_field(out: &mut Vec<u8>, tag: u32, s: &str) {
+    if !s.is_empty() {
+        bytes_field(out, tag, s.as_bytes());
+    }
+}
+
+fn fixed64_field(out: &mut Vec<u8>, tag: u32, v: u64) {
+    if v != 0 {
+        encode_key(tag, WireType::SixtyFourBit, out);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn fixed32_field(out: &mut Vec<u8>, tag: u32, v: u32) {
+    if v != 0 {
+        encode_key(tag, WireType::ThirtyTwoBit, out);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::transport::otlp_proto::{encode_request, key_value as kv};
+    use crate::model::{SpanEvent, SpanLink, SpanRole};
+    use crate::testing::named;
+
+    #[test]
+    fn the_same_bytes_as_prost_with_and_without_extra_attributes() {
+        let long = "x".repeat(300);
+        let mut spans = Vec::new();
+        for (i, role) in
+            [SpanRole::Turn, SpanRole::Harness, SpanRole::ModelCall, SpanRole::Tool].into_iter().enumerate()
+        {
+            let mut s = named(
+                5,
+                i as u8 + 1,
+                (i > 0).then_some(i as u8),
+                role,
+                if i == 3 { "" } else { "name ü" },
+                &[
+                    ("a.str", AttrValue::Str(long.clone())),
+                    ("b.empty", AttrValue::Str(String::new())),
+                    ("c.int", AttrValue::Int(-42)),
+                    ("c.zero", AttrValue::Int(0)),
+                    ("d.f64", AttrValue::F64(0.1)),
+                    ("e.zero", AttrValue::F64(0.0)),
+                    ("g.false", AttrValue::Bool(false)),
+                    ("", AttrValue::Bool(true)),
+                ],
+            );
+            s.kind = [SpanKind::Server, SpanKind::Internal, SpanKind::Client, SpanKind::Internal][i];
+            s.status =
+                [Status::Error(long.clone()), Status::Error(String::new()), Status::Ok, Status::Unset][i].clone();
+            if i == 1 {
+                s.events.push(SpanEvent { name: "phase.x".into(), time_ns: 3, attrs: Default::default() });
+                let mut attrs = crate::model::Attrs::new();
+                attrs.insert("k".into(), AttrValue::Int(1));
+                s.events.push(SpanEvent { name: String::new(), time_ns: 0, attrs: attrs.clone() });
+                s.links.push(SpanLink { trace_id: [9; 16], span_id: [8; 8], attrs });
+                s.start_ns = 0;
+            }
+            if i == 3 {
+                s.attrs.clear();
+            }
+            spans.push(s);
+        }
+        let t = Trace { trace_id: [5; 16], spans, straggler: false, incomplete: false };
+        let bare = Trace { trace_id: [3; 16], spans: vec![named(3, 1, None, SpanRole::Turn, "r", &[])], ..t.clone() };
+        let add = |_: &Trace, s: &Span, out: &mut Vec<KeyValue>| {
+            out.push(kv("x.kind", &AttrValue::Str(s.name.clone())));
+            out.push(kv("x.n", &AttrValue::Int(7)));
+        };
+        for traces in [vec![&t], vec![&bare], vec![&t, &bare], vec![]] {
+            let want = encode_request(traces.iter().copied(), "svc", |t, s, o| add(t, s, &mut o.attributes));
+            let mut got = Vec::new();
+            write_request(&mut got, traces.iter().copied(), "svc", add);
+            assert_eq!(got, want.encode_to_vec());
+            let plain = encode_request(traces.iter().copied(), "", |_, _, _| {});
+            let mut got = Vec::new();
+            write_request(&mut got, traces.iter().copied(), "", |_, _, _| {});
+            assert_eq!(got, plain.encode_to_vec());
+        }
+    }
+}
