@@ -375,7 +375,13 @@ test('an early-2026 host (public bus only, no trace context): runs, tools, usage
   hk('before_tool_call', { toolName: 'read', params: { path: 'x' }, runId: run, toolCallId: 'call_1' }, { ...ctx, toolName: 'read', runId: run, toolCallId: 'call_1' });
   hk('after_tool_call', { toolName: 'read', params: { path: 'x' }, runId: run, toolCallId: 'call_1', result: 'r', durationMs: 20 }, { ...ctx, toolName: 'read', runId: run, toolCallId: 'call_1' });
   a(run, 'lifecycle', { phase: 'end', endedAt: ts }, sk);
-  hk('agent_end', { messages: [], success: true, durationMs: 80 }, ctx);
+  // Content capture is off: agent_end's messages cross as digests (who spoke, stop reason, usage), never their text.
+  const answer = (stopReason, input, output) => ({ role: 'assistant', content: [{ type: 'text', text: 'secret answer' }], stopReason, provider: 'fake', model: 'fake-model', usage: { input, output, totalTokens: input + output, cost: { total: 0.1 } } });
+  const messages = [{ role: 'user', content: 'secret prompt' }, answer('toolUse', 120, 4), { role: 'toolResult', content: 'secret result' }, answer('stop', 126, 10)];
+  const ended = spyOnBinding('recordHook', () => hk('agent_end', { messages, success: true, durationMs: 80 }, ctx));
+  assert.equal(ended.length, 1);
+  const digest = (stopReason, input, output) => ({ role: 'assistant', stopReason, model: 'fake-model', provider: 'fake', usage: { input, output } });
+  assert.deepEqual(JSON.parse(ended[0][1]), { success: true, durationMs: 80, messages: [{ role: 'user' }, digest('toolUse', 120, 4), { role: 'toolResult' }, digest('stop', 126, 10)] });
   d({ type: 'session.state', sessionKey: sk, sessionId: 'sess-1', prevState: 'processing', state: 'idle', reason: 'run_completed' });
   hk('llm_output', { runId: run, sessionId: 'sess-1', provider: 'fake', model: 'fake-model', assistantTexts: ['x'], usage: { input: 246, output: 14, total: 260 } }, ctx);
   d({ type: 'model.usage', sessionKey: sk, usage: { input: 246, output: 14, cacheRead: 0, cacheWrite: 0, promptTokens: 246, total: 130 }, costUsd: 0, durationMs: 413 });

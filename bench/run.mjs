@@ -113,13 +113,13 @@ threads (file sink), ${n(v.clawtrace_otlp.background_events_per_cpu_second)} (OT
 
 ## The background under concurrent sessions (bench/synth.js, file sink)
 
-| sessions | events | events per addon CPU-second | turns in flight | RSS growth per turn in flight (bytes) | latency last event → file, p50 / p99 (ms) | dropped |
+| sessions | events | events per addon CPU-second | turns in flight | native memory growth per turn in flight (bytes) | latency last event → file, p50 / p99 (ms) | dropped |
 |---|---|---|---|---|---|---|
 ${bgRows}
 
 Latency includes the grace window (${background[10_000].latency_ms.grace_ms} ms): a finished turn waits that long for late events.
 "Missing" turns had not reached the file 1.5 s after the last event's grace window: the background was behind.
-RSS growth per turn in flight counts at 10,000 sessions (the headline \`bytes_per_open_trace\`); with fewer sessions it is
+Native memory growth (RSS less the JS heap) per turn in flight counts at 10,000 sessions (the headline \`bytes_per_open_trace\`); with fewer sessions it is
 mostly the allocator's and V8's own growth spread over few traces.
 
 ## Idle

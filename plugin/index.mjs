@@ -147,11 +147,27 @@ function withoutContent(payload) {
     if (v !== undefined && (typeof v !== 'object' || v === null)) out[k] = v;
   }
   if (payload.error != null) out.error = typeof payload.error === 'string' ? payload.error.slice(0, 512) : true;
-  const u = payload.usage;
-  if (u && typeof u === 'object') {
-    out.usage = {};
-    for (const k of ['input', 'output', 'cacheRead', 'cacheWrite', 'total']) if (typeof u[k] === 'number') out.usage[k] = u[k];
-  }
+  if (payload.usage && typeof payload.usage === 'object') out.usage = usageOnly(payload.usage);
+  // `agent_end`'s messages, each reduced to who spoke and what the call cost: an early-2026 host gives each model
+  // call's usage only there, and the addon matches these answers to the calls it rebuilt (`ingest/legacy/calls.rs`).
+  if (Array.isArray(payload.messages)) out.messages = payload.messages.map(messageDigest);
+  return out;
+}
+
+const USAGE_FIELDS = ['input', 'output', 'cacheRead', 'cacheWrite', 'total'];
+
+function usageOnly(u) {
+  const out = {};
+  for (const k of USAGE_FIELDS) if (typeof u[k] === 'number') out[k] = u[k];
+  return out;
+}
+
+/** A message without its text: role, stop reason, usage and the ids of the model that wrote it. */
+function messageDigest(m) {
+  const out = {};
+  if (!m || typeof m !== 'object') return out;
+  for (const k of ['role', 'stopReason', 'model', 'provider', 'responseId']) if (typeof m[k] === 'string') out[k] = m[k];
+  if (m.usage && typeof m.usage === 'object') out.usage = usageOnly(m.usage);
   return out;
 }
 

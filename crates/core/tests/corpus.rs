@@ -631,8 +631,9 @@ fn legacy_scenarios(capture_content: bool) -> Vec<Scenario> {
     all
 }
 
-/// What crosses from a 2026.3.24 host when content capture is off (`plugin/index.mjs`): agent events only for the
-/// lifecycle, hook payloads without their content.
+/// What crosses from a 2026.3.24 host when content capture is off (`plugin/index.mjs` `withoutContent`): agent
+/// events only for the lifecycle, hook payloads without their content, `agent_end`'s messages as digests (role, stop
+/// reason, usage, model ids).
 fn without_content(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
@@ -642,16 +643,22 @@ fn without_content(text: &str) -> String {
         }
         if r["src"] == "hook" {
             let evt = r["evt"].as_object_mut().unwrap();
-            for k in [
-                "prompt",
-                "systemPrompt",
-                "historyMessages",
-                "messages",
-                "assistantTexts",
-                "lastAssistant",
-                "params",
-                "result",
-            ] {
+            if let Some(serde_json::Value::Array(messages)) = evt.get_mut("messages") {
+                for m in messages.iter_mut().filter_map(|m| m.as_object_mut()) {
+                    m.retain(|k, _| {
+                        ["role", "stopReason", "model", "provider", "responseId", "usage"].contains(&k.as_str())
+                    });
+                    if let Some(u) = m.get_mut("usage").and_then(|u| u.as_object_mut()) {
+                        u.retain(|k, v| {
+                            v.is_number()
+                                && ["input", "output", "cacheRead", "cacheWrite", "total"].contains(&k.as_str())
+                        });
+                    }
+                }
+            }
+            for k in
+                ["prompt", "systemPrompt", "historyMessages", "assistantTexts", "lastAssistant", "params", "result"]
+            {
                 evt.remove(k);
             }
         }
@@ -783,11 +790,11 @@ fn legacy_turn_failed_on_every_attempt_is_failed_with_its_cause() {
 #[test]
 fn legacy_model_calls_without_content_capture() {
     let all = legacy_scenarios(false);
-    // Without capture the tool hooks alone mark the tool round: still two calls around the tool, and the turn's
-    // usage from the run's summary (no call knows its own).
+    // Without capture the tool hooks alone mark the tool round: still two calls around the tool, each with its own
+    // usage from `agent_end`'s message digests.
     let t = one_trace(&all, "chat.send: one tool call", "agent:main:e2e-tool");
     assert_eq!(shape(t), "turn(harness_run(run(model_call,model_call,tool),usage))", "{}", names(t));
-    assert!(calls(t).iter().all(|c| tokens(c) == (None, None)));
+    assert!(calls(t).iter().all(|c| tokens(c) == (Some(123), Some(7))), "{}", names(t));
     assert_eq!(totals(t), (Some(246), Some(14)));
     // One call in the attempt: llm_output's total is its own.
     for t in session_traces(&all, "chat.send: a burst", "agent:main:e2e-burst") {
