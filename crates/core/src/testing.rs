@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{AttrValue, Span, SpanKind, SpanRole, Status};
+use crate::model::{AttrValue, Span, SpanEvent, SpanKind, SpanLink, SpanRole, Status, Trace};
 
 /// An `Env` answering from `pairs` only.
 pub fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -35,6 +35,59 @@ pub fn named(trace: u8, id: u8, parent: Option<u8>, role: SpanRole, name: &str, 
         attrs: attrs.iter().map(|(k, v)| (k.to_string().into(), v.clone())).collect(),
         ..span(trace, id, parent, role)
     }
+}
+
+/// Traces that reach every branch of an OTLP encoder: every span kind and status, empty and awkward text (quotes,
+/// control characters, emoji, JSON look-alikes, 300+ bytes), zero, negative and non-finite numbers, an empty key,
+/// span events and links with and without attributes, a span without attributes, a one-span trace and an empty one.
+/// The direct writers (`export/transport/otlp_json.rs`, `otlp_protobuf.rs`) are checked byte for byte on them.
+pub fn encoder_traces() -> Vec<Trace> {
+    let text = format!(
+        "quote \" backslash \\ newline \n tab \t nul \u{0} emoji \u{1f600} ,\"events\":[] {{\"message\":\"\",{}",
+        "x".repeat(300)
+    );
+    let mut spans = Vec::new();
+    for (i, role) in [SpanRole::Turn, SpanRole::Harness, SpanRole::ModelCall, SpanRole::Tool].into_iter().enumerate() {
+        let mut s = named(
+            7,
+            i as u8 + 1,
+            (i > 0).then_some(i as u8),
+            role,
+            if i == 3 { "" } else { &text },
+            &[
+                ("a.str", AttrValue::Str(text.clone())),
+                ("b.empty", AttrValue::Str(String::new())),
+                ("c.int", AttrValue::Int(-42)),
+                ("c.zero", AttrValue::Int(0)),
+                ("d.f64", AttrValue::F64(0.1 + 0.2)),
+                ("e.nan", AttrValue::F64(f64::NAN)),
+                ("f.big", AttrValue::F64(1e300)),
+                ("g.bool", AttrValue::Bool(false)),
+                ("h.zero", AttrValue::F64(0.0)),
+                ("", AttrValue::Bool(true)),
+            ],
+        );
+        s.kind = [SpanKind::Server, SpanKind::Internal, SpanKind::Client, SpanKind::Internal][i];
+        s.status = [Status::Error(text.clone()), Status::Error(String::new()), Status::Ok, Status::Unset][i].clone();
+        if i == 1 {
+            s.start_ns = 0;
+            s.events.push(SpanEvent { name: "phase.x".into(), time_ns: 3, attrs: Default::default() });
+            s.events.push(SpanEvent { name: String::new(), time_ns: 0, attrs: Default::default() });
+            let mut attrs = crate::model::Attrs::new();
+            attrs.insert("k".into(), AttrValue::Int(1));
+            s.events.push(SpanEvent { name: text.clone(), time_ns: u64::MAX, attrs: attrs.clone() });
+            s.links.push(SpanLink { trace_id: [9; 16], span_id: [8; 8], attrs });
+            s.links.push(SpanLink { trace_id: [1; 16], span_id: [2; 8], attrs: Default::default() });
+        }
+        if i == 3 {
+            s.attrs.clear();
+        }
+        spans.push(s);
+    }
+    let t = Trace { trace_id: [7; 16], spans, straggler: false, incomplete: false };
+    let bare = Trace { trace_id: [3; 16], spans: vec![named(3, 1, None, SpanRole::Turn, "r", &[])], ..t.clone() };
+    let empty = Trace { trace_id: [4; 16], spans: vec![], ..t.clone() };
+    vec![t, bare, empty]
 }
 
 /// One generated secret: its kind, the text, and the random parts that must never survive redaction.

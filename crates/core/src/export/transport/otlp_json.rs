@@ -196,8 +196,7 @@ fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
 mod tests {
     use super::*;
     use crate::export::transport::otlp_proto::{encode_request, key_value as key_value_of, to_json};
-    use crate::model::{SpanEvent, SpanLink, SpanRole};
-    use crate::testing::named;
+    use crate::testing::encoder_traces;
 
     fn both(traces: &[&Trace]) -> (String, String) {
         let want = to_json(&encode_request(traces.iter().copied(), "svc \"x\"", |_, _, _| {}));
@@ -208,49 +207,8 @@ mod tests {
 
     #[test]
     fn the_same_bytes_as_the_prost_tree_through_serde() {
-        let tricky =
-            "quote \" backslash \\ newline \n tab \t nul \u{0} emoji \u{1f600} ,\"events\":[] {\"message\":\"\",";
-        let mut spans = Vec::new();
-        for (i, role) in
-            [SpanRole::Turn, SpanRole::Harness, SpanRole::ModelCall, SpanRole::Tool].into_iter().enumerate()
-        {
-            let mut s = named(
-                7,
-                i as u8 + 1,
-                (i > 0).then_some(i as u8),
-                role,
-                if i == 3 { "" } else { tricky },
-                &[
-                    ("a.str", AttrValue::Str(tricky.into())),
-                    ("b.empty", AttrValue::Str(String::new())),
-                    ("c.int", AttrValue::Int(-42)),
-                    ("d.f64", AttrValue::F64(0.1 + 0.2)),
-                    ("e.nan", AttrValue::F64(f64::NAN)),
-                    ("f.big", AttrValue::F64(1e300)),
-                    ("g.bool", AttrValue::Bool(false)),
-                    ("h.zero", AttrValue::F64(0.0)),
-                ],
-            );
-            s.kind = [SpanKind::Server, SpanKind::Internal, SpanKind::Client, SpanKind::Internal][i];
-            s.status =
-                [Status::Error(tricky.into()), Status::Error(String::new()), Status::Ok, Status::Unset][i].clone();
-            if i == 1 {
-                s.events.push(SpanEvent { name: "phase.x".into(), time_ns: 3, attrs: Default::default() });
-                let mut attrs = crate::model::Attrs::new();
-                attrs.insert("k".into(), AttrValue::Int(1));
-                s.events.push(SpanEvent { name: tricky.into(), time_ns: u64::MAX, attrs: attrs.clone() });
-                s.links.push(SpanLink { trace_id: [9; 16], span_id: [8; 8], attrs });
-                s.links.push(SpanLink { trace_id: [1; 16], span_id: [2; 8], attrs: Default::default() });
-            }
-            if i == 3 {
-                s.attrs.clear();
-            }
-            spans.push(s);
-        }
-        let t = Trace { trace_id: [7; 16], spans, straggler: false, incomplete: false };
-        let bare = Trace { trace_id: [3; 16], spans: vec![named(3, 1, None, SpanRole::Turn, "r", &[])], ..t.clone() };
-        let empty = Trace { trace_id: [4; 16], spans: vec![], ..t.clone() };
-        for traces in [vec![&t], vec![&bare], vec![&t, &bare], vec![&empty], vec![]] {
+        let [t, bare, empty] = &encoder_traces()[..] else { unreachable!() };
+        for traces in [vec![t], vec![bare], vec![t, bare], vec![empty], vec![]] {
             let (got, want) = both(&traces);
             assert_eq!(got, want);
             // With a sink's extra attributes (OpenInference's): after the span's own, also where it has none.

@@ -201,56 +201,16 @@ fn fixed32_field(out: &mut Vec<u8>, tag: u32, v: u32) {
 mod tests {
     use super::*;
     use crate::export::transport::otlp_proto::{encode_request, key_value as kv};
-    use crate::model::{SpanEvent, SpanLink, SpanRole};
-    use crate::testing::named;
+    use crate::testing::encoder_traces;
 
     #[test]
     fn the_same_bytes_as_prost_with_and_without_extra_attributes() {
-        let long = "x".repeat(300);
-        let mut spans = Vec::new();
-        for (i, role) in
-            [SpanRole::Turn, SpanRole::Harness, SpanRole::ModelCall, SpanRole::Tool].into_iter().enumerate()
-        {
-            let mut s = named(
-                5,
-                i as u8 + 1,
-                (i > 0).then_some(i as u8),
-                role,
-                if i == 3 { "" } else { "name ü" },
-                &[
-                    ("a.str", AttrValue::Str(long.clone())),
-                    ("b.empty", AttrValue::Str(String::new())),
-                    ("c.int", AttrValue::Int(-42)),
-                    ("c.zero", AttrValue::Int(0)),
-                    ("d.f64", AttrValue::F64(0.1)),
-                    ("e.zero", AttrValue::F64(0.0)),
-                    ("g.false", AttrValue::Bool(false)),
-                    ("", AttrValue::Bool(true)),
-                ],
-            );
-            s.kind = [SpanKind::Server, SpanKind::Internal, SpanKind::Client, SpanKind::Internal][i];
-            s.status =
-                [Status::Error(long.clone()), Status::Error(String::new()), Status::Ok, Status::Unset][i].clone();
-            if i == 1 {
-                s.events.push(SpanEvent { name: "phase.x".into(), time_ns: 3, attrs: Default::default() });
-                let mut attrs = crate::model::Attrs::new();
-                attrs.insert("k".into(), AttrValue::Int(1));
-                s.events.push(SpanEvent { name: String::new(), time_ns: 0, attrs: attrs.clone() });
-                s.links.push(SpanLink { trace_id: [9; 16], span_id: [8; 8], attrs });
-                s.start_ns = 0;
-            }
-            if i == 3 {
-                s.attrs.clear();
-            }
-            spans.push(s);
-        }
-        let t = Trace { trace_id: [5; 16], spans, straggler: false, incomplete: false };
-        let bare = Trace { trace_id: [3; 16], spans: vec![named(3, 1, None, SpanRole::Turn, "r", &[])], ..t.clone() };
+        let [t, bare, empty] = &encoder_traces()[..] else { unreachable!() };
         let add = |_: &Trace, s: &Span, out: &mut Vec<KeyValue>| {
             out.push(kv("x.kind", &AttrValue::Str(s.name.clone())));
             out.push(kv("x.n", &AttrValue::Int(7)));
         };
-        for traces in [vec![&t], vec![&bare], vec![&t, &bare], vec![]] {
+        for traces in [vec![t], vec![bare], vec![t, bare], vec![empty], vec![]] {
             let want = encode_request(traces.iter().copied(), "svc", |t, s, o| add(t, s, &mut o.attributes));
             let mut got = Vec::new();
             write_request(&mut got, traces.iter().copied(), "svc", add);
