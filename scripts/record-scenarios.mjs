@@ -71,27 +71,23 @@ const BOTH = ['current', 'legacy'];
 const CURRENT = ['current'];
 const LEGACY = ['legacy'];
 
+/** A scenario of one `chat.send` turn, waited for. */
+function oneTurn(name, sessionKey, message) {
+  return async (gw) => {
+    const r = await gw.chatSend({ sessionKey, message });
+    log(`${name}: ${JSON.stringify(r.waited)}`);
+  };
+}
+
 /**
  * The scenarios: [name, marker note, targets, function of the gateway and the fake provider]; the marker note names
  * the scenario for the tests.
  */
 const SCENARIOS = [
-  ['tool', 'chat.send: one tool call, then the answer (session e2e-tool)', LEGACY, async (gw) => {
-    const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-tool', message: 'please usetool now' });
-    log(`tool: ${JSON.stringify(r.waited)}`);
-  }],
-  ['subagent', 'chat.send: the model spawns a subagent (sessions_spawn) (session e2e-sub)', CURRENT, async (gw) => {
-    const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-sub', message: 'please spawnsub now' });
-    log(`subagent: ${JSON.stringify(r.waited)}`);
-  }],
-  ['toolchain', 'chat.send: a tool chain, two tool rounds (session e2e-chain)', CURRENT, async (gw) => {
-    const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-chain', message: 'please toolchain now' });
-    log(`toolchain: ${JSON.stringify(r.waited)}`);
-  }],
-  ['parallel', 'chat.send: two parallel tool calls in one answer (session e2e-par)', CURRENT, async (gw) => {
-    const r = await gw.chatSend({ sessionKey: 'agent:main:e2e-par', message: 'please paralleltools now' });
-    log(`parallel: ${JSON.stringify(r.waited)}`);
-  }],
+  ['tool', 'chat.send: one tool call, then the answer (session e2e-tool)', LEGACY, oneTurn('tool', 'agent:main:e2e-tool', 'please usetool now')],
+  ['subagent', 'chat.send: the model spawns a subagent (sessions_spawn) (session e2e-sub)', CURRENT, oneTurn('subagent', 'agent:main:e2e-sub', 'please spawnsub now')],
+  ['toolchain', 'chat.send: a tool chain, two tool rounds (session e2e-chain)', CURRENT, oneTurn('toolchain', 'agent:main:e2e-chain', 'please toolchain now')],
+  ['parallel', 'chat.send: two parallel tool calls in one answer (session e2e-par)', CURRENT, oneTurn('parallel', 'agent:main:e2e-par', 'please paralleltools now')],
   ['burst', 'chat.send: a burst of 3 follow-ups queued behind a busy session (session e2e-burst)', BOTH, async (gw, fake) => {
     const sessionKey = 'agent:main:e2e-burst';
     const first = randomUUID();

@@ -2,12 +2,26 @@
 
 use std::collections::HashMap;
 
+use crate::ingest::{Body, Inbound, Source};
 use crate::model::{AttrValue, Span, SpanEvent, SpanKind, SpanLink, SpanRole, Status, Trace};
 
 /// An `Env` answering from `pairs` only.
 pub fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     move |k| m.get(k).cloned()
+}
+
+/// A trusted diagnostic event from process 1 as it crosses the boundary: its JSON text, arrived at `arrived_ms`.
+pub fn diagnostic(json: impl Into<String>, arrived_ms: f64) -> Inbound {
+    Inbound {
+        src: Source::Diagnostic,
+        pid: 1,
+        arrived_ms,
+        trusted: true,
+        hook: None,
+        body: Body::Json(json.into()),
+        ctx: None,
+    }
 }
 
 /// A span of trace `[trace; 16]` with id `[id; 8]`, named `s{id}`, OK, one second long, no attributes.

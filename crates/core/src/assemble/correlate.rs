@@ -573,19 +573,11 @@ pub fn tool_key_of(e: &Event) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::{decode, Body, Inbound, Source};
+    use crate::ingest::decode;
+    use crate::testing::diagnostic;
 
     fn event(json: String, at: f64) -> Event {
-        decode(Inbound {
-            src: Source::Diagnostic,
-            pid: 1,
-            arrived_ms: at,
-            trusted: true,
-            hook: None,
-            body: Body::Json(json),
-            ctx: None,
-        })
-        .unwrap()
+        decode(diagnostic(json, at)).unwrap()
     }
 
     #[test]

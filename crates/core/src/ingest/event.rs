@@ -241,15 +241,7 @@ mod tests {
     use super::*;
 
     fn inbound(json: &str) -> Inbound {
-        Inbound {
-            src: Source::Diagnostic,
-            pid: 1,
-            arrived_ms: 5.0,
-            trusted: true,
-            hook: None,
-            body: Body::Json(json.into()),
-            ctx: None,
-        }
+        crate::testing::diagnostic(json, 5.0)
     }
 
     #[test]

@@ -117,19 +117,11 @@ impl Reorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::{decode, Body, Inbound, Source};
+    use crate::ingest::{decode, Inbound};
+    use crate::testing::diagnostic;
 
     fn ev(pid: u32, seq: u64, at: f64) -> Event {
-        decode(Inbound {
-            src: Source::Diagnostic,
-            pid,
-            arrived_ms: at,
-            trusted: true,
-            hook: None,
-            body: Body::Json(format!("{{\"type\":\"t\",\"seq\":{seq}}}")),
-            ctx: None,
-        })
-        .unwrap()
+        decode(Inbound { pid, ..diagnostic(format!("{{\"type\":\"t\",\"seq\":{seq}}}"), at) }).unwrap()
     }
 
     fn seqs(v: &[Event]) -> Vec<u64> {

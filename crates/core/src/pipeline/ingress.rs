@@ -170,18 +170,10 @@ impl Ingress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::{Body, Source};
+    use crate::ingest::Body;
 
     fn item(n: u64) -> Inbound {
-        Inbound {
-            src: Source::Diagnostic,
-            pid: 1,
-            arrived_ms: n as f64,
-            trusted: true,
-            hook: None,
-            body: Body::Json("{}".into()),
-            ctx: None,
-        }
+        crate::testing::diagnostic("{}", n as f64)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

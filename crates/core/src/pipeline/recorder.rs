@@ -157,18 +157,11 @@ impl Writer {
 mod tests {
     use super::*;
     use crate::ingest::record::{parse_record, Record};
-    use crate::ingest::{Body, Source};
+    use crate::ingest::Body;
 
     fn event(n: usize) -> Inbound {
-        Inbound {
-            src: Source::Diagnostic,
-            pid: 1,
-            arrived_ms: n as f64,
-            trusted: true,
-            hook: None,
-            body: Body::Json(format!(r#"{{"type":"run.progress","seq":{n},"pad":"{}"}}"#, "x".repeat(100))),
-            ctx: None,
-        }
+        let json = format!(r#"{{"type":"run.progress","seq":{n},"pad":"{}"}}"#, "x".repeat(100));
+        crate::testing::diagnostic(json, n as f64)
     }
 
     #[test]
