@@ -115,6 +115,7 @@ export interface ClawtraceConfig {
   batch?: {
     maxSpans?: number
     maxBytes?: number
+    /** How long a batch waits to fill before it is sent (default 25 ms). */
     maxDelayMs?: number
     /** Traces waiting per sink; beyond it they are dropped and counted (default 4096). */
     queueTraces?: number

@@ -76,6 +76,13 @@ impl Reorder {
         forced
     }
 
+    /// When the earliest waiting event's window runs out (event-clock ms; infinite when nothing waits), so the
+    /// worker can wake exactly then instead of polling.
+    pub fn next_release_ms(&self) -> f64 {
+        let heads = self.pids.values().filter_map(|b| b.waiting.values().next());
+        heads.map(|e| e.arrived_ms + self.window_ms).fold(f64::INFINITY, f64::min)
+    }
+
     /// Releases events whose predecessors arrived or whose window ran out.
     pub fn release(&mut self, now_ms: f64, out: &mut Vec<Event>) {
         for buf in self.pids.values_mut() {
@@ -137,12 +144,15 @@ mod tests {
         assert_eq!(seqs(&out), vec![1]);
         r.push(ev(1, 2, 2.0), 2.0, &mut out);
         assert_eq!(seqs(&out), vec![1, 2, 3]);
+        assert_eq!(r.next_release_ms(), f64::INFINITY, "nothing waits");
         r.push(ev(1, 5, 3.0), 3.0, &mut out);
         assert_eq!(r.len(), 1);
+        assert_eq!(r.next_release_ms(), 103.0, "the worker wakes when the gap's window ends");
         r.release(50.0, &mut out);
         assert_eq!(r.len(), 1, "gap waits for the window");
         r.release(104.0, &mut out);
         assert_eq!(seqs(&out), vec![1, 2, 3, 5]);
+        assert_eq!(r.next_release_ms(), f64::INFINITY);
         r.push(ev(1, 4, 105.0), 105.0, &mut out);
         assert_eq!(seqs(&out), vec![1, 2, 3, 5, 4], "late event passes straight through");
     }

@@ -102,8 +102,8 @@ pub(super) async fn run(
                 // A bounded drain, then back to the select: control messages and ticks are never starved.
                 if rx.drain(DRAIN_PER_WAKE, |i| w.take(i)) > 0 {
                     naps = 0;
-                    // Events may have opened something with a deadline: back to busy ticks.
-                    next_tick = next_tick.min(tokio::time::Instant::now() + TICK_BUSY);
+                    // Events may have opened something with an earlier deadline.
+                    next_tick = next_tick.min(tokio::time::Instant::now() + w.until_next_tick());
                 }
                 // And a turn for everyone else: under a flood the queue is never empty, so without this the worker
                 // never returns `Pending`, and the sink tasks it wakes (queued behind it on this thread) starve.
@@ -117,12 +117,15 @@ pub(super) async fn run(
     }
 }
 
-/// Ticks come when the next trace is due (its grace window or TTL ends), never closer than `TICK_MIN`; every
-/// `TICK_BUSY` while a reorder gap, a tool annotation or a legacy hold waits (deadlines not tracked one by one);
-/// and at least every `TICK_IDLE` for the slow sweeps of remembered ids. An idle gateway pays one wake-up a second.
+/// Ticks come when the next trace is due (its grace window or TTL ends) or a reorder gap's window ends, never
+/// closer than `TICK_MIN`, so a turn's spans leave within a few ms of its grace window; every `TICK_BUSY` while a
+/// tool annotation or a legacy hold waits (short deadlines not tracked one by one); and at least every `TICK_IDLE`
+/// for the slow sweeps of remembered ids. An idle gateway pays one wake-up a second.
 const TICK_MIN: Duration = Duration::from_millis(10);
 const TICK_BUSY: Duration = Duration::from_millis(100);
 const TICK_IDLE: Duration = Duration::from_millis(1000);
+const TICK_MIN_MS: f64 = TICK_MIN.as_millis() as f64;
+const TICK_BUSY_MS: f64 = TICK_BUSY.as_millis() as f64;
 
 struct Worker {
     assembler: Assembler,
@@ -160,7 +163,10 @@ impl Worker {
                 self.assemble_released(now);
                 // Ticks follow event time too, so a fast replay still closes traces as it goes.
                 // (Both directions: a replay's recorded clock can lie before the wall-clock tick that came first.)
-                if (now - self.last_tick_ms).abs() >= 100.0 {
+                // Under a flood the select above never reaches its timer, so a due trace is ticked from here,
+                // at most every `TICK_MIN`.
+                let since = (now - self.last_tick_ms).abs();
+                if since >= TICK_BUSY_MS || (since >= TICK_MIN_MS && now >= self.next_due_ms()) {
                     self.tick();
                 }
             }
@@ -182,12 +188,20 @@ impl Worker {
         self.offer_finished();
     }
 
+    /// When the next tick has something to do (event-clock ms): the earliest trace deadline or reorder window end,
+    /// or one busy period from now while untracked short holds wait.
+    fn next_due_ms(&self) -> f64 {
+        let due = self.assembler.next_deadline_ms().min(self.reorder.next_release_ms());
+        if self.assembler.holds() {
+            due.min(self.last_tick_ms + TICK_BUSY_MS)
+        } else {
+            due
+        }
+    }
+
     /// How long the worker may sleep before the next tick has something to do.
     fn until_next_tick(&self) -> Duration {
-        if !self.reorder.is_empty() || self.assembler.holds() {
-            return TICK_BUSY;
-        }
-        let due_in_ms = self.assembler.next_deadline_ms() - self.clock.now();
+        let due_in_ms = self.next_due_ms() - self.clock.now();
         if due_in_ms.is_nan() || due_in_ms >= TICK_IDLE.as_millis() as f64 {
             return TICK_IDLE;
         }
