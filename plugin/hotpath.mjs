@@ -28,21 +28,26 @@ function drainAll() {
   for (const drain of holding) drain();
 }
 
-/** A batch crosses when it holds this many events, or this many UTF-16 units of strings, or at the end of the task. */
+/**
+ * A batch crosses when it holds this many events, or this many UTF-16 units of strings, or its slots are nearly
+ * full, or at the end of the task.
+ */
 export const BATCH_EVENTS = 512;
 const BATCH_UNITS = 1 << 20;
+const SLOTS = 1 << 15;
 
 /**
  * `(evt, meta) => void`: hands one diagnostic event to `binding`, with `record.drain()` to hand over what it still
  * holds. Never throws: a hostile value (a throwing getter or proxy, a BigInt) is the addon's to count as invalid.
  *
  * The fast path (docs/ARCHITECTURE.md, "The gateway boundary"): per event type, only the fields assembly reads
- * (`binding.projection()`, the table in crates/core/src/ingest/compact.rs) are copied into one reused flat array,
- * and the batch crosses once, as the JSON text of that array, when it is full or when the current task ends (a
- * microtask: no timer, nothing waits longer than the burst that filled it). Infra-only types cross as their `seq`
- * alone: counted, never assembled, and the addon's reorder buffer sees no gap. Values are copied only when they
- * are scalars (an object where a scalar belongs crosses as `[]`, the same wrong type), so the batch text is always
- * valid JSON and one hostile event never spoils the others.
+ * (`binding.projection()`, the table in crates/core/src/ingest/compact.rs) are written into reused typed arrays: a
+ * `Float64Array` of slots (numbers, string lengths, masks) and a `Uint8Array` of what each slot holds, the strings
+ * themselves collected for one `join`. The batch crosses once, when it is full or when the current task ends (a
+ * microtask: no timer, nothing waits longer than the burst that filled it), and the addon copies the three as they
+ * are: nothing is serialised. Infra-only types cross as their `seq` alone: counted, never assembled, and the
+ * addon's reorder buffer sees no gap. Only scalars are copied (an object where a scalar belongs crosses as its
+ * tag alone, the same wrong type), so one hostile event never spoils the others.
  *
  * The addon's `flush()` and `shutdown()` drain every recorder first (`setBatchDrain`). Callers `drain()` before
  * another record call whose order against these events matters (agent events and hooks).
@@ -54,35 +59,20 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   if (full || typeof binding.recordDiagnosticBatch !== 'function' || typeof binding.projection !== 'function') {
     return wholeEvents(binding);
   }
-  const { schemas: table, generic: GENERIC } = binding.projection();
+  const { schemas: table, generic: GENERIC, tags, maxStringUnits } = binding.projection();
+  if (!tags) return wholeEvents(binding);
 
-  /** The batch: `schema, trusted, type, mask, value…` per event, reused. */
-  const buf = [];
+  /** The batch, reused: `n` slots written, their strings in `parts`. */
+  const w = { slots: new Float64Array(SLOTS), tags: new Uint8Array(SLOTS), n: 0, parts: [], units: 0 };
   let events = 0;
-  let units = 0;
   let scheduled = false;
 
-  // `[]` stands for an object or array where a scalar belongs; a BigInt has no JSON form: the event goes whole
-  // (and is counted as unserialisable there).
-  const NOT_SCALAR = [];
-  function scalar(v) {
-    const t = typeof v;
-    if (t === 'string') {
-      units += v.length;
-      return v;
-    }
-    if (t === 'number' || t === 'boolean') return v;
-    if (v == null) return null;
-    if (t === 'bigint') throw NOT_SCALAR;
-    return NOT_SCALAR;
-  }
-  // An object field: the array of its sub-fields' values; an array where an object belongs crosses as `true` (the
-  // same wrong type); anything else as a scalar.
-  function object(v, sub) {
-    if (typeof v !== 'object' || v === null) return scalar(v);
-    return Array.isArray(v) ? true : sub(v);
-  }
-  const projectors = table.map((t) => projector(t.fields, scalar, object));
+  // A BigInt has no place in a batch (nor JSON form): the event goes whole and is counted as unserialisable there.
+  const BIGINT = new Error('bigint');
+  const projectors = table.map((t) => projector(t.fields, tags, maxStringUnits, BIGINT));
+  const putType = projector(['type'], tags, maxStringUnits, BIGINT, { bare: true });
+  // The most slots one event can take: the batch crosses before an event could overflow it.
+  const MAX_EVENT_SLOTS = 2 + Math.max(...table.map((t) => 1 + slotsOf(t.fields)));
   const byType = new Map();
   table.forEach((t, i) => t.types.forEach((type) => byType.set(type, i)));
 
@@ -91,11 +81,13 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
     holding.delete(drainSoon);
     if (events === 0) return;
     const n = events;
-    const text = JSON.stringify(buf);
-    buf.length = 0;
+    const text = w.parts.join('');
+    const slots = w.n;
+    w.parts.length = 0;
+    w.n = 0;
+    w.units = 0;
     events = 0;
-    units = 0;
-    binding.recordDiagnosticBatch(text, n);
+    binding.recordDiagnosticBatch(text, w.slots, w.tags, slots, n);
   }
   const drainSoon = () => {
     try {
@@ -104,17 +96,21 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   };
 
   function record(evt, meta) {
-    const at = buf.length;
+    if (w.n + MAX_EVENT_SLOTS > SLOTS) drainSoon();
+    const at = w.n;
+    const parts = w.parts.length;
     try {
-      if (typeof evt !== 'object' || evt === null || Array.isArray(evt)) throw NOT_SCALAR;
+      if (typeof evt !== 'object' || evt === null || Array.isArray(evt)) throw BIGINT;
       const type = evt.type;
       const i = (typeof type === 'string' ? byType.get(type) : undefined) ?? GENERIC;
-      buf.push(i, trusted(meta) ? 1 : 0, scalar(type));
-      projectors[i](evt, buf);
+      w.slots[w.n++] = i * 2 + (trusted(meta) ? 1 : 0);
+      putType(type, w);
+      projectors[i](evt, w);
     } catch {
       // Unreadable (a getter or proxy threw), no object, or a BigInt: it goes whole, in order, and the addon
-      // counts whatever it cannot take.
-      buf.length = at;
+      // counts whatever it cannot take. What it had written is taken back.
+      w.n = at;
+      w.parts.length = parts;
       try {
         drain();
         binding.recordDiagnostic(json(evt), trusted(meta));
@@ -122,7 +118,7 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
       return;
     }
     events++;
-    if (events >= BATCH_EVENTS || units >= BATCH_UNITS) drainSoon();
+    if (events >= BATCH_EVENTS || w.units >= BATCH_UNITS) drainSoon();
     else if (!scheduled) {
       scheduled = true;
       holding.add(drainSoon);
@@ -135,37 +131,52 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   return record;
 }
 
-/**
- * `(evt, buf) => void` pushing onto `buf` the fields of `fields` (from `projection()`: a name, or `[name,
- * [sub-fields]]`) that the event has: first the mask of those present (bit k for the k-th field), then their values.
- * Compiled once per schema into straight-line property reads: a generic loop over key names makes every read a
- * megamorphic keyed load, several times slower, and absent fields would cost the batch text a `null` each (bench/).
- * Names enter the code only as JSON string literals.
- */
-function projector(fields, scalar, object) {
-  const subs = [];
-  const read = (f, k) => {
-    let value;
-    if (typeof f === 'string') value = `scalar(e[${JSON.stringify(f)}])`;
-    else {
-      subs.push(projector1(f[1], scalar, object));
-      value = `object(e[${JSON.stringify(f[0])}], subs[${subs.length - 1}])`;
-    }
-    return `v = ${value}; if (v !== null) { buf.push(v); m += ${2 ** k}; }`;
-  };
-  if (fields.length > 53) throw new Error('a schema of more than 53 fields does not fit a mask');
-  const body = `let m = 0, v; const at = buf.length; buf.push(0); ${fields.map(read).join(' ')} buf[at] = m;`;
-  return new Function('scalar', 'object', 'subs', `return function project(e, buf) { ${body} };`)(scalar, object, subs);
+/** The slots a list of fields can take at most (an object field: its own, holding the mask, and its sub-fields'). */
+function slotsOf(fields) {
+  return fields.reduce((s, f) => s + (typeof f === 'string' ? 1 : 1 + slotsOf(f[1])), 0);
 }
 
-/** An object's sub-fields as an array (`fields` as in `projector`: mask first). */
-function projector1(fields, scalar, object) {
-  const push = projector(fields, scalar, object);
-  return (o) => {
-    const a = [];
-    push(o, a);
-    return a;
+/**
+ * `(evt, w) => void` writing into the batch `w` the fields of `fields` (from `projection()`: a name, or `[name,
+ * [sub-fields]]`) that the event has: first the mask of those present (bit k for the k-th field), then a slot and a
+ * tag per value (crates/core/src/ingest/compact.rs, `tag`). `bare`: `(value, w)` writing one value, no mask, an
+ * absent one as `null` (for `type`). Compiled once per schema into straight-line code: a generic loop over key names makes
+ * every read a megamorphic keyed load, several times slower, and each value's `typeof` has its own site, which
+ * stays monomorphic (a run id is always a string). The batch's state is kept in locals and written back at the
+ * end, so an event that throws half-way leaves `w` as it was. Names enter the code only as JSON string literals.
+ */
+function projector(fields, T, maxUnits, BIGINT, { bare = false } = {}) {
+  if (fields.length > 53) throw new Error('a schema of more than 53 fields does not fit a mask');
+  let vars = 0;
+  // The code writing value `v` (a local) of field `f`.
+  const put = (f, v) => {
+    const scalar =
+      `if (typeof ${v} === 'string') { const l = ${v}.length; if (l > ${maxUnits}) tags[n++] = ${T.huge}; ` +
+      `else { tags[n] = ${T.str}; slots[n++] = l; parts.push(${v}); units += l; } } ` +
+      `else if (typeof ${v} === 'number') { tags[n] = ${T.num}; slots[n++] = ${v}; } ` +
+      `else if (typeof ${v} === 'boolean') { tags[n] = ${T.bool}; slots[n++] = ${v} ? 1 : 0; } ` +
+      `else if (typeof ${v} === 'bigint') throw BIGINT; else tags[n++] = ${T.wrong};`;
+    if (typeof f === 'string') return scalar;
+    const o = `o${vars++}`;
+    return `if (typeof ${v} === 'object' && !Array.isArray(${v})) { const ${o} = ${v}; ${list(f[1], o, T.object)} } else { ${scalar} }`;
   };
+  // The code writing the fields of `list` present in object `e`, behind a mask slot tagged `tag`.
+  const list = (fields, e, tag) => {
+    const m = `m${vars}`;
+    const v = `v${vars++}`;
+    const reads = fields.map((f, k) => {
+      const name = JSON.stringify(typeof f === 'string' ? f : f[0]);
+      return `${v} = ${e}[${name}]; if (${v} != null) { ${m} += ${2 ** k}; ${put(f, v)} }`;
+    });
+    return `const at${m} = n++; ${tag == null ? '' : `tags[at${m}] = ${tag};`} let ${m} = 0, ${v}; ${reads.join(' ')} slots[at${m}] = ${m};`;
+  };
+  const body = bare
+    ? `let v = e; if (v == null) tags[n++] = ${T.null}; else { ${put(fields[0], 'v')} }`
+    : list(fields, 'e');
+  return new Function(
+    'BIGINT',
+    `return function project(e, w) { const slots = w.slots, tags = w.tags, parts = w.parts; let n = w.n, units = w.units; ${body} w.n = n; w.units = units; };`,
+  )(BIGINT);
 }
 
 /** Every event whole, one call each; infra-only types (`binding.infraEventTypes()`) as their kind and `seq`. */

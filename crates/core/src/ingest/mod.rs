@@ -28,10 +28,7 @@ pub enum Body {
     },
     /// Many diagnostic events in the compact form (`compact.rs`), as one crossing brought them: the worker's
     /// drain expands it into one event each (`pipeline/ingress.rs`).
-    Batch {
-        text: String,
-        events: u32,
-    },
+    Batch(compact::Batch),
     /// An event of a batch that could not be read: decode counts it under this reason.
     Invalid(DecodeError),
 }
@@ -58,7 +55,7 @@ impl Inbound {
     /// counters count.
     pub fn events(&self) -> usize {
         match self.body {
-            Body::Batch { events, .. } => events as usize,
+            Body::Batch(ref b) => b.events as usize,
             _ => 1,
         }
     }
