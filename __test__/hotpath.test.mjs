@@ -28,7 +28,7 @@ function counting() {
   const calls = { recordDiagnostic: 0, recordDiagnosticBatch: 0, recordInfra: 0, batched: 0 }
   const b = { ...ct }
   for (const k of ['recordDiagnostic', 'recordDiagnosticBatch', 'recordInfra']) b[k] = (...a) => (calls[k]++, ct[k](...a))
-  b.recordDiagnosticBatch = (text, n) => (calls.recordDiagnosticBatch++, (calls.batched += n), ct.recordDiagnosticBatch(text, n))
+  b.recordDiagnosticBatch = (...a) => (calls.recordDiagnosticBatch++, (calls.batched += a.at(-1)), ct.recordDiagnosticBatch(...a))
   return { b, calls }
 }
 

@@ -43,7 +43,8 @@ const SLOTS = 1 << 15;
  * The fast path (docs/ARCHITECTURE.md, "The gateway boundary"): per event type, only the fields assembly reads
  * (`binding.projection()`, the table in crates/core/src/ingest/compact.rs) are written into reused typed arrays: a
  * `Float64Array` of slots (numbers, string lengths, masks) and a `Uint8Array` of what each slot holds, the strings
- * themselves collected for one `join`. The batch crosses once, when it is full or when the current task ends (a
+ * appended to one string (a rope: appending is cheap, and the addon's copy flattens it once; an array and a `join`
+ * cost more per string). The batch crosses once, when it is full or when the current task ends (a
  * microtask: no timer, nothing waits longer than the burst that filled it), and the addon copies the three as they
  * are: nothing is serialised. Infra-only types cross as their `seq` alone: counted, never assembled, and the
  * addon's reorder buffer sees no gap. Only scalars are copied (an object where a scalar belongs crosses as its
@@ -62,8 +63,8 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   const { schemas: table, generic: GENERIC, tags, maxStringUnits } = binding.projection();
   if (!tags) return wholeEvents(binding);
 
-  /** The batch, reused: `n` slots written, their strings in `parts`. */
-  const w = { slots: new Float64Array(SLOTS), tags: new Uint8Array(SLOTS), n: 0, parts: [], units: 0 };
+  /** The batch, reused: `n` slots written, their strings appended to `text`. */
+  const w = { slots: new Float64Array(SLOTS), tags: new Uint8Array(SLOTS), n: 0, text: '', units: 0 };
   let events = 0;
   let scheduled = false;
 
@@ -81,9 +82,9 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
     holding.delete(drainSoon);
     if (events === 0) return;
     const n = events;
-    const text = w.parts.join('');
+    const text = w.text;
     const slots = w.n;
-    w.parts.length = 0;
+    w.text = '';
     w.n = 0;
     w.units = 0;
     events = 0;
@@ -98,7 +99,6 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   function record(evt, meta) {
     if (w.n + MAX_EVENT_SLOTS > SLOTS) drainSoon();
     const at = w.n;
-    const parts = w.parts.length;
     try {
       if (typeof evt !== 'object' || evt === null || Array.isArray(evt)) throw BIGINT;
       const type = evt.type;
@@ -110,7 +110,6 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
       // Unreadable (a getter or proxy threw), no object, or a BigInt: it goes whole, in order, and the addon
       // counts whatever it cannot take. What it had written is taken back.
       w.n = at;
-      w.parts.length = parts;
       try {
         drain();
         binding.recordDiagnostic(json(evt), trusted(meta));
@@ -152,7 +151,7 @@ function projector(fields, T, maxUnits, BIGINT, { bare = false } = {}) {
   const put = (f, v) => {
     const scalar =
       `if (typeof ${v} === 'string') { const l = ${v}.length; if (l > ${maxUnits}) tags[n++] = ${T.huge}; ` +
-      `else { tags[n] = ${T.str}; slots[n++] = l; parts.push(${v}); units += l; } } ` +
+      `else { tags[n] = ${T.str}; slots[n++] = l; text += ${v}; units += l; } } ` +
       `else if (typeof ${v} === 'number') { tags[n] = ${T.num}; slots[n++] = ${v}; } ` +
       `else if (typeof ${v} === 'boolean') { tags[n] = ${T.bool}; slots[n++] = ${v} ? 1 : 0; } ` +
       `else if (typeof ${v} === 'bigint') throw BIGINT; else tags[n++] = ${T.wrong};`;
@@ -175,7 +174,7 @@ function projector(fields, T, maxUnits, BIGINT, { bare = false } = {}) {
     : list(fields, 'e');
   return new Function(
     'BIGINT',
-    `return function project(e, w) { const slots = w.slots, tags = w.tags, parts = w.parts; let n = w.n, units = w.units; ${body} w.n = n; w.units = units; };`,
+    `return function project(e, w) { const slots = w.slots, tags = w.tags; let n = w.n, units = w.units, text = w.text; ${body} w.n = n; w.units = units; w.text = text; };`,
   )(BIGINT);
 }
 
