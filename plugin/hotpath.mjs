@@ -42,7 +42,7 @@ const SLOTS = 1 << 15;
  *
  * The fast path (docs/ARCHITECTURE.md, "The gateway boundary"): per event type, only the fields assembly reads
  * (`binding.projection()`, the table in crates/core/src/ingest/compact.rs) are written into reused typed arrays: a
- * `Float64Array` of slots (numbers, string lengths, masks) and a `Uint8Array` of what each slot holds, the strings
+ * `Float64Array` of slots (numbers, string lengths, counts) and a `Uint16Array` of what each slot holds, the strings
  * appended to one string (a rope: appending is cheap, and the addon's copy flattens it once; an array and a `join`
  * cost more per string). The batch crosses once, when it is full or when the current task ends (a
  * microtask: no timer, nothing waits longer than the burst that filled it), and the addon copies the three as they
@@ -60,17 +60,17 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   if (full || typeof binding.recordDiagnosticBatch !== 'function' || typeof binding.projection !== 'function') {
     return wholeEvents(binding);
   }
-  const { schemas: table, generic: GENERIC, tags, maxStringUnits } = binding.projection();
+  const { schemas: table, generic: GENERIC, infra: INFRA, tags, maxStringUnits } = binding.projection();
   if (!tags) return wholeEvents(binding);
 
   /** The batch, reused: `n` slots written, their strings appended to `text`. */
-  const w = { slots: new Float64Array(SLOTS), tags: new Uint8Array(SLOTS), n: 0, text: '', units: 0 };
+  const w = { slots: new Float64Array(SLOTS), tags: new Uint16Array(SLOTS), n: 0, text: '', units: 0 };
   let events = 0;
   let scheduled = false;
 
   // A BigInt has no place in a batch (nor JSON form): the event goes whole and is counted as unserialisable there.
   const BIGINT = new Error('bigint');
-  const projectors = table.map((t) => projector(t.fields, tags, maxStringUnits, BIGINT));
+  const projectors = table.map((t, i) => projector(t.fields, tags, maxStringUnits, BIGINT, { masked: i === INFRA }));
   const putType = projector(['type'], tags, maxStringUnits, BIGINT, { bare: true });
   // The most slots one event can take: the batch crosses before an event could overflow it.
   const MAX_EVENT_SLOTS = 2 + Math.max(...table.map((t) => 1 + slotsOf(t.fields)));
@@ -137,27 +137,34 @@ function slotsOf(fields) {
 
 /**
  * `(evt, w) => void` writing into the batch `w` the fields of `fields` (from `projection()`: a name, or `[name,
- * [sub-fields]]`) that the event has: first the mask of those present (bit k for the k-th field), then a slot and a
- * tag per value (crates/core/src/ingest/compact.rs, `tag`). `bare`: `(value, w)` writing one value, no mask, an
- * absent one as `null` (for `type`). Compiled once per schema into straight-line code: a generic loop over key names makes
- * every read a megamorphic keyed load, several times slower, and each value's `typeof` has its own site, which
- * stays monomorphic (a run id is always a string). The batch's state is kept in locals and written back at the
- * end, so an event that throws half-way leaves `w` as it was. Names enter the code only as JSON string literals.
+ * [sub-fields]]`) that the event has, as crates/core/src/ingest/compact.rs reads them (`tag`).
+ *
+ * An event's own keys are walked (`for…in`, which V8 runs off the object's cached key list) and looked up in the
+ * schema: first a slot counting the values written, then per value a slot and a tag holding what it is and its
+ * field's number. Reading each of a schema's 20–50 names instead costs a megamorphic load per name, most of them
+ * for fields the event does not have (bench/). `masked` (the infra schema, `seq` alone, and an object field's
+ * few sub-fields) reads the names instead: first a mask of those present (bit k for the k-th field), then their
+ * values in order. `bare`: `(value, w)` writing one value, an absent one as `null` (for `type`).
+ *
+ * Compiled once per schema into straight-line code: each field's `typeof` tests have their own site, which stays
+ * monomorphic (a run id is always a string). The batch's state is kept in locals and written back at the end, so
+ * an event that throws half-way leaves `w` as it was. Names enter the code only as JSON string literals.
  */
-function projector(fields, T, maxUnits, BIGINT, { bare = false } = {}) {
+function projector(fields, T, maxUnits, BIGINT, { bare = false, masked = false } = {}) {
   if (fields.length > 53) throw new Error('a schema of more than 53 fields does not fit a mask');
   let vars = 0;
-  // The code writing value `v` (a local) of field `f`.
-  const put = (f, v) => {
+  // The code writing value `v` (a local) of field `f`; `no` is the field's number, in the tag (keyed lists).
+  const put = (f, v, no = 0) => {
+    const tag = (kind) => kind + no * 16;
     const scalar =
-      `if (typeof ${v} === 'string') { const l = ${v}.length; if (l > ${maxUnits}) tags[n++] = ${T.huge}; ` +
-      `else { tags[n] = ${T.str}; slots[n++] = l; text += ${v}; units += l; } } ` +
-      `else if (typeof ${v} === 'number') { tags[n] = ${T.num}; slots[n++] = ${v}; } ` +
-      `else if (typeof ${v} === 'boolean') { tags[n] = ${T.bool}; slots[n++] = ${v} ? 1 : 0; } ` +
-      `else if (typeof ${v} === 'bigint') throw BIGINT; else tags[n++] = ${T.wrong};`;
+      `if (typeof ${v} === 'string') { const l = ${v}.length; if (l > ${maxUnits}) tags[n++] = ${tag(T.huge)}; ` +
+      `else { tags[n] = ${tag(T.str)}; slots[n++] = l; text += ${v}; units += l; } } ` +
+      `else if (typeof ${v} === 'number') { tags[n] = ${tag(T.num)}; slots[n++] = ${v}; } ` +
+      `else if (typeof ${v} === 'boolean') { tags[n] = ${tag(T.bool)}; slots[n++] = ${v} ? 1 : 0; } ` +
+      `else if (typeof ${v} === 'bigint') throw BIGINT; else tags[n++] = ${tag(T.wrong)};`;
     if (typeof f === 'string') return scalar;
     const o = `o${vars++}`;
-    return `if (typeof ${v} === 'object' && !Array.isArray(${v})) { const ${o} = ${v}; ${list(f[1], o, T.object)} } else { ${scalar} }`;
+    return `if (typeof ${v} === 'object' && !Array.isArray(${v})) { const ${o} = ${v}; ${list(f[1], o, tag(T.object))} } else { ${scalar} }`;
   };
   // The code writing the fields of `list` present in object `e`, behind a mask slot tagged `tag`.
   const list = (fields, e, tag) => {
@@ -169,13 +176,25 @@ function projector(fields, T, maxUnits, BIGINT, { bare = false } = {}) {
     });
     return `const at${m} = n++; ${tag == null ? '' : `tags[at${m}] = ${tag};`} let ${m} = 0, ${v}; ${reads.join(' ')} slots[at${m}] = ${m};`;
   };
+  // The code writing the fields of `fields` among the keys of `e`, behind a slot counting them.
+  const keyed = (fields, e) => {
+    const cases = fields.map((f, k) => `case ${k}: { ${put(f, 'v', k)} break; }`).join(' ');
+    return (
+      `const at = n++; let c = 0, v, f; for (const k in ${e}) { f = NUMBER.get(k); if (f === undefined) continue; ` +
+      `v = ${e}[k]; if (v == null) continue; c++; switch (f) { ${cases} } } slots[at] = c;`
+    );
+  };
   const body = bare
     ? `let v = e; if (v == null) tags[n++] = ${T.null}; else { ${put(fields[0], 'v')} }`
-    : list(fields, 'e');
+    : masked
+      ? list(fields, 'e')
+      : keyed(fields, 'e');
+  const number = new Map(fields.map((f, k) => [typeof f === 'string' ? f : f[0], k]));
   return new Function(
     'BIGINT',
+    'NUMBER',
     `return function project(e, w) { const slots = w.slots, tags = w.tags; let n = w.n, units = w.units, text = w.text; ${body} w.n = n; w.units = units; w.text = text; };`,
-  )(BIGINT);
+  )(BIGINT, number);
 }
 
 /** Every event whole, one call each; infra-only types (`binding.infraEventTypes()`) as their kind and `seq`. */

@@ -135,8 +135,8 @@ pub trait Element: Copy {
 impl Element for f64 {
     const TYPE: sys::napi_typedarray_type = sys::TypedarrayType::float64_array;
 }
-impl Element for u8 {
-    const TYPE: sys::napi_typedarray_type = sys::TypedarrayType::uint8_array;
+impl Element for u16 {
+    const TYPE: sys::napi_typedarray_type = sys::TypedarrayType::uint16_array;
 }
 
 /// The first `n` elements of a typed array of `T`, copied in one `memcpy`. `None` when `value` is not one, or

@@ -86,11 +86,11 @@ pub fn projection() -> serde_json::Value {
 }
 
 /// Records `events` diagnostic events at once, in the compact form `projection()` describes
-/// (`plugin/hotpath.mjs`): `slotCount` slots of `slots` (a `Float64Array`) and of `tags` (a `Uint8Array`), the
+/// (`plugin/hotpath.mjs`): `slotCount` slots of `slots` (a `Float64Array`) and of `tags` (a `Uint16Array`), the
 /// strings back to back in `text`. One crossing for many events: this copies the three as they are (no parse, no
 /// transcoding); the worker decodes them. Each event is counted as if recorded alone (`eventsReceived`, a full queue
 /// drops the batch and counts its events). Returns whether it was queued.
-#[napi(ts_args_type = "text: string, slots: Float64Array, tags: Uint8Array, slotCount: number, events: number")]
+#[napi(ts_args_type = "text: string, slots: Float64Array, tags: Uint16Array, slotCount: number, events: number")]
 pub fn record_diagnostic_batch(
     env: Env,
     text: Unknown,
@@ -106,7 +106,7 @@ pub fn record_diagnostic_batch(
             match (
                 boundary::read_utf16(raw, text.raw()),
                 boundary::typed_array::<f64>(raw, slots.raw(), n),
-                boundary::typed_array::<u8>(raw, tags.raw(), n),
+                boundary::typed_array::<u16>(raw, tags.raw(), n),
             ) {
                 (Some(text), Some(slots), Some(tags)) => Some(compact::Batch { slots, tags, text, events }),
                 _ => None,

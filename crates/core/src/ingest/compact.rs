@@ -3,14 +3,15 @@
 //! (`plugin/hotpath.mjs`). This module owns the table of those fields ([`SCHEMAS`], exported to the plugin by
 //! `projection()`) and turns a batch back into one [`Inbound`] per event on the worker ([`expand`]).
 //!
-//! Layout of a [`Batch`]: per event the slots `head, type, mask, value…` (a `Float64Array` on the JS side), a
-//! [`tag`] per value slot saying what it holds (a `Uint8Array`), and the strings back to back (one JS string, its
-//! UTF-16 units copied as they are). The mask has bit k set when the event has the schema's k-th field, and one
-//! value follows per bit set. A value is a number, a boolean, a string (its length; its units are the next ones of
-//! the text), `WRONG` for an object or array where a scalar belongs (the same wrong type, without its content), or,
-//! for an object field, `OBJECT` with the mask of its sub-fields, their values following. So nothing a hostile
-//! value holds is read and one hostile event never spoils a batch. Adding a field assembly reads means adding it
-//! here, nowhere else.
+//! Layout of a [`Batch`]: per event the slots `head, type, count, value…` (a `Float64Array` on the JS side), a
+//! [`tag`] per value slot saying what it holds and, in its high bits, the number of its field in the schema (a
+//! `Uint16Array`), and the strings back to back (one JS string, its UTF-16 units copied as they are). `count`
+//! values follow, in the order of the event's own keys. A value is a number, a boolean, a string (its length; its
+//! units are the next ones of the text), `WRONG` for an object or array where a scalar belongs (the same wrong
+//! type, without its content), or, for an object field, `OBJECT` with the mask of its sub-fields (bit k set when
+//! the object has the k-th), their values following in order. The infra schema (`seq` alone) is written like an
+//! object's sub-fields: a mask, then its value. So nothing a hostile value holds is read and one hostile event
+//! never spoils a batch. Adding a field assembly reads means adding it here, nowhere else.
 
 use serde_json::{Map, Value};
 
@@ -172,23 +173,26 @@ pub const SCHEMAS: &[Schema] = &[
     Schema { kinds: &[K::GatewayRpc, K::SecurityEvent, K::SkillUsed, K::TalkEvent, K::ToolLoop], fields: base!() },
 ];
 
-/// What a slot holds, written by the plugin next to each value (`plugin/hotpath.mjs`); exported by `projection()`.
+/// What a slot holds (the low 4 bits of its tag; the high bits: its field's number), written by the plugin next to
+/// each value (`plugin/hotpath.mjs`); exported by `projection()`.
 pub mod tag {
+    /// The bits of a tag saying what the slot holds; the rest, shifted down by 4, is the field's number.
+    pub const KIND: u16 = 15;
     /// A string: the slot holds its length in UTF-16 units, its units are the next ones of the batch's text.
-    pub const STR: u8 = 0;
-    pub const NUM: u8 = 1;
+    pub const STR: u16 = 0;
+    pub const NUM: u16 = 1;
     /// A boolean: the slot holds 0 or 1.
-    pub const BOOL: u8 = 2;
+    pub const BOOL: u16 = 2;
     /// An object or array where a scalar belongs (or an array where an object belongs): the same wrong type,
     /// without its content, so nothing hostile is read.
-    pub const WRONG: u8 = 3;
+    pub const WRONG: u16 = 3;
     /// An object field's object: the slot holds the mask of its sub-fields, their values follow.
-    pub const OBJECT: u8 = 4;
+    pub const OBJECT: u16 = 4;
     /// No value (only for `type`, which has no mask bit).
-    pub const NULL: u8 = 5;
+    pub const NULL: u16 = 5;
     /// A string longer than [`MAX_EVENT_BYTES`](super::MAX_EVENT_BYTES) UTF-16 units, not copied: its event is
     /// too large whatever else it holds (a unit is at least one byte of UTF-8).
-    pub const HUGE: u8 = 6;
+    pub const HUGE: u16 = 6;
 }
 
 /// The table as the plugin reads it (`projection()`): per schema, its exact type names and its fields, a field
@@ -224,11 +228,11 @@ pub fn projection() -> Value {
 /// One crossing's events in the compact form, as the addon copied them off the gateway's thread.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Batch {
-    /// Per event `head, type, mask, value…` (`head` = schema × 2 + trusted), one slot each.
+    /// Per event `head, type, count, value…` (`head` = schema × 2 + trusted), one slot each.
     pub slots: Vec<f64>,
-    /// What each slot of a value holds ([`tag`]), at the slot's index (the tags of `head` and mask slots are
-    /// not read).
-    pub tags: Vec<u8>,
+    /// What each slot of a value holds and its field's number ([`tag`]), at the slot's index (the tags of `head`,
+    /// count and mask slots are not read).
+    pub tags: Vec<u16>,
     /// Every string of the batch back to back, in UTF-16 code units (copied as V8 holds them; turned into UTF-8
     /// here, on the worker).
     pub text: Vec<u16>,
@@ -238,13 +242,21 @@ pub struct Batch {
 impl Batch {
     /// The bytes it holds while queued.
     pub fn bytes(&self) -> usize {
-        self.slots.len() * 8 + self.tags.len() + self.text.len() * 2
+        self.slots.len() * 8 + self.tags.len() * 2 + self.text.len() * 2
     }
 }
 
 /// One batch as one queued item.
 pub fn batch_inbound(batch: Batch, pid: u32, arrived_ms: f64) -> Inbound {
-    Inbound { src: Source::Diagnostic, pid, arrived_ms, trusted: false, hook: None, body: Body::Batch(batch), ctx: None }
+    Inbound {
+        src: Source::Diagnostic,
+        pid,
+        arrived_ms,
+        trusted: false,
+        hook: None,
+        body: Body::Batch(batch),
+        ctx: None,
+    }
 }
 
 /// Turns a batch into exactly `events` inbound events (each counted once when received, so each must reach a
@@ -301,7 +313,11 @@ impl Reader<'_> {
         // Bytes of the strings read: an event over the bound is refused as a whole event would be.
         let mut bytes = 0usize;
         let ty = self.value(&Scalar("type"), &mut bytes)?;
-        let mut map = self.fields(schema.fields, &mut bytes)?;
+        let mut map = if std::ptr::eq(schema, &SCHEMAS[INFRA]) {
+            self.fields(schema.fields, &mut bytes)?
+        } else {
+            self.keyed(schema.fields, &mut bytes)?
+        };
         if bytes > MAX_EVENT_BYTES {
             return Some((Body::Invalid(DecodeError::TooLarge), trusted));
         }
@@ -315,6 +331,18 @@ impl Reader<'_> {
             map.insert("type".into(), ty);
         }
         Some((Body::Value(Value::Object(map)), trusted))
+    }
+
+    /// `count` (the next slot) values, each naming its field by number.
+    fn keyed(&mut self, list: &[Field], bytes: &mut usize) -> Option<Map<String, Value>> {
+        let count = self.whole()?;
+        let mut map = Map::new();
+        for _ in 0..count {
+            let field = list.get((*self.b.tags.get(self.at)? >> 4) as usize)?;
+            let v = self.value(field, bytes)?;
+            map.insert(field.name().to_string(), v);
+        }
+        Some(map)
     }
 
     /// The fields the mask (the next slot) says are present, by name.
@@ -336,7 +364,7 @@ impl Reader<'_> {
 
     /// One value as its event had it (as its JSON text would have parsed): an object rebuilt from its sub-fields.
     fn value(&mut self, field: &Field, bytes: &mut usize) -> Option<Value> {
-        let t = *self.b.tags.get(self.at)?;
+        let t = *self.b.tags.get(self.at)? & tag::KIND;
         Some(match t {
             tag::STR => {
                 let len = self.whole()? as usize;
@@ -404,13 +432,15 @@ mod tests {
         SCHEMAS.iter().position(|s| s.kinds.contains(&kind)).unwrap_or(GENERIC)
     }
 
-    /// The batch the plugin writes for `events` (`plugin/hotpath.mjs`), from their JSON.
+    /// The batch the plugin writes for `events` (`plugin/hotpath.mjs`), from their JSON: an event's values in the
+    /// order of its keys (the order JSON text gives them is not the schema's).
     fn compact(events: &[(&str, bool)]) -> Batch {
-        fn put(b: &mut Batch, f: &Field, v: &Value) {
-            fn one(b: &mut Batch, t: u8, slot: f64) {
-                b.tags.push(t);
+        // `no`: the field's number, in the tag's high bits.
+        fn put(b: &mut Batch, f: &Field, v: &Value, no: usize) {
+            let one = |b: &mut Batch, t: u16, slot: f64| {
+                b.tags.push(t | (no as u16) << 4);
                 b.slots.push(slot);
-            }
+            };
             match (f, v) {
                 (_, Value::String(s)) => {
                     let units: Vec<u16> = s.encode_utf16().collect();
@@ -436,10 +466,20 @@ mod tests {
             for (k, f) in list.iter().enumerate() {
                 if let Some(v) = m.get(f.name()).filter(|v| !v.is_null()) {
                     mask |= 1 << k;
-                    put(b, f, v);
+                    put(b, f, v, 0);
                 }
             }
             mask
+        }
+        fn keyed(b: &mut Batch, list: &[Field], m: &Map<String, Value>) -> usize {
+            let mut count = 0;
+            for (key, v) in m.iter().filter(|(_, v)| !v.is_null()) {
+                if let Some(no) = list.iter().position(|f| f.name() == key) {
+                    put(b, &list[no], v, no);
+                    count += 1;
+                }
+            }
+            count
         }
         let mut b = Batch::default();
         for (json, trusted) in events {
@@ -453,11 +493,16 @@ mod tests {
             };
             b.slots.push((i * 2 + *trusted as usize) as f64);
             b.tags.push(0);
-            put(&mut b, &Scalar("type"), &ty);
+            put(&mut b, &Scalar("type"), &ty, 0);
             let at = b.slots.len();
             b.slots.push(0.0);
             b.tags.push(0);
-            b.slots[at] = present(&mut b, SCHEMAS[i].fields, v.as_object().unwrap()) as f64;
+            let m = v.as_object().unwrap();
+            b.slots[at] = if i == INFRA {
+                present(&mut b, SCHEMAS[i].fields, m) as f64
+            } else {
+                keyed(&mut b, SCHEMAS[i].fields, m) as f64
+            };
             b.events += 1;
         }
         b
@@ -564,7 +609,8 @@ mod tests {
         assert!(e.fields["seq"].is_u64() && e.fields["durationMs"].is_i64() && e.fields["ts"].is_f64());
         // JSON.stringify writes NaN and the infinities as null.
         let mut nan = batch;
-        let ts = nan.tags.iter().position(|&t| t == tag::NUM).unwrap() + 1;
+        // `ts` is the schema's field 1.
+        let ts = nan.tags.iter().position(|&t| t == tag::NUM | 1 << 4).unwrap();
         nan.slots[ts] = f64::NAN;
         assert_eq!(decode(expanded(nan).remove(0)).unwrap().fields["ts"], Value::Null);
         assert_eq!(json_number(-0.0), Value::from(0u64));
@@ -590,7 +636,10 @@ mod tests {
         assert_eq!(reasons(compact(&[(&two, false)])), [Some(DecodeError::TooLarge)]);
         let one = format!(r#"{{"type":"run.started","error":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES + 1));
         let huge = compact(&[(&one, false), (r#"{"type":"run.started","runId":"r"}"#, false)]);
-        assert!(huge.tags.contains(&tag::HUGE) && huge.text.len() < 40, "the huge string is not copied");
+        assert!(
+            huge.tags.iter().any(|t| t & tag::KIND == tag::HUGE) && huge.text.len() < 40,
+            "the huge string is not copied"
+        );
         assert_eq!(reasons(huge), [Some(DecodeError::TooLarge), None]);
     }
 
