@@ -108,7 +108,8 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
       projectors[i](evt, w);
     } catch {
       // Unreadable (a getter or proxy threw), no object, or a BigInt: it goes whole, in order, and the addon
-      // counts whatever it cannot take. What it had written is taken back.
+      // counts whatever it cannot take. Its slots are taken back; a string it appended stays at the end of the
+      // text, where no slot points: the batch crosses right here.
       w.n = at;
       try {
         drain();
