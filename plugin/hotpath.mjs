@@ -61,7 +61,7 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
     return wholeEvents(binding);
   }
   const { schemas: table, generic: GENERIC, infra: INFRA, tags, maxStringUnits } = binding.projection();
-  if (!tags) return wholeEvents(binding);
+  if (tags?.known === undefined) return wholeEvents(binding);
 
   /** The batch, reused: `n` slots written, their strings appended to `text`. */
   const w = { slots: new Float64Array(SLOTS), tags: new Uint16Array(SLOTS), n: 0, text: '', units: 0 };
@@ -74,8 +74,12 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   const putType = projector(['type'], tags, maxStringUnits, BIGINT, { bare: true });
   // The most slots one event can take: the batch crosses before an event could overflow it.
   const MAX_EVENT_SLOTS = 2 + Math.max(...table.map((t) => 1 + slotsOf(t.fields)));
+  // Per type the table names: its number (in the order of the schemas' `types`) × 64 + its schema. Such a type
+  // crosses as its number, not its text.
   const byType = new Map();
-  table.forEach((t, i) => t.types.forEach((type) => byType.set(type, i)));
+  let known = 0;
+  table.forEach((t, i) => t.types.forEach((type) => byType.set(type, known++ * 64 + i)));
+  const KNOWN = tags.known;
 
   function drain() {
     scheduled = false;
@@ -102,9 +106,14 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
     try {
       if (typeof evt !== 'object' || evt === null || Array.isArray(evt)) throw BIGINT;
       const type = evt.type;
-      const i = (typeof type === 'string' ? byType.get(type) : undefined) ?? GENERIC;
+      const code = typeof type === 'string' ? byType.get(type) : undefined;
+      const i = code === undefined ? GENERIC : code & 63;
       w.slots[w.n++] = i * 2 + (trusted(meta) ? 1 : 0);
-      putType(type, w);
+      if (code === undefined) putType(type, w);
+      else {
+        w.tags[w.n] = KNOWN;
+        w.slots[w.n++] = (code - i) / 64;
+      }
       projectors[i](evt, w);
     } catch {
       // Unreadable (a getter or proxy threw), no object, or a BigInt: it goes whole, in order, and the addon

@@ -193,6 +193,25 @@ pub mod tag {
     /// A string longer than [`MAX_EVENT_BYTES`](super::MAX_EVENT_BYTES) UTF-16 units, not copied: its event is
     /// too large whatever else it holds (a unit is at least one byte of UTF-8).
     pub const HUGE: u16 = 6;
+    /// An event type the table names (`type` only): the slot holds its number in [`known_types`](super::known_types)
+    /// instead of its text crossing.
+    pub const KNOWN: u16 = 7;
+}
+
+/// The exact type names of schema `i`, in the order `projection()` lists them.
+fn schema_types(i: usize) -> Box<dyn Iterator<Item = &'static str>> {
+    if i == INFRA {
+        Box::new(super::catalogue::infra_types().map(|e| e.name))
+    } else {
+        Box::new(SCHEMAS[i].kinds.iter().map(|k| k.name()))
+    }
+}
+
+/// Every type name the table lists, numbered in the order of the schemas' `types` in `projection()` (the plugin
+/// numbers them the same way).
+pub fn known_types() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| (0..SCHEMAS.len()).flat_map(schema_types).collect())
 }
 
 /// The table as the plugin reads it (`projection()`): per schema, its exact type names and its fields, a field
@@ -208,17 +227,13 @@ pub fn projection() -> Value {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let types: Vec<Value> = if i == INFRA {
-                super::catalogue::infra_types().map(|e| Value::from(e.name)).collect()
-            } else {
-                s.kinds.iter().map(|k| Value::from(k.name())).collect()
-            };
+            let types: Vec<Value> = schema_types(i).map(Value::from).collect();
             serde_json::json!({ "types": types, "fields": s.fields.iter().map(field).collect::<Vec<_>>() })
         })
         .collect::<Vec<_>>();
     let tags = serde_json::json!({
         "str": tag::STR, "num": tag::NUM, "bool": tag::BOOL, "wrong": tag::WRONG, "object": tag::OBJECT,
-        "null": tag::NULL, "huge": tag::HUGE,
+        "null": tag::NULL, "huge": tag::HUGE, "known": tag::KNOWN,
     });
     serde_json::json!({
         "schemas": schemas, "infra": INFRA, "generic": GENERIC, "tags": tags, "maxStringUnits": MAX_EVENT_BYTES,
@@ -390,6 +405,11 @@ impl Reader<'_> {
                 *bytes = usize::MAX;
                 Value::Null
             }
+            tag::KNOWN if field.name() == "type" => {
+                let name = *known_types().get(self.whole()? as usize)?;
+                *bytes = bytes.saturating_add(name.len());
+                Value::String(name.to_string())
+            }
             tag::OBJECT => {
                 let Object(_, sub) = field else { return None };
                 let mask = self.whole()?;
@@ -493,7 +513,13 @@ mod tests {
             };
             b.slots.push((i * 2 + *trusted as usize) as f64);
             b.tags.push(0);
-            put(&mut b, &Scalar("type"), &ty, 0);
+            match ty.as_str().and_then(|t| known_types().iter().position(|k| *k == t)) {
+                Some(no) => {
+                    b.slots.push(no as f64);
+                    b.tags.push(tag::KNOWN);
+                }
+                None => put(&mut b, &Scalar("type"), &ty, 0),
+            }
             let at = b.slots.len();
             b.slots.push(0.0);
             b.tags.push(0);
@@ -588,6 +614,21 @@ mod tests {
             assert_eq!(fields(&a), fields(&b), "{text}");
             assert_eq!((a.kind, a.seq, a.ts_ms, a.trace, a.trusted), (b.kind, b.seq, b.ts_ms, b.trace, b.trusted));
         }
+    }
+
+    #[test]
+    fn a_known_type_crosses_as_its_number_and_any_other_as_text() {
+        let batch = compact(&[
+            (r#"{"type":"run.started","runId":"r"}"#, false),
+            (r#"{"type":"run.custom_phase","runId":"r"}"#, false),
+        ]);
+        assert_eq!(batch.tags[1], tag::KNOWN);
+        assert_eq!(String::from_utf16(&batch.text).unwrap(), "rrun.custom_phaser");
+        let kinds: Vec<_> = expanded(batch.clone()).into_iter().map(|i| decode(i).unwrap().kind).collect();
+        assert_eq!(kinds, [EventKind::RunStarted, EventKind::parse(Source::Diagnostic, "run.custom_phase")]);
+        let mut past = batch;
+        past.slots[1] = known_types().len() as f64;
+        assert_eq!(decode(expanded(past).remove(0)).err(), Some(DecodeError::MalformedJson));
     }
 
     #[test]
@@ -692,5 +733,10 @@ mod tests {
         );
         assert_eq!((p["tags"]["str"].as_u64(), p["tags"]["huge"].as_u64()), (Some(0), Some(tag::HUGE as u64)));
         assert_eq!(p["maxStringUnits"], MAX_EVENT_BYTES);
+        // The plugin numbers the known types in this order.
+        let listed: Vec<Value> =
+            p["schemas"].as_array().unwrap().iter().flat_map(|s| s["types"].as_array().unwrap().clone()).collect();
+        assert_eq!(listed, known_types().iter().map(|t| Value::from(*t)).collect::<Vec<_>>());
+        assert_eq!(p["tags"]["known"].as_u64(), Some(tag::KNOWN as u64));
     }
 }
