@@ -269,7 +269,7 @@ pub fn batch_inbound(batch: Batch, pid: u32, arrived_ms: f64) -> Inbound {
         arrived_ms,
         trusted: false,
         hook: None,
-        body: Body::Batch(batch),
+        body: Body::Batch(Box::new(batch)),
         ctx: None,
     }
 }

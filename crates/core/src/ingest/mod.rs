@@ -28,7 +28,7 @@ pub enum Body {
     },
     /// Many diagnostic events in the compact form (`compact.rs`), as one crossing brought them: the worker's
     /// drain expands it into one event each (`pipeline/ingress.rs`).
-    Batch(compact::Batch),
+    Batch(Box<compact::Batch>),
     /// An event of a batch that could not be read: decode counts it under this reason.
     Invalid(DecodeError),
 }
