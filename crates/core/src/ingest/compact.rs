@@ -423,9 +423,6 @@ impl Reader<'_> {
 /// A JS number as its JSON text parses (`JSON.stringify` then serde_json): NaN and infinities become null, whole
 /// numbers integers when they fit, so `seq` stays a `u64` for the decoder.
 fn json_number(f: f64) -> Value {
-    if !f.is_finite() {
-        return Value::Null;
-    }
     if f.fract() == 0.0 {
         if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
             return Value::from(f as u64);
@@ -434,6 +431,7 @@ fn json_number(f: f64) -> Value {
             return Value::from(f as i64);
         }
     }
+    // `from_f64` refuses NaN and the infinities (their `fract()` is NaN, so they got here).
     serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
