@@ -208,6 +208,29 @@ test('hostile values through the batched path are counted, never thrown, and spo
   assertAccounted(ct.stats())
 })
 
+test('an event that throws half-way through its fields leaves nothing behind in the batch', async () => {
+  await ct.configure({ exporters: { file: { path: path.join(tmp, 'half-way.jsonl') } } })
+  await ct.flush(5000)
+  const s0 = ct.stats()
+  const record = diagnosticRecorder(ct)
+  // First in its batch: its type (a name the table does not know: its text) and trace are written before the
+  // getter throws.
+  record({ type: 'no.such.first', trace: { traceId: 'a'.repeat(32) }, get runId() { throw new Error('getter') } }, { trusted: true })
+  record({ type: 'diagnostic.heartbeat', seq: 7 })
+  record({ type: 'no.such.event', runId: 'r', trace: { traceId: 'b'.repeat(32), spanId: 'c'.repeat(16) } })
+  record.drain()
+  assert.equal(await ct.flush(5000), true)
+  const s1 = ct.stats()
+  const d = (k) => s1[k] - s0[k]
+  assert.equal(d('eventsReceived'), 3)
+  assert.equal(d('invalidUnserializable'), 1, 'the throwing event, whole')
+  assert.equal(d('skippedInfraEvent'), 1, 'the events after it read as written')
+  assert.equal(d('skippedUnknownType'), 1)
+  assert.equal(d('invalidTraceContext'), 0, 'its strings read as written')
+  assert.equal(await ct.shutdown(5000), true)
+  assertAccounted(ct.stats())
+})
+
 test('an infra event with a hostile type getter is still counted, never thrown', async () => {
   await ct.configure({ exporters: { file: { path: path.join(tmp, 'hostile.jsonl') } } })
   const record = diagnosticRecorder(ct, { full: true })

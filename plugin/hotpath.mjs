@@ -103,6 +103,7 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
   function record(evt, meta) {
     if (w.n + MAX_EVENT_SLOTS > SLOTS) drainSoon();
     const at = w.n;
+    const { text, units } = w;
     try {
       if (typeof evt !== 'object' || evt === null || Array.isArray(evt)) throw BIGINT;
       const type = evt.type;
@@ -117,9 +118,11 @@ export function diagnosticRecorder(binding, { full = false } = {}) {
       projectors[i](evt, w);
     } catch {
       // Unreadable (a getter or proxy threw), no object, or a BigInt: it goes whole, in order, and the addon
-      // counts whatever it cannot take. Its slots are taken back; a string it appended stays at the end of the
-      // text, where no slot points: the batch crosses right here.
+      // counts whatever it cannot take. What it wrote is taken back (when it was first in its batch, nothing
+      // crosses here and the next event is written after it).
       w.n = at;
+      w.text = text;
+      w.units = units;
       try {
         drain();
         binding.recordDiagnostic(json(evt), trusted(meta));
