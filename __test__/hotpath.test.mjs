@@ -231,6 +231,32 @@ test('an event that throws half-way through its fields leaves nothing behind in 
   assertAccounted(ct.stats())
 })
 
+test('a batch the addon cannot read is counted as its events, never thrown', async () => {
+  await ct.configure({ exporters: { file: { path: path.join(tmp, 'bad-batch.jsonl') } } })
+  await ct.flush(5000)
+  const s0 = ct.stats()
+  const f64 = new Float64Array(8)
+  const u16 = new Uint16Array(8)
+  const bad = [
+    [42, f64, u16, 2, 3],
+    ['', [1, 2], u16, 2, 3],
+    ['', f64, new Uint8Array(8), 2, 3],
+    ['', f64, u16, 9, 3],
+    ['', new Float64Array(new ArrayBuffer(24), 8, 1), u16, 2, 3],
+  ]
+  for (const args of bad) assert.equal(ct.recordDiagnosticBatch(...args), false)
+  // Readable, but not what the plugin writes: every event it claims is counted malformed.
+  assert.equal(ct.recordDiagnosticBatch('', f64, u16, 0, 2), true)
+  assert.equal(await ct.flush(5000), true)
+  const s1 = ct.stats()
+  const d = (k) => s1[k] - s0[k]
+  assert.equal(d('eventsReceived'), 3 * bad.length + 2)
+  assert.equal(d('invalidUnserializable'), 3 * bad.length)
+  assert.equal(d('invalidMalformedJson'), 2)
+  assert.equal(await ct.shutdown(5000), true)
+  assertAccounted(ct.stats())
+})
+
 test('an infra event with a hostile type getter is still counted, never thrown', async () => {
   await ct.configure({ exporters: { file: { path: path.join(tmp, 'hostile.jsonl') } } })
   const record = diagnosticRecorder(ct, { full: true })
