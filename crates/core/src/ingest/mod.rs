@@ -1,7 +1,7 @@
 //! Ingest: what crosses from the record calls to the background, and its decoding into validated events.
 //!
-//! The gateway thread only moves a JSON string (or an already-parsed value) into an [`Inbound`]; parsing,
-//! validation and ordering all happen here, on the runtime.
+//! The gateway thread only moves a JSON string, a batch's copied arrays (`compact.rs`) or an already-parsed value
+//! into an [`Inbound`]; parsing, transcoding, validation and ordering all happen here, on the runtime.
 
 pub mod catalogue;
 pub mod compact;
