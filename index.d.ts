@@ -61,12 +61,13 @@ export declare function recordAgent(evt: unknown): boolean
 export declare function recordDiagnostic(evt: unknown, meta?: unknown | undefined | null): boolean
 
 /**
- * Records `events` diagnostic events at once, in the compact form `projection()` describes, as the JSON text of
- * one flat array (`plugin/hotpath.mjs`): one crossing for many events, decoded on the background. Each event is
- * counted as if recorded alone (`eventsReceived`, a full queue drops the batch and counts its events). Returns
- * whether it was queued.
+ * Records `events` diagnostic events at once, in the compact form `projection()` describes
+ * (`plugin/hotpath.mjs`): `slotCount` slots of `slots` (a `Float64Array`) and of `tags` (a `Uint16Array`), the
+ * strings back to back in `text`. One crossing for many events: this copies the three as they are (no parse, no
+ * transcoding); the worker decodes them. Each event is counted as if recorded alone (`eventsReceived`, a full queue
+ * drops the batch and counts its events). Returns whether it was queued.
  */
-export declare function recordDiagnosticBatch(batch: unknown, events: number): boolean
+export declare function recordDiagnosticBatch(text: string, slots: Float64Array, tags: Uint16Array, slotCount: number, events: number): boolean
 
 /** Records a plugin hook call: its name, payload and context. */
 export declare function recordHook(name: unknown, payload: unknown, ctx?: unknown | undefined | null): boolean

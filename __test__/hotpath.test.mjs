@@ -1,5 +1,6 @@
-// The gateway-thread hot path (plugin/hotpath.mjs): only the fields assembly reads cross, many events per call;
-// infra-only event types are counted, not serialised; the traces are the same as when every event crosses whole;
+// The gateway-thread hot path (plugin/hotpath.mjs): only the fields assembly reads cross, many events per call, in
+// typed arrays and one string; infra-only event types are counted, not serialised; the traces are the same as when
+// every event crosses whole (odd strings and numbers too);
 // what the batch holds crosses before a flush; hostile values are counted, never thrown; queueCapacity holds from
 // the configure() call on.
 import { test } from 'node:test'
@@ -28,7 +29,7 @@ function counting() {
   const calls = { recordDiagnostic: 0, recordDiagnosticBatch: 0, recordInfra: 0, batched: 0 }
   const b = { ...ct }
   for (const k of ['recordDiagnostic', 'recordDiagnosticBatch', 'recordInfra']) b[k] = (...a) => (calls[k]++, ct[k](...a))
-  b.recordDiagnosticBatch = (text, n) => (calls.recordDiagnosticBatch++, (calls.batched += n), ct.recordDiagnosticBatch(text, n))
+  b.recordDiagnosticBatch = (...a) => (calls.recordDiagnosticBatch++, (calls.batched += a.at(-1)), ct.recordDiagnosticBatch(...a))
   return { b, calls }
 }
 
@@ -44,12 +45,13 @@ function shape(s, byId) {
  * Records a copy of the corpus (its own ids, bench/lib.mjs) with `record` into its own file; returns the shape of
  * its spans (name, parent's name, status, attributes, span events) and the counters it moved.
  */
-async function run(name, record, { stripTrace = false } = {}) {
+async function run(name, record, { stripTrace = false, mutate } = {}) {
   const file = path.join(tmp, `${name}.jsonl`)
   await ct.configure({ exporters: { file: { path: file } }, graceMs: 50 })
   const before = ct.stats()
   const events = corpusCopy(base, ++copies, 1_000_000 * copies, Date.now())
   if (stripTrace) for (const r of events) delete r.evt.trace
+  events.forEach((r, i) => mutate?.(r.evt, i))
   for (const r of events) record(r.evt, r.meta)
   record.drain?.()
   assert.equal(await ct.shutdown(10_000), true)
@@ -89,6 +91,47 @@ test('without trace context (correlation by ids and log text), projected events 
   const batched = await run('batched-stripped', diagnosticRecorder(ct), { stripTrace: true })
   assert.ok(whole.spans.some((s) => s.includes('error.type=')), 'failure details are compared')
   assert.deepEqual(batched.spans, whole.spans)
+})
+
+test('strings beyond ASCII, split surrogate pairs and odd numbers make the same spans batched as whole', async () => {
+  // Every id ends in a high surrogate and the next string crossing after it may start with a low one: the batch's
+  // strings sit back to back, so a pair split across two values must not be joined again. NaN and the infinities
+  // are null in JSON.
+  const mutate = (evt, i) => {
+    for (const k of ['runId', 'sessionKey', 'sessionId', 'callId', 'toolCallId']) if (typeof evt[k] === 'string') evt[k] += 'é😀\ud83d'
+    for (const k of ['channel', 'provider', 'model', 'toolName']) if (typeof evt[k] === 'string') evt[k] = `\ude00${evt[k]}中`
+    if (typeof evt.durationMs === 'number' && i % 3 === 0) evt.durationMs = [NaN, Infinity, -0][i % 9 / 3]
+  }
+  const whole = await run('whole-odd', (evt, meta) => ct.recordDiagnostic(JSON.stringify(evt), meta?.trusted === true), { mutate })
+  const batched = await run('batched-odd', diagnosticRecorder(ct), { mutate })
+  assert.ok(whole.spans.some((s) => s.includes('\ufffdé😀\ufffd') || s.includes('é😀')), 'the odd strings reach the spans')
+  assert.ok(whole.spans.some((s) => s.includes('中')))
+  assert.deepEqual(batched.spans, whole.spans)
+  assert.equal(batched.inSpans, whole.inSpans)
+})
+
+test('a string longer than an event may be is not copied: its event is counted too large, the others kept', async () => {
+  await ct.configure({ exporters: { file: { path: path.join(tmp, 'huge.jsonl') } } })
+  await ct.flush(5000)
+  const s0 = ct.stats()
+  const { b, calls } = counting()
+  let crossed = 0
+  const inner = b.recordDiagnosticBatch
+  b.recordDiagnosticBatch = (text, ...rest) => ((crossed += text.length), inner(text, ...rest))
+  const record = diagnosticRecorder(b)
+  record({ type: 'run.started', runId: 'r-huge', error: 'x'.repeat(2 ** 20 + 1) }, { trusted: true })
+  record({ type: 'no.such.event', seq: 1, runId: 'r-small' }, { trusted: true })
+  record.drain()
+  assert.equal(await ct.flush(5000), true)
+  const s1 = ct.stats()
+  const d = (k) => s1[k] - s0[k]
+  assert.equal(calls.batched, 2, 'both crossed in the batch')
+  assert.ok(crossed < 100, `${crossed} string units crossed`)
+  assert.equal(d('eventsReceived'), 2)
+  assert.equal(d('invalidTooLarge'), 1)
+  assert.equal(d('skippedUnknownType'), 1, 'the other event decoded on its own')
+  assert.equal(await ct.shutdown(5000), true)
+  assertAccounted(ct.stats())
 })
 
 test('the whole-event path (while recording) counts infra types without crossing them as JSON', async () => {
@@ -161,6 +204,55 @@ test('hostile values through the batched path are counted, never thrown, and spo
   // Objects where strings and objects where scalars belong: the same wrong types as whole (a cycle or a BigInt
   // the tracer never reads spoils nothing).
   assert.equal(d('invalidWrongFieldType'), hostile.length, 'the events around them decoded on their own')
+  assert.equal(await ct.shutdown(5000), true)
+  assertAccounted(ct.stats())
+})
+
+test('an event that throws half-way through its fields leaves nothing behind in the batch', async () => {
+  await ct.configure({ exporters: { file: { path: path.join(tmp, 'half-way.jsonl') } } })
+  await ct.flush(5000)
+  const s0 = ct.stats()
+  const record = diagnosticRecorder(ct)
+  // First in its batch: its type (a name the table does not know: its text) and trace are written before the
+  // getter throws.
+  record({ type: 'no.such.first', trace: { traceId: 'a'.repeat(32) }, get runId() { throw new Error('getter') } }, { trusted: true })
+  record({ type: 'diagnostic.heartbeat', seq: 7 })
+  record({ type: 'no.such.event', runId: 'r', trace: { traceId: 'b'.repeat(32), spanId: 'c'.repeat(16) } })
+  record.drain()
+  assert.equal(await ct.flush(5000), true)
+  const s1 = ct.stats()
+  const d = (k) => s1[k] - s0[k]
+  assert.equal(d('eventsReceived'), 3)
+  assert.equal(d('invalidUnserializable'), 1, 'the throwing event, whole')
+  assert.equal(d('skippedInfraEvent'), 1, 'the events after it read as written')
+  assert.equal(d('skippedUnknownType'), 1)
+  assert.equal(d('invalidTraceContext'), 0, 'its strings read as written')
+  assert.equal(await ct.shutdown(5000), true)
+  assertAccounted(ct.stats())
+})
+
+test('a batch the addon cannot read is counted as its events, never thrown', async () => {
+  await ct.configure({ exporters: { file: { path: path.join(tmp, 'bad-batch.jsonl') } } })
+  await ct.flush(5000)
+  const s0 = ct.stats()
+  const f64 = new Float64Array(8)
+  const u16 = new Uint16Array(8)
+  const bad = [
+    [42, f64, u16, 2, 3],
+    ['', [1, 2], u16, 2, 3],
+    ['', f64, new Uint8Array(8), 2, 3],
+    ['', f64, u16, 9, 3],
+    ['', new Float64Array(new ArrayBuffer(24), 8, 1), u16, 2, 3],
+  ]
+  for (const args of bad) assert.equal(ct.recordDiagnosticBatch(...args), false)
+  // Readable, but not what the plugin writes: every event it claims is counted malformed.
+  assert.equal(ct.recordDiagnosticBatch('', f64, u16, 0, 2), true)
+  assert.equal(await ct.flush(5000), true)
+  const s1 = ct.stats()
+  const d = (k) => s1[k] - s0[k]
+  assert.equal(d('eventsReceived'), 3 * bad.length + 2)
+  assert.equal(d('invalidUnserializable'), 3 * bad.length)
+  assert.equal(d('invalidMalformedJson'), 2)
   assert.equal(await ct.shutdown(5000), true)
   assertAccounted(ct.stats())
 })

@@ -102,6 +102,71 @@ pub unsafe fn read_string(raw_env: sys::napi_env, value: sys::napi_value) -> Opt
     }
 }
 
+/// A JS string's UTF-16 code units, copied as V8 holds them (a one-byte string is widened unit by unit): no
+/// transcoding on the gateway's thread. `None` for what is no string.
+pub unsafe fn read_utf16(raw_env: sys::napi_env, value: sys::napi_value) -> Option<Vec<u16>> {
+    unsafe {
+        let mut ty = 0;
+        if sys::napi_typeof(raw_env, value, &mut ty) != sys::Status::napi_ok || ty != sys::ValueType::napi_string {
+            return None;
+        }
+        let mut units = 0usize;
+        if sys::napi_get_value_string_utf16(raw_env, value, ptr::null_mut(), 0, &mut units) != sys::Status::napi_ok {
+            return None;
+        }
+        // One more unit for the NUL V8 always writes.
+        let mut buf: Vec<u16> = Vec::with_capacity(units + 1);
+        let mut written = 0usize;
+        if sys::napi_get_value_string_utf16(raw_env, value, buf.as_mut_ptr(), units + 1, &mut written)
+            != sys::Status::napi_ok
+            || written != units
+        {
+            return None;
+        }
+        buf.set_len(written);
+        Some(buf)
+    }
+}
+
+/// An element type of a typed array the boundary copies.
+pub trait Element: Copy {
+    const TYPE: sys::napi_typedarray_type;
+}
+impl Element for f64 {
+    const TYPE: sys::napi_typedarray_type = sys::TypedarrayType::float64_array;
+}
+impl Element for u16 {
+    const TYPE: sys::napi_typedarray_type = sys::TypedarrayType::uint16_array;
+}
+
+/// The first `n` elements of a typed array of `T`, copied in one `memcpy`. `None` when `value` is not one, or
+/// is shorter.
+pub unsafe fn typed_array<T: Element>(raw_env: sys::napi_env, value: sys::napi_value, n: usize) -> Option<Vec<T>> {
+    unsafe {
+        let mut is = false;
+        if sys::napi_is_typedarray(raw_env, value, &mut is) != sys::Status::napi_ok || !is {
+            return None;
+        }
+        let (mut ty, mut len, mut data) = (0, 0usize, ptr::null_mut());
+        let (mut buffer, mut offset) = (ptr::null_mut(), 0usize);
+        if sys::napi_get_typedarray_info(raw_env, value, &mut ty, &mut len, &mut data, &mut buffer, &mut offset)
+            != sys::Status::napi_ok
+            || ty != T::TYPE
+            || len < n
+        {
+            return None;
+        }
+        if n == 0 {
+            return Some(Vec::new());
+        }
+        if data.is_null() {
+            return None;
+        }
+        // A typed array's data is aligned to its element size (its byte offset must be a multiple of it).
+        Some(std::slice::from_raw_parts(data.cast::<T>(), n).to_vec())
+    }
+}
+
 thread_local! {
     /// The functions `flush()` and `shutdown()` call first (`setBatchDrain`): the plugin's hot path holds events on
     /// the JS thread until its batch crosses (`plugin/hotpath.mjs`), and a flush must see them.

@@ -85,23 +85,39 @@ pub fn projection() -> serde_json::Value {
     guarded(serde_json::Value::Null, clawtrace_core::ingest::compact::projection)
 }
 
-/// Records `events` diagnostic events at once, in the compact form `projection()` describes, as the JSON text of
-/// one flat array (`plugin/hotpath.mjs`): one crossing for many events, decoded on the background. Each event is
-/// counted as if recorded alone (`eventsReceived`, a full queue drops the batch and counts its events). Returns
-/// whether it was queued.
-#[napi]
-pub fn record_diagnostic_batch(env: Env, batch: Unknown, events: u32) -> bool {
+/// Records `events` diagnostic events at once, in the compact form `projection()` describes
+/// (`plugin/hotpath.mjs`): `slotCount` slots of `slots` (a `Float64Array`) and of `tags` (a `Uint16Array`), the
+/// strings back to back in `text`. One crossing for many events: this copies the three as they are (no parse, no
+/// transcoding); the worker decodes them. Each event is counted as if recorded alone (`eventsReceived`, a full queue
+/// drops the batch and counts its events). Returns whether it was queued.
+#[napi(ts_args_type = "text: string, slots: Float64Array, tags: Uint16Array, slotCount: number, events: number")]
+pub fn record_diagnostic_batch(
+    env: Env,
+    text: Unknown,
+    slots: Unknown,
+    tags: Unknown,
+    slot_count: u32,
+    events: u32,
+) -> bool {
     guarded(false, || {
-        let text = match batch.get_type() {
-            Ok(ValueType::String) => unsafe { boundary::read_string(env.raw(), batch.raw()) },
-            _ => None,
+        let n = slot_count as usize;
+        let raw = env.raw();
+        let batch = unsafe {
+            match (
+                boundary::read_utf16(raw, text.raw()),
+                boundary::typed_array::<f64>(raw, slots.raw(), n),
+                boundary::typed_array::<u16>(raw, tags.raw(), n),
+            ) {
+                (Some(text), Some(slots), Some(tags)) => Some(compact::Batch { slots, tags, text, events }),
+                _ => None,
+            }
         };
-        let Some(text) = text else {
+        let Some(batch) = batch else {
             clawtrace_core::stats::Stats::add(&REGISTRY.stats.events_received, events as u64);
             clawtrace_core::stats::Stats::add(&REGISTRY.stats.invalid_unserializable, events as u64);
             return false;
         };
-        REGISTRY.record(compact::batch_inbound(text, events, pid(), now_ms()))
+        REGISTRY.record(compact::batch_inbound(batch, pid(), now_ms()))
     })
 }
 

@@ -1,14 +1,17 @@
 //! The compact form of diagnostic events (`docs/ARCHITECTURE.md`, "The gateway boundary"): the plugin copies only
-//! the fields assembly reads, per event kind, into one flat array per batch and crosses once with its JSON text
+//! the fields assembly reads, per event kind, into reused typed arrays and one string per batch, and crosses once
 //! (`plugin/hotpath.mjs`). This module owns the table of those fields ([`SCHEMAS`], exported to the plugin by
 //! `projection()`) and turns a batch back into one [`Inbound`] per event on the worker ([`expand`]).
 //!
-//! Layout of a batch: a JSON array, per event `schema, trusted, type, mask, value…`: the mask has bit k set when the
-//! event has the schema's k-th field, and one value follows per bit set. A value is a scalar, `[]` for an object or
-//! array where a scalar belongs (the same wrong type, without its content), or, for an object field, the array
-//! `mask, value…` of its sub-fields. So the text
-//! holds no nesting beyond the table's and nothing `JSON.stringify` can refuse: one hostile event never spoils a
-//! batch. Adding a field assembly reads means adding it here, nowhere else.
+//! Layout of a [`Batch`]: per event the slots `head, type, count, value…` (a `Float64Array` on the JS side), a
+//! [`tag`] per value slot saying what it holds and, in its high bits, the number of its field in the schema (a
+//! `Uint16Array`), and the strings back to back (one JS string, its UTF-16 units copied as they are). `count`
+//! values follow, in the order of the event's own keys. A value is a number, a boolean, a string (its length; its
+//! units are the next ones of the text), `WRONG` for an object or array where a scalar belongs (the same wrong
+//! type, without its content), or, for an object field, `OBJECT` with the mask of its sub-fields (bit k set when
+//! the object has the k-th), their values following in order. The infra schema (`seq` alone) is written like an
+//! object's sub-fields: a mask, then its value. So nothing a hostile value holds is read and one hostile event
+//! never spoils a batch. Adding a field assembly reads means adding it here, nowhere else.
 
 use serde_json::{Map, Value};
 
@@ -170,8 +173,49 @@ pub const SCHEMAS: &[Schema] = &[
     Schema { kinds: &[K::GatewayRpc, K::SecurityEvent, K::SkillUsed, K::TalkEvent, K::ToolLoop], fields: base!() },
 ];
 
+/// What a slot holds (the low 4 bits of its tag; the high bits: its field's number), written by the plugin next to
+/// each value (`plugin/hotpath.mjs`); exported by `projection()`.
+pub mod tag {
+    /// The bits of a tag saying what the slot holds; the rest, shifted down by 4, is the field's number.
+    pub const KIND: u16 = 15;
+    /// A string: the slot holds its length in UTF-16 units, its units are the next ones of the batch's text.
+    pub const STR: u16 = 0;
+    pub const NUM: u16 = 1;
+    /// A boolean: the slot holds 0 or 1.
+    pub const BOOL: u16 = 2;
+    /// An object or array where a scalar belongs (or an array where an object belongs): the same wrong type,
+    /// without its content, so nothing hostile is read.
+    pub const WRONG: u16 = 3;
+    /// An object field's object: the slot holds the mask of its sub-fields, their values follow.
+    pub const OBJECT: u16 = 4;
+    /// No value (only for `type`, which has no mask bit).
+    pub const NULL: u16 = 5;
+    /// A string longer than [`MAX_EVENT_BYTES`](super::MAX_EVENT_BYTES) UTF-16 units, not copied: its event is
+    /// too large whatever else it holds (a unit is at least one byte of UTF-8).
+    pub const HUGE: u16 = 6;
+    /// An event type the table names (`type` only): the slot holds its number in [`known_types`](super::known_types)
+    /// instead of its text crossing.
+    pub const KNOWN: u16 = 7;
+}
+
+/// The exact type names of schema `i`, in the order `projection()` lists them.
+fn schema_types(i: usize) -> Box<dyn Iterator<Item = &'static str>> {
+    if i == INFRA {
+        Box::new(super::catalogue::infra_types().map(|e| e.name))
+    } else {
+        Box::new(SCHEMAS[i].kinds.iter().map(|k| k.name()))
+    }
+}
+
+/// Every type name the table lists, numbered in the order of the schemas' `types` in `projection()` (the plugin
+/// numbers them the same way).
+pub fn known_types() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| (0..SCHEMAS.len()).flat_map(schema_types).collect())
+}
+
 /// The table as the plugin reads it (`projection()`): per schema, its exact type names and its fields, a field
-/// being its name or `[name, [sub-fields]]`.
+/// being its name or `[name, [sub-fields]]`; the slot tags; the longest string worth copying.
 pub fn projection() -> Value {
     fn field(f: &Field) -> Value {
         match f {
@@ -183,26 +227,49 @@ pub fn projection() -> Value {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let types: Vec<Value> = if i == INFRA {
-                super::catalogue::infra_types().map(|e| Value::from(e.name)).collect()
-            } else {
-                s.kinds.iter().map(|k| Value::from(k.name())).collect()
-            };
+            let types: Vec<Value> = schema_types(i).map(Value::from).collect();
             serde_json::json!({ "types": types, "fields": s.fields.iter().map(field).collect::<Vec<_>>() })
         })
         .collect::<Vec<_>>();
-    serde_json::json!({ "schemas": schemas, "infra": INFRA, "generic": GENERIC })
+    let tags = serde_json::json!({
+        "str": tag::STR, "num": tag::NUM, "bool": tag::BOOL, "wrong": tag::WRONG, "object": tag::OBJECT,
+        "null": tag::NULL, "huge": tag::HUGE, "known": tag::KNOWN,
+    });
+    serde_json::json!({
+        "schemas": schemas, "infra": INFRA, "generic": GENERIC, "tags": tags, "maxStringUnits": MAX_EVENT_BYTES,
+    })
 }
 
-/// One batch of `events` compact events as one queued item (its text as it crossed).
-pub fn batch_inbound(text: String, events: u32, pid: u32, arrived_ms: f64) -> Inbound {
+/// One crossing's events in the compact form, as the addon copied them off the gateway's thread.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Batch {
+    /// Per event `head, type, count, value…` (`head` = schema × 2 + trusted), one slot each.
+    pub slots: Vec<f64>,
+    /// What each slot of a value holds and its field's number ([`tag`]), at the slot's index (the tags of `head`,
+    /// count and mask slots are not read).
+    pub tags: Vec<u16>,
+    /// Every string of the batch back to back, in UTF-16 code units (copied as V8 holds them; turned into UTF-8
+    /// here, on the worker).
+    pub text: Vec<u16>,
+    pub events: u32,
+}
+
+impl Batch {
+    /// The bytes it holds while queued.
+    pub fn bytes(&self) -> usize {
+        self.slots.len() * 8 + self.tags.len() * 2 + self.text.len() * 2
+    }
+}
+
+/// One batch as one queued item.
+pub fn batch_inbound(batch: Batch, pid: u32, arrived_ms: f64) -> Inbound {
     Inbound {
         src: Source::Diagnostic,
         pid,
         arrived_ms,
         trusted: false,
         hook: None,
-        body: Body::Batch { text, events },
+        body: Body::Batch(Box::new(batch)),
         ctx: None,
     }
 }
@@ -210,7 +277,7 @@ pub fn batch_inbound(text: String, events: u32, pid: u32, arrived_ms: f64) -> In
 /// Turns a batch into exactly `events` inbound events (each counted once when received, so each must reach a
 /// fate): what cannot be read becomes an event that decode counts as invalid.
 pub fn expand(batch: Inbound, mut f: impl FnMut(Inbound)) {
-    let Body::Batch { text, events } = batch.body else { return f(batch) };
+    let Body::Batch(b) = batch.body else { return f(batch) };
     let one = |body: Body, trusted: bool| Inbound {
         src: Source::Diagnostic,
         pid: batch.pid,
@@ -221,67 +288,151 @@ pub fn expand(batch: Inbound, mut f: impl FnMut(Inbound)) {
         ctx: None,
     };
     let mut emitted = 0u32;
-    if let Some(Value::Array(values)) = super::parse_json(&text) {
-        let mut values = values.into_iter();
-        while emitted < events {
-            let Some((body, trusted)) = next_event(&mut values) else { break };
-            f(one(body, trusted));
-            emitted += 1;
-        }
+    let mut r = Reader { b: &b, at: 0, text_at: 0 };
+    while emitted < b.events {
+        let Some((body, trusted)) = r.event() else { break };
+        f(one(body, trusted));
+        emitted += 1;
     }
-    // Text the plugin did not write (or cut short): the events it was said to hold are counted as malformed.
-    for _ in emitted..events {
+    // Slots the plugin did not write (or cut short): the events the batch was said to hold are counted as malformed.
+    for _ in emitted..b.events {
         f(one(Body::Invalid(DecodeError::MalformedJson), false));
     }
 }
 
-/// The next event of a batch; `None` when what follows cannot be delimited (an unknown schema, the end).
-fn next_event(values: &mut impl Iterator<Item = Value>) -> Option<(Body, bool)> {
-    let schema = SCHEMAS.get(values.next()?.as_u64()? as usize)?;
-    let trusted = values.next()?.as_u64() == Some(1);
-    let ty = values.next()?;
-    let mut bytes = 0usize;
-    let mut map = fields(schema.fields, values, &mut bytes)?;
-    if bytes > MAX_EVENT_BYTES {
-        return Some((Body::Invalid(DecodeError::TooLarge), trusted));
-    }
-    if std::ptr::eq(schema, &SCHEMAS[INFRA]) {
-        let kind = ty.as_str().map(|t| EventKind::parse(Source::Diagnostic, t));
-        if let Some(kind) = kind.filter(|k| k.class() == Class::Infra) {
-            return Some((Body::Skipped { kind, seq: map.get("seq").and_then(Value::as_u64) }, trusted));
-        }
-    }
-    if !ty.is_null() {
-        map.insert("type".into(), ty);
-    }
-    Some((Body::Value(Value::Object(map)), trusted))
+/// Reads a batch's slots in order; every `None` means what follows cannot be delimited.
+struct Reader<'a> {
+    b: &'a Batch,
+    at: usize,
+    text_at: usize,
 }
 
-/// The fields present (`mask, value…`), by name; `None` when the values run out.
-fn fields(list: &[Field], values: &mut impl Iterator<Item = Value>, bytes: &mut usize) -> Option<Map<String, Value>> {
-    let mask = values.next()?.as_u64()?;
-    let mut map = Map::new();
-    for (k, field) in list.iter().enumerate() {
-        if mask & (1 << k) != 0 {
-            let v = rebuild(field, values.next()?, bytes)?;
+impl Reader<'_> {
+    fn slot(&mut self) -> Option<f64> {
+        let v = *self.b.slots.get(self.at)?;
+        self.at += 1;
+        Some(v)
+    }
+
+    /// A slot holding a count, a length or a mask: a whole number below 2^53.
+    fn whole(&mut self) -> Option<u64> {
+        let v = self.slot()?;
+        (v >= 0.0 && v.fract() == 0.0 && v < 9_007_199_254_740_992.0).then_some(v as u64)
+    }
+
+    /// The next event of the batch.
+    fn event(&mut self) -> Option<(Body, bool)> {
+        let head = self.whole()?;
+        let schema = SCHEMAS.get((head / 2) as usize)?;
+        let trusted = head % 2 == 1;
+        // Bytes of the strings read: an event over the bound is refused as a whole event would be.
+        let mut bytes = 0usize;
+        let ty = self.value(&Scalar("type"), &mut bytes)?;
+        let mut map = if std::ptr::eq(schema, &SCHEMAS[INFRA]) {
+            self.fields(schema.fields, &mut bytes)?
+        } else {
+            self.keyed(schema.fields, &mut bytes)?
+        };
+        if bytes > MAX_EVENT_BYTES {
+            return Some((Body::Invalid(DecodeError::TooLarge), trusted));
+        }
+        if std::ptr::eq(schema, &SCHEMAS[INFRA]) {
+            let kind = ty.as_str().map(|t| EventKind::parse(Source::Diagnostic, t));
+            if let Some(kind) = kind.filter(|k| k.class() == Class::Infra) {
+                return Some((Body::Skipped { kind, seq: map.get("seq").and_then(Value::as_u64) }, trusted));
+            }
+        }
+        if !ty.is_null() {
+            map.insert("type".into(), ty);
+        }
+        Some((Body::Value(Value::Object(map)), trusted))
+    }
+
+    /// `count` (the next slot) values, each naming its field by number.
+    fn keyed(&mut self, list: &[Field], bytes: &mut usize) -> Option<Map<String, Value>> {
+        let count = self.whole()?;
+        let mut map = Map::new();
+        for _ in 0..count {
+            let field = list.get((*self.b.tags.get(self.at)? >> 4) as usize)?;
+            let v = self.value(field, bytes)?;
             map.insert(field.name().to_string(), v);
         }
+        Some(map)
     }
-    Some(map)
+
+    /// The fields the mask (the next slot) says are present, by name.
+    fn fields(&mut self, list: &[Field], bytes: &mut usize) -> Option<Map<String, Value>> {
+        let mask = self.whole()?;
+        self.present(list, mask, bytes)
+    }
+
+    fn present(&mut self, list: &[Field], mask: u64, bytes: &mut usize) -> Option<Map<String, Value>> {
+        let mut map = Map::new();
+        for (k, field) in list.iter().enumerate() {
+            if mask & (1 << k) != 0 {
+                let v = self.value(field, bytes)?;
+                map.insert(field.name().to_string(), v);
+            }
+        }
+        Some(map)
+    }
+
+    /// One value as its event had it (as its JSON text would have parsed): an object rebuilt from its sub-fields.
+    fn value(&mut self, field: &Field, bytes: &mut usize) -> Option<Value> {
+        let t = *self.b.tags.get(self.at)? & tag::KIND;
+        Some(match t {
+            tag::STR => {
+                let len = self.whole()? as usize;
+                let units = self.b.text.get(self.text_at..self.text_at.checked_add(len)?)?;
+                self.text_at += len;
+                // A lone surrogate (a string cut mid-emoji) becomes U+FFFD, as in JSON text (`surrogates.rs`).
+                let s = String::from_utf16_lossy(units);
+                *bytes = bytes.saturating_add(s.len());
+                Value::String(s)
+            }
+            tag::NUM => json_number(self.slot()?),
+            tag::BOOL => Value::Bool(self.slot()? != 0.0),
+            tag::WRONG => {
+                self.at += 1;
+                Value::Array(Vec::new())
+            }
+            tag::NULL => {
+                self.at += 1;
+                Value::Null
+            }
+            tag::HUGE => {
+                self.at += 1;
+                *bytes = usize::MAX;
+                Value::Null
+            }
+            tag::KNOWN if field.name() == "type" => {
+                let name = *known_types().get(self.whole()? as usize)?;
+                *bytes = bytes.saturating_add(name.len());
+                Value::String(name.to_string())
+            }
+            tag::OBJECT => {
+                let Object(_, sub) = field else { return None };
+                let mask = self.whole()?;
+                Value::Object(self.present(sub, mask, bytes)?)
+            }
+            _ => return None,
+        })
+    }
 }
 
-/// A field's value as the event had it: an object rebuilt from its sub-fields (`mask, value…`).
-fn rebuild(field: &Field, v: Value, bytes: &mut usize) -> Option<Value> {
-    Some(match (field, v) {
-        (Object(_, sub), Value::Array(values)) if values.first().is_some_and(Value::is_u64) => {
-            Value::Object(fields(sub, &mut values.into_iter(), bytes)?)
+/// A JS number as its JSON text parses (`JSON.stringify` then serde_json): NaN and infinities become null, whole
+/// numbers integers when they fit, so `seq` stays a `u64` for the decoder.
+fn json_number(f: f64) -> Value {
+    if f.fract() == 0.0 {
+        if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+            return Value::from(f as u64);
         }
-        (_, Value::String(s)) => {
-            *bytes += s.len();
-            Value::String(s)
+        if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+            return Value::from(f as i64);
         }
-        (_, v) => v,
-    })
+    }
+    // `from_f64` refuses NaN and the infinities (their `fract()` is NaN, so they got here).
+    serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
 #[cfg(test)]
@@ -289,9 +440,9 @@ mod tests {
     use super::*;
     use crate::ingest::decode;
 
-    fn expanded(text: &str, events: u32) -> Vec<Inbound> {
+    fn expanded(batch: Batch) -> Vec<Inbound> {
         let mut out = Vec::new();
-        expand(batch_inbound(text.into(), events, 7, 5.0), |i| out.push(i));
+        expand(batch_inbound(batch, 7, 5.0), |i| out.push(i));
         out
     }
 
@@ -299,38 +450,86 @@ mod tests {
         SCHEMAS.iter().position(|s| s.kinds.contains(&kind)).unwrap_or(GENERIC)
     }
 
-    /// The batch text the plugin writes for `events` (`plugin/hotpath.mjs`), from their JSON.
-    fn compact(events: &[(&str, bool)]) -> String {
-        fn present(list: &[Field], m: &Map<String, Value>) -> Vec<Value> {
+    /// The batch the plugin writes for `events` (`plugin/hotpath.mjs`), from their JSON: an event's values in the
+    /// order of its keys (the order JSON text gives them is not the schema's).
+    fn compact(events: &[(&str, bool)]) -> Batch {
+        // `no`: the field's number, in the tag's high bits.
+        fn put(b: &mut Batch, f: &Field, v: &Value, no: usize) {
+            let one = |b: &mut Batch, t: u16, slot: f64| {
+                b.tags.push(t | (no as u16) << 4);
+                b.slots.push(slot);
+            };
+            match (f, v) {
+                (_, Value::String(s)) => {
+                    let units: Vec<u16> = s.encode_utf16().collect();
+                    if units.len() > MAX_EVENT_BYTES {
+                        return one(b, tag::HUGE, 0.0);
+                    }
+                    one(b, tag::STR, units.len() as f64);
+                    b.text.extend(units);
+                }
+                (_, Value::Number(n)) => one(b, tag::NUM, n.as_f64().unwrap()),
+                (_, Value::Bool(x)) => one(b, tag::BOOL, *x as u8 as f64),
+                (Object(_, sub), Value::Object(m)) => {
+                    let at = b.slots.len();
+                    one(b, tag::OBJECT, 0.0);
+                    b.slots[at] = present(b, sub, m) as f64;
+                }
+                (_, Value::Null) => one(b, tag::NULL, 0.0),
+                _ => one(b, tag::WRONG, 0.0),
+            }
+        }
+        fn present(b: &mut Batch, list: &[Field], m: &Map<String, Value>) -> u64 {
             let mut mask = 0u64;
-            let mut out = vec![Value::Null];
             for (k, f) in list.iter().enumerate() {
                 if let Some(v) = m.get(f.name()).filter(|v| !v.is_null()) {
                     mask |= 1 << k;
-                    out.push(project(f, v));
+                    put(b, f, v, 0);
                 }
             }
-            out[0] = mask.into();
-            out
+            mask
         }
-        fn project(f: &Field, v: &Value) -> Value {
-            match (f, v) {
-                (Object(_, sub), Value::Object(m)) => Value::Array(present(sub, m)),
-                (Object(..), Value::Array(_)) => Value::Bool(true),
-                (_, Value::Object(_) | Value::Array(_)) => Value::Array(vec![]),
-                (_, v) => v.clone(),
+        fn keyed(b: &mut Batch, list: &[Field], m: &Map<String, Value>) -> usize {
+            let mut count = 0;
+            for (key, v) in m.iter().filter(|(_, v)| !v.is_null()) {
+                if let Some(no) = list.iter().position(|f| f.name() == key) {
+                    put(b, &list[no], v, no);
+                    count += 1;
+                }
             }
+            count
         }
-        let mut flat = Vec::new();
+        let mut b = Batch::default();
         for (json, trusted) in events {
             let v: Value = serde_json::from_str(json).unwrap();
-            let ty = v["type"].as_str().unwrap();
-            let kind = EventKind::parse(Source::Diagnostic, ty);
-            let i = if kind.class() == Class::Infra { INFRA } else { schema_of(kind) };
-            flat.extend([Value::from(i), Value::from(*trusted as u8), Value::from(ty)]);
-            flat.extend(present(SCHEMAS[i].fields, v.as_object().unwrap()));
+            let ty = v.get("type").cloned().unwrap_or(Value::Null);
+            let kind = ty.as_str().map(|t| EventKind::parse(Source::Diagnostic, t));
+            let i = match kind {
+                Some(k) if k.class() == Class::Infra => INFRA,
+                Some(k) => schema_of(k),
+                None => GENERIC,
+            };
+            b.slots.push((i * 2 + *trusted as usize) as f64);
+            b.tags.push(0);
+            match ty.as_str().and_then(|t| known_types().iter().position(|k| *k == t)) {
+                Some(no) => {
+                    b.slots.push(no as f64);
+                    b.tags.push(tag::KNOWN);
+                }
+                None => put(&mut b, &Scalar("type"), &ty, 0),
+            }
+            let at = b.slots.len();
+            b.slots.push(0.0);
+            b.tags.push(0);
+            let m = v.as_object().unwrap();
+            b.slots[at] = if i == INFRA {
+                present(&mut b, SCHEMAS[i].fields, m) as f64
+            } else {
+                keyed(&mut b, SCHEMAS[i].fields, m) as f64
+            };
+            b.events += 1;
         }
-        serde_json::to_string(&flat).unwrap()
+        b
     }
 
     #[test]
@@ -356,19 +555,19 @@ mod tests {
 
     #[test]
     fn a_batch_expands_to_its_events_with_the_fields_assembly_reads() {
-        let text = compact(&[
+        let batch = compact(&[
             (
-                r#"{"type":"model.call.error","seq":4,"ts":10,"runId":"r","provider":"p","model":"m","errorCategory":"rate_limit","promptStats":{"x":1},"usage":{"input":3,"cost":{"total":0.5,"input":0.1}},"trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","traceFlags":"01"}}"#,
+                r#"{"type":"model.call.error","seq":4,"ts":10.5,"runId":"r","provider":"p","model":"m","errorCategory":"rate_limit","promptStats":{"x":1},"usage":{"input":3,"cost":{"total":0.5,"input":0.1}},"trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","traceFlags":"01"}}"#,
                 true,
             ),
             (r#"{"type":"diagnostic.gc","seq":5,"durationMs":3}"#, false),
             (r#"{"type":"session.paused","seq":6,"runId":"r","state":"paused"}"#, false),
         ]);
-        let out = expanded(&text, 3);
+        let out = expanded(batch.clone());
         assert_eq!(out.len(), 3);
         assert!(out.iter().all(|i| i.pid == 7 && i.arrived_ms == 5.0));
         let call = decode(out.into_iter().next().unwrap()).unwrap();
-        assert_eq!((call.kind, call.seq, call.ts_ms, call.trusted), (EventKind::ModelCallError, Some(4), 10.0, true));
+        assert_eq!((call.kind, call.seq, call.ts_ms, call.trusted), (EventKind::ModelCallError, Some(4), 10.5, true));
         assert_eq!(call.str("errorCategory"), Some("rate_limit"));
         assert_eq!(call.obj("usage").unwrap().get("cost").unwrap()["total"], 0.5);
         assert!(call.obj("usage").unwrap().get("cost").unwrap().get("input").is_none(), "only what is read");
@@ -377,63 +576,150 @@ mod tests {
             call.trace.unwrap().trace_id,
             crate::model::parse_hex::<16>("9ec7be0fb910e91ed558a422cd89a402").unwrap()
         );
-        let out = expanded(&text, 3);
-        let mut it = out.into_iter().skip(1);
+        let mut it = expanded(batch).into_iter().skip(1);
         let gc = decode(it.next().unwrap()).unwrap();
         assert_eq!((gc.kind, gc.seq), (EventKind::DiagnosticGc, Some(5)));
         let paused = decode(it.next().unwrap()).unwrap();
         assert_eq!((paused.kind, paused.str("state")), (EventKind::SessionOther, Some("paused")));
     }
 
+    /// The corpus's diagnostic events decode to the same fields compact as whole (whole events keep explicit
+    /// nulls, which a mask has no bit for).
+    #[test]
+    fn every_corpus_event_decodes_the_same_compact_as_whole() {
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/openclaw-2026.9.6-gateway.jsonl");
+        let records: Vec<Value> = std::fs::read_to_string(fixture)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|r: &Value| r["src"] == "diagnostic")
+            .collect();
+        assert!(records.len() > 500);
+        let texts: Vec<(String, bool)> =
+            records.iter().map(|r| (r["evt"].to_string(), r["meta"]["trusted"] == true)).collect();
+        let refs: Vec<(&str, bool)> = texts.iter().map(|(t, b)| (t.as_str(), *b)).collect();
+        let out = expanded(compact(&refs));
+        assert_eq!(out.len(), refs.len());
+        for (inbound, (text, trusted)) in out.into_iter().zip(&texts) {
+            let mut whole = Inbound { trusted: *trusted, ..crate::testing::diagnostic(text.clone(), 5.0) };
+            whole.pid = 7;
+            let (a, b) = (decode(inbound), decode(whole));
+            let (a, b) = (a.unwrap(), b.unwrap());
+            let fields = |e: &crate::ingest::Event| -> Map<String, Value> {
+                e.fields.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()
+            };
+            assert_eq!(fields(&a), fields(&b), "{text}");
+            assert_eq!((a.kind, a.seq, a.ts_ms, a.trace, a.trusted), (b.kind, b.seq, b.ts_ms, b.trace, b.trusted));
+        }
+    }
+
+    #[test]
+    fn a_known_type_crosses_as_its_number_and_any_other_as_text() {
+        let batch = compact(&[
+            (r#"{"type":"run.started","runId":"r"}"#, false),
+            (r#"{"type":"run.custom_phase","runId":"r"}"#, false),
+        ]);
+        assert_eq!(batch.tags[1], tag::KNOWN);
+        assert_eq!(String::from_utf16(&batch.text).unwrap(), "rrun.custom_phaser");
+        let kinds: Vec<_> = expanded(batch.clone()).into_iter().map(|i| decode(i).unwrap().kind).collect();
+        assert_eq!(kinds, [EventKind::RunStarted, EventKind::parse(Source::Diagnostic, "run.custom_phase")]);
+        let mut past = batch;
+        past.slots[1] = known_types().len() as f64;
+        assert_eq!(decode(expanded(past).remove(0)).err(), Some(DecodeError::MalformedJson));
+    }
+
     #[test]
     fn a_lane_error_log_keeps_the_text_that_names_its_session() {
-        let text = compact(&[(
+        let batch = compact(&[(
             r#"{"type":"log.record","seq":9,"level":"ERROR","message":"lane task error: lane=session:agent:main:x durationMs=5","attributes":{"errorName":"FailoverError","subsystem":"d"}}"#,
             false,
         )]);
-        let log = decode(expanded(&text, 1).into_iter().next().unwrap()).unwrap();
+        let log = decode(expanded(batch).into_iter().next().unwrap()).unwrap();
         assert_eq!(log.str("message"), Some("lane task error: lane=session:agent:main:x durationMs=5"));
         assert_eq!(log.obj("attributes").unwrap().get("errorName").unwrap(), "FailoverError");
     }
 
     #[test]
+    fn numbers_decode_as_their_json_text_would() {
+        let batch = compact(&[(r#"{"type":"run.started","seq":3,"ts":1.5,"durationMs":-2,"waitMs":0}"#, false)]);
+        let e = decode(expanded(batch.clone()).remove(0)).unwrap();
+        assert_eq!((e.seq, e.ts_ms), (Some(3), 1.5));
+        assert!(e.fields["seq"].is_u64() && e.fields["durationMs"].is_i64() && e.fields["ts"].is_f64());
+        // JSON.stringify writes NaN and the infinities as null.
+        let mut nan = batch;
+        // `ts` is the schema's field 1.
+        let ts = nan.tags.iter().position(|&t| t == tag::NUM | 1 << 4).unwrap();
+        nan.slots[ts] = f64::NAN;
+        assert_eq!(decode(expanded(nan).remove(0)).unwrap().fields["ts"], Value::Null);
+        assert_eq!(json_number(-0.0), Value::from(0u64));
+        assert_eq!(json_number(1e20), Value::from(1e20));
+        assert_eq!(json_number(-3.0), Value::from(-3i64));
+    }
+
+    #[test]
     fn what_decode_refuses_in_json_it_refuses_compact() {
-        let reasons = |text: &str, n| expanded(text, n).into_iter().map(|i| decode(i).err()).collect::<Vec<_>>();
-        // A wrong type stays a wrong type (an object where a string belongs crosses as `[]`).
+        let reasons = |b: Batch| expanded(b).into_iter().map(|i| decode(i).err()).collect::<Vec<_>>();
+        // A wrong type stays a wrong type (an object where a string belongs crosses as `WRONG`).
         let wrong = compact(&[
             (r#"{"type":"run.started","runId":{"a":1}}"#, false),
             (r#"{"type":"run.started","trace":"x"}"#, false),
+            (r#"{"type":"model.call.completed","usage":[1]}"#, false),
         ]);
-        assert_eq!(reasons(&wrong, 2), [Some(DecodeError::WrongFieldType), Some(DecodeError::WrongFieldType)]);
+        assert_eq!(reasons(wrong), [Some(DecodeError::WrongFieldType); 3]);
         // No type at all.
-        let g = GENERIC;
-        assert_eq!(reasons(&format!("[{g},0,null,0]"), 1), [Some(DecodeError::MissingType)]);
-        // Too large.
-        let huge =
-            compact(&[(&format!(r#"{{"type":"run.started","error":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES + 1)), false)]);
-        assert_eq!(reasons(&huge, 1), [Some(DecodeError::TooLarge)]);
-        // Text that is not a batch, or holds fewer events than it claims: every claimed event is counted.
-        assert_eq!(reasons("[", 2), [Some(DecodeError::MalformedJson); 2]);
-        assert_eq!(reasons("[99,0,\"x\",0]", 1), [Some(DecodeError::MalformedJson)]);
-        assert_eq!(reasons(&format!("[{g},0,\"x\",3,\"only one value\"]"), 1), [Some(DecodeError::MalformedJson)]);
-        let one = compact(&[(r#"{"type":"run.started","runId":"r"}"#, false)]);
-        assert_eq!(reasons(&one, 3), [None, Some(DecodeError::MalformedJson), Some(DecodeError::MalformedJson)]);
+        assert_eq!(reasons(compact(&[(r#"{"seq":1}"#, false)])), [Some(DecodeError::MissingType)]);
+        // Too large: in total, or one string the plugin did not copy.
+        let half = "x".repeat(MAX_EVENT_BYTES / 2 + 1);
+        let two = format!(r#"{{"type":"run.started","error":"{half}","reason":"{half}"}}"#);
+        assert_eq!(reasons(compact(&[(&two, false)])), [Some(DecodeError::TooLarge)]);
+        let one = format!(r#"{{"type":"run.started","error":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES + 1));
+        let huge = compact(&[(&one, false), (r#"{"type":"run.started","runId":"r"}"#, false)]);
+        assert!(
+            huge.tags.iter().any(|t| t & tag::KIND == tag::HUGE) && huge.text.len() < 40,
+            "the huge string is not copied"
+        );
+        assert_eq!(reasons(huge), [Some(DecodeError::TooLarge), None]);
+    }
+
+    #[test]
+    fn a_batch_cut_short_or_garbled_counts_every_event_it_claims() {
+        let reasons = |b: Batch| expanded(b).into_iter().map(|i| decode(i).err()).collect::<Vec<_>>();
+        let good = compact(&[(r#"{"type":"run.started","runId":"r"}"#, false)]);
+        let malformed = Some(DecodeError::MalformedJson);
+        // Claims more events than it holds.
+        assert_eq!(reasons(Batch { events: 3, ..good.clone() }), [None, malformed, malformed]);
+        // Nothing at all.
+        assert_eq!(reasons(Batch { events: 2, ..Batch::default() }), [malformed; 2]);
+        // An unknown schema, an unknown tag, a string running past the text, slots cut short.
+        let mut schema = good.clone();
+        schema.slots[0] = 99.0 * 2.0;
+        let mut t = good.clone();
+        t.tags[1] = 200;
+        let mut past = good.clone();
+        past.text.truncate(0);
+        let mut cut = good.clone();
+        cut.slots.pop();
+        for b in [schema, t, past, cut] {
+            assert_eq!(reasons(b), [malformed]);
+        }
     }
 
     #[test]
     fn a_lone_surrogate_in_a_batch_is_repaired_and_the_batch_kept() {
-        let mut text = compact(&[
+        let mut batch = compact(&[
             (r#"{"type":"run.started","runId":"rX"}"#, false),
             (r#"{"type":"run.started","runId":"q"}"#, false),
         ]);
-        text = text.replace("rX", "r\\ud83d");
-        let out: Vec<_> = expanded(&text, 2).into_iter().map(|i| decode(i).unwrap()).collect();
+        let x = batch.text.iter().position(|&u| u == 'X' as u16).unwrap();
+        batch.text[x] = 0xD83D;
+        let out: Vec<_> = expanded(batch).into_iter().map(|i| decode(i).unwrap()).collect();
         assert_eq!(out[0].str("runId"), Some("r\u{fffd}"));
         assert_eq!(out[1].str("runId"), Some("q"));
     }
 
     #[test]
-    fn the_projection_lists_every_schema_and_the_infra_names() {
+    fn the_projection_lists_every_schema_the_tags_and_the_infra_names() {
         let p = projection();
         assert_eq!(p["schemas"].as_array().unwrap().len(), SCHEMAS.len());
         let infra = p["schemas"][INFRA]["types"].as_array().unwrap();
@@ -443,5 +729,12 @@ mod tests {
             p["schemas"][GENERIC]["fields"][2],
             serde_json::json!(["trace", ["traceId", "spanId", "parentSpanId"]])
         );
+        assert_eq!((p["tags"]["str"].as_u64(), p["tags"]["huge"].as_u64()), (Some(0), Some(tag::HUGE as u64)));
+        assert_eq!(p["maxStringUnits"], MAX_EVENT_BYTES);
+        // The plugin numbers the known types in this order.
+        let listed: Vec<Value> =
+            p["schemas"].as_array().unwrap().iter().flat_map(|s| s["types"].as_array().unwrap().clone()).collect();
+        assert_eq!(listed, known_types().iter().map(|t| Value::from(*t)).collect::<Vec<_>>());
+        assert_eq!(p["tags"]["known"].as_u64(), Some(tag::KNOWN as u64));
     }
 }

@@ -1,7 +1,7 @@
 //! Ingest: what crosses from the record calls to the background, and its decoding into validated events.
 //!
-//! The gateway thread only moves a JSON string (or an already-parsed value) into an [`Inbound`]; parsing,
-//! validation and ordering all happen here, on the runtime.
+//! The gateway thread only moves a JSON string, a batch's copied arrays (`compact.rs`) or an already-parsed value
+//! into an [`Inbound`]; parsing, transcoding, validation and ordering all happen here, on the runtime.
 
 pub mod catalogue;
 pub mod compact;
@@ -28,10 +28,7 @@ pub enum Body {
     },
     /// Many diagnostic events in the compact form (`compact.rs`), as one crossing brought them: the worker's
     /// drain expands it into one event each (`pipeline/ingress.rs`).
-    Batch {
-        text: String,
-        events: u32,
-    },
+    Batch(Box<compact::Batch>),
     /// An event of a batch that could not be read: decode counts it under this reason.
     Invalid(DecodeError),
 }
@@ -58,7 +55,7 @@ impl Inbound {
     /// counters count.
     pub fn events(&self) -> usize {
         match self.body {
-            Body::Batch { events, .. } => events as usize,
+            Body::Batch(ref b) => b.events as usize,
             _ => 1,
         }
     }

@@ -39,7 +39,7 @@ fn cost(item: &Inbound) -> usize {
         Body::Json(s) => s.len(),
         // Built in Rust (benchmarks, tests): small by construction.
         Body::Value(_) => 256,
-        Body::Batch { text, .. } => text.len(),
+        Body::Batch(b) => b.bytes(),
         Body::Skipped { .. } | Body::Invalid(_) => 0,
     };
     EVENT_OVERHEAD * item.events()
@@ -223,10 +223,18 @@ mod tests {
     #[test]
     fn a_batch_counts_as_its_events_goes_in_whole_and_drains_expanded() {
         use crate::ingest::compact;
-        let g = compact::GENERIC;
-        let one = format!("{g},0,\"run.started\",0");
-        let batch =
-            |n: usize| compact::batch_inbound(format!("[{}]", vec![one.as_str(); n].join(",")), n as u32, 1, 0.0);
+        use compact::tag;
+        // `n` events of the generic schema, each of type `run` and no field.
+        let batch = |n: usize| {
+            let head = (compact::GENERIC * 2) as f64;
+            let b = compact::Batch {
+                slots: [head, 3.0, 0.0].repeat(n),
+                tags: [0, tag::STR, 0].repeat(n),
+                text: "run".repeat(n).encode_utf16().collect(),
+                events: n as u32,
+            };
+            compact::batch_inbound(b, 1, 0.0)
+        };
         let q = Ingress::new(5, usize::MAX);
         assert!(q.push(batch(3)).is_ok());
         assert_eq!(q.len(), 3);
