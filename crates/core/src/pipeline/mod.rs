@@ -6,6 +6,7 @@
 //! nobody but itself.
 
 mod ingress;
+mod priority;
 mod recorder;
 pub mod sampling;
 mod worker;
@@ -65,6 +66,7 @@ impl Pipeline {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("clawtrace")
+            .on_thread_start(priority::lower_this_thread)
             .enable_all()
             .build()?;
         let ingress = Arc::new(Ingress::new(cfg.queue_capacity, cfg.queue_max_bytes));

@@ -41,7 +41,10 @@ impl Recorder {
         let (tx, rx) = sync_channel(CHANNEL_LINES);
         let writer = Writer { path: PathBuf::from(&cfg.path), max_bytes: cfg.max_bytes, file: None, size: 0 };
         let thread_stats = stats.clone();
-        std::thread::Builder::new().name("clawtrace-record".into()).spawn(move || writer.run(rx, &thread_stats))?;
+        std::thread::Builder::new().name("clawtrace-record".into()).spawn(move || {
+            super::priority::lower_this_thread();
+            writer.run(rx, &thread_stats)
+        })?;
         Ok(Recorder { tx, stats })
     }
 
