@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::state::{Spans, TraceState};
+use super::state::{IdHash, Spans, TraceState};
 use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
 
@@ -25,7 +25,7 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
             s.observed && !resend
         });
     }
-    let mut children: HashMap<SpanId, Vec<SpanId>> = HashMap::new();
+    let mut children: Children = HashMap::default();
     for s in spans.values() {
         if let Some(p) = s.span.parent_span_id.filter(|p| spans.contains_key(p)) {
             children.entry(p).or_default().push(s.span.span_id);
@@ -110,7 +110,10 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
     Some(Trace { trace_id, spans: out, straggler, incomplete })
 }
 
-fn post_order(roots: &[SpanId], children: &HashMap<SpanId, Vec<SpanId>>) -> Vec<SpanId> {
+/// Each span's children, by id.
+type Children = HashMap<SpanId, Vec<SpanId>, IdHash>;
+
+fn post_order(roots: &[SpanId], children: &Children) -> Vec<SpanId> {
     let mut out = Vec::new();
     let mut stack: Vec<(SpanId, bool)> = roots.iter().map(|r| (*r, false)).collect();
     while let Some((id, visited)) = stack.pop() {
@@ -128,7 +131,7 @@ fn post_order(roots: &[SpanId], children: &HashMap<SpanId, Vec<SpanId>>) -> Vec<
 
 /// Parent ids come from the wire: a cycle (A under B under A) would hide spans from every traversal.
 /// Spans unreachable from a root are cut loose and become roots themselves.
-fn break_cycles(spans: &mut Spans, roots: &mut Vec<SpanId>, children: &mut HashMap<SpanId, Vec<SpanId>>) {
+fn break_cycles(spans: &mut Spans, roots: &mut Vec<SpanId>, children: &mut Children) {
     loop {
         let reachable: std::collections::HashSet<SpanId> = post_order(roots, children).into_iter().collect();
         let Some(orphan) = spans.keys().find(|id| !reachable.contains(*id)).copied() else { return };

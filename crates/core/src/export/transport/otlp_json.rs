@@ -177,9 +177,18 @@ fn key_value(out: &mut Vec<u8>, key: &str, value: &Value) {
     out.push(b'}');
 }
 
-/// A JSON string, escaped exactly as serde_json escapes it.
+/// A JSON string, escaped exactly as serde_json escapes it. Almost every key and value needs no escape (serde_json
+/// escapes only `"`, `\\` and control characters): those are copied in one piece, without serde_json's per-byte
+/// escape loop and its writer calls, which were a tenth of the background's CPU.
 fn string(out: &mut Vec<u8>, s: &str) {
-    let _ = serde_json::to_writer(&mut *out, s);
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        let _ = serde_json::to_writer(&mut *out, s);
+        return;
+    }
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -203,6 +212,24 @@ mod tests {
         let mut got = Vec::new();
         write_request(&mut got, traces.iter().copied(), "svc \"x\"");
         (String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap())
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "",
+            "plain ascii",
+            "caf\u{e9} \u{1f600}",
+            "q\"uote",
+            "back\\slash",
+            "line\nbreak",
+            "\u{1}\u{1f}\u{7f}",
+            "tab\t",
+        ] {
+            let mut got = Vec::new();
+            string(&mut got, s);
+            assert_eq!(String::from_utf8(got).unwrap(), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]
