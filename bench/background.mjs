@@ -46,7 +46,7 @@ const nativeBytes = () => {
 };
 const rss0 = process.memoryUsage().rss;
 const native0 = nativeBytes();
-const cpu0 = addonThreads().cpuNs;
+const cpu0 = addonThreads();
 
 // Phase 1, unpaced, then memory.
 const open = new Set();
@@ -114,7 +114,7 @@ while (performance.now() - tEnd < GRACE_MS + 1500) {
 tail();
 record.drain();
 await ct.shutdown(60_000);
-const cpu1 = addonThreads().cpuNs;
+const cpu = addonThreads(cpu0).cpuNs;
 const s = ct.stats();
 rmSync(dir, { recursive: true, force: true });
 
@@ -130,7 +130,7 @@ console.log(
   JSON.stringify({
     sessions: SESSIONS,
     events: evs.length,
-    events_per_cpu_second: (evs.length * 1e9) / (cpu1 - cpu0),
+    events_per_cpu_second: (evs.length * 1e9) / cpu,
     open_traces: openTraces,
     rss_growth_bytes: rss1 - rss0,
     native_growth_bytes: native1 - native0,

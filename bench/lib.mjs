@@ -45,25 +45,32 @@ export function processCpuNs() {
 
 /**
  * The addon's own threads (the Tokio runtime is named `clawtrace`, its blocking pool too): CPU ns and context
- * switches (voluntary + involuntary) summed over them.
+ * switches (voluntary + involuntary) summed over them. With `since` (an earlier result), what each thread did after
+ * it: a thread is compared with itself only, so one that ended in between (an idle blocking-pool thread leaves
+ * after 10 s) does not make the difference negative; what it did between `since` and its end is not counted.
  */
-export function addonThreads() {
+export function addonThreads(since) {
   let cpuNs = 0;
   let switches = 0;
   let threads = 0;
+  const byTid = new Map();
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim();
       if (!comm.startsWith('clawtrace')) continue;
-      cpuNs += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+      const t = { cpuNs: Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ')[0]), switches: 0 };
       const status = readFileSync(`/proc/self/task/${tid}/status`, 'latin1');
-      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) switches += Number(m[1]);
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) t.switches += Number(m[1]);
+      byTid.set(tid, t);
+      const before = since?.byTid.get(tid);
+      cpuNs += t.cpuNs - (before?.cpuNs ?? 0);
+      switches += t.switches - (before?.switches ?? 0);
       threads += 1;
     } catch {
       // The thread ended between the listing and the read.
     }
   }
-  return { cpuNs, switches, threads };
+  return { cpuNs, switches, threads, byTid };
 }
 
 export const tick = () => new Promise((resolve) => setImmediate(resolve));
