@@ -10,12 +10,13 @@ import { diagnosticRecorder } from '../plugin/hotpath.mjs';
 
 const require = createRequire(import.meta.url);
 
-/** The addon built with the bench feature (bench/.addon/), else the production one. */
+/** `BENCH_ADDON` (a path to a `.node`) if set, else the addon built with the bench feature (bench/.addon/), else the
+ * production one. */
 export function loadAddon() {
+  if (process.env.BENCH_ADDON) return require(process.env.BENCH_ADDON);
   const dir = fileURLToPath(new URL('./.addon/', import.meta.url));
   const file = existsSync(dir) && readdirSync(dir).find((f) => f.endsWith('.node'));
   if (file) return require(join(dir, file));
-  if (process.env.BENCH_ADDON) return require(process.env.BENCH_ADDON);
   return require('../index.js');
 }
 
