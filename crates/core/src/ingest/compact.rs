@@ -16,7 +16,7 @@
 use serde_json::{Map, Value};
 
 use super::catalogue::{Class, EventKind};
-use super::{Body, DecodeError, Inbound, Source, MAX_EVENT_BYTES};
+use super::{Body, DecodeError, Fields, Inbound, Source, MAX_EVENT_BYTES};
 
 /// One field copied across: a scalar, or an object of which only the listed sub-fields are copied.
 #[derive(Debug)]
@@ -343,30 +343,42 @@ impl Reader<'_> {
             }
         }
         if !ty.is_null() {
-            map.insert("type".into(), ty);
+            map.insert("type", ty);
         }
-        Some((Body::Value(Value::Object(map)), trusted))
+        Some((Body::Fields(map), trusted))
     }
 
     /// `count` (the next slot) values, each naming its field by number.
-    fn keyed(&mut self, list: &[Field], bytes: &mut usize) -> Option<Map<String, Value>> {
+    fn keyed(&mut self, list: &'static [Field], bytes: &mut usize) -> Option<Fields> {
         let count = self.whole()?;
-        let mut map = Map::new();
+        // One more for `type`; a count beyond the schema's fields is the plugin's bug or garbage, not a size.
+        let mut fields = Fields::with_capacity((count as usize).min(list.len()) + 1);
         for _ in 0..count {
             let field = list.get((*self.b.tags.get(self.at)? >> 4) as usize)?;
             let v = self.value(field, bytes)?;
-            map.insert(field.name().to_string(), v);
+            fields.insert(field.name(), v);
         }
-        Some(map)
+        Some(fields)
     }
 
     /// The fields the mask (the next slot) says are present, by name.
-    fn fields(&mut self, list: &[Field], bytes: &mut usize) -> Option<Map<String, Value>> {
+    fn fields(&mut self, list: &'static [Field], bytes: &mut usize) -> Option<Fields> {
         let mask = self.whole()?;
         self.present(list, mask, bytes)
     }
 
-    fn present(&mut self, list: &[Field], mask: u64, bytes: &mut usize) -> Option<Map<String, Value>> {
+    fn present(&mut self, list: &'static [Field], mask: u64, bytes: &mut usize) -> Option<Fields> {
+        let mut fields = Fields::with_capacity(mask.count_ones() as usize + 1);
+        for (k, field) in list.iter().enumerate() {
+            if mask & (1 << k) != 0 {
+                fields.insert(field.name(), self.value(field, bytes)?);
+            }
+        }
+        Some(fields)
+    }
+
+    /// An object field's sub-fields, the mask says which, as the JSON object its text would parse to.
+    fn object(&mut self, list: &'static [Field], mask: u64, bytes: &mut usize) -> Option<Map<String, Value>> {
         let mut map = Map::new();
         for (k, field) in list.iter().enumerate() {
             if mask & (1 << k) != 0 {
@@ -378,7 +390,7 @@ impl Reader<'_> {
     }
 
     /// One value as its event had it (as its JSON text would have parsed): an object rebuilt from its sub-fields.
-    fn value(&mut self, field: &Field, bytes: &mut usize) -> Option<Value> {
+    fn value(&mut self, field: &'static Field, bytes: &mut usize) -> Option<Value> {
         let t = *self.b.tags.get(self.at)? & tag::KIND;
         Some(match t {
             tag::STR => {
@@ -386,7 +398,7 @@ impl Reader<'_> {
                 let units = self.b.text.get(self.text_at..self.text_at.checked_add(len)?)?;
                 self.text_at += len;
                 // A lone surrogate (a string cut mid-emoji) becomes U+FFFD, as in JSON text (`surrogates.rs`).
-                let s = String::from_utf16_lossy(units);
+                let s = utf16_to_string(units);
                 *bytes = bytes.saturating_add(s.len());
                 Value::String(s)
             }
@@ -413,11 +425,23 @@ impl Reader<'_> {
             tag::OBJECT => {
                 let Object(_, sub) = field else { return None };
                 let mask = self.whole()?;
-                Value::Object(self.present(sub, mask, bytes)?)
+                Value::Object(self.object(sub, mask, bytes)?)
             }
             _ => return None,
         })
     }
+}
+
+/// UTF-16 code units as UTF-8. Most of what crosses (ids, names, model and provider strings) is ASCII: those units
+/// become bytes in one pass the compiler vectorises, rather than the `char`-by-`char` decode of
+/// `String::from_utf16_lossy`, which then only sees text beyond ASCII (with a lone surrogate becoming U+FFFD).
+fn utf16_to_string(units: &[u16]) -> String {
+    if units.iter().all(|&u| u < 0x80) {
+        let bytes: Vec<u8> = units.iter().map(|&u| u as u8).collect();
+        // Every byte is below 0x80: ASCII is UTF-8.
+        return String::from_utf8(bytes).unwrap_or_default();
+    }
+    String::from_utf16_lossy(units)
 }
 
 /// A JS number as its JSON text parses (`JSON.stringify` then serde_json): NaN and infinities become null, whole
@@ -607,7 +631,7 @@ mod tests {
             let (a, b) = (decode(inbound), decode(whole));
             let (a, b) = (a.unwrap(), b.unwrap());
             let fields = |e: &crate::ingest::Event| -> Map<String, Value> {
-                e.fields.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()
+                e.fields.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.to_string(), v.clone())).collect()
             };
             assert_eq!(fields(&a), fields(&b), "{text}");
             assert_eq!((a.kind, a.seq, a.ts_ms, a.trace, a.trusted), (b.kind, b.seq, b.ts_ms, b.trace, b.trusted));
@@ -703,6 +727,15 @@ mod tests {
         for b in [schema, t, past, cut] {
             assert_eq!(reasons(b), [malformed]);
         }
+    }
+
+    #[test]
+    fn text_transcodes_the_same_whether_ascii_or_not() {
+        for s in ["", "gpt-4o mini", "naïve ☃ 🦀", "cut \u{7f}"] {
+            let units: Vec<u16> = s.encode_utf16().collect();
+            assert_eq!(utf16_to_string(&units), s);
+        }
+        assert_eq!(utf16_to_string(&[0x61, 0xd83d]), "a\u{fffd}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::catalogue::EventKind;
 use super::project::{self, Projected};
-use super::{Body, Inbound, MAX_EVENT_BYTES};
+use super::{Body, Fields, Inbound, MAX_EVENT_BYTES};
 use crate::model::{parse_hex, SpanId, TraceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,9 +34,9 @@ pub struct Event {
     /// Emit time in ms (falls back to arrival time).
     pub ts_ms: f64,
     pub trace: Option<TraceCtx>,
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
     /// Hook context, merged view for correlation ids.
-    pub ctx: Map<String, Value>,
+    pub ctx: Fields,
     /// Trace context was present but malformed (counted, event kept).
     pub bad_trace: bool,
     /// Made up by an ingest adapter (`legacy/`) rather than received: never counted, so every received event is
@@ -76,7 +76,7 @@ fn field_type(key: &str) -> Option<FieldType> {
     })
 }
 
-fn well_typed(fields: &Map<String, Value>) -> bool {
+fn well_typed(fields: &Fields) -> bool {
     fields.iter().all(|(k, v)| match (field_type(k), v) {
         (None, _) | (_, Value::Null) => true,
         (Some(FieldType::Str), v) => v.is_string(),
@@ -107,8 +107,8 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
             seq: if inbound.src == Source::Diagnostic { seq } else { None },
             ts_ms: inbound.arrived_ms,
             trace: None,
-            fields: Map::new(),
-            ctx: Map::new(),
+            fields: Fields::new(),
+            ctx: Fields::new(),
             bad_trace: false,
             derived: false,
         });
@@ -122,7 +122,7 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
     };
     let ctx = match inbound.ctx {
         Some(body) => to_object(body).unwrap_or_default(),
-        None => Map::new(),
+        None => Fields::new(),
     };
     if !well_typed(&fields) {
         return Err(DecodeError::WrongFieldType);
@@ -169,8 +169,9 @@ fn valid_hook_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
 }
 
-fn to_object(body: Body) -> Result<Map<String, Value>, DecodeError> {
+fn to_object(body: Body) -> Result<Fields, DecodeError> {
     let value = match body {
+        Body::Fields(fields) => return Ok(fields),
         Body::Json(text) => {
             if text.len() > MAX_EVENT_BYTES {
                 return Err(DecodeError::TooLarge);
@@ -182,7 +183,7 @@ fn to_object(body: Body) -> Result<Map<String, Value>, DecodeError> {
         Body::Skipped { .. } | Body::Batch { .. } | Body::Invalid(_) => return Err(DecodeError::NotObject),
     };
     match value {
-        Value::Object(map) => Ok(map),
+        Value::Object(map) => Ok(map.into()),
         _ => Err(DecodeError::NotObject),
     }
 }

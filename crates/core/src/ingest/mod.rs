@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod compact;
 pub mod event;
+pub mod fields;
 pub mod legacy;
 pub mod project;
 pub mod record;
@@ -14,12 +15,15 @@ pub mod surrogates;
 
 pub use catalogue::{Class, Correlation, EventKind, Target};
 pub use event::{decode, DecodeError, Event, Source, TraceCtx};
+pub use fields::Fields;
 
 /// The body of a record call: the raw JSON text produced on the gateway thread, or a value built in Rust.
 #[derive(Debug)]
 pub enum Body {
     Json(String),
     Value(serde_json::Value),
+    /// A diagnostic event's fields as a batch's reader decoded them (`compact.rs`).
+    Fields(Fields),
     /// An event the plugin did not serialise because its type is `Infra` (`plugin/hotpath.mjs`): it is only
     /// counted, and its `seq` keeps the reorder buffer free of a gap to wait for.
     Skipped {

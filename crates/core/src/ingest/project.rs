@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::catalogue::{Class, EventKind};
 use super::compact::{Field, GENERIC, SCHEMAS};
-use super::Source;
+use super::{Fields, Source};
 
 /// What a diagnostic event's text decodes to.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub enum Projected {
     /// An `Infra` event: counted, never assembled.
     Infra { kind: EventKind, seq: Option<u64> },
     /// The fields its schema lists (and `type`).
-    Fields(Map<String, Value>),
+    Fields(Fields),
 }
 
 /// serde_json refuses nesting deeper than this; entries skipped unparsed would not be checked, so text that could
@@ -47,13 +47,14 @@ pub fn project(text: &str) -> Option<Projected> {
         return Some(Projected::Infra { kind, seq });
     }
     let schema = schema_of(kind);
-    let mut map = Map::new();
-    map.insert("type".into(), Value::String(ty.0.into_owned()));
+    let mut fields = Fields::with_capacity(entries.len().min(16));
+    fields.insert("type", Value::String(ty.0.into_owned()));
     for (key, raw) in &entries {
         let Some(field) = field_of(schema, key) else { continue };
-        map.insert(field.name().to_string(), value(field, raw)?);
+        // `insert`, not a push: JSON text may repeat a key, and the last one wins.
+        fields.insert(field.name(), value(field, raw)?);
     }
-    Some(Projected::Fields(map))
+    Some(Projected::Fields(fields))
 }
 
 /// A field's value: an object field keeps only its listed sub-fields; anything else is parsed whole.
@@ -145,7 +146,7 @@ impl<'de> Deserialize<'de> for Entries<'de> {
 mod tests {
     use super::*;
 
-    fn fields(text: &str) -> Map<String, Value> {
+    fn fields(text: &str) -> Fields {
         match project(text) {
             Some(Projected::Fields(m)) => m,
             other => panic!("{other:?}"),
@@ -160,7 +161,7 @@ mod tests {
         assert_eq!(m["type"], "model.call.completed", "type read wherever it is");
         assert_eq!(m["runId"], "r");
         assert_eq!(m["usage"], serde_json::json!({"input": 3, "cost": {"total": 0.5}}));
-        assert!(!m.contains_key("promptStats") && !m.contains_key("xA"));
+        assert!(m.get("promptStats").is_none() && m.get("xA").is_none());
         let log = fields(
             r#"{"type":"log.record","level":"ERROR","attributes":{"errorName":"E","huge":{"b":[1]},"status":500}}"#,
         );

@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 
 use serde_json::{Map, Value};
 
-use super::{Event, EventKind, Source};
+use super::{Event, EventKind, Fields, Source};
 use calls::{CallEvent, Calls};
 use lru::Lru;
 
@@ -108,7 +108,7 @@ impl Default for LegacyHost {
     }
 }
 
-fn str_of<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+fn str_of<'a>(m: &'a Fields, k: &str) -> Option<&'a str> {
     m.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
@@ -139,8 +139,8 @@ fn synthetic(src: Source, like: &Event, kind: EventKind, ts: f64, fields: Map<St
         seq: None,
         ts_ms: ts,
         trace: None,
-        fields,
-        ctx: Map::new(),
+        fields: fields.into(),
+        ctx: Fields::new(),
         bad_trace: false,
         derived: true,
     }
@@ -154,7 +154,7 @@ fn released(mut e: Event, ts: f64) -> Event {
         e.ts_ms = ts;
         e.arrived_ms = e.arrived_ms.max(ts);
         if let Some(n) = serde_json::Number::from_f64(ts) {
-            e.fields.insert("ts".into(), Value::Number(n));
+            e.fields.insert("ts", Value::Number(n));
         }
     }
     e
@@ -177,7 +177,7 @@ impl Run {
         }
     }
 
-    fn learn(&mut self, src: &Map<String, Value>) {
+    fn learn(&mut self, src: &Fields) {
         let ids = &mut self.ids;
         for (key, slot) in [
             ("sessionKey", &mut ids.session_key),
@@ -355,7 +355,7 @@ impl LegacyHost {
         self.runs.get_mut(run_id).expect("touched above")
     }
 
-    fn learn(&mut self, run_id: &str, srcs: &[&Map<String, Value>]) {
+    fn learn(&mut self, run_id: &str, srcs: &[&Fields]) {
         let Some(r) = self.runs.get_mut(run_id) else { return };
         for s in srcs {
             r.learn(s);
