@@ -28,8 +28,9 @@ impl Fields {
     fn find(&self, key: &str) -> Option<usize> {
         self.0.iter().position(|(k, _)| k.len() == key.len() && k.as_ref() == key)
     }
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.find(key).map(|i| &self.0[i].1)
+    /// Generic over the key as a map's `get` is, so call sites read the same as they did on a map.
+    pub fn get<K: AsRef<str> + ?Sized>(&self, key: &K) -> Option<&Value> {
+        self.find(key.as_ref()).map(|i| &self.0[i].1)
     }
     /// Sets `key` (a later value replaces an earlier one, as in JSON text), returning the value it replaced.
     pub fn insert(&mut self, key: impl Into<FieldName>, value: Value) -> Option<Value> {
