@@ -13,7 +13,7 @@
 //   floor            plain JS: copy the fields a tracer needs into a preallocated ring
 //
 // Each clawtrace round is configured before and shut down after (untimed configure; the shutdown is timed): its
-// background work stays inside its own window. Args: --rounds N --events N --idle-seconds N.
+// background work stays inside its own window. Args: --rounds N --events N --idle-seconds N [--only VARIANT,…].
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,7 +96,9 @@ const feeders = {
   },
   floor,
 };
-const names = Object.keys(feeders);
+// `--only a,b` measures only those variants (diagnosis; `npm run bench` runs them all).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
+const names = Object.keys(feeders).filter((n) => !only || only.includes(n));
 
 // ---- rounds ------------------------------------------------------------------------------------------------------
 let seq = 0;
