@@ -214,6 +214,12 @@ pub fn known_types() -> &'static [&'static str] {
     NAMES.get_or_init(|| (0..SCHEMAS.len()).flat_map(schema_types).collect())
 }
 
+/// The kind of each of [`known_types`], at the same index.
+fn known_kinds() -> &'static [EventKind] {
+    static KINDS: std::sync::OnceLock<Vec<EventKind>> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| known_types().iter().map(|t| EventKind::parse(Source::Diagnostic, t)).collect())
+}
+
 /// The table as the plugin reads it (`projection()`): per schema, its exact type names and its fields, a field
 /// being its name or `[name, [sub-fields]]`; the slot tags; the longest string worth copying.
 pub fn projection() -> Value {
@@ -327,7 +333,15 @@ impl Reader<'_> {
         let trusted = head % 2 == 1;
         // Bytes of the strings read: an event over the bound is refused as a whole event would be.
         let mut bytes = 0usize;
-        let ty = self.value(&Scalar("type"), &mut bytes)?;
+        // A type the table names crosses as its number: its kind is known without a parse.
+        let (ty, known) = if self.b.tags.get(self.at).map(|t| t & tag::KIND) == Some(tag::KNOWN) {
+            let n = self.whole()? as usize;
+            let (name, kind) = (*known_types().get(n)?, known_kinds()[n]);
+            bytes += name.len();
+            (Value::String(name.to_string()), Some(kind))
+        } else {
+            (self.value(&Scalar("type"), &mut bytes)?, None)
+        };
         let mut map = if std::ptr::eq(schema, &SCHEMAS[INFRA]) {
             self.fields(schema.fields, &mut bytes)?
         } else {
@@ -337,7 +351,7 @@ impl Reader<'_> {
             return Some((Body::Invalid(DecodeError::TooLarge), trusted));
         }
         if std::ptr::eq(schema, &SCHEMAS[INFRA]) {
-            let kind = ty.as_str().map(|t| EventKind::parse(Source::Diagnostic, t));
+            let kind = known.or_else(|| ty.as_str().map(|t| EventKind::parse(Source::Diagnostic, t)));
             if let Some(kind) = kind.filter(|k| k.class() == Class::Infra) {
                 return Some((Body::Skipped { kind, seq: map.get("seq").and_then(Value::as_u64) }, trusted));
             }
@@ -345,7 +359,7 @@ impl Reader<'_> {
         if !ty.is_null() {
             map.insert("type", ty);
         }
-        Some((Body::Fields(map), trusted))
+        Some((Body::Fields(map, known), trusted))
     }
 
     /// `count` (the next slot) values, each naming its field by number.
@@ -353,10 +367,19 @@ impl Reader<'_> {
         let count = self.whole()?;
         // One more for `type`; a count beyond the schema's fields is the plugin's bug or garbage, not a size.
         let mut fields = Fields::with_capacity((count as usize).min(list.len()) + 1);
+        // Which of the schema's fields were read: a field the plugin wrote twice (garbage) replaces its value, as a
+        // repeated key in JSON text would; any other is appended without a lookup.
+        let mut seen = 0u64;
         for _ in 0..count {
-            let field = list.get((*self.b.tags.get(self.at)? >> 4) as usize)?;
+            let no = (*self.b.tags.get(self.at)? >> 4) as usize;
+            let field = list.get(no)?;
             let v = self.value(field, bytes)?;
-            fields.insert(field.name(), v);
+            if seen & (1 << no) == 0 {
+                seen |= 1 << no;
+                fields.push_new(field.name(), v);
+            } else {
+                fields.insert(field.name(), v);
+            }
         }
         Some(fields)
     }
@@ -371,7 +394,7 @@ impl Reader<'_> {
         let mut fields = Fields::with_capacity(mask.count_ones() as usize + 1);
         for (k, field) in list.iter().enumerate() {
             if mask & (1 << k) != 0 {
-                fields.insert(field.name(), self.value(field, bytes)?);
+                fields.push_new(field.name(), self.value(field, bytes)?);
             }
         }
         Some(fields)
@@ -417,11 +440,6 @@ impl Reader<'_> {
                 *bytes = usize::MAX;
                 Value::Null
             }
-            tag::KNOWN if field.name() == "type" => {
-                let name = *known_types().get(self.whole()? as usize)?;
-                *bytes = bytes.saturating_add(name.len());
-                Value::String(name.to_string())
-            }
             tag::OBJECT => {
                 let Object(_, sub) = field else { return None };
                 let mask = self.whole()?;
@@ -436,10 +454,11 @@ impl Reader<'_> {
 /// become bytes in one pass the compiler vectorises, rather than the `char`-by-`char` decode of
 /// `String::from_utf16_lossy`, which then only sees text beyond ASCII (with a lone surrogate becoming U+FFFD).
 fn utf16_to_string(units: &[u16]) -> String {
-    if units.iter().all(|&u| u < 0x80) {
+    // An OR over every unit (no early exit, so it vectorises) tells ASCII from the rest.
+    if units.iter().fold(0u16, |acc, &u| acc | u) < 0x80 {
         let bytes: Vec<u8> = units.iter().map(|&u| u as u8).collect();
-        // Every byte is below 0x80: ASCII is UTF-8.
-        return String::from_utf8(bytes).unwrap_or_default();
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8 (a check would be a third pass).
+        return unsafe { String::from_utf8_unchecked(bytes) };
     }
     String::from_utf16_lossy(units)
 }
@@ -560,6 +579,8 @@ mod tests {
     fn schemas_name_each_field_once_and_each_type_once() {
         let mut kinds = std::collections::HashSet::new();
         for s in SCHEMAS {
+            // A mask (the plugin's, and the reader's record of fields read) has a bit per field.
+            assert!(s.fields.len() <= 53, "{} fields do not fit a mask", s.fields.len());
             let mut names = std::collections::HashSet::new();
             for f in s.fields {
                 assert!(names.insert(f.name()), "{} twice", f.name());
@@ -727,6 +748,18 @@ mod tests {
         for b in [schema, t, past, cut] {
             assert_eq!(reasons(b), [malformed]);
         }
+    }
+
+    #[test]
+    fn a_field_written_twice_keeps_its_last_value_as_json_text_would() {
+        let mut twice = compact(&[(r#"{"type":"run.started","runId":"r"}"#, false)]);
+        assert_eq!(twice.slots[2], 1.0, "one keyed value");
+        twice.slots[2] = 2.0;
+        twice.slots.push(1.0);
+        twice.tags.push(twice.tags[3]);
+        twice.text.push(u16::from(b's'));
+        let e = decode(expanded(twice).remove(0)).unwrap();
+        assert_eq!((e.str("runId"), e.fields.len()), (Some("s"), 2));
     }
 
     #[test]

@@ -116,6 +116,10 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
     if let Body::Invalid(reason) = inbound.body {
         return Err(reason);
     }
+    let known = match inbound.body {
+        Body::Fields(_, kind) => kind,
+        _ => None,
+    };
     let fields = match projected {
         Some(map) => map,
         None => to_object(inbound.body)?,
@@ -135,7 +139,7 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
             _ => return Err(DecodeError::BadHookName),
         },
     };
-    let kind = EventKind::parse(inbound.src, name);
+    let kind = known.unwrap_or_else(|| EventKind::parse(inbound.src, name));
     let (trace, bad_trace) = match fields.get("trace") {
         Some(Value::Object(t)) => match parse_trace(t) {
             Some(tc) => (Some(tc), false),
@@ -171,7 +175,7 @@ fn valid_hook_name(name: &str) -> bool {
 
 fn to_object(body: Body) -> Result<Fields, DecodeError> {
     let value = match body {
-        Body::Fields(fields) => return Ok(fields),
+        Body::Fields(fields, _) => return Ok(fields),
         Body::Json(text) => {
             if text.len() > MAX_EVENT_BYTES {
                 return Err(DecodeError::TooLarge);

@@ -43,6 +43,12 @@ impl Fields {
             }
         }
     }
+    /// Appends a field the caller knows is not there yet (a batch's reader tracks which of a schema's fields it
+    /// read), without looking for it first.
+    pub(crate) fn push_new(&mut self, key: &'static str, value: Value) {
+        debug_assert!(self.find(key).is_none(), "{key} is there already");
+        self.0.push((Cow::Borrowed(key), value));
+    }
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         self.find(key).map(|i| self.0.remove(i).1)
     }

@@ -22,8 +22,9 @@ pub use fields::Fields;
 pub enum Body {
     Json(String),
     Value(serde_json::Value),
-    /// A diagnostic event's fields as a batch's reader decoded them (`compact.rs`).
-    Fields(Fields),
+    /// A diagnostic event's fields as a batch's reader decoded them (`compact.rs`), and its kind when its type
+    /// crossed as a number (so it needs no parse).
+    Fields(Fields, Option<EventKind>),
     /// An event the plugin did not serialise because its type is `Infra` (`plugin/hotpath.mjs`): it is only
     /// counted, and its `seq` keeps the reorder buffer free of a gap to wait for.
     Skipped {

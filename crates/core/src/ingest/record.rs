@@ -83,7 +83,7 @@ fn json_text(b: &Body) -> Option<std::borrow::Cow<'_, str>> {
             Some(if text.contains(['\n', '\r']) { text.replace(['\n', '\r'], " ").into() } else { text.into() })
         }
         Body::Value(v) => serde_json::to_string(v).ok().map(Into::into),
-        Body::Fields(f) => serde_json::to_string(f).ok().map(Into::into),
+        Body::Fields(f, _) => serde_json::to_string(f).ok().map(Into::into),
         // An infra event the plugin only counted (never serialised): its type and seq are all that crossed, and
         // all a replay needs (it is counted again, and its seq leaves no gap to wait for).
         // Expanded by the worker's drain before anything records it; an unreadable event has no text.
