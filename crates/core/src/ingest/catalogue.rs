@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::Source;
+use crate::assemble::state::IdHash;
 
 /// What an event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +186,8 @@ pub fn infra_kind(n: usize) -> Option<EventKind> {
 impl EventKind {
     /// The kind of an event named `name` from `src`: an exact row, else the longest family row, else unknown.
     pub fn parse(src: Source, name: &str) -> EventKind {
-        static EXACT: OnceLock<HashMap<(Source, &'static str), EventKind>> = OnceLock::new();
+        // The id hasher, not SipHash: a lookup per event, in a table fixed at start (no input is ever inserted).
+        static EXACT: OnceLock<HashMap<(Source, &'static str), EventKind, IdHash>> = OnceLock::new();
         let exact = EXACT.get_or_init(|| {
             CATALOGUE
                 .iter()

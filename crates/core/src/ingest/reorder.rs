@@ -6,11 +6,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::Event;
+use crate::assemble::state::IdHash;
 
 pub struct Reorder {
     window_ms: f64,
     max_buffered: usize,
-    pids: HashMap<u32, PidBuffer>,
+    /// Looked up once per event: hashed by the id hasher, not SipHash (pids come from the host or a recording).
+    pids: HashMap<u32, PidBuffer, IdHash>,
     buffered: usize,
 }
 
@@ -22,7 +24,7 @@ struct PidBuffer {
 
 impl Reorder {
     pub fn new(window_ms: f64, max_buffered: usize) -> Self {
-        Reorder { window_ms, max_buffered, pids: HashMap::new(), buffered: 0 }
+        Reorder { window_ms, max_buffered, pids: HashMap::default(), buffered: 0 }
     }
 
     /// Forgets every process's `seq` position (call only when nothing is buffered: after `drain`).
