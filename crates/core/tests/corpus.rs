@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clawtrace_core::assemble::{AssembleConfig, Assembler};
 use clawtrace_core::ingest::record::{parse_record, Record};
 use clawtrace_core::ingest::reorder::Reorder;
-use clawtrace_core::ingest::{decode, Body};
+use clawtrace_core::ingest::decode;
 use clawtrace_core::model::{SpanRole, Status, Trace};
 use clawtrace_core::stats::Stats;
 
@@ -49,14 +49,13 @@ fn replay_with(text: &str, strip_trace: bool, cfg: AssembleConfig) -> (Vec<Scena
                 scenarios
                     .push(Scenario { name: note.trim_matches(|c| c == '-' || c == ' ').to_string(), traces: vec![] });
             }
-            Record::Event(mut inbound) => {
+            Record::Event(inbound) => {
                 now = inbound.arrived_ms;
+                let mut e = decode(inbound).expect("corpus events are valid");
                 if strip_trace {
-                    if let Body::Value(v) = &mut inbound.body {
-                        v.as_object_mut().unwrap().remove("trace");
-                    }
+                    e.fields.remove("trace");
+                    e.trace = None;
                 }
-                let e = decode(inbound).expect("corpus events are valid");
                 reorder.push(e, now, &mut released);
                 for e in released.drain(..) {
                     asm.ingest(e, now, &mut out);

@@ -2,6 +2,10 @@
 //! object per line,
 //! `{"src":"diagnostic"|"agent"|"hook"|"marker", "pid", "rt", "meta", "evt", "hook", "ctx", "note"}`.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
@@ -23,8 +27,56 @@ pub enum RecordError {
     UnknownSource,
 }
 
+/// A record line's envelope with its event and hook context left as text: a replay then decodes each event as
+/// the live path does (a diagnostic event's text is projected, `project.rs`, not parsed whole into a value).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    src: Cow<'a, str>,
+    pid: Option<u32>,
+    rt: f64,
+    meta: Option<Meta>,
+    hook: Option<String>,
+    #[serde(borrow)]
+    evt: &'a RawValue,
+    #[serde(borrow)]
+    ctx: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    trusted: Option<bool>,
+}
+
 /// Parses one line. `default_pid` stands in when the record has none (hand-written logs).
 pub fn parse_record(line: &str, default_pid: u32) -> Result<Record, RecordError> {
+    // The envelope as clawtrace writes it (`encode_record`); anything else (a marker, a hand-written line without
+    // `rt`, a field of another type, a lone surrogate) takes the whole parse and its rules.
+    if let Ok(env) = serde_json::from_str::<Envelope>(line) {
+        let src = match &*env.src {
+            "diagnostic" => Some(Source::Diagnostic),
+            "agent" => Some(Source::Agent),
+            "hook" => Some(Source::Hook),
+            _ => None,
+        };
+        if let Some(src) = src {
+            let text = |raw: &RawValue| Body::Json(raw.get().to_string());
+            return Ok(Record::Event(Inbound {
+                src,
+                pid: env.pid.unwrap_or(default_pid),
+                arrived_ms: env.rt,
+                trusted: env.meta.and_then(|m| m.trusted).unwrap_or(false),
+                hook: env.hook,
+                body: text(env.evt),
+                ctx: env.ctx.filter(|c| c.get() != "null").map(text),
+            }));
+        }
+    }
+    parse_whole(line, default_pid)
+}
+
+/// Parses one line whole, into values.
+fn parse_whole(line: &str, default_pid: u32) -> Result<Record, RecordError> {
     let mut v: Value = super::parse_json(line).ok_or(RecordError::MalformedJson)?;
     let obj = v.as_object_mut().ok_or(RecordError::MalformedJson)?;
     let src = match obj.get("src").and_then(Value::as_str) {
@@ -219,10 +271,9 @@ mod tests {
                     (i.src, i.pid, i.arrived_ms, i.hook.as_deref()),
                     (Source::Hook, 9, 1234.5, Some("llm_input"))
                 );
-                let Body::Value(v) = i.body else { panic!("parsed body") };
-                assert_eq!(v["prompt"], "a\nb", "escaped line breaks inside strings are kept");
-                let Some(Body::Value(ctx)) = i.ctx else { panic!("ctx") };
-                assert_eq!(ctx["sessionKey"], "agent:main:main");
+                let e = crate::ingest::decode(i).unwrap();
+                assert_eq!(e.str("prompt"), Some("a\nb"), "escaped line breaks inside strings are kept");
+                assert_eq!(e.id("sessionKey"), Some("agent:main:main"));
             }
             _ => panic!("expected an event"),
         }
@@ -239,6 +290,44 @@ mod tests {
         assert!(i.trusted && i.src == Source::Diagnostic);
         let torn = Inbound { body: Body::Json(r#"{"type":"x"}, "src":"marker"#.into()), ..diag };
         assert_eq!(encode_record(&torn), None, "text that is not one JSON value is not written");
+    }
+
+    #[test]
+    fn every_corpus_line_decodes_the_same_from_its_envelope_as_parsed_whole() {
+        let corpus = include_str!("../../../../fixtures/openclaw-2026.9.6-gateway.jsonl");
+        // Everything but the fields, and the fields: a diagnostic event's text keeps only what assembly reads
+        // (`project.rs`), so those must be what the whole parse has.
+        let decoded = |r: Result<Record, RecordError>| match r.unwrap() {
+            Record::Event(i) => {
+                let (src, pid, at, trusted, hook) = (i.src, i.pid, i.arrived_ms, i.trusted, i.hook.clone());
+                let e = crate::ingest::decode(i).unwrap();
+                // An infra event is only counted (its time is its arrival, as on the live path).
+                let ts = (e.kind.class() != crate::ingest::Class::Infra).then_some(e.ts_ms);
+                let rest = format!("{src:?} {pid} {at} {trusted} {hook:?} {:?}", (e.kind, e.seq, ts, e.trace, &e.ctx));
+                (rest, Some(e.fields))
+            }
+            Record::Marker(note) => (note, None),
+        };
+        let mut events = 0;
+        for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+            let ((rest, fields), (whole_rest, whole)) = (decoded(parse_record(line, 1)), decoded(parse_whole(line, 1)));
+            assert_eq!(rest, whole_rest, "{line}");
+            let (Some(fields), Some(whole)) = (fields, whole) else { continue };
+            // An object field keeps only its listed sub-fields.
+            fn within(part: &Value, whole: &Value) -> bool {
+                match (part, whole) {
+                    (Value::Object(p), Value::Object(w)) => {
+                        p.iter().all(|(k, v)| w.get(k).is_some_and(|x| within(v, x)))
+                    }
+                    _ => part == whole,
+                }
+            }
+            for (k, v) in fields.iter() {
+                assert!(whole.get(k).is_some_and(|w| within(v, w)), "{k} of {line}");
+            }
+            events += 1;
+        }
+        assert!(events > 1000, "{events} lines");
     }
 
     #[test]

@@ -160,7 +160,6 @@ impl Writer {
 mod tests {
     use super::*;
     use crate::ingest::record::{parse_record, Record};
-    use crate::ingest::Body;
 
     fn event(n: usize) -> Inbound {
         let json = format!(r#"{{"type":"run.progress","seq":{n},"pad":"{}"}}"#, "x".repeat(100));
@@ -189,7 +188,7 @@ mod tests {
         let seqs: Vec<u64> = cur
             .lines()
             .map(|l| match parse_record(l, 0).unwrap() {
-                Record::Event(Inbound { body: Body::Value(v), .. }) => v["seq"].as_u64().unwrap(),
+                Record::Event(i) => crate::ingest::decode(i).unwrap().seq.unwrap(),
                 _ => panic!("an event line"),
             })
             .collect();
