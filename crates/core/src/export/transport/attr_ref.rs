@@ -1,0 +1,33 @@
+//! Attribute values borrowed from the span model, as the direct OTLP writers (`otlp_json.rs`, `otlp_protobuf.rs`)
+//! take them: a span's own attributes and a sink's extra ones per span (OpenInference's, `otlp/encode.rs`) alike.
+//! An extra attribute borrows its text from the span it describes, so adding one allocates nothing.
+
+use crate::model::AttrValue;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttrRef<'a> {
+    Str(&'a str),
+    Int(i64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl<'a> AttrRef<'a> {
+    pub fn of(v: &'a AttrValue) -> AttrRef<'a> {
+        match v {
+            AttrValue::Str(s) => AttrRef::Str(s),
+            AttrValue::Int(i) => AttrRef::Int(*i),
+            AttrValue::F64(f) => AttrRef::F64(*f),
+            AttrValue::Bool(b) => AttrRef::Bool(*b),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for AttrRef<'a> {
+    fn from(s: &'a str) -> Self {
+        AttrRef::Str(s)
+    }
+}
+
+/// One extra attribute of a span: its key and its value, both borrowed.
+pub type Extra<'a> = (&'a str, AttrRef<'a>);
