@@ -3,7 +3,7 @@
 //! prost tree, serialising it and filtering the text. The file sink writes every trace this way; a test holds the two
 //! paths to the same bytes.
 
-use super::attr_ref::{AttrRef, Extra};
+use super::attr_ref::{touch, AttrRef, Extra};
 use super::otlp_proto::{SCOPE_NAME, SCOPE_VERSION};
 use crate::model::{Attrs, Span, SpanKind, Status, Trace};
 
@@ -67,6 +67,7 @@ impl JsonRequests {
         out.extend_from_slice(&self.head);
         let mut first = true;
         for t in traces {
+            touch(t);
             for s in &t.spans {
                 out.extend_from_slice(if first { b",\"spans\":[" } else { b"," });
                 first = false;

@@ -5,7 +5,7 @@
 
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
-use super::attr_ref::{AttrRef, Extra};
+use super::attr_ref::{touch, AttrRef, Extra};
 use super::otlp_proto::{SCOPE_NAME, SCOPE_VERSION};
 use crate::model::{Attrs, Span, SpanKind, Status, Trace};
 
@@ -23,6 +23,7 @@ pub fn write_request<'a>(
     let (mut one, mut scratch) = (Vec::new(), Vec::new());
     let mut extras = Vec::new();
     for t in traces {
+        touch(t);
         for s in &t.spans {
             extras.clear();
             extra(t, s, &mut extras);
