@@ -22,7 +22,7 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
         if let Some(r) = redactor {
             for k in [INPUT, OUTPUT, SYSTEM].into_iter().chain(TOOL_KEYS) {
                 if let Some(AttrValue::Str(v)) = s.attrs.get_mut(k) {
-                    *v = r.redact(v).into();
+                    *v = r.redact(v);
                 }
             }
         }
