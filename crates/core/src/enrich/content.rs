@@ -18,17 +18,21 @@ pub const TOOL_RESULTS: &str = "openclaw.content.tool_results";
 const TOOL_KEYS: [&str; 2] = ["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"];
 
 pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
-    let redact = |s: &mut Span, key: &str| {
-        if let (Some(r), Some(AttrValue::Str(v))) = (redactor, s.attrs.get_mut(key)) {
-            *v = r.redact(v);
-        }
-    };
     for s in trace.spans.iter_mut() {
-        for k in [INPUT, OUTPUT, SYSTEM].into_iter().chain(TOOL_KEYS) {
-            redact(s, k);
+        if let Some(r) = redactor {
+            for k in [INPUT, OUTPUT, SYSTEM].into_iter().chain(TOOL_KEYS) {
+                if let Some(AttrValue::Str(v)) = s.attrs.get_mut(k) {
+                    *v = r.redact(v);
+                }
+            }
         }
-        // An empty text is no content (a failed turn's reply is ""): backends would show an empty output.
-        s.attrs.retain(|k, v| !([INPUT, OUTPUT, SYSTEM].contains(&k.as_ref()) && is_blank(v)));
+        // An empty text is no content (a failed turn's reply is ""): backends would show an empty output. Three
+        // lookups rather than a scan of every attribute: most spans hold none of these keys.
+        for k in [INPUT, OUTPUT, SYSTEM] {
+            if s.attrs.get(k).is_some_and(is_blank) {
+                s.attrs.remove(k);
+            }
+        }
     }
     let overall_input = trace
         .spans

@@ -39,6 +39,13 @@ const GEN_IN: &str = "gen_ai.usage.input_tokens";
 const GEN_OUT: &str = "gen_ai.usage.output_tokens";
 const GEN_CACHE_READ: &str = "gen_ai.usage.cache_read.input_tokens";
 const GEN_CACHE_WRITE: &str = "gen_ai.usage.cache_creation.input_tokens";
+/// The usage summary's own counts (`model.usage`), in the order of the GenAI keys above.
+const SUMMARY_USAGE: [&str; 4] = [
+    "openclaw.usage.input_tokens",
+    "openclaw.usage.output_tokens",
+    "openclaw.usage.cache_read.input_tokens",
+    "openclaw.usage.cache_creation.input_tokens",
+];
 /// A model call's cost in USD, and its split when clawtrace priced it (`openclaw.cost_source = price_table`).
 pub const COST_USD: &str = "openclaw.cost_usd";
 pub const COST_INPUT_USD: &str = "openclaw.cost.input_usd";
@@ -139,9 +146,8 @@ fn enrich_turn(trace: &mut Trace, cfg: &EnrichConfig) {
             }
             call_cost += s.attr_f64("openclaw.cost_usd").unwrap_or(0.0);
         } else if from_summary && s.role == SpanRole::Usage {
-            let keys = ["input_tokens", "output_tokens", "cache_read.input_tokens", "cache_creation.input_tokens"];
-            for (i, k) in keys.iter().enumerate() {
-                totals[i] += s.attr_i64(&format!("openclaw.usage.{k}")).unwrap_or(0);
+            for (i, k) in SUMMARY_USAGE.iter().enumerate() {
+                totals[i] += s.attr_i64(k).unwrap_or(0);
             }
         }
         match s.role {
@@ -161,13 +167,15 @@ fn enrich_turn(trace: &mut Trace, cfg: &EnrichConfig) {
         }
     }
 
+    let session_key = session_key.map(AttrValue::from);
+    let user = user.map(AttrValue::from);
     for s in trace.spans.iter_mut() {
         if let Some(sk) = &session_key {
-            s.attrs.insert("session.id".into(), sk.clone().into());
-            s.attrs.insert("gen_ai.conversation.id".into(), sk.clone().into());
+            s.attrs.insert("session.id".into(), sk.clone());
+            s.attrs.insert("gen_ai.conversation.id".into(), sk.clone());
         }
         if let Some(u) = &user {
-            s.attrs.insert("user.id".into(), u.clone().into());
+            s.attrs.insert("user.id".into(), u.clone());
         }
     }
     if trace.straggler {
@@ -179,7 +187,7 @@ fn enrich_turn(trace: &mut Trace, cfg: &EnrichConfig) {
     root.name = format!("invoke_agent {agent}");
     let a = &mut root.attrs;
     a.insert("gen_ai.operation.name".into(), "invoke_agent".into());
-    a.insert("gen_ai.agent.name".into(), agent.clone().into());
+    a.insert("gen_ai.agent.name".into(), agent.into());
     a.insert("openclaw.span.root_role".into(), root.role.as_str().into());
     a.insert("openclaw.usage.total.input_tokens".into(), AttrValue::Int(totals[0]));
     a.insert("openclaw.usage.total.output_tokens".into(), AttrValue::Int(totals[1]));
@@ -205,12 +213,12 @@ fn price_model_calls(trace: &mut Trace, prices: &PriceTable) {
         if s.attrs.contains_key(COST_USD) {
             continue;
         }
-        let Some(model) = s.attr_str("gen_ai.request.model").map(str::to_string) else { continue };
+        let Some(model) = s.attr_str("gen_ai.request.model") else { continue };
         let input = s.attr_i64(GEN_IN).unwrap_or(0);
         let cr = s.attr_i64(GEN_CACHE_READ).unwrap_or(0);
         let cw = s.attr_i64(GEN_CACHE_WRITE).unwrap_or(0);
         let out = s.attr_i64(GEN_OUT).unwrap_or(0);
-        if let Some((i, o)) = prices.cost_parts(&model, (input - cr - cw).max(0), out, cr, cw) {
+        if let Some((i, o)) = prices.cost_parts(model, (input - cr - cw).max(0), out, cr, cw) {
             s.attrs.insert(COST_USD.into(), AttrValue::F64(i + o));
             s.attrs.insert(COST_INPUT_USD.into(), AttrValue::F64(i));
             s.attrs.insert(COST_OUTPUT_USD.into(), AttrValue::F64(o));
@@ -226,12 +234,7 @@ fn promote_usage_summary(trace: &mut Trace) {
         return;
     }
     for s in trace.spans.iter_mut().filter(|s| s.role == SpanRole::Usage) {
-        for (from, to) in [
-            ("openclaw.usage.input_tokens", GEN_IN),
-            ("openclaw.usage.output_tokens", GEN_OUT),
-            ("openclaw.usage.cache_read.input_tokens", GEN_CACHE_READ),
-            ("openclaw.usage.cache_creation.input_tokens", GEN_CACHE_WRITE),
-        ] {
+        for (from, to) in SUMMARY_USAGE.into_iter().zip([GEN_IN, GEN_OUT, GEN_CACHE_READ, GEN_CACHE_WRITE]) {
             if let Some(v) = s.attr_i64(from) {
                 s.attrs.insert(to.into(), AttrValue::Int(v));
             }

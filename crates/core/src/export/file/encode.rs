@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::export::otlp::encode::openinference;
-use crate::export::transport::otlp_json::write_request_with;
+use crate::export::transport::otlp_json::{write_request_with, JsonRequests};
 use crate::export::EncodedBatch;
 use crate::model::Trace;
 
@@ -23,8 +23,9 @@ pub fn encode_line(trace: &Trace, service_name: &str) -> String {
 pub fn encode(batch: &[Arc<Trace>], service_name: &str) -> EncodedBatch {
     let spans: usize = batch.iter().map(|t| t.spans.len()).sum();
     let mut body = Vec::with_capacity(512 * batch.len() + 1024 * spans);
+    let (requests, mut extras) = (JsonRequests::new(service_name), Vec::new());
     for t in batch {
-        write_request_with(&mut body, std::iter::once(t.as_ref()), service_name, openinference);
+        requests.write(&mut body, std::iter::once(t.as_ref()), openinference, &mut extras);
         body.push(b'\n');
     }
     EncodedBatch::new(body, CONTENT_TYPE, None, batch)

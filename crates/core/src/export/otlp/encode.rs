@@ -5,18 +5,22 @@
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 
 use crate::enrich::{self, content};
+use crate::export::transport::attr_ref::{AttrRef, Extra};
 use crate::export::transport::http::Protocol;
-use crate::export::transport::otlp_proto::{encode_request, key_value};
+use crate::export::transport::otlp_proto::{encode_request, push_extras};
 use crate::export::transport::{otlp_json, otlp_protobuf};
-use crate::model::{AttrValue, Span, SpanRole, Trace};
+use crate::model::{Span, SpanRole, Trace};
 
 pub const SPAN_KIND: &str = "openinference.span.kind";
 
 pub fn request(batch: &[Arc<Trace>], service_name: &str) -> ExportTraceServiceRequest {
-    encode_request(batch.iter().map(|t| t.as_ref()), service_name, |t, s, o| openinference(t, s, &mut o.attributes))
+    encode_request(batch.iter().map(|t| t.as_ref()), service_name, |t, s, o| {
+        let mut extras = Vec::new();
+        openinference(t, s, &mut extras);
+        push_extras(&mut o.attributes, &extras);
+    })
 }
 
 /// The same request as `request`, written straight into bytes in `protocol` (uncompressed): no prost tree.
@@ -47,10 +51,10 @@ pub fn span_kind(trace: &Trace, span: &Span) -> &'static str {
     }
 }
 
-/// The OpenInference keys of one span, next to its GenAI ones.
-pub fn openinference(trace: &Trace, span: &Span, out: &mut Vec<KeyValue>) {
+/// The OpenInference keys of one span, next to its GenAI ones, borrowing their text from the span.
+pub fn openinference<'a>(trace: &'a Trace, span: &'a Span, out: &mut Vec<Extra<'a>>) {
     let kind = span_kind(trace, span);
-    let mut add = |key: &str, value: AttrValue| out.push(key_value(key, &value));
+    let mut add = |key: &'static str, value: AttrRef<'a>| out.push((key, value));
     add(SPAN_KIND, kind.into());
     let (input, output) = match kind {
         "LLM" => (json(span, "gen_ai.input.messages"), json(span, "gen_ai.output.messages")),
@@ -84,18 +88,18 @@ pub fn openinference(trace: &Trace, span: &Span, out: &mut Vec<KeyValue>) {
                 ("llm.token_count.completion_details.reasoning", tokens("gen_ai.usage.reasoning.output_tokens")),
             ] {
                 if let Some(v) = v {
-                    add(key, AttrValue::Int(v));
+                    add(key, AttrRef::Int(v));
                 }
             }
             if prompt.is_some() || completion.is_some() {
-                add("llm.token_count.total", AttrValue::Int(prompt.unwrap_or(0) + completion.unwrap_or(0)));
+                add("llm.token_count.total", AttrRef::Int(prompt.unwrap_or(0) + completion.unwrap_or(0)));
             }
             if let Some(total) = span.attr_f64(enrich::COST_USD).filter(|c| c.is_finite() && *c > 0.0) {
-                add("llm.cost.total", AttrValue::F64(total));
+                add("llm.cost.total", AttrRef::F64(total));
                 let part = |k: &str| span.attr_f64(k).filter(|c| c.is_finite() && *c >= 0.0);
                 if let (Some(i), Some(o)) = (part(enrich::COST_INPUT_USD), part(enrich::COST_OUTPUT_USD)) {
-                    add("llm.cost.prompt", AttrValue::F64(i));
-                    add("llm.cost.completion", AttrValue::F64(o));
+                    add("llm.cost.prompt", AttrRef::F64(i));
+                    add("llm.cost.completion", AttrRef::F64(o));
                 }
             }
         }
@@ -113,14 +117,14 @@ pub fn openinference(trace: &Trace, span: &Span, out: &mut Vec<KeyValue>) {
 }
 
 /// Captured JSON (GenAI messages, tool arguments) as OpenInference's value; text cut short goes as plain text.
-fn json(span: &Span, key: &str) -> Option<(String, &'static str)> {
+fn json<'a>(span: &'a Span, key: &str) -> Option<(&'a str, &'static str)> {
     let v = span.attr_str(key).filter(|v| !v.trim().is_empty())?;
     let mime = if serde_json::from_str::<serde_json::Value>(v).is_ok() { "application/json" } else { "text/plain" };
-    Some((v.to_string(), mime))
+    Some((v, mime))
 }
 
-fn text(span: &Span, key: &str) -> Option<(String, &'static str)> {
-    span.attr_str(key).filter(|v| !v.trim().is_empty()).map(|v| (v.to_string(), "text/plain"))
+fn text<'a>(span: &'a Span, key: &str) -> Option<(&'a str, &'static str)> {
+    span.attr_str(key).filter(|v| !v.trim().is_empty()).map(|v| (v, "text/plain"))
 }
 
 #[cfg(test)]
@@ -131,7 +135,7 @@ mod tests {
     use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 
     use super::*;
-    use crate::model::Status;
+    use crate::model::{AttrValue, Status};
     use crate::testing::named;
 
     fn s(v: &str) -> AttrValue {

@@ -2,6 +2,7 @@
 //! transport, the OTLP protobuf/JSON request builder, the direct OTLP/JSON and protobuf writers and the on-disk
 //! spool.
 
+pub mod attr_ref;
 pub mod backlog;
 pub mod http;
 pub mod otlp_json;

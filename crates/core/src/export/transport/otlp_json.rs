@@ -3,15 +3,12 @@
 //! prost tree, serialising it and filtering the text. The file sink writes every trace this way; a test holds the two
 //! paths to the same bytes.
 
-use std::io::Write;
-
-use opentelemetry_proto::tonic::common::v1::KeyValue;
-
+use super::attr_ref::{touch, AttrRef, Extra};
 use super::otlp_proto::{SCOPE_NAME, SCOPE_VERSION};
-use crate::model::{AttrValue, Attrs, Span, SpanKind, Status, Trace};
+use crate::model::{Attrs, Span, SpanKind, Status, Trace};
 
 /// `flags` of every span and link: sampled, with the W3C "has is_remote" bit set (parent not remote).
-const FLAGS: u32 = 0x100 | 0x01;
+const FLAGS: &[u8] = b"257";
 
 /// One `ExportTraceServiceRequest` for `traces`, appended to `out`.
 pub fn write_request<'a>(out: &mut Vec<u8>, traces: impl IntoIterator<Item = &'a Trace>, service_name: &str) {
@@ -24,44 +21,69 @@ pub fn write_request_with<'a>(
     out: &mut Vec<u8>,
     traces: impl IntoIterator<Item = &'a Trace>,
     service_name: &str,
-    mut extra: impl FnMut(&Trace, &Span, &mut Vec<KeyValue>),
+    extra: impl FnMut(&'a Trace, &'a Span, &mut Vec<Extra<'a>>),
 ) {
-    let mut extras = Vec::new();
-    out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
-    let resource: [(&str, &str); 4] = [
-        ("service.name", service_name),
-        ("telemetry.sdk.name", "clawtrace"),
-        ("telemetry.sdk.language", "rust"),
-        ("telemetry.sdk.version", SCOPE_VERSION),
-    ];
-    for (i, (k, v)) in resource.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        key_value(out, k, &Value::Str(v));
-    }
-    out.extend_from_slice(b"]},\"scopeSpans\":[{\"scope\":{\"name\":");
-    string(out, SCOPE_NAME);
-    out.extend_from_slice(b",\"version\":");
-    string(out, SCOPE_VERSION);
-    out.push(b'}');
-    let mut first = true;
-    for t in traces {
-        for s in &t.spans {
-            out.extend_from_slice(if first { b",\"spans\":[" } else { b"," });
-            first = false;
-            extras.clear();
-            extra(t, s, &mut extras);
-            span(out, s, &extras);
-        }
-    }
-    if !first {
-        out.push(b']');
-    }
-    out.extend_from_slice(b"}]}]}");
+    JsonRequests::new(service_name).write(out, traces, extra, &mut Vec::new());
 }
 
-fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
+/// Requests for one service: the resource and scope that open each of them are the same every time, so they are
+/// written once and copied (the file sink writes one request per trace).
+pub struct JsonRequests {
+    head: Vec<u8>,
+}
+
+impl JsonRequests {
+    pub fn new(service_name: &str) -> JsonRequests {
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+        let resource: [(&str, &str); 4] = [
+            ("service.name", service_name),
+            ("telemetry.sdk.name", "clawtrace"),
+            ("telemetry.sdk.language", "rust"),
+            ("telemetry.sdk.version", SCOPE_VERSION),
+        ];
+        for (i, (k, v)) in resource.iter().enumerate() {
+            if i > 0 {
+                head.push(b',');
+            }
+            key_value(&mut head, k, AttrRef::Str(v));
+        }
+        head.extend_from_slice(b"]},\"scopeSpans\":[{\"scope\":{\"name\":");
+        string(&mut head, SCOPE_NAME);
+        head.extend_from_slice(b",\"version\":");
+        string(&mut head, SCOPE_VERSION);
+        head.push(b'}');
+        JsonRequests { head }
+    }
+
+    /// One request for `traces`, appended to `out`; `extras` is scratch space, reused from request to request.
+    pub fn write<'a>(
+        &self,
+        out: &mut Vec<u8>,
+        traces: impl IntoIterator<Item = &'a Trace>,
+        mut extra: impl FnMut(&'a Trace, &'a Span, &mut Vec<Extra<'a>>),
+        extras: &mut Vec<Extra<'a>>,
+    ) {
+        out.extend_from_slice(&self.head);
+        let mut first = true;
+        for t in traces {
+            touch(t);
+            for s in &t.spans {
+                out.extend_from_slice(if first { b",\"spans\":[" } else { b"," });
+                first = false;
+                extras.clear();
+                extra(t, s, extras);
+                span(out, s, extras);
+            }
+        }
+        if !first {
+            out.push(b']');
+        }
+        out.extend_from_slice(b"}]}]}");
+    }
+}
+
+fn span(out: &mut Vec<u8>, s: &Span, extras: &[Extra]) {
     out.extend_from_slice(b"{\"traceId\":");
     hex(out, &s.trace_id);
     out.extend_from_slice(b",\"spanId\":");
@@ -70,19 +92,24 @@ fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
         out.extend_from_slice(b",\"parentSpanId\":");
         hex(out, p);
     }
-    let _ = write!(out, ",\"flags\":{FLAGS},\"name\":");
+    out.extend_from_slice(b",\"flags\":");
+    out.extend_from_slice(FLAGS);
+    out.extend_from_slice(b",\"name\":");
     string(out, &s.name);
-    let kind = match s.kind {
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-    };
-    let _ =
-        write!(out, ",\"kind\":{kind},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\"", s.start_ns, s.end_ns);
+    out.extend_from_slice(match s.kind {
+        SpanKind::Internal => b",\"kind\":1,\"startTimeUnixNano\":\"",
+        SpanKind::Server => b",\"kind\":2,\"startTimeUnixNano\":\"",
+        SpanKind::Client => b",\"kind\":3,\"startTimeUnixNano\":\"",
+    });
+    uint(out, s.start_ns);
+    out.extend_from_slice(b"\",\"endTimeUnixNano\":\"");
+    uint(out, s.end_ns);
+    out.push(b'"');
     attributes(out, &s.attrs, extras);
     for (i, e) in s.events.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b",\"events\":[" } else { b"," });
-        let _ = write!(out, "{{\"timeUnixNano\":\"{}\",\"name\":", e.time_ns);
+        out.extend_from_slice(if i == 0 { b",\"events\":[{\"timeUnixNano\":\"" } else { b",{\"timeUnixNano\":\"" });
+        uint(out, e.time_ns);
+        out.extend_from_slice(b"\",\"name\":");
         string(out, &e.name);
         attributes(out, &e.attrs, &[]);
         out.push(b'}');
@@ -91,13 +118,14 @@ fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
         out.push(b']');
     }
     for (i, l) in s.links.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b",\"links\":[" } else { b"," });
-        out.extend_from_slice(b"{\"traceId\":");
+        out.extend_from_slice(if i == 0 { b",\"links\":[{\"traceId\":" } else { b",{\"traceId\":" });
         hex(out, &l.trace_id);
         out.extend_from_slice(b",\"spanId\":");
         hex(out, &l.span_id);
         attributes(out, &l.attrs, &[]);
-        let _ = write!(out, ",\"flags\":{FLAGS}}}");
+        out.extend_from_slice(b",\"flags\":");
+        out.extend_from_slice(FLAGS);
+        out.push(b'}');
     }
     if !s.links.is_empty() {
         out.push(b']');
@@ -116,72 +144,56 @@ fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
     out.push(b'}');
 }
 
-/// `,"attributes":[…]`, or nothing for none (the default is left out). Extra attributes are prost values: serde
-/// writes them as `to_json` would leave them (it never touches a value).
-fn attributes(out: &mut Vec<u8>, attrs: &Attrs, extras: &[KeyValue]) {
+/// `,"attributes":[…]`, or nothing for none (the default is left out).
+fn attributes(out: &mut Vec<u8>, attrs: &Attrs, extras: &[Extra]) {
     for (i, (k, v)) in attrs.iter().enumerate() {
         out.extend_from_slice(if i == 0 { b",\"attributes\":[" } else { b"," });
-        key_value(out, k, &Value::of(v));
+        key_value(out, k, AttrRef::of(v));
     }
-    for (i, kv) in extras.iter().enumerate() {
+    for (i, (k, v)) in extras.iter().enumerate() {
         out.extend_from_slice(if i == 0 && attrs.is_empty() { b",\"attributes\":[" } else { b"," });
-        let _ = serde_json::to_writer(&mut *out, kv);
+        key_value(out, k, *v);
     }
     if !attrs.is_empty() || !extras.is_empty() {
         out.push(b']');
     }
 }
 
-/// A borrowed attribute value.
-enum Value<'a> {
-    Str(&'a str),
-    Int(i64),
-    F64(f64),
-    Bool(bool),
-}
-
-impl<'a> Value<'a> {
-    fn of(v: &'a AttrValue) -> Value<'a> {
-        match v {
-            AttrValue::Str(s) => Value::Str(s),
-            AttrValue::Int(i) => Value::Int(*i),
-            AttrValue::F64(f) => Value::F64(*f),
-            AttrValue::Bool(b) => Value::Bool(*b),
-        }
-    }
-}
-
 /// `{"key":…,"value":{…}}`: an int64 as a string, a double as serde_json writes it (a non-finite one as `null`).
-fn key_value(out: &mut Vec<u8>, key: &str, value: &Value) {
+fn key_value(out: &mut Vec<u8>, key: &str, value: AttrRef) {
     out.extend_from_slice(b"{\"key\":");
     string(out, key);
-    out.extend_from_slice(b",\"value\":");
     match value {
-        Value::Str(s) => {
-            out.extend_from_slice(b"{\"stringValue\":");
+        AttrRef::Str(s) => {
+            out.extend_from_slice(b",\"value\":{\"stringValue\":");
             string(out, s);
-            out.push(b'}');
+            out.extend_from_slice(b"}}");
         }
-        Value::Int(i) => {
-            let _ = write!(out, "{{\"intValue\":\"{i}\"}}");
+        AttrRef::Int(i) => {
+            out.extend_from_slice(b",\"value\":{\"intValue\":\"");
+            int(out, i);
+            out.extend_from_slice(b"\"}}");
         }
-        Value::F64(f) => {
-            out.extend_from_slice(b"{\"doubleValue\":");
-            let _ = serde_json::to_writer(&mut *out, f);
-            out.push(b'}');
+        AttrRef::F64(f) => {
+            out.extend_from_slice(b",\"value\":{\"doubleValue\":");
+            let _ = serde_json::to_writer(&mut *out, &f);
+            out.extend_from_slice(b"}}");
         }
-        Value::Bool(b) => {
-            let _ = write!(out, "{{\"boolValue\":{b}}}");
+        AttrRef::Bool(b) => {
+            out.extend_from_slice(if b {
+                b",\"value\":{\"boolValue\":true}}"
+            } else {
+                b",\"value\":{\"boolValue\":false}}"
+            });
         }
     }
-    out.push(b'}');
 }
 
 /// A JSON string, escaped exactly as serde_json escapes it. Almost every key and value needs no escape (serde_json
 /// escapes only `"`, `\\` and control characters): those are copied in one piece, without serde_json's per-byte
 /// escape loop and its writer calls, which were a tenth of the background's CPU.
 fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if needs_escape(s.as_bytes()) {
         let _ = serde_json::to_writer(&mut *out, s);
         return;
     }
@@ -191,8 +203,48 @@ fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Whether any byte is a control character, `"` or `\\`: eight bytes at a time (a byte-by-byte test was most of
+/// the writer's time). `x - 0x01…01 * n & !x & 0x80…80` is non-zero exactly when some byte of `x` is below `n`
+/// (n ≤ 128); a byte equal to `c` is a zero byte of `x ^ 0x01…01 * c`.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * n as u64) & !x & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        if below(x, 0x20) | below(x ^ (ONES * b'"' as u64), 1) | below(x ^ (ONES * b'\\' as u64), 1) != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// A decimal number as `Display` writes it, without the formatting machinery.
+fn uint(out: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+fn int(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    uint(out, v.unsigned_abs());
+}
+
 fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2 + 2);
     out.push(b'"');
     for b in bytes {
         out.push(DIGITS[(b >> 4) as usize]);
@@ -204,7 +256,7 @@ fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::transport::otlp_proto::{encode_request, key_value as key_value_of, to_json};
+    use crate::export::transport::otlp_proto::{encode_request, push_extras, to_json};
     use crate::testing::encoder_traces;
 
     fn both(traces: &[&Trace]) -> (String, String) {
@@ -216,7 +268,7 @@ mod tests {
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
-        for s in [
+        let mut cases: Vec<String> = [
             "",
             "plain ascii",
             "caf\u{e9} \u{1f600}",
@@ -225,11 +277,44 @@ mod tests {
             "line\nbreak",
             "\u{1}\u{1f}\u{7f}",
             "tab\t",
-        ] {
+        ]
+        .map(String::from)
+        .into();
+        // Each character that needs an escape, and its neighbours that do not, at every place in and after the
+        // eight-byte words the test reads.
+        for c in ['"', '\\', '\u{0}', '\u{1f}', ' ', '!', '#', '[', ']', '\u{7f}', '\u{e9}', '\u{1f600}'] {
+            for at in 0..20 {
+                let mut s = "abcdefghijklmnopqrst".to_string();
+                s.insert(at, c);
+                cases.push(s);
+            }
+        }
+        for s in &cases {
             let mut got = Vec::new();
             string(&mut got, s);
             assert_eq!(String::from_utf8(got).unwrap(), serde_json::to_string(s).unwrap(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for v in [0, 1, -1, 9, 10, -10, 1_700_000_000_000_000_000, i64::MAX, i64::MIN] {
+            let mut got = Vec::new();
+            int(&mut got, v);
+            assert_eq!(String::from_utf8(got).unwrap(), v.to_string());
+        }
+        let mut got = Vec::new();
+        uint(&mut got, u64::MAX);
+        assert_eq!(String::from_utf8(got).unwrap(), u64::MAX.to_string());
+    }
+
+    /// A sink's extra attributes (as OpenInference's are): after the span's own, also where it has none.
+    fn add<'a>(_: &'a Trace, s: &'a Span, out: &mut Vec<Extra<'a>>) {
+        out.push(("x.name", AttrRef::Str(&s.name)));
+        out.push(("x.f", AttrRef::F64(f64::INFINITY)));
+        out.push(("x.d", AttrRef::F64(-0.25)));
+        out.push(("x.i", AttrRef::Int(-3)));
+        out.push(("x \"b\"", AttrRef::Bool(true)));
     }
 
     #[test]
@@ -238,15 +323,20 @@ mod tests {
         for traces in [vec![t], vec![bare], vec![t, bare], vec![empty], vec![]] {
             let (got, want) = both(&traces);
             assert_eq!(got, want);
-            // With a sink's extra attributes (OpenInference's): after the span's own, also where it has none.
-            let add = |_: &Trace, s: &Span, out: &mut Vec<KeyValue>| {
-                out.push(key_value_of("x.name", &AttrValue::Str(s.name.clone())));
-                out.push(key_value_of("x.f", &AttrValue::F64(f64::INFINITY)));
-            };
-            let want = to_json(&encode_request(traces.iter().copied(), "s", |t, s, o| add(t, s, &mut o.attributes)));
+            let want = to_json(&encode_request(traces.iter().copied(), "s", |t, s, o| {
+                let mut extras = Vec::new();
+                add(t, s, &mut extras);
+                push_extras(&mut o.attributes, &extras);
+            }));
             let mut got = Vec::new();
             write_request_with(&mut got, traces.iter().copied(), "s", add);
-            assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap());
+            assert_eq!(String::from_utf8(got.clone()).unwrap(), String::from_utf8(want).unwrap());
+            // Requests written one after another by one writer: each the same bytes as alone.
+            let requests = JsonRequests::new("s");
+            let (mut twice, mut extras) = (Vec::new(), Vec::new());
+            requests.write(&mut twice, traces.iter().copied(), add, &mut extras);
+            requests.write(&mut twice, traces.iter().copied(), add, &mut extras);
+            assert_eq!(twice, [got.clone(), got].concat());
         }
     }
 }

@@ -8,19 +8,29 @@ use opentelemetry_proto::tonic::trace::v1::{
     span, status, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status as OtlpStatus,
 };
 
+use super::attr_ref::{AttrRef, Extra};
 use crate::model::{AttrValue, Attrs, Span, SpanKind, Status, Trace};
 
 pub const SCOPE_NAME: &str = "clawtrace";
 pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub fn key_value(key: &str, value: &AttrValue) -> KeyValue {
+    key_value_ref(key, AttrRef::of(value))
+}
+
+pub fn key_value_ref(key: &str, value: AttrRef) -> KeyValue {
     let v = match value {
-        AttrValue::Str(s) => any_value::Value::StringValue(s.clone()),
-        AttrValue::Int(i) => any_value::Value::IntValue(*i),
-        AttrValue::F64(f) => any_value::Value::DoubleValue(*f),
-        AttrValue::Bool(b) => any_value::Value::BoolValue(*b),
+        AttrRef::Str(s) => any_value::Value::StringValue(s.to_string()),
+        AttrRef::Int(i) => any_value::Value::IntValue(i),
+        AttrRef::F64(f) => any_value::Value::DoubleValue(f),
+        AttrRef::Bool(b) => any_value::Value::BoolValue(b),
     };
     KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+}
+
+/// A sink's extra attributes of a span (what the direct writers take) as prost key-values, appended to `out`.
+pub fn push_extras(out: &mut Vec<KeyValue>, extras: &[Extra]) {
+    out.extend(extras.iter().map(|(k, v)| key_value_ref(k, *v)));
 }
 
 fn key_values(attrs: &Attrs) -> Vec<KeyValue> {

@@ -3,12 +3,11 @@
 //! and cloning every string into it. A sink's extra attributes per span (`extra`, e.g. OpenInference's) come after
 //! the span's own, as `encode_request`'s `map_span` appends them. A test holds the two paths to the same bytes.
 
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
-use prost::Message;
 
+use super::attr_ref::{touch, AttrRef, Extra};
 use super::otlp_proto::{SCOPE_NAME, SCOPE_VERSION};
-use crate::model::{AttrValue, Attrs, Span, SpanKind, Status, Trace};
+use crate::model::{Attrs, Span, SpanKind, Status, Trace};
 
 const FLAGS: u32 = 0x100 | 0x01;
 
@@ -17,18 +16,19 @@ pub fn write_request<'a>(
     out: &mut Vec<u8>,
     traces: impl IntoIterator<Item = &'a Trace>,
     service_name: &str,
-    mut extra: impl FnMut(&Trace, &Span, &mut Vec<KeyValue>),
+    mut extra: impl FnMut(&'a Trace, &'a Span, &mut Vec<Extra<'a>>),
 ) {
     // Spans first, each as field 2 of ScopeSpans: the enclosing lengths are known once they are written.
     let mut spans = Vec::new();
-    let mut one = Vec::new();
+    let (mut one, mut scratch) = (Vec::new(), Vec::new());
     let mut extras = Vec::new();
     for t in traces {
+        touch(t);
         for s in &t.spans {
             extras.clear();
             extra(t, s, &mut extras);
             one.clear();
-            span(&mut one, s, &extras);
+            span(&mut one, s, &extras, &mut scratch);
             bytes_field(&mut spans, 2, &one);
         }
     }
@@ -39,7 +39,7 @@ pub fn write_request<'a>(
         ("telemetry.sdk.language", "rust"),
         ("telemetry.sdk.version", SCOPE_VERSION),
     ] {
-        key_value(&mut resource, 1, k, Scalar::Str(v));
+        key_value(&mut resource, 1, k, AttrRef::Str(v));
     }
     let mut scope = Vec::new();
     string_field(&mut scope, 1, SCOPE_NAME);
@@ -54,7 +54,8 @@ pub fn write_request<'a>(
     out.extend_from_slice(&spans);
 }
 
-fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
+/// One span's fields; `scratch` holds an event or a link while its length is found.
+fn span(out: &mut Vec<u8>, s: &Span, extras: &[Extra], scratch: &mut Vec<u8>) {
     bytes_field(out, 1, &s.trace_id);
     bytes_field(out, 2, &s.span_id);
     if let Some(p) = &s.parent_span_id {
@@ -71,25 +72,23 @@ fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
     fixed64_field(out, 7, s.start_ns);
     fixed64_field(out, 8, s.end_ns);
     attributes(out, 9, &s.attrs);
-    for kv in extras {
-        encode_key(9, WireType::LengthDelimited, out);
-        encode_varint(kv.encoded_len() as u64, out);
-        kv.encode_raw(out);
+    for (k, v) in extras {
+        key_value(out, 9, k, *v);
     }
     for e in &s.events {
-        let mut body = Vec::new();
-        fixed64_field(&mut body, 1, e.time_ns);
-        string_field(&mut body, 2, &e.name);
-        attributes(&mut body, 3, &e.attrs);
-        bytes_field(out, 11, &body);
+        scratch.clear();
+        fixed64_field(scratch, 1, e.time_ns);
+        string_field(scratch, 2, &e.name);
+        attributes(scratch, 3, &e.attrs);
+        bytes_field(out, 11, scratch);
     }
     for l in &s.links {
-        let mut body = Vec::new();
-        bytes_field(&mut body, 1, &l.trace_id);
-        bytes_field(&mut body, 2, &l.span_id);
-        attributes(&mut body, 4, &l.attrs);
-        fixed32_field(&mut body, 6, FLAGS);
-        bytes_field(out, 13, &body);
+        scratch.clear();
+        bytes_field(scratch, 1, &l.trace_id);
+        bytes_field(scratch, 2, &l.span_id);
+        attributes(scratch, 4, &l.attrs);
+        fixed32_field(scratch, 6, FLAGS);
+        bytes_field(out, 13, scratch);
     }
     let (message, code) = match &s.status {
         Status::Unset => ("", 0),
@@ -109,51 +108,38 @@ fn span(out: &mut Vec<u8>, s: &Span, extras: &[KeyValue]) {
 
 fn attributes(out: &mut Vec<u8>, tag: u32, attrs: &Attrs) {
     for (k, v) in attrs {
-        let value = match v {
-            AttrValue::Str(s) => Scalar::Str(s),
-            AttrValue::Int(i) => Scalar::Int(*i),
-            AttrValue::F64(f) => Scalar::F64(*f),
-            AttrValue::Bool(b) => Scalar::Bool(*b),
-        };
-        key_value(out, tag, k, value);
+        key_value(out, tag, k, AttrRef::of(v));
     }
-}
-
-enum Scalar<'a> {
-    Str(&'a str),
-    Int(i64),
-    F64(f64),
-    Bool(bool),
 }
 
 /// A `KeyValue` as field `tag`: `key` (1) and an `AnyValue` (2) holding one of string (1), bool (2), int (3) or
 /// double (4). A oneof member is written even at its default: it says which one is set.
-fn key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: Scalar) {
+fn key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: AttrRef) {
     let any_len = match value {
-        Scalar::Str(s) => field_len(1, s.len()),
-        Scalar::Bool(_) => 2,
-        Scalar::Int(i) => 1 + encoded_len_varint(i as u64),
-        Scalar::F64(_) => 9,
+        AttrRef::Str(s) => field_len(1, s.len()),
+        AttrRef::Bool(_) => 2,
+        AttrRef::Int(i) => 1 + encoded_len_varint(i as u64),
+        AttrRef::F64(_) => 9,
     };
     let key_len = if key.is_empty() { 0 } else { field_len(1, key.len()) };
     len_prefix(out, tag, key_len + field_len(2, any_len));
     string_field(out, 1, key);
     len_prefix(out, 2, any_len);
     match value {
-        Scalar::Str(s) => {
+        AttrRef::Str(s) => {
             encode_key(1, WireType::LengthDelimited, out);
             encode_varint(s.len() as u64, out);
             out.extend_from_slice(s.as_bytes());
         }
-        Scalar::Bool(b) => {
+        AttrRef::Bool(b) => {
             encode_key(2, WireType::Varint, out);
             out.push(b as u8);
         }
-        Scalar::Int(i) => {
+        AttrRef::Int(i) => {
             encode_key(3, WireType::Varint, out);
             encode_varint(i as u64, out);
         }
-        Scalar::F64(f) => {
+        AttrRef::F64(f) => {
             encode_key(4, WireType::SixtyFourBit, out);
             out.extend_from_slice(&f.to_le_bytes());
         }
@@ -199,19 +185,28 @@ fn fixed32_field(out: &mut Vec<u8>, tag: u32, v: u32) {
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
+
     use super::*;
-    use crate::export::transport::otlp_proto::{encode_request, key_value as kv};
+    use crate::export::transport::otlp_proto::{encode_request, push_extras};
     use crate::testing::encoder_traces;
+
+    fn add<'a>(_: &'a Trace, s: &'a Span, out: &mut Vec<Extra<'a>>) {
+        out.push(("x.kind", AttrRef::Str(&s.name)));
+        out.push(("x.n", AttrRef::Int(7)));
+        out.push(("x.f", AttrRef::F64(-0.5)));
+        out.push(("", AttrRef::Bool(false)));
+    }
 
     #[test]
     fn the_same_bytes_as_prost_with_and_without_extra_attributes() {
         let [t, bare, empty] = &encoder_traces()[..] else { unreachable!() };
-        let add = |_: &Trace, s: &Span, out: &mut Vec<KeyValue>| {
-            out.push(kv("x.kind", &AttrValue::Str(s.name.clone())));
-            out.push(kv("x.n", &AttrValue::Int(7)));
-        };
         for traces in [vec![t], vec![bare], vec![t, bare], vec![empty], vec![]] {
-            let want = encode_request(traces.iter().copied(), "svc", |t, s, o| add(t, s, &mut o.attributes));
+            let want = encode_request(traces.iter().copied(), "svc", |t, s, o| {
+                let mut extras = Vec::new();
+                add(t, s, &mut extras);
+                push_extras(&mut o.attributes, &extras);
+            });
             let mut got = Vec::new();
             write_request(&mut got, traces.iter().copied(), "svc", add);
             assert_eq!(got, want.encode_to_vec());
