@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use clawtrace_core::assemble::{AssembleConfig, Assembler};
+use clawtrace_core::ingest::decode;
 use clawtrace_core::ingest::record::{parse_record, Record};
 use clawtrace_core::ingest::reorder::Reorder;
-use clawtrace_core::ingest::decode;
 use clawtrace_core::model::{SpanRole, Status, Trace};
 use clawtrace_core::stats::Stats;
 

@@ -2,6 +2,8 @@
 //! emails, phone and card numbers, plus the user's own regular expressions), and session keys — which embed
 //! channel and user ids — can be replaced by a stable hash that still groups a conversation.
 
+use std::sync::Mutex;
+
 use regex::{Regex, RegexSet};
 use sha2::{Digest, Sha256};
 
@@ -92,14 +94,35 @@ impl Redactor {
         Self::compile(patterns, "[REDACTED]").expect("built-in patterns compile")
     }
 
+    /// Compiled once per process for each list of patterns (a few): every `configure()` and every sink's scrubber
+    /// builds a redactor, and compiling the built-ins costs milliseconds each time. A compiled regex is shared by
+    /// its clones.
     fn compile(patterns: Vec<(String, String)>, replacement: &str) -> Result<Redactor, String> {
+        type Compiled = (Vec<(String, String)>, RegexSet, Vec<(String, Regex)>);
+        static CACHE: Mutex<Vec<Compiled>> = Mutex::new(Vec::new());
+        const CACHED: usize = 8;
+        let made = |any: &RegexSet, compiled: &[(String, Regex)]| Redactor {
+            any: any.clone(),
+            patterns: compiled.to_vec(),
+            replacement: replacement.to_string(),
+            min_scanned: MIN_SCANNED_CHARS,
+        };
+        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, any, compiled)) = cache.iter().find(|(p, _, _)| *p == patterns) {
+            return Ok(made(any, compiled));
+        }
         let any =
             RegexSet::new(patterns.iter().map(|(_, re)| re.as_str())).map_err(|e| format!("redact.patterns: {e}"))?;
-        let patterns = patterns
-            .into_iter()
-            .map(|(name, re)| Regex::new(&re).map(|r| (name, r)).map_err(|e| format!("redact.patterns: {e}")))
+        let compiled: Vec<(String, Regex)> = patterns
+            .iter()
+            .map(|(name, re)| Regex::new(re).map(|r| (name.clone(), r)).map_err(|e| format!("redact.patterns: {e}")))
             .collect::<Result<_, _>>()?;
-        Ok(Redactor { any, patterns, replacement: replacement.to_string(), min_scanned: MIN_SCANNED_CHARS })
+        let r = made(&any, &compiled);
+        if cache.len() == CACHED {
+            cache.remove(0);
+        }
+        cache.push((patterns, any, compiled));
+        Ok(r)
     }
 
     pub fn is_empty(&self) -> bool {
