@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::state::SpanState;
+use super::state::{SharedValues, SpanState, SHARED_ATTRS};
 use crate::enrich::failure;
 use crate::ingest::{event::ms_to_ns, Event, EventKind};
 use crate::model::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
@@ -19,9 +19,44 @@ fn copy_fields(s: &mut SpanState, e: &Event, keys: &[(&str, &'static str)]) {
     }
 }
 
+/// The event fields of `SHARED_ATTRS`, in its order.
+const SHARED_FIELDS: [&str; SHARED_ATTRS.len()] =
+    ["sessionKey", "sessionId", "runId", "channel", "agentId", "trigger", "provider", "model"];
+/// The turn's ids, channel and trigger (slots of `SHARED_FIELDS`).
+const COMMON: std::ops::Range<usize> = 0..6;
+/// The provider and model.
+const PROVIDER_MODEL: std::ops::Range<usize> = 6..8;
+
+/// Copies fields of `SHARED_FIELDS` (the slots `slots`) as `copy_fields` would, but into the trace's one copy of
+/// each value; the span keeps an index (`state.rs`, `SharedValues`).
+fn copy_shared(s: &mut SpanState, sh: &mut SharedValues, e: &Event, slots: std::ops::Range<usize>) {
+    for slot in slots {
+        let Some(v) = e.fields.get(SHARED_FIELDS[slot]) else { continue };
+        let index = match v {
+            Value::String(t) if t.is_empty() => continue,
+            // Looked up before it is copied: the value is most often there already.
+            Value::String(t) if t.len() <= MAX_ATTR_BYTES => sh.intern_str(t),
+            _ => match scalar(v) {
+                Some(a) => sh.intern(a),
+                None => continue,
+            },
+        };
+        s.shared[slot] = index.unwrap_or(0);
+        if index.is_none() {
+            // The table is full (and stays so): the span keeps its own copy.
+            if let Some(a) = scalar(v) {
+                s.span.attrs.insert(SHARED_ATTRS[slot].into(), a);
+            }
+        }
+    }
+}
+
+/// String attributes copied from events are cut at this many bytes.
+const MAX_ATTR_BYTES: usize = 1024;
+
 pub fn scalar(v: &Value) -> Option<AttrValue> {
     match v {
-        Value::String(s) if !s.is_empty() => Some(AttrValue::Str(truncate(s, 1024))),
+        Value::String(s) if !s.is_empty() => Some(AttrValue::Str(truncate(s, MAX_ATTR_BYTES))),
         Value::Bool(b) => Some(AttrValue::Bool(*b)),
         Value::Number(n) => n.as_i64().map(AttrValue::Int).or_else(|| n.as_f64().map(AttrValue::F64)),
         _ => None,
@@ -38,15 +73,6 @@ pub fn truncate(s: &str, max: usize) -> String {
     }
     format!("{}…", &s[..end])
 }
-
-const COMMON: &[(&str, &str)] = &[
-    ("sessionKey", "openclaw.session_key"),
-    ("sessionId", "openclaw.session_id"),
-    ("runId", "openclaw.run_id"),
-    ("channel", "openclaw.channel"),
-    ("agentId", "openclaw.agent_id"),
-    ("trigger", "openclaw.trigger"),
-];
 
 fn set_role(s: &mut SpanState, role: SpanRole, name: String, kind: SpanKind) {
     s.span.role = role;
@@ -162,26 +188,27 @@ pub fn point_role(kind: EventKind) -> Option<SpanRole> {
 }
 
 /// Applies one placed diagnostic event to its span.
-pub fn apply(s: &mut SpanState, e: &Event) {
+/// `sh`: the values its trace's spans share (`state.rs`, `SharedValues`).
+pub fn apply(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     use EventKind as K;
     match e.kind {
-        K::MessageReceived => message_received(s, e),
-        K::MessageQueued => message_queued(s, e),
-        K::MessageDispatchStarted | K::SessionTurnCreated => copy_fields(s, e, COMMON),
+        K::MessageReceived => message_received(s, sh, e),
+        K::MessageQueued => message_queued(s, sh, e),
+        K::MessageDispatchStarted | K::SessionTurnCreated => copy_shared(s, sh, e, COMMON),
         K::MessageDispatchCompleted => message_dispatch_completed(s, e),
-        K::MessageProcessed => message_processed(s, e),
-        K::HarnessRunStarted => harness_run_started(s, e),
+        K::MessageProcessed => message_processed(s, sh, e),
+        K::HarnessRunStarted => harness_run_started(s, sh, e),
         K::HarnessRunCompleted | K::HarnessRunError => harness_run_ended(s, e),
-        K::RunStarted => run_started(s, e),
+        K::RunStarted => run_started(s, sh, e),
         K::RunCompleted => run_completed(s, e),
-        K::ModelCallStarted | K::ModelCallCompleted | K::ModelCallError => model_call(s, e),
+        K::ModelCallStarted | K::ModelCallCompleted | K::ModelCallError => model_call(s, sh, e),
         K::ToolExecutionStarted
         | K::ToolExecutionCompleted
         | K::ToolExecutionError
         | K::ToolExecutionBlocked
-        | K::ToolExecutionOther => tool_execution(s, e),
+        | K::ToolExecutionOther => tool_execution(s, sh, e),
         K::ContextAssembled => context_assembled(s, e),
-        K::ModelUsage => model_usage(s, e),
+        K::ModelUsage => model_usage(s, sh, e),
         K::QueueLaneDequeue => queue_lane_dequeue(s, e),
         K::RunExecutionPhase => run_execution_phase(s, e),
         K::SessionState => session_state(s, e),
@@ -207,10 +234,10 @@ fn log_record(s: &mut SpanState, e: &Event) {
     }
 }
 
-fn message_received(s: &mut SpanState, e: &Event) {
+fn message_received(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
     start(s, e);
-    copy_fields(s, e, COMMON);
+    copy_shared(s, sh, e, COMMON);
     copy_fields(
         s,
         e,
@@ -218,12 +245,12 @@ fn message_received(s: &mut SpanState, e: &Event) {
     );
 }
 
-fn message_queued(s: &mut SpanState, e: &Event) {
+fn message_queued(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     if s.span.role == SpanRole::Synthetic {
         set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
         start(s, e);
     }
-    copy_fields(s, e, COMMON);
+    copy_shared(s, sh, e, COMMON);
     copy_fields(s, e, &[("queueDepth", "openclaw.queue_depth")]);
     if e.str("source") == Some("followup-queue-steer") {
         s.span.attrs.insert("openclaw.message.steered".into(), AttrValue::Bool(true));
@@ -235,30 +262,23 @@ fn message_dispatch_completed(s: &mut SpanState, e: &Event) {
     outcome_status(s, e);
 }
 
-fn message_processed(s: &mut SpanState, e: &Event) {
+fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     if s.span.role == SpanRole::Synthetic {
         set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
     }
-    copy_fields(s, e, COMMON);
+    copy_shared(s, sh, e, COMMON);
     copy_fields(s, e, &[("messageId", "openclaw.message_id")]);
     outcome_status(s, e);
     end(s, e);
     s.terminal = true;
 }
 
-fn harness_run_started(s: &mut SpanState, e: &Event) {
+fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
     start(s, e);
-    copy_fields(s, e, COMMON);
-    copy_fields(
-        s,
-        e,
-        &[
-            ("provider", "gen_ai.provider.name"),
-            ("model", "gen_ai.request.model"),
-            ("harnessId", "openclaw.harness_id"),
-        ],
-    );
+    copy_shared(s, sh, e, COMMON);
+    copy_fields(s, e, &[("harnessId", "openclaw.harness_id")]);
+    copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
 fn harness_run_ended(s: &mut SpanState, e: &Event) {
@@ -274,11 +294,11 @@ fn harness_run_ended(s: &mut SpanState, e: &Event) {
     }
 }
 
-fn run_started(s: &mut SpanState, e: &Event) {
+fn run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
     start(s, e);
-    copy_fields(s, e, COMMON);
-    copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model")]);
+    copy_shared(s, sh, e, COMMON);
+    copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
 fn run_completed(s: &mut SpanState, e: &Event) {
@@ -288,17 +308,15 @@ fn run_completed(s: &mut SpanState, e: &Event) {
     end(s, e);
 }
 
-fn model_call(s: &mut SpanState, e: &Event) {
+fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     let model = e.str("model").unwrap_or("unknown");
     set_role(s, SpanRole::ModelCall, format!("chat {model}"), SpanKind::Client);
     s.span.attrs.insert("gen_ai.operation.name".into(), "chat".into());
-    copy_fields(s, e, COMMON);
+    copy_shared(s, sh, e, COMMON);
     copy_fields(
         s,
         e,
         &[
-            ("provider", "gen_ai.provider.name"),
-            ("model", "gen_ai.request.model"),
             ("callId", "openclaw.call_id"),
             ("api", "openclaw.api"),
             ("transport", "openclaw.transport"),
@@ -308,6 +326,7 @@ fn model_call(s: &mut SpanState, e: &Event) {
             ("failureKind", "openclaw.failure_kind"),
         ],
     );
+    copy_shared(s, sh, e, PROVIDER_MODEL);
     if let Some(m) = e.str("model") {
         s.span.attrs.insert("gen_ai.response.model".into(), m.into());
     }
@@ -328,11 +347,11 @@ fn model_call(s: &mut SpanState, e: &Event) {
     end(s, e);
 }
 
-fn tool_execution(s: &mut SpanState, e: &Event) {
+fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     let tool = e.str("toolName").unwrap_or("tool");
     set_role(s, SpanRole::Tool, format!("execute_tool {tool}"), SpanKind::Internal);
     s.span.attrs.insert("gen_ai.operation.name".into(), "execute_tool".into());
-    copy_fields(s, e, COMMON);
+    copy_shared(s, sh, e, COMMON);
     copy_fields(
         s,
         e,
@@ -378,14 +397,11 @@ fn context_assembled(s: &mut SpanState, e: &Event) {
     point(s, e);
 }
 
-fn model_usage(s: &mut SpanState, e: &Event) {
+fn model_usage(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     set_role(s, SpanRole::Usage, "openclaw.model.usage".into(), SpanKind::Internal);
-    copy_fields(s, e, COMMON);
-    copy_fields(
-        s,
-        e,
-        &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model"), ("costUsd", "openclaw.cost_usd")],
-    );
+    copy_shared(s, sh, e, COMMON);
+    copy_shared(s, sh, e, PROVIDER_MODEL);
+    copy_fields(s, e, &[("costUsd", "openclaw.cost_usd")]);
     if let Some(u) = e.obj("usage") {
         usage_attrs(s, u, &OPENCLAW_USAGE);
     }

@@ -234,7 +234,7 @@ impl Assembler {
                 trace.span_mut(parent);
             }
         }
-        let Some(s) = trace.span_mut(place.span_id) else {
+        let Some((s, shared)) = trace.span_and_shared(place.span_id) else {
             return count(&self.stats.skipped_no_correlation, &e);
         };
         if s.span.parent_span_id.is_none() && place.parent != Some(place.span_id) {
@@ -254,7 +254,7 @@ impl Assembler {
                 s.span.links.push(crate::model::SpanLink { trace_id: original, span_id: place.span_id, attrs });
             }
         }
-        apply::apply(s, &e);
+        apply::apply(s, shared, &e);
         if kind == EventKind::MessageProcessed && e.str("reason") == Some("active_run_injected") {
             if let Some((trace_id, span_id)) = e.str("sessionKey").and_then(|sk| self.correlator.active_run(sk)) {
                 if trace_id != place.trace_id {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
-use crate::model::{Span, SpanId, SpanKind, SpanRole, Status, TraceId};
+use crate::model::{AttrValue, Span, SpanId, SpanKind, SpanRole, Status, TraceId};
 
 #[derive(Debug)]
 pub struct SpanState {
@@ -20,6 +20,83 @@ pub struct SpanState {
     pub seen_to_ns: u64,
     /// Events other than parent references touched it (placeholders in straggler traces are not re-sent).
     pub observed: bool,
+    /// Its values of the turn's repeated attributes (`SHARED_ATTRS`): 1-based indices into its trace's
+    /// `SharedValues`, 0 when unset. They join `span.attrs` when the trace is finalized.
+    pub shared: [u16; SHARED_ATTRS.len()],
+}
+
+/// Attributes most spans of a turn repeat with the same value (its ids, channel, model). An open span holds an index
+/// per key instead of a copy: five spans of a turn share one copy of each value (`docs/ARCHITECTURE.md`,
+/// "Contracts", bounded memory). Only `assemble/apply.rs` sets them, so no other write can race the deferred one.
+pub const SHARED_ATTRS: [&str; 8] = [
+    "openclaw.session_key",
+    "openclaw.session_id",
+    "openclaw.run_id",
+    "openclaw.channel",
+    "openclaw.agent_id",
+    "openclaw.trigger",
+    "gen_ai.provider.name",
+    "gen_ai.request.model",
+];
+
+/// A trace's distinct values of `SHARED_ATTRS`, each once. Values are only added: a span's index stays valid.
+#[derive(Debug, Default)]
+pub struct SharedValues(Vec<AttrValue>);
+
+/// Distinct shared values per trace: beyond it, spans take their own copies (a stream of ever-new run ids into one
+/// trace cannot grow the table without bound; each copy replaces the last on its span).
+pub const MAX_SHARED_VALUES: usize = 1024;
+
+impl SharedValues {
+    /// The 1-based index of the string `v`, added when new; `None` when the table is full.
+    pub fn intern_str(&mut self, v: &str) -> Option<u16> {
+        if let Some(i) = self.0.iter().position(|x| matches!(x, AttrValue::Str(s) if s == v)) {
+            return Some(i as u16 + 1);
+        }
+        self.push(AttrValue::Str(v.to_string()))
+    }
+
+    /// The 1-based index of `v`, added when new; `None` when the table is full.
+    pub fn intern(&mut self, v: AttrValue) -> Option<u16> {
+        match self.0.iter().position(|x| *x == v) {
+            Some(i) => Some(i as u16 + 1),
+            None => self.push(v),
+        }
+    }
+
+    fn push(&mut self, v: AttrValue) -> Option<u16> {
+        if self.0.len() >= MAX_SHARED_VALUES {
+            return None;
+        }
+        // Grown a few at a time: a turn has about one distinct value per key.
+        if self.0.len() == self.0.capacity() {
+            self.0.reserve_exact(if self.0.is_empty() { SHARED_ATTRS.len() } else { 4 });
+        }
+        self.0.push(v);
+        Some(self.0.len() as u16)
+    }
+
+    pub fn get(&self, index: u16) -> Option<&AttrValue> {
+        self.0.get(usize::from(index).checked_sub(1)?)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Puts each span's shared values into its own attributes (finalize; content assignment reads the run id).
+    pub fn materialize(&self, s: &mut SpanState) {
+        for (key, index) in SHARED_ATTRS.iter().zip(s.shared) {
+            if let Some(v) = self.get(index) {
+                s.span.attrs.insert((*key).into(), v.clone());
+            }
+        }
+        s.shared = [0; SHARED_ATTRS.len()];
+    }
 }
 
 impl SpanState {
@@ -46,6 +123,7 @@ impl SpanState {
             seen_from_ns: u64::MAX,
             seen_to_ns: 0,
             observed: false,
+            shared: [0; SHARED_ATTRS.len()],
         }
     }
 
@@ -78,6 +156,8 @@ pub struct TraceState {
     pub awaiting_follow_up: bool,
     /// Its earliest pending look in the deadline heap (`assemble/deadlines.rs`); infinity when none is pending.
     pub check_at_ms: f64,
+    /// Values its spans share (`SHARED_ATTRS`).
+    pub shared: SharedValues,
 }
 
 /// Open traces by id, boxed for the same reason as spans (`Spans`).
@@ -153,15 +233,22 @@ impl TraceState {
             notes: Vec::new(),
             awaiting_follow_up: false,
             check_at_ms: f64::INFINITY,
+            shared: SharedValues::default(),
         }
     }
 
     pub fn span_mut(&mut self, id: SpanId) -> Option<&mut SpanState> {
+        self.span_and_shared(id).map(|(s, _)| s)
+    }
+
+    /// A span (made when new, within `MAX_SPANS_PER_TRACE`) and the values its trace's spans share.
+    pub fn span_and_shared(&mut self, id: SpanId) -> Option<(&mut SpanState, &mut SharedValues)> {
         if !self.spans.contains_key(&id) && self.spans.len() >= MAX_SPANS_PER_TRACE {
             return None;
         }
         let trace_id = self.trace_id;
-        Some(self.spans.entry(id).or_insert_with(|| Box::new(SpanState::new(trace_id, id))))
+        let s = self.spans.entry(id).or_insert_with(|| Box::new(SpanState::new(trace_id, id)));
+        Some((s, &mut self.shared))
     }
 
     fn roots(&self) -> impl Iterator<Item = &Box<SpanState>> {
