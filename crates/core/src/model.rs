@@ -149,6 +149,21 @@ impl Attrs {
     pub fn get(&self, key: &str) -> Option<&AttrValue> {
         self.find(key).ok().map(|i| &self.0[i].1)
     }
+    /// The string value of `key`.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key) {
+            Some(AttrValue::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+    /// The numeric value of `key`, integers included.
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        match self.get(key) {
+            Some(AttrValue::F64(v)) => Some(*v),
+            Some(AttrValue::Int(v)) => Some(*v as f64),
+            _ => None,
+        }
+    }
     pub fn get_mut(&mut self, key: &str) -> Option<&mut AttrValue> {
         self.find(key).ok().map(|i| &mut self.0[i].1)
     }
@@ -290,10 +305,7 @@ pub struct Span {
 
 impl Span {
     pub fn attr_str(&self, key: &str) -> Option<&str> {
-        match self.attrs.get(key) {
-            Some(AttrValue::Str(s)) => Some(s),
-            _ => None,
-        }
+        self.attrs.get_str(key)
     }
     pub fn attr_i64(&self, key: &str) -> Option<i64> {
         match self.attrs.get(key) {
@@ -302,11 +314,7 @@ impl Span {
         }
     }
     pub fn attr_f64(&self, key: &str) -> Option<f64> {
-        match self.attrs.get(key) {
-            Some(AttrValue::F64(v)) => Some(*v),
-            Some(AttrValue::Int(v)) => Some(*v as f64),
-            _ => None,
-        }
+        self.attrs.get_f64(key)
     }
     pub fn duration_ms(&self) -> f64 {
         self.end_ns.saturating_sub(self.start_ns) as f64 / 1e6

@@ -19,35 +19,48 @@ fn copy_fields(s: &mut SpanState, e: &Event, keys: &[(&str, &'static str)]) {
     }
 }
 
-/// The event fields of `SHARED_ATTRS`, in its order.
-const SHARED_FIELDS: [&str; SHARED_ATTRS.len()] =
+/// The event fields of the first `SHARED_ATTRS`, in its order (the last two are set from a field under another
+/// key, and from a constant).
+const SHARED_FIELDS: [&str; 8] =
     ["sessionKey", "sessionId", "runId", "channel", "agentId", "trigger", "provider", "model"];
 /// The turn's ids, channel and trigger (slots of `SHARED_FIELDS`).
 const COMMON: std::ops::Range<usize> = 0..6;
 /// The provider and model.
 const PROVIDER_MODEL: std::ops::Range<usize> = 6..8;
+/// `gen_ai.response.model` and `gen_ai.operation.name` (slots of `SHARED_ATTRS`).
+const RESPONSE_MODEL: usize = 8;
+const OPERATION: usize = 9;
 
 /// Copies fields of `SHARED_FIELDS` (the slots `slots`) as `copy_fields` would, but into the trace's one copy of
 /// each value; the span keeps an index (`state.rs`, `SharedValues`).
 fn copy_shared(s: &mut SpanState, sh: &mut SharedValues, e: &Event, slots: std::ops::Range<usize>) {
     for slot in slots {
         let Some(v) = e.fields.get(SHARED_FIELDS[slot]) else { continue };
-        let index = match v {
-            Value::String(t) if t.is_empty() => continue,
+        match v {
+            Value::String(t) if t.is_empty() => {}
             // Looked up before it is copied: the value is most often there already.
-            Value::String(t) if t.len() <= MAX_ATTR_BYTES => sh.intern_str(t),
-            _ => match scalar(v) {
-                Some(a) => sh.intern(a),
-                None => continue,
-            },
-        };
-        s.shared[slot] = index.unwrap_or(0);
-        if index.is_none() {
-            // The table is full (and stays so): the span keeps its own copy.
-            if let Some(a) = scalar(v) {
-                s.span.attrs.insert(SHARED_ATTRS[slot].into(), a);
+            Value::String(t) if t.len() <= MAX_ATTR_BYTES => share(s, slot, sh.intern_str(t), || t.as_str().into()),
+            _ => {
+                if let Some(a) = scalar(v) {
+                    let index = sh.intern(a.clone());
+                    share(s, slot, index, || a);
+                }
             }
         }
+    }
+}
+
+/// Sets a shared attribute to the string `v`, as it is.
+fn share_str(s: &mut SpanState, sh: &mut SharedValues, slot: usize, v: &str) {
+    share(s, slot, sh.intern_str(v), || v.into());
+}
+
+/// Points the span's `slot` at a shared value; when the trace's table is full (it stays so), the span keeps its own
+/// copy instead.
+fn share(s: &mut SpanState, slot: usize, index: Option<u16>, own: impl FnOnce() -> AttrValue) {
+    s.shared[slot] = index.unwrap_or(0);
+    if index.is_none() {
+        s.span.attrs.insert(SHARED_ATTRS[slot].into(), own());
     }
 }
 
@@ -311,7 +324,7 @@ fn run_completed(s: &mut SpanState, e: &Event) {
 fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     let model = e.str("model").unwrap_or("unknown");
     set_role(s, SpanRole::ModelCall, format!("chat {model}"), SpanKind::Client);
-    s.span.attrs.insert("gen_ai.operation.name".into(), "chat".into());
+    share_str(s, sh, OPERATION, "chat");
     copy_shared(s, sh, e, COMMON);
     copy_fields(
         s,
@@ -328,7 +341,7 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     );
     copy_shared(s, sh, e, PROVIDER_MODEL);
     if let Some(m) = e.str("model") {
-        s.span.attrs.insert("gen_ai.response.model".into(), m.into());
+        share_str(s, sh, RESPONSE_MODEL, m);
     }
     if e.kind == EventKind::ModelCallStarted {
         return start(s, e);
@@ -350,7 +363,7 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
 fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     let tool = e.str("toolName").unwrap_or("tool");
     set_role(s, SpanRole::Tool, format!("execute_tool {tool}"), SpanKind::Internal);
-    s.span.attrs.insert("gen_ai.operation.name".into(), "execute_tool".into());
+    share_str(s, sh, OPERATION, "execute_tool");
     copy_shared(s, sh, e, COMMON);
     copy_fields(
         s,
@@ -418,8 +431,12 @@ fn queue_lane_dequeue(s: &mut SpanState, e: &Event) {
 /// Phases become span events, at most 64 per span.
 fn run_execution_phase(s: &mut SpanState, e: &Event) {
     if let Some(p) = e.str("phase") {
-        if s.span.events.len() < 64 {
-            s.span.events.push(SpanEvent { name: format!("phase.{p}"), time_ns: e.ts_ns(), attrs: Default::default() });
+        if s.span.events().len() < 64 {
+            s.span.events_mut().push(SpanEvent {
+                name: format!("phase.{p}"),
+                time_ns: e.ts_ns(),
+                attrs: Default::default(),
+            });
         }
     }
 }

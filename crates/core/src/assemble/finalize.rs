@@ -102,7 +102,7 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
             kids.sort_by_key(|k| std::cmp::Reverse(spans[k].span.start_ns));
             stack.extend(kids.iter().copied());
         }
-        out.push(s.span);
+        out.push(s.span.into_span(trace_id));
     }
     if out.is_empty() {
         return None;

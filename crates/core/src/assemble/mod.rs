@@ -248,10 +248,10 @@ impl Assembler {
             // A follow-up run moved to the message it answers: OpenClaw's own trace id stays on it, as an attribute
             // and a link, for backends that follow OpenClaw's context.
             s.span.attrs.insert("openclaw.original_trace_id".into(), AttrValue::Str(crate::model::hex(&original)));
-            if !s.span.links.iter().any(|l| l.trace_id == original) {
+            if !s.span.links().iter().any(|l| l.trace_id == original) {
                 let mut attrs = crate::model::Attrs::new();
                 attrs.insert("openclaw.link.reason".into(), AttrValue::Str("openclaw_context".into()));
-                s.span.links.push(crate::model::SpanLink { trace_id: original, span_id: place.span_id, attrs });
+                s.span.links_mut().push(crate::model::SpanLink { trace_id: original, span_id: place.span_id, attrs });
             }
         }
         apply::apply(s, shared, &e);
@@ -260,7 +260,7 @@ impl Assembler {
                 if trace_id != place.trace_id {
                     let mut attrs = crate::model::Attrs::new();
                     attrs.insert("openclaw.link.reason".into(), AttrValue::Str("active_run_injected".into()));
-                    s.span.links.push(crate::model::SpanLink { trace_id, span_id, attrs });
+                    s.span.links_mut().push(crate::model::SpanLink { trace_id, span_id, attrs });
                 }
             }
         }

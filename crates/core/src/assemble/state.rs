@@ -3,11 +3,74 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
-use crate::model::{AttrValue, Span, SpanId, SpanKind, SpanRole, Status, TraceId};
+use crate::model::{AttrValue, Attrs, Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanRole, Status, TraceId};
+
+/// A span while its trace is open: a `Span` without what its trace knows (the trace id), and with what few spans
+/// have (events, links) behind one pointer. An open span is memory every open trace pays (`docs/ARCHITECTURE.md`,
+/// "Contracts", bounded memory); it becomes a `Span` at finalize.
+#[derive(Debug)]
+pub struct OpenSpan {
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub name: String,
+    pub role: SpanRole,
+    pub kind: SpanKind,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub status: Status,
+    pub attrs: Attrs,
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Default)]
+struct Rare {
+    events: Vec<SpanEvent>,
+    links: Vec<SpanLink>,
+}
+
+impl OpenSpan {
+    pub fn events(&self) -> &[SpanEvent] {
+        self.rare.as_ref().map_or(&[], |r| &r.events)
+    }
+    pub fn events_mut(&mut self) -> &mut Vec<SpanEvent> {
+        &mut self.rare.get_or_insert_with(Default::default).events
+    }
+    pub fn links(&self) -> &[SpanLink] {
+        self.rare.as_ref().map_or(&[], |r| &r.links)
+    }
+    pub fn links_mut(&mut self) -> &mut Vec<SpanLink> {
+        &mut self.rare.get_or_insert_with(Default::default).links
+    }
+    pub fn attr_str(&self, key: &str) -> Option<&str> {
+        self.attrs.get_str(key)
+    }
+    pub fn attr_f64(&self, key: &str) -> Option<f64> {
+        self.attrs.get_f64(key)
+    }
+
+    /// The span of trace `trace_id` (finalize).
+    pub fn into_span(self, trace_id: TraceId) -> Span {
+        let Rare { events, links } = self.rare.map(|r| *r).unwrap_or_default();
+        Span {
+            trace_id,
+            span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
+            name: self.name,
+            role: self.role,
+            kind: self.kind,
+            start_ns: self.start_ns,
+            end_ns: self.end_ns,
+            status: self.status,
+            attrs: self.attrs,
+            events,
+            links,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct SpanState {
-    pub span: Span,
+    pub span: OpenSpan,
     /// An event of this span's own (start, end or point) described it; otherwise it is only a referenced parent
     /// or an id other events carried, and its extent is synthesised.
     pub described: bool,
@@ -28,7 +91,7 @@ pub struct SpanState {
 /// Attributes most spans of a turn repeat with the same value (its ids, channel, model). An open span holds an index
 /// per key instead of a copy: five spans of a turn share one copy of each value (`docs/ARCHITECTURE.md`,
 /// "Contracts", bounded memory). Only `assemble/apply.rs` sets them, so no other write can race the deferred one.
-pub const SHARED_ATTRS: [&str; 8] = [
+pub const SHARED_ATTRS: [&str; 10] = [
     "openclaw.session_key",
     "openclaw.session_id",
     "openclaw.run_id",
@@ -37,6 +100,8 @@ pub const SHARED_ATTRS: [&str; 8] = [
     "openclaw.trigger",
     "gen_ai.provider.name",
     "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.operation.name",
 ];
 
 /// A trace's distinct values of `SHARED_ATTRS`, each once. Values are only added: a span's index stays valid.
@@ -100,10 +165,9 @@ impl SharedValues {
 }
 
 impl SpanState {
-    pub fn new(trace_id: TraceId, span_id: SpanId) -> Self {
+    pub fn new(span_id: SpanId) -> Self {
         SpanState {
-            span: Span {
-                trace_id,
+            span: OpenSpan {
                 span_id,
                 parent_span_id: None,
                 name: String::new(),
@@ -113,8 +177,7 @@ impl SpanState {
                 end_ns: 0,
                 status: Status::Unset,
                 attrs: Default::default(),
-                events: Vec::new(),
-                links: Vec::new(),
+                rare: None,
             },
             described: false,
             open: false,
@@ -246,8 +309,7 @@ impl TraceState {
         if !self.spans.contains_key(&id) && self.spans.len() >= MAX_SPANS_PER_TRACE {
             return None;
         }
-        let trace_id = self.trace_id;
-        let s = self.spans.entry(id).or_insert_with(|| Box::new(SpanState::new(trace_id, id)));
+        let s = self.spans.entry(id).or_insert_with(|| Box::new(SpanState::new(id)));
         Some((s, &mut self.shared))
     }
 
