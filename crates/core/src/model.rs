@@ -129,6 +129,13 @@ impl Attrs {
     pub fn new() -> Self {
         Attrs(Vec::new())
     }
+    /// Grown a few at a time, not doubled: an open span's slack is memory every open trace pays. Most open spans
+    /// hold one to three attributes (the turn's shared ones are elsewhere, `assemble/state.rs`).
+    fn make_room(&mut self) {
+        if self.0.len() == self.0.capacity() {
+            self.0.reserve_exact(if self.0.is_empty() { 3 } else { 4 });
+        }
+    }
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
     }
@@ -137,10 +144,7 @@ impl Attrs {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
-                // Grown a few at a time, not doubled: an open span's slack is memory every open trace pays.
-                if self.0.len() == self.0.capacity() {
-                    self.0.reserve_exact(4);
-                }
+                self.make_room();
                 self.0.insert(i, (key, value));
                 None
             }
@@ -217,9 +221,7 @@ impl<'a> Entry<'a> {
         let i = match self.at {
             Ok(i) => i,
             Err(i) => {
-                if self.attrs.0.len() == self.attrs.0.capacity() {
-                    self.attrs.0.reserve_exact(4);
-                }
+                self.attrs.make_room();
                 self.attrs.0.insert(i, (self.key, value()));
                 i
             }

@@ -1,6 +1,8 @@
 //! How each diagnostic event shapes the span it belongs to: role, name, times, attributes, status. One handler per
 //! kind of the event catalogue (`ingest/catalogue.rs`); kinds without a handler only extend their span's extent.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::state::{SharedValues, SpanState, SHARED_ATTRS};
@@ -87,9 +89,9 @@ pub fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-fn set_role(s: &mut SpanState, role: SpanRole, name: String, kind: SpanKind) {
+fn set_role(s: &mut SpanState, role: SpanRole, name: impl Into<Cow<'static, str>>, kind: SpanKind) {
     s.span.role = role;
-    s.span.name = name;
+    s.span.name = name.into();
     s.span.kind = kind;
     s.described = true;
 }
@@ -248,7 +250,7 @@ fn log_record(s: &mut SpanState, e: &Event) {
 }
 
 fn message_received(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
-    set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+    set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
     start(s, e);
     copy_shared(s, sh, e, COMMON);
     copy_fields(
@@ -260,7 +262,7 @@ fn message_received(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
 
 fn message_queued(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     if s.span.role == SpanRole::Synthetic {
-        set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+        set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
         start(s, e);
     }
     copy_shared(s, sh, e, COMMON);
@@ -277,7 +279,7 @@ fn message_dispatch_completed(s: &mut SpanState, e: &Event) {
 
 fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     if s.span.role == SpanRole::Synthetic {
-        set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+        set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
     }
     copy_shared(s, sh, e, COMMON);
     copy_fields(s, e, &[("messageId", "openclaw.message_id")]);
@@ -287,7 +289,7 @@ fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
 }
 
 fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
-    set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Harness, "openclaw.harness.run", SpanKind::Internal);
     start(s, e);
     copy_shared(s, sh, e, COMMON);
     copy_fields(s, e, &[("harnessId", "openclaw.harness_id")]);
@@ -295,7 +297,7 @@ fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
 }
 
 fn harness_run_ended(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Harness, "openclaw.harness.run", SpanKind::Internal);
     outcome_status(s, e);
     if e.kind == EventKind::HarnessRunError {
         error(s, format!("{}: {}", e.str("phase").unwrap_or("error"), e.str("errorCategory").unwrap_or("error")));
@@ -308,14 +310,14 @@ fn harness_run_ended(s: &mut SpanState, e: &Event) {
 }
 
 fn run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
-    set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Run, "openclaw.run", SpanKind::Internal);
     start(s, e);
     copy_shared(s, sh, e, COMMON);
     copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
 fn run_completed(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Run, "openclaw.run", SpanKind::Internal);
     outcome_status(s, e);
     copy_fields(s, e, &[("errorCategory", "error.type"), ("blockedBy", "openclaw.blocked_by")]);
     end(s, e);
@@ -395,7 +397,7 @@ fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
 }
 
 fn context_assembled(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Context, "openclaw.context.assembled".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Context, "openclaw.context.assembled", SpanKind::Internal);
     copy_fields(
         s,
         e,
@@ -411,7 +413,7 @@ fn context_assembled(s: &mut SpanState, e: &Event) {
 }
 
 fn model_usage(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
-    set_role(s, SpanRole::Usage, "openclaw.model.usage".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Usage, "openclaw.model.usage", SpanKind::Internal);
     copy_shared(s, sh, e, COMMON);
     copy_shared(s, sh, e, PROVIDER_MODEL);
     copy_fields(s, e, &[("costUsd", "openclaw.cost_usd")]);
@@ -445,5 +447,55 @@ fn run_execution_phase(s: &mut SpanState, e: &Event) {
 fn session_state(s: &mut SpanState, e: &Event) {
     if e.str("state") == Some("idle") && s.span.role == SpanRole::Synthetic && s.span.parent_span_id.is_none() {
         s.terminal = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assemble::state::MAX_SHARED_VALUES;
+    use crate::ingest::decode;
+    use crate::testing::diagnostic;
+
+    fn event(kind: &str, run: &str) -> Event {
+        let json = format!(
+            r#"{{"type":"{kind}","ts":1,"sessionKey":"agent:main:s","runId":"{run}","provider":"openai","model":"m"}}"#
+        );
+        decode(diagnostic(json, 1.0)).unwrap()
+    }
+
+    #[test]
+    fn spans_of_a_turn_share_one_copy_of_each_value_and_each_keeps_its_own() {
+        let mut sh = SharedValues::default();
+        let (mut harness, mut run) = (SpanState::new([1; 8]), SpanState::new([2; 8]));
+        apply(&mut harness, &mut sh, &event("harness.run.started", "r1"));
+        apply(&mut run, &mut sh, &event("run.started", "r1"));
+        // session key, run id, provider, model: once each for both spans.
+        assert_eq!(sh.len(), 4);
+        apply(&mut run, &mut sh, &event("run.completed", "r2"));
+        apply(&mut run, &mut sh, &event("run.started", "r2"));
+        assert_eq!(sh.len(), 5, "a new value is added once");
+        for s in [&mut harness, &mut run] {
+            assert!(s.span.attrs.get("openclaw.run_id").is_none(), "held by the trace while open");
+            sh.materialize(s);
+        }
+        assert_eq!(harness.span.attr_str("openclaw.run_id"), Some("r1"));
+        assert_eq!(run.span.attr_str("openclaw.run_id"), Some("r2"), "the span's last value");
+        assert_eq!(run.span.attr_str("gen_ai.request.model"), Some("m"));
+        assert_eq!(harness.span.attr_str("openclaw.session_key"), Some("agent:main:s"));
+    }
+
+    #[test]
+    fn a_trace_of_ever_new_values_keeps_its_table_bounded_and_the_last_value_wins() {
+        let mut sh = SharedValues::default();
+        let mut s = SpanState::new([1; 8]);
+        let n = MAX_SHARED_VALUES + 100;
+        for i in 0..n {
+            apply(&mut s, &mut sh, &event("run.started", &format!("r{i}")));
+        }
+        assert_eq!(sh.len(), MAX_SHARED_VALUES);
+        sh.materialize(&mut s);
+        assert_eq!(s.span.attr_str("openclaw.run_id"), Some(format!("r{}", n - 1).as_str()));
+        assert_eq!(s.span.attr_str("openclaw.session_key"), Some("agent:main:s"), "shared before the table filled");
     }
 }

@@ -1,5 +1,6 @@
 //! Open traces while they are being assembled.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
@@ -12,7 +13,8 @@ use crate::model::{AttrValue, Attrs, Span, SpanEvent, SpanId, SpanKind, SpanLink
 pub struct OpenSpan {
     pub span_id: SpanId,
     pub parent_span_id: Option<SpanId>,
-    pub name: String,
+    /// Most names are clawtrace's own constants, held without a copy while open.
+    pub name: Cow<'static, str>,
     pub role: SpanRole,
     pub kind: SpanKind,
     pub start_ns: u64,
@@ -55,7 +57,7 @@ impl OpenSpan {
             trace_id,
             span_id: self.span_id,
             parent_span_id: self.parent_span_id,
-            name: self.name,
+            name: self.name.into_owned(),
             role: self.role,
             kind: self.kind,
             start_ns: self.start_ns,
@@ -170,7 +172,7 @@ impl SpanState {
             span: OpenSpan {
                 span_id,
                 parent_span_id: None,
-                name: String::new(),
+                name: Cow::Borrowed(""),
                 role: SpanRole::Synthetic,
                 kind: SpanKind::Internal,
                 start_ns: 0,
