@@ -106,60 +106,91 @@ pub const SHARED_ATTRS: [&str; 10] = [
     "gen_ai.operation.name",
 ];
 
-/// A trace's distinct values of `SHARED_ATTRS`, each once. Values are only added: a span's index stays valid.
+/// A trace's distinct values of `SHARED_ATTRS`, each once: the strings packed into one buffer (a turn's ids are a
+/// dozen short strings: one allocation instead of one each), the rare other values as they are. Values are only
+/// added: a span's index stays valid.
 #[derive(Debug, Default)]
-pub struct SharedValues(Vec<AttrValue>);
+pub struct SharedValues {
+    text: String,
+    /// Each value: a string's start and length in `text`, or (`OTHER`, its place in `others`).
+    values: Vec<(u32, u32)>,
+    others: Vec<AttrValue>,
+}
 
-/// Distinct shared values per trace: beyond it, spans take their own copies (a stream of ever-new run ids into one
-/// trace cannot grow the table without bound; each copy replaces the last on its span).
+/// Distinct shared values per trace, and bytes of their text: beyond either, spans take their own copies (a stream
+/// of ever-new run ids into one trace cannot grow the table without bound; each copy replaces the last on its span).
 pub const MAX_SHARED_VALUES: usize = 1024;
+pub const MAX_SHARED_TEXT: usize = 64 * 1024;
+
+/// Marks a value of `SharedValues::others`.
+const OTHER: u32 = u32::MAX;
 
 impl SharedValues {
     /// The 1-based index of the string `v`, added when new; `None` when the table is full.
     pub fn intern_str(&mut self, v: &str) -> Option<u16> {
-        if let Some(i) = self.0.iter().position(|x| matches!(x, AttrValue::Str(s) if s == v)) {
+        let found = self.values.iter().position(|&(at, len)| at != OTHER && self.str_at(at, len) == v);
+        if let Some(i) = found {
             return Some(i as u16 + 1);
         }
-        self.push(AttrValue::Str(v.to_string()))
+        if self.values.len() >= MAX_SHARED_VALUES || self.text.len() + v.len() > MAX_SHARED_TEXT {
+            return None;
+        }
+        // Grown a few values at a time, not doubled: the slack is memory every open trace pays.
+        if self.text.capacity() - self.text.len() < v.len() {
+            self.text.reserve_exact(v.len().max(64));
+        }
+        let at = self.text.len() as u32;
+        self.text.push_str(v);
+        self.push((at, v.len() as u32))
     }
 
     /// The 1-based index of `v`, added when new; `None` when the table is full.
     pub fn intern(&mut self, v: AttrValue) -> Option<u16> {
-        match self.0.iter().position(|x| *x == v) {
-            Some(i) => Some(i as u16 + 1),
-            None => self.push(v),
+        if let AttrValue::Str(s) = &v {
+            return self.intern_str(s);
         }
-    }
-
-    fn push(&mut self, v: AttrValue) -> Option<u16> {
-        if self.0.len() >= MAX_SHARED_VALUES {
+        let found = self.values.iter().position(|&(at, i)| at == OTHER && self.others[i as usize] == v);
+        if let Some(i) = found {
+            return Some(i as u16 + 1);
+        }
+        if self.values.len() >= MAX_SHARED_VALUES {
             return None;
         }
-        // Grown a few at a time: a turn has about one distinct value per key.
-        if self.0.len() == self.0.capacity() {
-            self.0.reserve_exact(if self.0.is_empty() { SHARED_ATTRS.len() } else { 4 });
-        }
-        self.0.push(v);
-        Some(self.0.len() as u16)
+        self.others.push(v);
+        self.push((OTHER, self.others.len() as u32 - 1))
     }
 
-    pub fn get(&self, index: u16) -> Option<&AttrValue> {
-        self.0.get(usize::from(index).checked_sub(1)?)
+    fn push(&mut self, value: (u32, u32)) -> Option<u16> {
+        if self.values.len() == self.values.capacity() {
+            self.values.reserve_exact(if self.values.is_empty() { SHARED_ATTRS.len() } else { 4 });
+        }
+        self.values.push(value);
+        Some(self.values.len() as u16)
+    }
+
+    fn str_at(&self, at: u32, len: u32) -> &str {
+        &self.text[at as usize..(at + len) as usize]
+    }
+
+    /// The value of a 1-based index.
+    pub fn value(&self, index: u16) -> Option<AttrValue> {
+        let &(at, len) = self.values.get(usize::from(index).checked_sub(1)?)?;
+        Some(if at == OTHER { self.others[len as usize].clone() } else { AttrValue::Str(self.str_at(at, len).into()) })
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.values.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.values.is_empty()
     }
 
     /// Puts each span's shared values into its own attributes (finalize; content assignment reads the run id).
     pub fn materialize(&self, s: &mut SpanState) {
         for (key, index) in SHARED_ATTRS.iter().zip(s.shared) {
-            if let Some(v) = self.get(index) {
-                s.span.attrs.insert((*key).into(), v.clone());
+            if let Some(v) = self.value(index) {
+                s.span.attrs.insert((*key).into(), v);
             }
         }
         s.shared = [0; SHARED_ATTRS.len()];
