@@ -129,6 +129,13 @@ impl Attrs {
     pub fn new() -> Self {
         Attrs(Vec::new())
     }
+    /// Grown a few at a time, not doubled: an open span's slack is memory every open trace pays. Most open spans
+    /// hold one to three attributes (the turn's shared ones are elsewhere, `assemble/state.rs`).
+    fn make_room(&mut self) {
+        if self.0.len() == self.0.capacity() {
+            self.0.reserve_exact(if self.0.is_empty() { 3 } else { 4 });
+        }
+    }
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
     }
@@ -137,10 +144,7 @@ impl Attrs {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
-                // Grown a few at a time, not doubled: an open span's slack is memory every open trace pays.
-                if self.0.len() == self.0.capacity() {
-                    self.0.reserve_exact(4);
-                }
+                self.make_room();
                 self.0.insert(i, (key, value));
                 None
             }
@@ -148,6 +152,21 @@ impl Attrs {
     }
     pub fn get(&self, key: &str) -> Option<&AttrValue> {
         self.find(key).ok().map(|i| &self.0[i].1)
+    }
+    /// The string value of `key`.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key) {
+            Some(AttrValue::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+    /// The numeric value of `key`, integers included.
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        match self.get(key) {
+            Some(AttrValue::F64(v)) => Some(*v),
+            Some(AttrValue::Int(v)) => Some(*v as f64),
+            _ => None,
+        }
     }
     pub fn get_mut(&mut self, key: &str) -> Option<&mut AttrValue> {
         self.find(key).ok().map(|i| &mut self.0[i].1)
@@ -202,9 +221,7 @@ impl<'a> Entry<'a> {
         let i = match self.at {
             Ok(i) => i,
             Err(i) => {
-                if self.attrs.0.len() == self.attrs.0.capacity() {
-                    self.attrs.0.reserve_exact(4);
-                }
+                self.attrs.make_room();
                 self.attrs.0.insert(i, (self.key, value()));
                 i
             }
@@ -290,10 +307,7 @@ pub struct Span {
 
 impl Span {
     pub fn attr_str(&self, key: &str) -> Option<&str> {
-        match self.attrs.get(key) {
-            Some(AttrValue::Str(s)) => Some(s),
-            _ => None,
-        }
+        self.attrs.get_str(key)
     }
     pub fn attr_i64(&self, key: &str) -> Option<i64> {
         match self.attrs.get(key) {
@@ -302,11 +316,7 @@ impl Span {
         }
     }
     pub fn attr_f64(&self, key: &str) -> Option<f64> {
-        match self.attrs.get(key) {
-            Some(AttrValue::F64(v)) => Some(*v),
-            Some(AttrValue::Int(v)) => Some(*v as f64),
-            _ => None,
-        }
+        self.attrs.get_f64(key)
     }
     pub fn duration_ms(&self) -> f64 {
         self.end_ns.saturating_sub(self.start_ns) as f64 / 1e6

@@ -1,9 +1,11 @@
 //! How each diagnostic event shapes the span it belongs to: role, name, times, attributes, status. One handler per
 //! kind of the event catalogue (`ingest/catalogue.rs`); kinds without a handler only extend their span's extent.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
-use super::state::SpanState;
+use super::state::{SharedValues, SpanState, SHARED_ATTRS};
 use crate::enrich::failure;
 use crate::ingest::{event::ms_to_ns, Event, EventKind};
 use crate::model::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
@@ -19,9 +21,57 @@ fn copy_fields(s: &mut SpanState, e: &Event, keys: &[(&str, &'static str)]) {
     }
 }
 
+/// The event fields of the first `SHARED_ATTRS`, in its order (the last two are set from a field under another
+/// key, and from a constant).
+const SHARED_FIELDS: [&str; 8] =
+    ["sessionKey", "sessionId", "runId", "channel", "agentId", "trigger", "provider", "model"];
+/// The turn's ids, channel and trigger (slots of `SHARED_FIELDS`).
+const COMMON: std::ops::Range<usize> = 0..6;
+/// The provider and model.
+const PROVIDER_MODEL: std::ops::Range<usize> = 6..8;
+/// `gen_ai.response.model` and `gen_ai.operation.name` (slots of `SHARED_ATTRS`).
+const RESPONSE_MODEL: usize = 8;
+const OPERATION: usize = 9;
+
+/// Copies fields of `SHARED_FIELDS` (the slots `slots`) as `copy_fields` would, but into the trace's one copy of
+/// each value; the span keeps an index (`state.rs`, `SharedValues`).
+fn copy_shared(s: &mut SpanState, sh: &mut SharedValues, e: &Event, slots: std::ops::Range<usize>) {
+    for slot in slots {
+        let Some(v) = e.fields.get(SHARED_FIELDS[slot]) else { continue };
+        match v {
+            Value::String(t) if t.is_empty() => {}
+            // Looked up before it is copied: the value is most often there already.
+            Value::String(t) if t.len() <= MAX_ATTR_BYTES => share(s, slot, sh.intern_str(t), || t.as_str().into()),
+            _ => {
+                if let Some(a) = scalar(v) {
+                    let index = sh.intern(a.clone());
+                    share(s, slot, index, || a);
+                }
+            }
+        }
+    }
+}
+
+/// Sets a shared attribute to the string `v`, as it is.
+fn share_str(s: &mut SpanState, sh: &mut SharedValues, slot: usize, v: &str) {
+    share(s, slot, sh.intern_str(v), || v.into());
+}
+
+/// Points the span's `slot` at a shared value; when the trace's table is full (it stays so), the span keeps its own
+/// copy instead.
+fn share(s: &mut SpanState, slot: usize, index: Option<u16>, own: impl FnOnce() -> AttrValue) {
+    s.shared[slot] = index.unwrap_or(0);
+    if index.is_none() {
+        s.span.attrs.insert(SHARED_ATTRS[slot].into(), own());
+    }
+}
+
+/// String attributes copied from events are cut at this many bytes.
+const MAX_ATTR_BYTES: usize = 1024;
+
 pub fn scalar(v: &Value) -> Option<AttrValue> {
     match v {
-        Value::String(s) if !s.is_empty() => Some(AttrValue::Str(truncate(s, 1024))),
+        Value::String(s) if !s.is_empty() => Some(AttrValue::Str(truncate(s, MAX_ATTR_BYTES))),
         Value::Bool(b) => Some(AttrValue::Bool(*b)),
         Value::Number(n) => n.as_i64().map(AttrValue::Int).or_else(|| n.as_f64().map(AttrValue::F64)),
         _ => None,
@@ -39,18 +89,9 @@ pub fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-const COMMON: &[(&str, &str)] = &[
-    ("sessionKey", "openclaw.session_key"),
-    ("sessionId", "openclaw.session_id"),
-    ("runId", "openclaw.run_id"),
-    ("channel", "openclaw.channel"),
-    ("agentId", "openclaw.agent_id"),
-    ("trigger", "openclaw.trigger"),
-];
-
-fn set_role(s: &mut SpanState, role: SpanRole, name: String, kind: SpanKind) {
+fn set_role(s: &mut SpanState, role: SpanRole, name: impl Into<Cow<'static, str>>, kind: SpanKind) {
     s.span.role = role;
-    s.span.name = name;
+    s.span.name = name.into();
     s.span.kind = kind;
     s.described = true;
 }
@@ -162,26 +203,27 @@ pub fn point_role(kind: EventKind) -> Option<SpanRole> {
 }
 
 /// Applies one placed diagnostic event to its span.
-pub fn apply(s: &mut SpanState, e: &Event) {
+/// `sh`: the values its trace's spans share (`state.rs`, `SharedValues`).
+pub fn apply(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     use EventKind as K;
     match e.kind {
-        K::MessageReceived => message_received(s, e),
-        K::MessageQueued => message_queued(s, e),
-        K::MessageDispatchStarted | K::SessionTurnCreated => copy_fields(s, e, COMMON),
+        K::MessageReceived => message_received(s, sh, e),
+        K::MessageQueued => message_queued(s, sh, e),
+        K::MessageDispatchStarted | K::SessionTurnCreated => copy_shared(s, sh, e, COMMON),
         K::MessageDispatchCompleted => message_dispatch_completed(s, e),
-        K::MessageProcessed => message_processed(s, e),
-        K::HarnessRunStarted => harness_run_started(s, e),
+        K::MessageProcessed => message_processed(s, sh, e),
+        K::HarnessRunStarted => harness_run_started(s, sh, e),
         K::HarnessRunCompleted | K::HarnessRunError => harness_run_ended(s, e),
-        K::RunStarted => run_started(s, e),
+        K::RunStarted => run_started(s, sh, e),
         K::RunCompleted => run_completed(s, e),
-        K::ModelCallStarted | K::ModelCallCompleted | K::ModelCallError => model_call(s, e),
+        K::ModelCallStarted | K::ModelCallCompleted | K::ModelCallError => model_call(s, sh, e),
         K::ToolExecutionStarted
         | K::ToolExecutionCompleted
         | K::ToolExecutionError
         | K::ToolExecutionBlocked
-        | K::ToolExecutionOther => tool_execution(s, e),
+        | K::ToolExecutionOther => tool_execution(s, sh, e),
         K::ContextAssembled => context_assembled(s, e),
-        K::ModelUsage => model_usage(s, e),
+        K::ModelUsage => model_usage(s, sh, e),
         K::QueueLaneDequeue => queue_lane_dequeue(s, e),
         K::RunExecutionPhase => run_execution_phase(s, e),
         K::SessionState => session_state(s, e),
@@ -207,10 +249,10 @@ fn log_record(s: &mut SpanState, e: &Event) {
     }
 }
 
-fn message_received(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+fn message_received(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+    set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
     start(s, e);
-    copy_fields(s, e, COMMON);
+    copy_shared(s, sh, e, COMMON);
     copy_fields(
         s,
         e,
@@ -218,12 +260,12 @@ fn message_received(s: &mut SpanState, e: &Event) {
     );
 }
 
-fn message_queued(s: &mut SpanState, e: &Event) {
+fn message_queued(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     if s.span.role == SpanRole::Synthetic {
-        set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+        set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
         start(s, e);
     }
-    copy_fields(s, e, COMMON);
+    copy_shared(s, sh, e, COMMON);
     copy_fields(s, e, &[("queueDepth", "openclaw.queue_depth")]);
     if e.str("source") == Some("followup-queue-steer") {
         s.span.attrs.insert("openclaw.message.steered".into(), AttrValue::Bool(true));
@@ -235,34 +277,27 @@ fn message_dispatch_completed(s: &mut SpanState, e: &Event) {
     outcome_status(s, e);
 }
 
-fn message_processed(s: &mut SpanState, e: &Event) {
+fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     if s.span.role == SpanRole::Synthetic {
-        set_role(s, SpanRole::Turn, "openclaw.message".into(), SpanKind::Server);
+        set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
     }
-    copy_fields(s, e, COMMON);
+    copy_shared(s, sh, e, COMMON);
     copy_fields(s, e, &[("messageId", "openclaw.message_id")]);
     outcome_status(s, e);
     end(s, e);
     s.terminal = true;
 }
 
-fn harness_run_started(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
+fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+    set_role(s, SpanRole::Harness, "openclaw.harness.run", SpanKind::Internal);
     start(s, e);
-    copy_fields(s, e, COMMON);
-    copy_fields(
-        s,
-        e,
-        &[
-            ("provider", "gen_ai.provider.name"),
-            ("model", "gen_ai.request.model"),
-            ("harnessId", "openclaw.harness_id"),
-        ],
-    );
+    copy_shared(s, sh, e, COMMON);
+    copy_fields(s, e, &[("harnessId", "openclaw.harness_id")]);
+    copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
 fn harness_run_ended(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Harness, "openclaw.harness.run".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Harness, "openclaw.harness.run", SpanKind::Internal);
     outcome_status(s, e);
     if e.kind == EventKind::HarnessRunError {
         error(s, format!("{}: {}", e.str("phase").unwrap_or("error"), e.str("errorCategory").unwrap_or("error")));
@@ -274,31 +309,29 @@ fn harness_run_ended(s: &mut SpanState, e: &Event) {
     }
 }
 
-fn run_started(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
+fn run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+    set_role(s, SpanRole::Run, "openclaw.run", SpanKind::Internal);
     start(s, e);
-    copy_fields(s, e, COMMON);
-    copy_fields(s, e, &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model")]);
+    copy_shared(s, sh, e, COMMON);
+    copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
 fn run_completed(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Run, "openclaw.run".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Run, "openclaw.run", SpanKind::Internal);
     outcome_status(s, e);
     copy_fields(s, e, &[("errorCategory", "error.type"), ("blockedBy", "openclaw.blocked_by")]);
     end(s, e);
 }
 
-fn model_call(s: &mut SpanState, e: &Event) {
+fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     let model = e.str("model").unwrap_or("unknown");
     set_role(s, SpanRole::ModelCall, format!("chat {model}"), SpanKind::Client);
-    s.span.attrs.insert("gen_ai.operation.name".into(), "chat".into());
-    copy_fields(s, e, COMMON);
+    share_str(s, sh, OPERATION, "chat");
+    copy_shared(s, sh, e, COMMON);
     copy_fields(
         s,
         e,
         &[
-            ("provider", "gen_ai.provider.name"),
-            ("model", "gen_ai.request.model"),
             ("callId", "openclaw.call_id"),
             ("api", "openclaw.api"),
             ("transport", "openclaw.transport"),
@@ -308,8 +341,9 @@ fn model_call(s: &mut SpanState, e: &Event) {
             ("failureKind", "openclaw.failure_kind"),
         ],
     );
+    copy_shared(s, sh, e, PROVIDER_MODEL);
     if let Some(m) = e.str("model") {
-        s.span.attrs.insert("gen_ai.response.model".into(), m.into());
+        share_str(s, sh, RESPONSE_MODEL, m);
     }
     if e.kind == EventKind::ModelCallStarted {
         return start(s, e);
@@ -328,11 +362,11 @@ fn model_call(s: &mut SpanState, e: &Event) {
     end(s, e);
 }
 
-fn tool_execution(s: &mut SpanState, e: &Event) {
+fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     let tool = e.str("toolName").unwrap_or("tool");
     set_role(s, SpanRole::Tool, format!("execute_tool {tool}"), SpanKind::Internal);
-    s.span.attrs.insert("gen_ai.operation.name".into(), "execute_tool".into());
-    copy_fields(s, e, COMMON);
+    share_str(s, sh, OPERATION, "execute_tool");
+    copy_shared(s, sh, e, COMMON);
     copy_fields(
         s,
         e,
@@ -363,7 +397,7 @@ fn tool_execution(s: &mut SpanState, e: &Event) {
 }
 
 fn context_assembled(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Context, "openclaw.context.assembled".into(), SpanKind::Internal);
+    set_role(s, SpanRole::Context, "openclaw.context.assembled", SpanKind::Internal);
     copy_fields(
         s,
         e,
@@ -378,14 +412,11 @@ fn context_assembled(s: &mut SpanState, e: &Event) {
     point(s, e);
 }
 
-fn model_usage(s: &mut SpanState, e: &Event) {
-    set_role(s, SpanRole::Usage, "openclaw.model.usage".into(), SpanKind::Internal);
-    copy_fields(s, e, COMMON);
-    copy_fields(
-        s,
-        e,
-        &[("provider", "gen_ai.provider.name"), ("model", "gen_ai.request.model"), ("costUsd", "openclaw.cost_usd")],
-    );
+fn model_usage(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+    set_role(s, SpanRole::Usage, "openclaw.model.usage", SpanKind::Internal);
+    copy_shared(s, sh, e, COMMON);
+    copy_shared(s, sh, e, PROVIDER_MODEL);
+    copy_fields(s, e, &[("costUsd", "openclaw.cost_usd")]);
     if let Some(u) = e.obj("usage") {
         usage_attrs(s, u, &OPENCLAW_USAGE);
     }
@@ -402,8 +433,12 @@ fn queue_lane_dequeue(s: &mut SpanState, e: &Event) {
 /// Phases become span events, at most 64 per span.
 fn run_execution_phase(s: &mut SpanState, e: &Event) {
     if let Some(p) = e.str("phase") {
-        if s.span.events.len() < 64 {
-            s.span.events.push(SpanEvent { name: format!("phase.{p}"), time_ns: e.ts_ns(), attrs: Default::default() });
+        if s.span.events().len() < 64 {
+            s.span.events_mut().push(SpanEvent {
+                name: format!("phase.{p}"),
+                time_ns: e.ts_ns(),
+                attrs: Default::default(),
+            });
         }
     }
 }
@@ -412,5 +447,55 @@ fn run_execution_phase(s: &mut SpanState, e: &Event) {
 fn session_state(s: &mut SpanState, e: &Event) {
     if e.str("state") == Some("idle") && s.span.role == SpanRole::Synthetic && s.span.parent_span_id.is_none() {
         s.terminal = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assemble::state::MAX_SHARED_VALUES;
+    use crate::ingest::decode;
+    use crate::testing::diagnostic;
+
+    fn event(kind: &str, run: &str) -> Event {
+        let json = format!(
+            r#"{{"type":"{kind}","ts":1,"sessionKey":"agent:main:s","runId":"{run}","provider":"openai","model":"m"}}"#
+        );
+        decode(diagnostic(json, 1.0)).unwrap()
+    }
+
+    #[test]
+    fn spans_of_a_turn_share_one_copy_of_each_value_and_each_keeps_its_own() {
+        let mut sh = SharedValues::default();
+        let (mut harness, mut run) = (SpanState::new([1; 8]), SpanState::new([2; 8]));
+        apply(&mut harness, &mut sh, &event("harness.run.started", "r1"));
+        apply(&mut run, &mut sh, &event("run.started", "r1"));
+        // session key, run id, provider, model: once each for both spans.
+        assert_eq!(sh.len(), 4);
+        apply(&mut run, &mut sh, &event("run.completed", "r2"));
+        apply(&mut run, &mut sh, &event("run.started", "r2"));
+        assert_eq!(sh.len(), 5, "a new value is added once");
+        for s in [&mut harness, &mut run] {
+            assert!(s.span.attrs.get("openclaw.run_id").is_none(), "held by the trace while open");
+            sh.materialize(s);
+        }
+        assert_eq!(harness.span.attr_str("openclaw.run_id"), Some("r1"));
+        assert_eq!(run.span.attr_str("openclaw.run_id"), Some("r2"), "the span's last value");
+        assert_eq!(run.span.attr_str("gen_ai.request.model"), Some("m"));
+        assert_eq!(harness.span.attr_str("openclaw.session_key"), Some("agent:main:s"));
+    }
+
+    #[test]
+    fn a_trace_of_ever_new_values_keeps_its_table_bounded_and_the_last_value_wins() {
+        let mut sh = SharedValues::default();
+        let mut s = SpanState::new([1; 8]);
+        let n = MAX_SHARED_VALUES + 100;
+        for i in 0..n {
+            apply(&mut s, &mut sh, &event("run.started", &format!("r{i}")));
+        }
+        assert_eq!(sh.len(), MAX_SHARED_VALUES);
+        sh.materialize(&mut s);
+        assert_eq!(s.span.attr_str("openclaw.run_id"), Some(format!("r{}", n - 1).as_str()));
+        assert_eq!(s.span.attr_str("openclaw.session_key"), Some("agent:main:s"), "shared before the table filled");
     }
 }

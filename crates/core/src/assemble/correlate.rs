@@ -44,18 +44,46 @@ struct TurnRef {
 
 #[derive(Debug, Default)]
 struct SessionState {
-    /// Message turns not yet processed, oldest first.
-    turns: Vec<TurnRef>,
     /// The run most recently bound in this session (model.usage carries no runId).
     last_run: Option<String>,
     touched_ms: f64,
-    /// OpenClaw's context: messages processed while another run was busy, without a run of their own, oldest
-    /// first; OpenClaw answers each with a follow-up run later (queue mode `followup`).
-    waiting: std::collections::VecDeque<(TraceId, SpanId)>,
     /// OpenClaw's traces that already have their turn's run (a later run in one is a follow-up's).
     answered: std::collections::VecDeque<TraceId>,
     /// Harness runs started and not yet ended.
     running: u32,
+    /// What only correlation without trace context and busy sessions use, behind one pointer: every session is
+    /// remembered, most never need it (`docs/ARCHITECTURE.md`, "Contracts", bounded memory).
+    queues: Option<Box<Queues>>,
+}
+
+#[derive(Debug, Default)]
+struct Queues {
+    /// Message turns not yet processed, oldest first.
+    turns: Vec<TurnRef>,
+    /// OpenClaw's context: messages processed while another run was busy, without a run of their own, oldest
+    /// first; OpenClaw answers each with a follow-up run later (queue mode `followup`).
+    waiting: std::collections::VecDeque<(TraceId, SpanId)>,
+}
+
+impl SessionState {
+    fn turns(&self) -> &[TurnRef] {
+        self.queues.as_ref().map_or(&[], |q| &q.turns)
+    }
+    fn turns_mut(&mut self) -> &mut Vec<TurnRef> {
+        &mut self.queues.get_or_insert_with(Default::default).turns
+    }
+    fn waiting(&self) -> impl Iterator<Item = &(TraceId, SpanId)> {
+        self.queues.iter().flat_map(|q| q.waiting.iter())
+    }
+    fn waiting_mut(&mut self) -> &mut std::collections::VecDeque<(TraceId, SpanId)> {
+        &mut self.queues.get_or_insert_with(Default::default).waiting
+    }
+    /// Gives the queues' memory back once both are empty.
+    fn tidy(&mut self) {
+        if self.queues.as_ref().is_some_and(|q| q.turns.is_empty() && q.waiting.is_empty()) {
+            self.queues = None;
+        }
+    }
 }
 
 /// A follow-up run OpenClaw put into another message's trace, moved to the trace of the message it answers.
@@ -174,7 +202,7 @@ impl Correlator {
 
     /// A message of this session waits for the follow-up run that will answer it.
     pub fn awaits_follow_up(&self, session_key: &str, trace: TraceId) -> bool {
-        self.sessions.get(session_key).is_some_and(|s| s.waiting.iter().any(|(t, _)| *t == trace))
+        self.sessions.get(session_key).is_some_and(|s| s.waiting().any(|(t, _)| *t == trace))
     }
 
     /// OpenClaw's trace id when the event just placed was moved to the message its follow-up run answers.
@@ -199,7 +227,9 @@ impl Correlator {
                 let s = session_mut(&mut self.sessions, sk);
                 if let Some(run) = e.str("runId") {
                     if s.answered.contains(&trace) {
-                        if let Some((to_trace, to_root)) = s.waiting.pop_front() {
+                        let next = s.queues.as_mut().and_then(|q| q.waiting.pop_front());
+                        s.tidy();
+                        if let Some((to_trace, to_root)) = next {
                             let m = Moved { to_trace, to_root, from_trace: trace, from_root: span };
                             self.moved_runs.insert(run.to_string(), m);
                         }
@@ -217,7 +247,7 @@ impl Correlator {
                 let s = session_mut(&mut self.sessions, sk);
                 let injected = e.str("reason") == Some("active_run_injected");
                 if s.running > 0 && !injected && !s.answered.contains(&trace) {
-                    push_capped(&mut s.waiting, (trace, span));
+                    push_capped(s.waiting_mut(), (trace, span));
                 }
             }
             _ => {}
@@ -333,53 +363,54 @@ impl Correlator {
         let idx = match kind {
             EventKind::MessageReceived => open_new_turn(session, &sk, e, message_id),
             EventKind::MessageQueued if e.str("source") == Some("followup-queue-steer") => {
-                let i = first(&session.turns, |t| t.run_id.is_none() && !t.steered)?;
-                session.turns[i].steered = true;
+                let i = first(session.turns(), |t| t.run_id.is_none() && !t.steered)?;
+                session.turns_mut()[i].steered = true;
                 i
             }
             EventKind::MessageQueued => {
-                let i = match first(&session.turns, |t| !t.queued) {
+                let i = match first(session.turns(), |t| !t.queued) {
                     Some(i) => i,
                     None => open_new_turn(session, &sk, e, None),
                 };
-                session.turns[i].queued = true;
+                session.turns_mut()[i].queued = true;
                 i
             }
             EventKind::MessageDispatchStarted => {
-                let i = first(&session.turns, |t| !t.dispatching)?;
-                session.turns[i].dispatching = true;
+                let i = first(session.turns(), |t| !t.dispatching)?;
+                session.turns_mut()[i].dispatching = true;
                 i
             }
             EventKind::SessionTurnCreated => {
                 let run_id = e.str("runId")?.to_string();
-                let i = first(&session.turns, |t| t.run_id.is_none() && !t.steered)?;
+                let i = first(session.turns(), |t| t.run_id.is_none() && !t.steered)?;
                 bind_run(&mut self.runs, session, i, &run_id, now);
                 i
             }
             EventKind::MessageDispatchCompleted | EventKind::MessageProcessed => {
                 let by_id =
-                    message_id.as_ref().and_then(|m| first(&session.turns, |t| t.message_id.as_ref() == Some(m)));
+                    message_id.as_ref().and_then(|m| first(session.turns(), |t| t.message_id.as_ref() == Some(m)));
                 let injected = e.str("reason") == Some("active_run_injected");
                 let i = by_id
-                    .or_else(|| first(&session.turns, |t| !t.dispatch_done && (t.run_id.is_none() == injected)))
-                    .or_else(|| first(&session.turns, |t| !t.dispatch_done))?;
-                session.turns[i].dispatch_done = true;
+                    .or_else(|| first(session.turns(), |t| !t.dispatch_done && (t.run_id.is_none() == injected)))
+                    .or_else(|| first(session.turns(), |t| !t.dispatch_done))?;
+                session.turns_mut()[i].dispatch_done = true;
                 if kind == EventKind::MessageProcessed {
-                    let t = session.turns.remove(i);
+                    let t = session.turns_mut().remove(i);
+                    session.tidy();
                     return Some(Placement { trace_id: t.trace, span_id: t.root, parent: None, correlated: true });
                 }
                 i
             }
-            _ => session.turns.len().checked_sub(1)?,
+            _ => session.turns().len().checked_sub(1)?,
         };
-        let t = &session.turns[idx];
+        let t = &session.turns()[idx];
         Some(Placement { trace_id: t.trace, span_id: t.root, parent: None, correlated: true })
     }
 
     fn place_session_event(&mut self, sk: &str, now: f64) -> Option<Placement> {
         let session = self.sessions.get_mut(sk)?;
         session.touched_ms = now;
-        if let Some(t) = session.turns.iter().find(|t| t.run_id.is_some()).or(session.turns.last()) {
+        if let Some(t) = session.turns().iter().find(|t| t.run_id.is_some()).or(session.turns().last()) {
             return Some(Placement { trace_id: t.trace, span_id: t.root, parent: None, correlated: true });
         }
         let run = self.runs.get(session.last_run.as_deref()?)?;
@@ -470,7 +501,7 @@ impl Correlator {
         if let Some(sk) = e.str("sessionKey") {
             let session = session_mut(&mut self.sessions, sk);
             session.touched_ms = now;
-            if let Some(i) = first(&session.turns, |t| t.run_id.is_none() && !t.steered && t.queued) {
+            if let Some(i) = first(session.turns(), |t| t.run_id.is_none() && !t.steered && t.queued) {
                 bind_run(&mut self.runs, session, i, run_id, now);
                 return;
             }
@@ -512,6 +543,10 @@ fn push_capped<T>(q: &mut std::collections::VecDeque<T>, v: T) {
     if q.len() >= MAX_FOLLOW_UPS {
         q.pop_front();
     }
+    // Room for one at first (a deque's default is four): most sessions hold one turn's trace at a time.
+    if q.capacity() == 0 {
+        q.reserve_exact(1);
+    }
     q.push_back(v);
 }
 
@@ -523,7 +558,8 @@ fn first(turns: &[TurnRef], pred: impl Fn(&TurnRef) -> bool) -> Option<usize> {
 fn open_new_turn(session: &mut SessionState, sk: &str, e: &Event, message_id: Option<String>) -> usize {
     let seq = e.seq.map(|s| s.to_string()).unwrap_or_else(|| format!("{}", e.ts_ms));
     let trace = ids::trace_id(&["turn", &e.pid.to_string(), &seq, sk, message_id.as_deref().unwrap_or("")]);
-    session.turns.push(TurnRef {
+    let turns = session.turns_mut();
+    turns.push(TurnRef {
         trace,
         root: ids::span_id(&trace, &["turn"]),
         message_id,
@@ -533,16 +569,17 @@ fn open_new_turn(session: &mut SessionState, sk: &str, e: &Event, message_id: Op
         steered: false,
         dispatch_done: false,
     });
-    session.turns.len() - 1
+    turns.len() - 1
 }
 
 fn bind_run(runs: &mut HashMap<String, RunRef>, session: &mut SessionState, i: usize, run_id: &str, now: f64) {
-    let t = &mut session.turns[i];
+    let t = &mut session.turns_mut()[i];
     t.run_id = Some(run_id.to_string());
+    let (trace, turn) = (t.trace, t.root);
     session.last_run = Some(run_id.to_string());
     runs.insert(
         run_id.to_string(),
-        RunRef { trace: t.trace, turn: t.root, harness: None, run: None, model: None, attempt: 0, touched_ms: now },
+        RunRef { trace, turn, harness: None, run: None, model: None, attempt: 0, touched_ms: now },
     );
 }
 

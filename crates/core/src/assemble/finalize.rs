@@ -11,8 +11,11 @@ use crate::stats::Stats;
 /// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and
 /// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
 pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent: &[SpanId]) -> Option<Trace> {
-    let TraceState { trace_id, spans, straggler, notes, .. } = state;
+    let TraceState { trace_id, spans, straggler, notes, shared, .. } = state;
     let mut spans: Spans = spans;
+    for s in spans.values_mut() {
+        shared.materialize(s);
+    }
     // Notes were truncated when taken; a call's tool round is bounded by its tools' own truncated texts.
     super::content::assign(&mut spans, notes, usize::MAX);
     if straggler {
@@ -99,7 +102,7 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
             kids.sort_by_key(|k| std::cmp::Reverse(spans[k].span.start_ns));
             stack.extend(kids.iter().copied());
         }
-        out.push(s.span);
+        out.push(s.span.into_span(trace_id));
     }
     if out.is_empty() {
         return None;

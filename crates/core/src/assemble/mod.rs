@@ -234,7 +234,7 @@ impl Assembler {
                 trace.span_mut(parent);
             }
         }
-        let Some(s) = trace.span_mut(place.span_id) else {
+        let Some((s, shared)) = trace.span_and_shared(place.span_id) else {
             return count(&self.stats.skipped_no_correlation, &e);
         };
         if s.span.parent_span_id.is_none() && place.parent != Some(place.span_id) {
@@ -248,19 +248,19 @@ impl Assembler {
             // A follow-up run moved to the message it answers: OpenClaw's own trace id stays on it, as an attribute
             // and a link, for backends that follow OpenClaw's context.
             s.span.attrs.insert("openclaw.original_trace_id".into(), AttrValue::Str(crate::model::hex(&original)));
-            if !s.span.links.iter().any(|l| l.trace_id == original) {
+            if !s.span.links().iter().any(|l| l.trace_id == original) {
                 let mut attrs = crate::model::Attrs::new();
                 attrs.insert("openclaw.link.reason".into(), AttrValue::Str("openclaw_context".into()));
-                s.span.links.push(crate::model::SpanLink { trace_id: original, span_id: place.span_id, attrs });
+                s.span.links_mut().push(crate::model::SpanLink { trace_id: original, span_id: place.span_id, attrs });
             }
         }
-        apply::apply(s, &e);
+        apply::apply(s, shared, &e);
         if kind == EventKind::MessageProcessed && e.str("reason") == Some("active_run_injected") {
             if let Some((trace_id, span_id)) = e.str("sessionKey").and_then(|sk| self.correlator.active_run(sk)) {
                 if trace_id != place.trace_id {
                     let mut attrs = crate::model::Attrs::new();
                     attrs.insert("openclaw.link.reason".into(), AttrValue::Str("active_run_injected".into()));
-                    s.span.links.push(crate::model::SpanLink { trace_id, span_id, attrs });
+                    s.span.links_mut().push(crate::model::SpanLink { trace_id, span_id, attrs });
                 }
             }
         }
