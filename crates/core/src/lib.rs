@@ -10,6 +10,7 @@ pub mod config;
 pub mod enrich;
 pub mod errors;
 pub mod export;
+pub mod id_hash;
 pub mod ingest;
 pub mod model;
 pub mod pipeline;

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::state::{IdHash, Spans, TraceState};
+use super::state::{Spans, TraceState};
+use crate::id_hash::IdHash;
 use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
 

@@ -60,7 +60,7 @@ pub struct Assembler {
     correlator: Correlator,
     /// Recently exported traces (when, and which span ids), so late events become stragglers of the same trace
     /// instead of a new one — and never re-send a span that already left.
-    exported: HashMap<TraceId, (f64, Vec<crate::model::SpanId>), state::IdHash>,
+    exported: HashMap<TraceId, (f64, Vec<crate::model::SpanId>), crate::id_hash::IdHash>,
     exported_order: VecDeque<TraceId>,
     /// Tool annotations waiting for their tool span, by run and tool call id (at most `maxOpenTraces` keys).
     pending_tools: HashMap<String, Vec<(Event, f64)>>,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::Source;
-use crate::assemble::state::IdHash;
+use crate::id_hash::IdHash;
 
 /// What an event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

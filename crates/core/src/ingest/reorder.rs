@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::Event;
-use crate::assemble::state::IdHash;
+use crate::id_hash::IdHash;
 
 pub struct Reorder {
     window_ms: f64,
