@@ -136,6 +136,11 @@ impl Attrs {
             self.0.reserve_exact(if self.0.is_empty() { 3 } else { 4 });
         }
     }
+    /// Room for `additional` more at once: for a span leaving the open state (finalize, enrich), whose growth a
+    /// few at a time would only cost reallocations.
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
+    }
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
     }
