@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use crate::id_hash::IdHash;
+
 use super::ids;
 use crate::ingest::{Correlation, Event, EventKind, Target};
 use crate::model::{SpanId, TraceId};
@@ -95,16 +97,20 @@ struct Moved {
     from_root: SpanId,
 }
 
+/// The correlator's tables, keyed by ids and session keys and looked up several times per event: hashed with the
+/// seeded id hasher (`id_hash.rs`), a fraction of SipHash's cost on keys of a few dozen bytes.
+type Table<K, V> = HashMap<K, V, IdHash>;
+
 pub struct Correlator {
-    runs: HashMap<String, RunRef>,
-    tools: HashMap<String, (TraceId, SpanId)>,
-    sessions: HashMap<String, SessionState>,
+    runs: Table<String, RunRef>,
+    tools: Table<String, (TraceId, SpanId)>,
+    sessions: Table<String, SessionState>,
     /// At most this many runs and this many sessions are remembered (`Correlator::new`).
     limit: usize,
     last_sweep_ms: f64,
     /// Follow-up runs by runId, and the OpenClaw span ids of their spans (children without a runId follow them).
-    moved_runs: HashMap<String, Moved>,
-    moved_spans: HashMap<SpanId, Moved>,
+    moved_runs: Table<String, Moved>,
+    moved_spans: Table<SpanId, Moved>,
     /// OpenClaw's trace id of the event just placed, when it was moved (`moved_from`).
     last_moved: Option<TraceId>,
 }
@@ -132,13 +138,13 @@ impl Correlator {
     /// Remembers at most `limit` runs and `limit` sessions (the assembler passes a multiple of `maxOpenTraces`).
     pub fn new(limit: usize) -> Self {
         Correlator {
-            runs: HashMap::new(),
-            tools: HashMap::new(),
-            sessions: HashMap::new(),
+            runs: Table::default(),
+            tools: Table::default(),
+            sessions: Table::default(),
             limit: limit.max(1),
             last_sweep_ms: f64::NEG_INFINITY,
-            moved_runs: HashMap::new(),
-            moved_spans: HashMap::new(),
+            moved_runs: Table::default(),
+            moved_spans: Table::default(),
             last_moved: None,
         }
     }
@@ -167,7 +173,7 @@ impl Correlator {
         self.last_sweep_ms = now_ms;
         self.runs.retain(|_, r| now_ms - r.touched_ms < ttl_ms);
         self.sessions.retain(|_, s| now_ms - s.touched_ms < ttl_ms);
-        let live: std::collections::HashSet<TraceId> = self.runs.values().map(|r| r.trace).collect();
+        let live: std::collections::HashSet<TraceId, IdHash> = self.runs.values().map(|r| r.trace).collect();
         self.tools.retain(|_, (t, _)| live.contains(t));
         if self.tools.len() > self.limit.saturating_mul(TOOLS_PER_RUN) {
             self.tools.clear();
@@ -516,7 +522,7 @@ impl Correlator {
     }
 }
 
-fn evict_oldest<V>(map: &mut HashMap<String, V>, limit: usize, touched: impl Fn(&V) -> f64) {
+fn evict_oldest<V>(map: &mut Table<String, V>, limit: usize, touched: impl Fn(&V) -> f64) {
     if map.len() <= limit {
         return;
     }
@@ -532,7 +538,7 @@ fn evict_oldest<V>(map: &mut HashMap<String, V>, limit: usize, touched: impl Fn(
 }
 
 /// The session's state, made on first sight: the key is copied only then, not on every event.
-fn session_mut<'a>(sessions: &'a mut HashMap<String, SessionState>, sk: &str) -> &'a mut SessionState {
+fn session_mut<'a>(sessions: &'a mut Table<String, SessionState>, sk: &str) -> &'a mut SessionState {
     if !sessions.contains_key(sk) {
         sessions.insert(sk.to_string(), SessionState::default());
     }
@@ -572,7 +578,7 @@ fn open_new_turn(session: &mut SessionState, sk: &str, e: &Event, message_id: Op
     turns.len() - 1
 }
 
-fn bind_run(runs: &mut HashMap<String, RunRef>, session: &mut SessionState, i: usize, run_id: &str, now: f64) {
+fn bind_run(runs: &mut Table<String, RunRef>, session: &mut SessionState, i: usize, run_id: &str, now: f64) {
     let t = &mut session.turns_mut()[i];
     t.run_id = Some(run_id.to_string());
     let (trace, turn) = (t.trace, t.root);

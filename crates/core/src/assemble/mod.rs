@@ -63,7 +63,7 @@ pub struct Assembler {
     exported: HashMap<TraceId, (f64, Vec<crate::model::SpanId>), crate::id_hash::IdHash>,
     exported_order: VecDeque<TraceId>,
     /// Tool annotations waiting for their tool span, by run and tool call id (at most `maxOpenTraces` keys).
-    pending_tools: HashMap<String, Vec<(Event, f64)>>,
+    pending_tools: HashMap<String, Vec<(Event, f64)>, crate::id_hash::IdHash>,
     /// The legacy host adapter (used when `legacy_host` is on).
     legacy: LegacyHost,
     /// What the adapter handed over, waiting to be assembled (reused buffer).
@@ -82,7 +82,7 @@ impl Assembler {
             correlator: Correlator::new(limit),
             exported: HashMap::default(),
             exported_order: VecDeque::new(),
-            pending_tools: HashMap::new(),
+            pending_tools: HashMap::default(),
             legacy: LegacyHost::default(),
             translated: Vec::new(),
             deadlines: Deadlines::default(),

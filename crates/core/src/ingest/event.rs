@@ -62,27 +62,72 @@ enum FieldType {
     Obj,
 }
 
+/// The fields decode itself reads, found in the pass that checks types.
+#[derive(Clone, Copy)]
+enum Slot {
+    Type,
+    Stream,
+    Seq,
+    Ts,
+    Trace,
+    Other,
+}
+
 /// One `match` on the key (compiled to a length-and-bytes switch) per field of the event, rather than a keyed
-/// lookup per checked field: the check then costs one pass over what the event carries.
-fn field_type(key: &str) -> Option<FieldType> {
+/// lookup per checked field: the check then costs one pass over what the event carries, and finds the fields
+/// decode reads on the way.
+fn field_type(key: &str) -> Option<(FieldType, Slot)> {
     Some(match key {
-        "type" | "runId" | "callId" | "sessionKey" | "sessionId" | "toolCallId" | "toolName" | "provider" | "model"
-        | "channel" | "agentId" | "outcome" | "stream" | "lane" | "source" | "reason" | "state" | "phase" => {
-            FieldType::Str
+        "type" => (FieldType::Str, Slot::Type),
+        "stream" => (FieldType::Str, Slot::Stream),
+        "seq" => (FieldType::Num, Slot::Seq),
+        "ts" => (FieldType::Num, Slot::Ts),
+        "trace" => (FieldType::Obj, Slot::Trace),
+        "runId" | "callId" | "sessionKey" | "sessionId" | "toolCallId" | "toolName" | "provider" | "model"
+        | "channel" | "agentId" | "outcome" | "lane" | "source" | "reason" | "state" | "phase" => {
+            (FieldType::Str, Slot::Other)
         }
-        "seq" | "ts" | "durationMs" | "costUsd" | "waitMs" | "timeToFirstByteMs" => FieldType::Num,
-        "usage" | "lastCallUsage" | "data" | "trace" => FieldType::Obj,
+        "durationMs" | "costUsd" | "waitMs" | "timeToFirstByteMs" => (FieldType::Num, Slot::Other),
+        "usage" | "lastCallUsage" | "data" => (FieldType::Obj, Slot::Other),
         _ => return None,
     })
 }
 
-fn well_typed(fields: &Fields) -> bool {
-    fields.iter().all(|(k, v)| match (field_type(k), v) {
-        (None, _) | (_, Value::Null) => true,
-        (Some(FieldType::Str), v) => v.is_string(),
-        (Some(FieldType::Num), v) => v.is_number(),
-        (Some(FieldType::Obj), v) => v.is_object(),
-    })
+/// What decode reads of an event's fields (`Slot`).
+#[derive(Default)]
+struct Head<'a> {
+    ty: Option<&'a Value>,
+    stream: Option<&'a Value>,
+    seq: Option<&'a Value>,
+    ts: Option<&'a Value>,
+    trace: Option<&'a Value>,
+}
+
+/// The fields decode reads, when every field assembly relies on has its type (`None` otherwise).
+fn well_typed(fields: &Fields) -> Option<Head<'_>> {
+    let mut head = Head::default();
+    for (k, v) in fields.iter() {
+        let Some((ty, slot)) = field_type(k) else { continue };
+        let fits = match ty {
+            _ if v.is_null() => true,
+            FieldType::Str => v.is_string(),
+            FieldType::Num => v.is_number(),
+            FieldType::Obj => v.is_object(),
+        };
+        if !fits {
+            return None;
+        }
+        let at = match slot {
+            Slot::Type => &mut head.ty,
+            Slot::Stream => &mut head.stream,
+            Slot::Seq => &mut head.seq,
+            Slot::Ts => &mut head.ts,
+            Slot::Trace => &mut head.trace,
+            Slot::Other => continue,
+        };
+        *at = Some(v);
+    }
+    Some(head)
 }
 
 pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
@@ -128,19 +173,19 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
         Some(body) => to_object(body).unwrap_or_default(),
         None => Fields::new(),
     };
-    if !well_typed(&fields) {
-        return Err(DecodeError::WrongFieldType);
-    }
+    let head = well_typed(&fields).ok_or(DecodeError::WrongFieldType)?;
+    // A kind the compact crossing named by number needs no parse of its name.
     let name = match inbound.src {
-        Source::Diagnostic => fields.get("type").and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
-        Source::Agent => fields.get("stream").and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
+        Source::Diagnostic if known.is_some() => "",
+        Source::Diagnostic => head.ty.and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
+        Source::Agent => head.stream.and_then(Value::as_str).ok_or(DecodeError::MissingType)?,
         Source::Hook => match inbound.hook.as_deref() {
             Some(h) if valid_hook_name(h) => h,
             _ => return Err(DecodeError::BadHookName),
         },
     };
     let kind = known.unwrap_or_else(|| EventKind::parse(inbound.src, name));
-    let (trace, bad_trace) = match fields.get("trace") {
+    let (trace, bad_trace) = match head.trace {
         Some(Value::Object(t)) => match parse_trace(t) {
             Some(tc) => (Some(tc), false),
             None => (None, true),
@@ -148,9 +193,8 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
         _ => (None, false),
     };
     // Only diagnostic events share the process-wide `seq` counter (agent events number per run).
-    let seq = if inbound.src == Source::Diagnostic { fields.get("seq").and_then(Value::as_u64) } else { None };
-    let ts_ms =
-        fields.get("ts").and_then(Value::as_f64).filter(|t| t.is_finite() && *t > 0.0).unwrap_or(inbound.arrived_ms);
+    let seq = if inbound.src == Source::Diagnostic { head.seq.and_then(Value::as_u64) } else { None };
+    let ts_ms = head.ts.and_then(Value::as_f64).filter(|t| t.is_finite() && *t > 0.0).unwrap_or(inbound.arrived_ms);
     Ok(Event {
         src: inbound.src,
         pid: inbound.pid,
