@@ -48,7 +48,7 @@ fn record(env: &Env, src: Source, hook: Option<String>, evt: Unknown, ctx: Optio
         REGISTRY.count_invalid(&REGISTRY.stats.invalid_unserializable);
         return false;
     };
-    let ctx = ctx.and_then(|c| stringify(env, &c)).map(Body::Json);
+    let ctx = ctx.and_then(|c| stringify(env, &c)).map(|c| Box::new(Body::Json(c)));
     REGISTRY.record(Inbound { src, pid: pid(), arrived_ms: now_ms(), trusted, hook, body: Body::Json(json), ctx })
 }
 

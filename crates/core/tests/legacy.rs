@@ -40,7 +40,7 @@ impl Host {
             trusted: false,
             hook: hook.map(str::to_string),
             body: Body::Value(body),
-            ctx: ctx.map(Body::Value),
+            ctx: ctx.map(|c| Box::new(Body::Value(c))),
         };
         let e = decode(inbound).expect("valid event");
         self.fed += 1;

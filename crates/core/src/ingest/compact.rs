@@ -16,7 +16,7 @@
 use serde_json::{Map, Value};
 
 use super::catalogue::{Class, EventKind};
-use super::{Body, DecodeError, Fields, Inbound, Source, MAX_EVENT_BYTES};
+use super::{Body, DecodeError, Fields, Inbound, Source, TraceCtx, MAX_EVENT_BYTES};
 
 /// One field copied across: a scalar, or an object of which only the listed sub-fields are copied.
 #[derive(Debug)]
@@ -294,7 +294,7 @@ pub fn expand(batch: Inbound, mut f: impl FnMut(Inbound)) {
         ctx: None,
     };
     let mut emitted = 0u32;
-    let mut r = Reader { b: &b, at: 0, text_at: 0 };
+    let mut r = Reader { b: &b, at: 0, text_at: 0, trace: None };
     while emitted < b.events {
         let Some((body, trusted)) = r.event() else { break };
         f(one(body, trusted));
@@ -311,6 +311,8 @@ struct Reader<'a> {
     b: &'a Batch,
     at: usize,
     text_at: usize,
+    /// The event's trace context, when it crossed in canonical form (`Reader::canonical_trace`).
+    trace: Option<TraceCtx>,
 }
 
 impl Reader<'_> {
@@ -329,6 +331,7 @@ impl Reader<'_> {
     /// The next event of the batch.
     fn event(&mut self) -> Option<(Body, bool)> {
         let head = self.whole()?;
+        self.trace = None;
         let schema = SCHEMAS.get((head / 2) as usize)?;
         let trusted = head % 2 == 1;
         // Bytes of the strings read: an event over the bound is refused as a whole event would be.
@@ -360,7 +363,7 @@ impl Reader<'_> {
         if !ty.is_null() {
             map.push_new("type", ty);
         }
-        Some((Body::Fields(map, known), trusted))
+        Some((Body::Fields(map, known, self.trace.take()), trusted))
     }
 
     /// `count` (the next slot) values, each naming its field by number.
@@ -374,6 +377,15 @@ impl Reader<'_> {
         for _ in 0..count {
             let no = (*self.b.tags.get(self.at)? >> 4) as usize;
             let field = list.get(no)?;
+            // A trace context written twice (garbage) keeps the later one, as JSON text would: the first is
+            // forgotten and the second read as any field.
+            if seen & (1 << no) == 0 && self.canonical_trace(field, bytes) {
+                seen |= 1 << no;
+                continue;
+            }
+            if matches!(field, Object("trace", _)) {
+                self.trace = None;
+            }
             let v = self.value(field, bytes)?;
             if seen & (1 << no) == 0 {
                 seen |= 1 << no;
@@ -394,7 +406,7 @@ impl Reader<'_> {
     fn present(&mut self, list: &'static [Field], mask: u64, bytes: &mut usize) -> Option<Fields> {
         let mut fields = Fields::with_capacity(mask.count_ones() as usize + 1);
         for (k, field) in list.iter().enumerate() {
-            if mask & (1 << k) != 0 {
+            if mask & (1 << k) != 0 && !self.canonical_trace(field, bytes) {
                 fields.push_new(field.name(), self.value(field, bytes)?);
             }
         }
@@ -411,6 +423,50 @@ impl Reader<'_> {
             }
         }
         Some(map)
+    }
+
+    /// Reads the `trace` field straight into ids when it is what OpenClaw writes: its ids as strings of lowercase
+    /// hex, the trace's present. Building its JSON object (a map, three keys and three strings) to parse it after
+    /// was a fair share of decoding an event (bench/). Anything else (an absent trace id, a null, a bad id, another
+    /// type) is left unread, for `value` to read as text would parse: its decode stays the same, flags included.
+    fn canonical_trace(&mut self, field: &'static Field, bytes: &mut usize) -> bool {
+        let Object("trace", sub) = field else { return false };
+        let (at, text_at) = (self.at, self.text_at);
+        let read = self.trace_ids(sub, bytes);
+        if read.is_none() {
+            (self.at, self.text_at) = (at, text_at);
+        }
+        self.trace = read.or(self.trace);
+        read.is_some()
+    }
+
+    fn trace_ids(&mut self, sub: &'static [Field], bytes: &mut usize) -> Option<TraceCtx> {
+        if *self.b.tags.get(self.at)? & tag::KIND != tag::OBJECT {
+            return None;
+        }
+        let mask = self.whole()?;
+        let mut ids: [Option<&[u16]>; 3] = [None; 3];
+        for (k, field) in sub.iter().enumerate() {
+            if mask & (1 << k) == 0 {
+                continue;
+            }
+            if *self.b.tags.get(self.at)? & tag::KIND != tag::STR {
+                return None;
+            }
+            let len = self.whole()? as usize;
+            let units = self.b.text.get(self.text_at..self.text_at.checked_add(len)?)?;
+            self.text_at += len;
+            let slot = ["traceId", "spanId", "parentSpanId"].iter().position(|n| *n == field.name())?;
+            ids[slot] = Some(units);
+        }
+        let span = |units: Option<&[u16]>| units.map(lower_hex::<8>);
+        let tc = TraceCtx {
+            trace_id: lower_hex::<16>(ids[0]?)?,
+            span_id: span(ids[1]).map_or(Some(None), |s| s.map(Some))?,
+            parent_span_id: span(ids[2]).map_or(Some(None), |s| s.map(Some))?,
+        };
+        *bytes = bytes.saturating_add(ids.iter().flatten().map(|u| u.len()).sum());
+        Some(tc)
     }
 
     /// One value as its event had it (as its JSON text would have parsed): an object rebuilt from its sub-fields.
@@ -449,6 +505,24 @@ impl Reader<'_> {
             _ => return None,
         })
     }
+}
+
+/// An id of `N` bytes from its `2N` lowercase hex digits, as `model::parse_hex` reads it (the all-zero id is
+/// none); `None` also for uppercase, which then goes the way of its text.
+fn lower_hex<const N: usize>(units: &[u16]) -> Option<[u8; N]> {
+    if units.len() != 2 * N {
+        return None;
+    }
+    let digit = |u: u16| match u {
+        0x30..=0x39 => Some(u as u8 - b'0'),
+        0x61..=0x66 => Some(u as u8 - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in units.chunks_exact(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    (out != [0u8; N]).then_some(out)
 }
 
 /// UTF-16 code units as UTF-8. Most of what crosses (ids, names, model and provider strings) is ASCII: those units
@@ -654,11 +728,16 @@ mod tests {
             whole.pid = 7;
             let (a, b) = (decode(inbound), decode(whole));
             let (a, b) = (a.unwrap(), b.unwrap());
+            // A canonical trace context is read into ids, not kept as a field: it is compared as ids.
             let fields = |e: &crate::ingest::Event| -> Map<String, Value> {
-                e.fields.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.to_string(), v.clone())).collect()
+                let kept = e.fields.iter().filter(|(k, v)| !v.is_null() && *k != "trace");
+                kept.map(|(k, v)| (k.to_string(), v.clone())).collect()
             };
             assert_eq!(fields(&a), fields(&b), "{text}");
-            assert_eq!((a.kind, a.seq, a.ts_ms, a.trace, a.trusted), (b.kind, b.seq, b.ts_ms, b.trace, b.trusted));
+            assert_eq!(
+                (a.kind, a.seq, a.ts_ms, a.trace, a.bad_trace, a.trusted),
+                (b.kind, b.seq, b.ts_ms, b.trace, b.bad_trace, b.trusted)
+            );
         }
     }
 
@@ -763,6 +842,46 @@ mod tests {
         twice.text.push(u16::from(b's'));
         let e = decode(expanded(twice).remove(0)).unwrap();
         assert_eq!((e.str("runId"), e.fields.len()), (Some("s"), 2));
+    }
+
+    #[test]
+    fn a_trace_context_in_any_form_decodes_as_its_text_would() {
+        let (t, s) = ("9ec7be0fb910e91ed558a422cd89a402", "e4a1b1684ae49708");
+        let forms = [
+            format!(r#"{{"traceId":"{t}","spanId":"{s}","parentSpanId":"{s}"}}"#),
+            format!(r#"{{"parentSpanId":"{s}","traceId":"{t}"}}"#),
+            format!(r#"{{"traceId":"{t}"}}"#),
+            format!(r#"{{"traceId":"{}","spanId":"{s}"}}"#, t.to_uppercase()),
+            format!(r#"{{"traceId":"{t}","spanId":null}}"#),
+            format!(r#"{{"traceId":"{t}","spanId":"0000000000000000"}}"#),
+            format!(r#"{{"traceId":"{}"}}"#, "0".repeat(32)),
+            format!(r#"{{"traceId":"{t}","spanId":"{}"}}"#, &s[1..]),
+            format!(r#"{{"traceId":"{t}","spanId":7}}"#),
+            format!(r#"{{"spanId":"{s}"}}"#),
+            "{}".to_string(),
+        ];
+        for form in forms {
+            let text = format!(r#"{{"type":"run.started","runId":"r","trace":{form}}}"#);
+            let e = decode(expanded(compact(&[(&text, false)])).remove(0)).unwrap();
+            let whole = decode(Inbound { pid: 7, ..crate::testing::diagnostic(text.clone(), 5.0) }).unwrap();
+            assert_eq!((e.trace, e.bad_trace), (whole.trace, whole.bad_trace), "{text}");
+            assert_eq!(e.str("runId"), Some("r"));
+        }
+    }
+
+    #[test]
+    fn a_trace_context_written_twice_keeps_the_later_one() {
+        let (t, s) = ("9ec7be0fb910e91ed558a422cd89a402", "e4a1b1684ae49708");
+        let one = compact(&[(&format!(r#"{{"type":"run.started","trace":{{"traceId":"{t}"}}}}"#), false)]);
+        let other = compact(&[(&format!(r#"{{"type":"run.started","trace":{{"traceId":"{s}{s}"}}}}"#), false)]);
+        let mut twice = one.clone();
+        assert_eq!(twice.slots[2], 1.0, "one keyed value");
+        twice.slots[2] = 2.0;
+        twice.slots.extend_from_slice(&other.slots[3..]);
+        twice.tags.extend_from_slice(&other.tags[3..]);
+        twice.text.extend_from_slice(&other.text);
+        let e = decode(expanded(twice).remove(0)).unwrap();
+        assert_eq!(e.trace.map(|c| c.trace_id), crate::model::parse_hex(&format!("{s}{s}")));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::catalogue::EventKind;
 use super::project::{self, Projected};
 use super::{Body, Fields, Inbound, MAX_EVENT_BYTES};
-use crate::model::{parse_hex, SpanId, TraceId};
+use crate::model::{hex, parse_hex, SpanId, TraceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
@@ -20,6 +20,21 @@ pub struct TraceCtx {
     pub trace_id: TraceId,
     pub span_id: Option<SpanId>,
     pub parent_span_id: Option<SpanId>,
+}
+
+impl TraceCtx {
+    /// As OpenClaw writes it (`evt.trace`), the ids it has in lowercase hex.
+    pub fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        o.insert("traceId".into(), hex(&self.trace_id).into());
+        if let Some(s) = self.span_id {
+            o.insert("spanId".into(), hex(&s).into());
+        }
+        if let Some(p) = self.parent_span_id {
+            o.insert("parentSpanId".into(), hex(&p).into());
+        }
+        Value::Object(o)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -161,16 +176,16 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
     if let Body::Invalid(reason) = inbound.body {
         return Err(reason);
     }
-    let known = match inbound.body {
-        Body::Fields(_, kind) => kind,
-        _ => None,
+    let (known, read_trace) = match inbound.body {
+        Body::Fields(_, kind, trace) => (kind, trace),
+        _ => (None, None),
     };
     let fields = match projected {
         Some(map) => map,
         None => to_object(inbound.body)?,
     };
     let ctx = match inbound.ctx {
-        Some(body) => to_object(body).unwrap_or_default(),
+        Some(body) => to_object(*body).unwrap_or_default(),
         None => Fields::new(),
     };
     let head = well_typed(&fields).ok_or(DecodeError::WrongFieldType)?;
@@ -186,6 +201,7 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
     };
     let kind = known.unwrap_or_else(|| EventKind::parse(inbound.src, name));
     let (trace, bad_trace) = match head.trace {
+        _ if read_trace.is_some() => (read_trace, false),
         Some(Value::Object(t)) => match parse_trace(t) {
             Some(tc) => (Some(tc), false),
             None => (None, true),
@@ -219,7 +235,7 @@ fn valid_hook_name(name: &str) -> bool {
 
 fn to_object(body: Body) -> Result<Fields, DecodeError> {
     let value = match body {
-        Body::Fields(fields, _) => return Ok(fields),
+        Body::Fields(fields, ..) => return Ok(fields),
         Body::Json(text) => {
             if text.len() > MAX_EVENT_BYTES {
                 return Err(DecodeError::TooLarge);
@@ -321,7 +337,7 @@ mod tests {
         let e = decode(inbound(r#"{"type":"model.call.error","error":"cut \ud83d","runId":"r"}"#)).unwrap();
         assert_eq!(e.str("error"), Some("cut \u{fffd}"));
         let mut with_ctx = inbound(r#"{"type":"x"}"#);
-        with_ctx.ctx = Some(Body::Json(r#"{"sessionKey":"k\udc00"}"#.into()));
+        with_ctx.ctx = Some(Box::new(Body::Json(r#"{"sessionKey":"k\udc00"}"#.into())));
         assert_eq!(decode(with_ctx).unwrap().id("sessionKey"), Some("k\u{fffd}"));
     }
 

@@ -22,9 +22,10 @@ pub use fields::Fields;
 pub enum Body {
     Json(String),
     Value(serde_json::Value),
-    /// A diagnostic event's fields as a batch's reader decoded them (`compact.rs`), and its kind when its type
-    /// crossed as a number (so it needs no parse).
-    Fields(Fields, Option<EventKind>),
+    /// A diagnostic event's fields as a batch's reader decoded them (`compact.rs`), its kind when its type
+    /// crossed as a number (so it needs no parse), and its trace context when it crossed in canonical form (then
+    /// read straight into ids: `trace` is not among the fields).
+    Fields(Fields, Option<EventKind>, Option<TraceCtx>),
     /// An event the plugin did not serialise because its type is `Infra` (`plugin/hotpath.mjs`): it is only
     /// counted, and its `seq` keeps the reorder buffer free of a gap to wait for.
     Skipped {
@@ -51,8 +52,9 @@ pub struct Inbound {
     /// Hook name for hook records.
     pub hook: Option<String>,
     pub body: Body,
-    /// Hook context (second argument of the hook handler).
-    pub ctx: Option<Body>,
+    /// Hook context (second argument of the hook handler). Boxed: only hooks have one, and every queued event
+    /// would pay for its room.
+    pub ctx: Option<Box<Body>>,
 }
 
 impl Inbound {

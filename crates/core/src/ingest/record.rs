@@ -68,7 +68,7 @@ pub fn parse_record(line: &str, default_pid: u32) -> Result<Record, RecordError>
                 trusted: env.meta.and_then(|m| m.trusted).unwrap_or(false),
                 hook: env.hook,
                 body: text(env.evt),
-                ctx: env.ctx.filter(|c| c.get() != "null").map(text),
+                ctx: env.ctx.filter(|c| c.get() != "null").map(|c| Box::new(text(c))),
             }));
         }
     }
@@ -94,7 +94,7 @@ fn parse_whole(line: &str, default_pid: u32) -> Result<Record, RecordError> {
         obj.get("rt").and_then(Value::as_f64).or_else(|| evt.get("ts").and_then(Value::as_f64)).unwrap_or(0.0);
     let trusted = obj.get("meta").and_then(|m| m.get("trusted")).and_then(Value::as_bool).unwrap_or(false);
     let hook = obj.get("hook").and_then(Value::as_str).map(str::to_string);
-    let ctx = obj.remove("ctx").filter(|c| !c.is_null()).map(Body::Value);
+    let ctx = obj.remove("ctx").filter(|c| !c.is_null()).map(|c| Box::new(Body::Value(c)));
     Ok(Record::Event(Inbound { src, pid, arrived_ms, trusted, hook, body: Body::Value(evt), ctx }))
 }
 
@@ -118,7 +118,7 @@ pub fn encode_record(i: &Inbound) -> Option<String> {
     }
     line.push_str(",\"evt\":");
     line.push_str(&evt);
-    if let Some(ctx) = i.ctx.as_ref().and_then(json_text) {
+    if let Some(ctx) = i.ctx.as_deref().and_then(json_text) {
         line.push_str(",\"ctx\":");
         line.push_str(&ctx);
     }
@@ -135,7 +135,14 @@ fn json_text(b: &Body) -> Option<std::borrow::Cow<'_, str>> {
             Some(if text.contains(['\n', '\r']) { text.replace(['\n', '\r'], " ").into() } else { text.into() })
         }
         Body::Value(v) => serde_json::to_string(v).ok().map(Into::into),
-        Body::Fields(f, _) => serde_json::to_string(f).ok().map(Into::into),
+        Body::Fields(f, _, None) => serde_json::to_string(f).ok().map(Into::into),
+        // The trace context read straight into ids crossed in canonical form: its text is theirs again.
+        Body::Fields(f, _, Some(tc)) => {
+            let mut o: serde_json::Map<String, serde_json::Value> =
+                f.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            o.insert("trace".into(), tc.to_json());
+            serde_json::to_string(&o).ok().map(Into::into)
+        }
         // An infra event the plugin only counted (never serialised): its type and seq are all that crossed, and
         // all a replay needs (it is counted again, and its seq leaves no gap to wait for).
         // Expanded by the worker's drain before anything records it; an unreadable event has no text.
@@ -253,6 +260,21 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_events_trace_context_read_into_ids_is_recorded_as_its_text() {
+        let text = r#"{"type":"run.started","runId":"r","trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","parentSpanId":"e4a1b1684ae49708"}}"#;
+        let read = crate::ingest::decode(crate::testing::diagnostic(text, 5.0)).unwrap();
+        let mut fields = read.fields.clone();
+        fields.remove("trace");
+        let batched =
+            Inbound { body: Body::Fields(fields, Some(read.kind), read.trace), ..crate::testing::diagnostic("", 5.0) };
+        let line = encode_record(&batched).unwrap();
+        let Record::Event(again) = parse_record(&line, 1).unwrap() else { panic!("expected an event: {line}") };
+        let again = crate::ingest::decode(again).unwrap();
+        assert!(read.trace.is_some_and(|t| t.span_id.is_none() && t.parent_span_id.is_some()));
+        assert_eq!((again.trace, again.str("runId")), (read.trace, Some("r")), "{line}");
+    }
+
+    #[test]
     fn an_encoded_event_parses_back_to_what_crossed() {
         let hook = Inbound {
             src: Source::Hook,
@@ -261,7 +283,7 @@ mod tests {
             trusted: false,
             hook: Some("llm_input".into()),
             body: Body::Json("{\"prompt\":\"a\\nb\",\n \"runId\":\"r\"}".into()),
-            ctx: Some(Body::Json(r#"{"sessionKey":"agent:main:main"}"#.into())),
+            ctx: Some(Box::new(Body::Json(r#"{"sessionKey":"agent:main:main"}"#.into()))),
         };
         let line = encode_record(&hook).unwrap();
         assert!(!line.contains('\n'), "one line: {line}");

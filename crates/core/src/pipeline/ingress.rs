@@ -44,7 +44,7 @@ fn cost(item: &Inbound) -> usize {
     };
     EVENT_OVERHEAD * item.events()
         + body(&item.body)
-        + item.ctx.as_ref().map_or(0, body)
+        + item.ctx.as_deref().map_or(0, body)
         + item.hook.as_ref().map_or(0, |h| h.len())
 }
 
