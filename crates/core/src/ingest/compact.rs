@@ -325,7 +325,8 @@ impl Reader<'_> {
     /// A slot holding a count, a length or a mask: a whole number below 2^53.
     fn whole(&mut self) -> Option<u64> {
         let v = self.slot()?;
-        (v >= 0.0 && v.fract() == 0.0 && v < 9_007_199_254_740_992.0).then_some(v as u64)
+        // Whole when the integer round-trips (`fract()` is a libm call on baseline x86-64, per slot).
+        (v >= 0.0 && v < 9_007_199_254_740_992.0 && (v as u64) as f64 == v).then_some(v as u64)
     }
 
     /// The next event of the batch.
@@ -513,17 +514,30 @@ fn lower_hex<const N: usize>(units: &[u16]) -> Option<[u8; N]> {
     if units.len() != 2 * N {
         return None;
     }
-    let digit = |u: u16| match u {
-        0x30..=0x39 => Some(u as u8 - b'0'),
-        0x61..=0x66 => Some(u as u8 - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; N];
+    // Each digit's value from a table, its misfits collected in one bit and checked once at the end.
+    let digit = |u: u16| LOWER_HEX[usize::from(u).min(127)];
+    let (mut out, mut misfit) = ([0u8; N], 0u8);
     for (i, pair) in units.chunks_exact(2).enumerate() {
-        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+        let (hi, lo) = (digit(pair[0]), digit(pair[1]));
+        misfit |= hi | lo;
+        out[i] = hi << 4 | lo & 0x0f;
     }
-    (out != [0u8; N]).then_some(out)
+    (misfit & NOT_HEX == 0 && out != [0u8; N]).then_some(out)
 }
+
+/// Marks a unit that is no lowercase hex digit in `LOWER_HEX`.
+const NOT_HEX: u8 = 0x80;
+
+/// The value of each ASCII unit as a lowercase hex digit (`NOT_HEX` for the rest; units past ASCII read entry 127).
+static LOWER_HEX: [u8; 128] = {
+    let mut t = [NOT_HEX; 128];
+    let mut d = 0;
+    while d < 16 {
+        t[b"0123456789abcdef"[d] as usize] = d as u8;
+        d += 1;
+    }
+    t
+};
 
 /// UTF-16 code units as UTF-8. Most of what crosses (ids, names, model and provider strings) is ASCII: those units
 /// become bytes in one pass the compiler vectorises, rather than the `char`-by-`char` decode of
@@ -541,15 +555,14 @@ fn utf16_to_string(units: &[u16]) -> String {
 /// A JS number as its JSON text parses (`JSON.stringify` then serde_json): NaN and infinities become null, whole
 /// numbers integers when they fit, so `seq` stays a `u64` for the decoder.
 fn json_number(f: f64) -> Value {
-    if f.fract() == 0.0 {
-        if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
-            return Value::from(f as u64);
-        }
-        if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
-            return Value::from(f as i64);
-        }
+    // Whole when the integer round-trips: within each range the cast truncates exactly.
+    if (0.0..18_446_744_073_709_551_616.0).contains(&f) && (f as u64) as f64 == f {
+        return Value::from(f as u64);
     }
-    // `from_f64` refuses NaN and the infinities (their `fract()` is NaN, so they got here).
+    if (-9_223_372_036_854_775_808.0..0.0).contains(&f) && (f as i64) as f64 == f {
+        return Value::from(f as i64);
+    }
+    // `from_f64` refuses NaN and the infinities (no range holds them, so they got here).
     serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
@@ -856,6 +869,9 @@ mod tests {
             format!(r#"{{"traceId":"{t}","spanId":"0000000000000000"}}"#),
             format!(r#"{{"traceId":"{}"}}"#, "0".repeat(32)),
             format!(r#"{{"traceId":"{t}","spanId":"{}"}}"#, &s[1..]),
+            format!(r#"{{"traceId":"{}g"}}"#, &t[1..]),
+            format!(r#"{{"traceId":"{}é"}}"#, &t[1..]),
+            format!(r#"{{"traceId":"{}ŧ"}}"#, &t[1..]),
             format!(r#"{{"traceId":"{t}","spanId":7}}"#),
             format!(r#"{{"spanId":"{s}"}}"#),
             "{}".to_string(),
