@@ -304,12 +304,14 @@ impl Correlator {
             }
         }
         let Some(run_id) = e.str("runId") else { return };
-        if !self.runs.contains_key(run_id) {
-            let turn = parent.unwrap_or(span);
-            let run = RunRef { trace, turn, harness: None, run: None, model: None, attempt: 0, touched_ms: now };
-            self.runs.insert(run_id.to_string(), run);
-        }
-        let entry = self.runs.get_mut(run_id).expect("inserted above");
+        let entry = match self.runs.get_mut(run_id) {
+            Some(entry) => entry,
+            None => {
+                let turn = parent.unwrap_or(span);
+                let run = RunRef { trace, turn, harness: None, run: None, model: None, attempt: 0, touched_ms: now };
+                self.runs.entry(run_id.to_string()).or_insert(run)
+            }
+        };
         entry.touched_ms = now;
         match e.kind {
             EventKind::SessionTurnCreated => {
