@@ -1,8 +1,5 @@
 //! The exporter-agnostic span model that assembly produces and every sink encodes.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 pub type TraceId = [u8; 16];
@@ -101,23 +98,24 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpanEvent {
     pub name: String,
     pub time_ns: u64,
     pub attrs: Attrs,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpanLink {
     pub trace_id: TraceId,
     pub span_id: SpanId,
     pub attrs: Attrs,
 }
 
-/// An attribute key: almost always one of clawtrace's own names (`"gen_ai.request.model"`), borrowed for free;
-/// owned only when made at run time. Saves an allocation per attribute set, and its memory per open span.
-pub type AttrKey = Cow<'static, str>;
+/// An attribute key: one of clawtrace's own names (`"gen_ai.request.model"`), borrowed for free. No key is made at
+/// run time, so none is owned: an entry is 40 bytes, not the 48 a `Cow` key made it, in every open span's
+/// attributes (`docs/ARCHITECTURE.md`, "Contracts", bounded memory).
+pub type AttrKey = &'static str;
 
 /// A span's attributes, sorted by key so encodings are deterministic. A sorted vector rather than a `BTreeMap`: a
 /// span has a dozen attributes or so, and a map's smallest node is room for eleven, allocated even for one; here an
@@ -142,7 +140,7 @@ impl Attrs {
         self.0.reserve(additional);
     }
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+        self.0.binary_search_by(|(k, _)| (*k).cmp(key))
     }
     /// Sets `key`, returning the value it replaced.
     pub fn insert(&mut self, key: AttrKey, value: AttrValue) -> Option<AttrValue> {
@@ -288,13 +286,7 @@ impl Serialize for Attrs {
     }
 }
 
-impl<'de> Deserialize<'de> for Attrs {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(BTreeMap::<String, AttrValue>::deserialize(d)?.into_iter().map(|(k, v)| (k.into(), v)).collect())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Span {
     pub trace_id: TraceId,
     pub span_id: SpanId,
@@ -329,7 +321,7 @@ impl Span {
 }
 
 /// A finished trace (or, when `straggler` is set, spans that arrived after their trace was exported).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trace {
     pub trace_id: TraceId,
     /// Spans in parent-before-child order; the root (if present) first.

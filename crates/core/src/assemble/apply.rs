@@ -59,7 +59,7 @@ fn share_str(s: &mut SpanState, sh: &mut SharedValues, slot: usize, v: &str) {
 
 /// Points the span's `slot` at a shared value; when the trace's table is full (it stays so), the span keeps its own
 /// copy instead.
-fn share(s: &mut SpanState, slot: usize, index: Option<u16>, own: impl FnOnce() -> AttrValue) {
+fn share(s: &mut SpanState, slot: usize, index: Option<u8>, own: impl FnOnce() -> AttrValue) {
     s.shared[slot] = index.unwrap_or(0);
     if index.is_none() {
         s.span.attrs.insert(SHARED_ATTRS[slot].into(), own());

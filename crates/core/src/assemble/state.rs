@@ -86,8 +86,9 @@ pub struct SpanState {
     /// Events other than parent references touched it (placeholders in straggler traces are not re-sent).
     pub observed: bool,
     /// Its values of the turn's repeated attributes (`SHARED_ATTRS`): 1-based indices into its trace's
-    /// `SharedValues`, 0 when unset. They join `span.attrs` when the trace is finalized.
-    pub shared: [u16; SHARED_ATTRS.len()],
+    /// `SharedValues`, 0 when unset (a byte each: `MAX_SHARED_VALUES`). They join `span.attrs` when the trace is
+    /// finalized.
+    pub shared: [u8; SHARED_ATTRS.len()],
 }
 
 /// Attributes most spans of a turn repeat with the same value (its ids, channel, model). An open span holds an index
@@ -112,70 +113,78 @@ pub const SHARED_ATTRS: [&str; 10] = [
 #[derive(Debug, Default)]
 pub struct SharedValues {
     text: String,
-    /// Each value: a string's start and length in `text`, or (`OTHER`, its place in `others`).
-    values: Vec<(u32, u32)>,
-    others: Vec<AttrValue>,
+    /// Each value: a string's start and length in `text` (both fit 16 bits: `MAX_SHARED_TEXT`), or (`OTHER`, its
+    /// place in `others`).
+    values: Vec<(u16, u16)>,
+    /// Shared values that are no strings (rare: every value a turn shares is text), behind one pointer.
+    others: Option<Box<Vec<AttrValue>>>,
 }
 
 /// Distinct shared values per trace, and bytes of their text: beyond either, spans take their own copies (a stream
 /// of ever-new run ids into one trace cannot grow the table without bound; each copy replaces the last on its span).
-pub const MAX_SHARED_VALUES: usize = 1024;
-pub const MAX_SHARED_TEXT: usize = 64 * 1024;
+/// A turn holds about ten values and 150 bytes; the caps let a span's index be a byte and a value's place 16 bits.
+pub const MAX_SHARED_VALUES: usize = u8::MAX as usize;
+pub const MAX_SHARED_TEXT: usize = 16 * 1024;
 
 /// Marks a value of `SharedValues::others`.
-const OTHER: u32 = u32::MAX;
+const OTHER: u16 = u16::MAX;
+
+/// The text buffer grows by at least this much: a few reallocations per turn, little slack.
+const TEXT_STEP: usize = 32;
 
 impl SharedValues {
     /// The 1-based index of the string `v`, added when new; `None` when the table is full.
-    pub fn intern_str(&mut self, v: &str) -> Option<u16> {
+    pub fn intern_str(&mut self, v: &str) -> Option<u8> {
         let found = self.values.iter().position(|&(at, len)| at != OTHER && self.str_at(at, len) == v);
         if let Some(i) = found {
-            return Some(i as u16 + 1);
+            return Some(i as u8 + 1);
         }
         if self.values.len() >= MAX_SHARED_VALUES || self.text.len() + v.len() > MAX_SHARED_TEXT {
             return None;
         }
         // Grown a few values at a time, not doubled: the slack is memory every open trace pays.
         if self.text.capacity() - self.text.len() < v.len() {
-            self.text.reserve_exact(v.len().max(64));
+            self.text.reserve_exact(v.len().max(TEXT_STEP));
         }
-        let at = self.text.len() as u32;
+        let at = self.text.len() as u16;
         self.text.push_str(v);
-        self.push((at, v.len() as u32))
+        self.push((at, v.len() as u16))
     }
 
     /// The 1-based index of `v`, added when new; `None` when the table is full.
-    pub fn intern(&mut self, v: AttrValue) -> Option<u16> {
+    pub fn intern(&mut self, v: AttrValue) -> Option<u8> {
         if let AttrValue::Str(s) = &v {
             return self.intern_str(s);
         }
-        let found = self.values.iter().position(|&(at, i)| at == OTHER && self.others[i as usize] == v);
+        let others = self.others.get_or_insert_with(Default::default);
+        let found = self.values.iter().position(|&(at, i)| at == OTHER && others[usize::from(i)] == v);
         if let Some(i) = found {
-            return Some(i as u16 + 1);
+            return Some(i as u8 + 1);
         }
         if self.values.len() >= MAX_SHARED_VALUES {
             return None;
         }
-        self.others.push(v);
-        self.push((OTHER, self.others.len() as u32 - 1))
+        others.push(v);
+        let at = others.len() as u16 - 1;
+        self.push((OTHER, at))
     }
 
-    fn push(&mut self, value: (u32, u32)) -> Option<u16> {
+    fn push(&mut self, value: (u16, u16)) -> Option<u8> {
         if self.values.len() == self.values.capacity() {
             self.values.reserve_exact(if self.values.is_empty() { SHARED_ATTRS.len() } else { 4 });
         }
         self.values.push(value);
-        Some(self.values.len() as u16)
+        Some(self.values.len() as u8)
     }
 
-    fn str_at(&self, at: u32, len: u32) -> &str {
-        &self.text[at as usize..(at + len) as usize]
+    fn str_at(&self, at: u16, len: u16) -> &str {
+        &self.text[usize::from(at)..usize::from(at) + usize::from(len)]
     }
 
     /// The value of a 1-based index.
-    pub fn value(&self, index: u16) -> Option<AttrValue> {
+    pub fn value(&self, index: u8) -> Option<AttrValue> {
         let &(at, len) = self.values.get(usize::from(index).checked_sub(1)?)?;
-        Some(if at == OTHER { self.others[len as usize].clone() } else { AttrValue::Str(self.str_at(at, len).into()) })
+        Some(if at == OTHER { self.others.as_ref()?[usize::from(len)].clone() } else { AttrValue::Str(self.str_at(at, len).into()) })
     }
 
     pub fn len(&self) -> usize {
@@ -230,9 +239,122 @@ impl SpanState {
     }
 }
 
-/// A trace's spans by id. Boxed: a span's state is a few hundred bytes, and a hash table keeps up to half of its
-/// slots empty; empty slots of pointers cost little (`docs/ARCHITECTURE.md`, "Contracts", bounded memory).
-pub type Spans = HashMap<SpanId, Box<SpanState>, IdHash>;
+/// A trace's spans, with a map's interface. A turn has five to ten spans: a short vector of pointers searched in
+/// order costs a fraction of a hash table's memory (a table keeps up to half its slots empty, and its smallest has
+/// room for three); past `INDEXED_FROM` spans an index by id keeps lookups O(1) (`docs/ARCHITECTURE.md`,
+/// "Contracts", bounded memory). Each span boxed: a span's state is over a hundred bytes, moved only as a pointer.
+#[derive(Debug, Default)]
+pub struct Spans {
+    list: Vec<Box<SpanState>>,
+    /// Positions in `list` by span id, once it holds `INDEXED_FROM` spans.
+    index: Option<Box<HashMap<SpanId, u32, IdHash>>>,
+}
+
+/// Spans a trace holds before lookups go through an index.
+const INDEXED_FROM: usize = 16;
+
+impl Spans {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn position(&self, id: &SpanId) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(id).map(|&i| i as usize),
+            None => self.list.iter().position(|s| s.span.span_id == *id),
+        }
+    }
+
+    pub fn contains_key(&self, id: &SpanId) -> bool {
+        self.position(id).is_some()
+    }
+
+    pub fn get(&self, id: &SpanId) -> Option<&Box<SpanState>> {
+        self.position(id).map(|i| &self.list[i])
+    }
+
+    pub fn get_mut(&mut self, id: &SpanId) -> Option<&mut Box<SpanState>> {
+        self.position(id).map(|i| &mut self.list[i])
+    }
+
+    /// The span `id`, made when new.
+    pub fn get_or_insert(&mut self, id: SpanId) -> &mut SpanState {
+        let i = match self.position(&id) {
+            Some(i) => i,
+            None => {
+                // A few at a time while small (the slack is memory every open trace pays), doubling beyond.
+                if self.list.len() == self.list.capacity() {
+                    self.list.reserve_exact(if self.list.len() < INDEXED_FROM { 4 } else { self.list.len() });
+                }
+                self.list.push(Box::new(SpanState::new(id)));
+                let i = self.list.len() - 1;
+                match &mut self.index {
+                    Some(index) => {
+                        index.insert(id, i as u32);
+                    }
+                    None if self.list.len() >= INDEXED_FROM => self.reindex(),
+                    None => {}
+                }
+                i
+            }
+        };
+        &mut self.list[i]
+    }
+
+    fn reindex(&mut self) {
+        self.index = (self.list.len() >= INDEXED_FROM).then(|| {
+            let mut index = HashMap::with_capacity_and_hasher(self.list.len(), IdHash::default());
+            index.extend(self.list.iter().enumerate().map(|(i, s)| (s.span.span_id, i as u32)));
+            Box::new(index)
+        });
+    }
+
+    pub fn remove(&mut self, id: &SpanId) -> Option<Box<SpanState>> {
+        let i = self.position(id)?;
+        let s = self.list.swap_remove(i);
+        if let Some(index) = &mut self.index {
+            index.remove(id);
+            if let Some(moved) = self.list.get(i) {
+                index.insert(moved.span.span_id, i as u32);
+            }
+        }
+        Some(s)
+    }
+
+    /// Keeps the spans for which `keep` says so.
+    pub fn retain(&mut self, mut keep: impl FnMut(&SpanId, &mut Box<SpanState>) -> bool) {
+        self.list.retain_mut(|s| {
+            let id = s.span.span_id;
+            keep(&id, s)
+        });
+        if self.index.is_some() {
+            self.reindex();
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &SpanId> {
+        self.list.iter().map(|s| &s.span.span_id)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Box<SpanState>> {
+        self.list.iter()
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Box<SpanState>> {
+        self.list.iter_mut()
+    }
+}
+
+impl std::ops::Index<&SpanId> for Spans {
+    type Output = Box<SpanState>;
+    fn index(&self, id: &SpanId) -> &Box<SpanState> {
+        self.get(id).expect("no such span")
+    }
+}
 
 #[derive(Debug)]
 pub struct TraceState {
@@ -266,7 +388,7 @@ impl TraceState {
     pub fn new(trace_id: TraceId, now_ms: f64, straggler: bool) -> Self {
         TraceState {
             trace_id,
-            spans: HashMap::default(),
+            spans: Spans::default(),
             agent_work: false,
             usage_seen: false,
             straggler,
@@ -289,8 +411,7 @@ impl TraceState {
         if !self.spans.contains_key(&id) && self.spans.len() >= MAX_SPANS_PER_TRACE {
             return None;
         }
-        let s = self.spans.entry(id).or_insert_with(|| Box::new(SpanState::new(id)));
-        Some((s, &mut self.shared))
+        Some((self.spans.get_or_insert(id), &mut self.shared))
     }
 
     fn roots(&self) -> impl Iterator<Item = &Box<SpanState>> {
