@@ -1,7 +1,12 @@
 //! Benchmark-only entry points (`bench/boundary.mjs`), built only with `--features bench` (`npm run bench` builds
 //! that addon into `bench/.addon/`): never in the production addon or its types. They take the same diagnostic
 //! event across the boundary in different ways and enqueue it exactly like `recordDiagnostic`, so the only
-//! difference measured is the crossing.
+//! difference measured is the crossing. The bench addon also counts its live heap (`Counting`, `benchHeapBytes`):
+//! `bench/background.mjs` reports it per open trace beside the RSS growth, which moves with the allocator's retention.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
 use clawtrace_core::ingest::Body;
 use napi::bindgen_prelude::*;
@@ -174,4 +179,60 @@ pub fn bench_record_positional(
             .n("durationMs", duration_ms);
         bench_enqueue(Body::Value(o.0.into()))
     })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/// mimalloc, counting the bytes live (asked for, not the allocator's rounding): per thread shard, so the counting
+/// costs no contended cache line on the background's hot path.
+pub struct Counting;
+
+#[repr(align(64))]
+struct Shard(AtomicIsize);
+
+const SHARDS: usize = 16;
+static LIVE: [Shard; SHARDS] = [const { Shard(AtomicIsize::new(0)) }; SHARDS];
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard; `usize::MAX` until its first allocation. A `const` thread-local without a destructor:
+    /// reading it never allocates.
+    static MY_SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn live() -> &'static AtomicIsize {
+    let i = MY_SHARD
+        .try_with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS);
+            }
+            s.get()
+        })
+        .unwrap_or(0);
+    &LIVE[i].0
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        live().fetch_add(layout.size() as isize, Relaxed);
+        mimalloc::MiMalloc.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        live().fetch_add(layout.size() as isize, Relaxed);
+        mimalloc::MiMalloc.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        live().fetch_sub(layout.size() as isize, Relaxed);
+        mimalloc::MiMalloc.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        live().fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        mimalloc::MiMalloc.realloc(ptr, layout, new_size)
+    }
+}
+
+/// Internal benchmark entry point: bytes the addon has allocated and not freed, every thread together.
+#[napi]
+pub fn bench_heap_bytes() -> f64 {
+    LIVE.iter().map(|s| s.0.load(Relaxed)).sum::<isize>() as f64
 }

@@ -123,15 +123,19 @@ pub type AttrKey = &'static str;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Attrs(Vec<(AttrKey, AttrValue)>);
 
+/// Attributes an open span's vector grows by (`Attrs::make_room`).
+const ROOM_STEP: usize = 2;
+
 impl Attrs {
     pub fn new() -> Self {
         Attrs(Vec::new())
     }
-    /// Grown a few at a time, not doubled: an open span's slack is memory every open trace pays. Most open spans
-    /// hold one to three attributes (the turn's shared ones are elsewhere, `assemble/state.rs`).
+    /// Grown two at a time, not doubled: an open span's slack is memory every open trace pays. Most open spans
+    /// hold one to three attributes (the turn's shared ones are elsewhere, `assemble/state.rs`); a span that
+    /// leaves the open state takes room for the rest at once (`reserve`).
     fn make_room(&mut self) {
         if self.0.len() == self.0.capacity() {
-            self.0.reserve_exact(if self.0.is_empty() { 3 } else { 4 });
+            self.0.reserve_exact(ROOM_STEP);
         }
     }
     /// Room for `additional` more at once: for a span leaving the open state (finalize, enrich), whose growth a

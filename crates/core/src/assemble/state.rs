@@ -3,11 +3,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use super::content::Note;
 use crate::id_hash::IdHash;
 use crate::model::{AttrValue, Attrs, Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanRole, Status, TraceId};
 
 /// A span while its trace is open: a `Span` without what its trace knows (the trace id), and with what few spans
-/// have (events, links) behind one pointer. An open span is memory every open trace pays (`docs/ARCHITECTURE.md`,
+/// have (events, links, an error's text) behind one pointer. An open span is memory every open trace pays (`docs/ARCHITECTURE.md`,
 /// "Contracts", bounded memory); it becomes a `Span` at finalize.
 #[derive(Debug)]
 pub struct OpenSpan {
@@ -19,15 +20,31 @@ pub struct OpenSpan {
     pub kind: SpanKind,
     pub start_ns: u64,
     pub end_ns: u64,
-    pub status: Status,
+    /// Its status without an error's text (kept in `rare`): set with `set_status`.
+    pub status: OpenStatus,
     pub attrs: Attrs,
     rare: Option<Box<Rare>>,
+}
+
+/// An open span's `Status`: a byte, where a `Status` is 24 (most open spans have none yet, few fail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenStatus {
+    Unset,
+    Ok,
+    Error,
+}
+
+impl OpenStatus {
+    pub fn is_error(self) -> bool {
+        self == OpenStatus::Error
+    }
 }
 
 #[derive(Debug, Default)]
 struct Rare {
     events: Vec<SpanEvent>,
     links: Vec<SpanLink>,
+    error: String,
 }
 
 impl OpenSpan {
@@ -43,6 +60,16 @@ impl OpenSpan {
     pub fn links_mut(&mut self) -> &mut Vec<SpanLink> {
         &mut self.rare.get_or_insert_with(Default::default).links
     }
+    pub fn set_status(&mut self, status: Status) {
+        self.status = match status {
+            Status::Unset => OpenStatus::Unset,
+            Status::Ok => OpenStatus::Ok,
+            Status::Error(text) => {
+                self.rare.get_or_insert_with(Default::default).error = text;
+                OpenStatus::Error
+            }
+        };
+    }
     pub fn attr_str(&self, key: &str) -> Option<&str> {
         self.attrs.get_str(key)
     }
@@ -52,7 +79,12 @@ impl OpenSpan {
 
     /// The span of trace `trace_id` (finalize).
     pub fn into_span(self, trace_id: TraceId) -> Span {
-        let Rare { events, links } = self.rare.map(|r| *r).unwrap_or_default();
+        let Rare { events, links, error } = self.rare.map(|r| *r).unwrap_or_default();
+        let status = match self.status {
+            OpenStatus::Unset => Status::Unset,
+            OpenStatus::Ok => Status::Ok,
+            OpenStatus::Error => Status::Error(error),
+        };
         Span {
             trace_id,
             span_id: self.span_id,
@@ -62,7 +94,7 @@ impl OpenSpan {
             kind: self.kind,
             start_ns: self.start_ns,
             end_ns: self.end_ns,
-            status: self.status,
+            status,
             attrs: self.attrs,
             events,
             links,
@@ -107,48 +139,71 @@ pub const SHARED_ATTRS: [&str; 10] = [
     "gen_ai.operation.name",
 ];
 
-/// A trace's distinct values of `SHARED_ATTRS`, each once: the strings packed into one buffer (a turn's ids are a
-/// dozen short strings: one allocation instead of one each), the rare other values as they are. Values are only
-/// added: a span's index stays valid.
+/// A trace's distinct values of `SHARED_ATTRS`, each once, in one buffer: each value its length (a byte) and its
+/// text, in the order they came (a turn's ids are a dozen short strings: one allocation instead of one each, and no
+/// table of where each is: a value is found by walking at most `MAX_SHARED_VALUES` lengths). The rare values that
+/// are no strings are kept as they are, the buffer holding `OTHER` and their place. Values are only added: a span's
+/// index stays valid.
 #[derive(Debug, Default)]
 pub struct SharedValues {
-    text: String,
-    /// Each value: a string's start and length in `text` (both fit 16 bits: `MAX_SHARED_TEXT`), or (`OTHER`, its
-    /// place in `others`).
-    values: Vec<(u16, u16)>,
-    /// Shared values that are no strings (rare: every value a turn shares is text), behind one pointer.
+    buf: Vec<u8>,
     others: Option<Box<Vec<AttrValue>>>,
 }
 
 /// Distinct shared values per trace, and bytes of their text: beyond either, spans take their own copies (a stream
 /// of ever-new run ids into one trace cannot grow the table without bound; each copy replaces the last on its span).
-/// A turn holds about ten values and 150 bytes; the caps let a span's index be a byte and a value's place 16 bits.
+/// A turn holds about ten values and 150 bytes; the cap lets a span's index be a byte.
 pub const MAX_SHARED_VALUES: usize = u8::MAX as usize;
 pub const MAX_SHARED_TEXT: usize = 16 * 1024;
 
-/// Marks a value of `SharedValues::others`.
-const OTHER: u16 = u16::MAX;
+/// Strings longer than this are not shared (their length is a byte, `OTHER` excluded): the spans keep their own.
+pub const MAX_SHARED_LEN: usize = OTHER as usize - 1;
 
-/// The text buffer grows by at least this much: a few reallocations per turn, little slack.
-const TEXT_STEP: usize = 32;
+/// A length byte that marks a value of `SharedValues::others`; the next byte is its place there.
+const OTHER: u8 = u8::MAX;
+
+/// The buffer grows by at least this much: a few reallocations per turn, little slack.
+const BUF_STEP: usize = 32;
 
 impl SharedValues {
-    /// The 1-based index of the string `v`, added when new; `None` when the table is full.
-    pub fn intern_str(&mut self, v: &str) -> Option<u8> {
-        let found = self.values.iter().position(|&(at, len)| at != OTHER && self.str_at(at, len) == v);
-        if let Some(i) = found {
-            return Some(i as u8 + 1);
-        }
-        if self.values.len() >= MAX_SHARED_VALUES || self.text.len() + v.len() > MAX_SHARED_TEXT {
+    /// Each value's place in `buf`: (its length byte, where its text or place starts).
+    fn entries(&self) -> impl Iterator<Item = (u8, usize)> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let &len = self.buf.get(at)?;
+            let entry = (len, at + 1);
+            at += 1 + if len == OTHER { 1 } else { usize::from(len) };
+            Some(entry)
+        })
+    }
+
+    /// Appends an entry, returning its 1-based index; `None` when the table is full.
+    fn push(&mut self, count: usize, len: u8, body: &[u8]) -> Option<u8> {
+        if count >= MAX_SHARED_VALUES || self.buf.len() + 1 + body.len() > MAX_SHARED_TEXT {
             return None;
         }
         // Grown a few values at a time, not doubled: the slack is memory every open trace pays.
-        if self.text.capacity() - self.text.len() < v.len() {
-            self.text.reserve_exact(v.len().max(TEXT_STEP));
+        if self.buf.capacity() - self.buf.len() < 1 + body.len() {
+            self.buf.reserve_exact((1 + body.len()).max(BUF_STEP));
         }
-        let at = self.text.len() as u16;
-        self.text.push_str(v);
-        self.push((at, v.len() as u16))
+        self.buf.push(len);
+        self.buf.extend_from_slice(body);
+        Some(count as u8 + 1)
+    }
+
+    /// The 1-based index of the string `v`, added when new; `None` when the table is full or `v` too long.
+    pub fn intern_str(&mut self, v: &str) -> Option<u8> {
+        if v.len() > MAX_SHARED_LEN {
+            return None;
+        }
+        let mut count = 0;
+        for (len, at) in self.entries() {
+            if usize::from(len) == v.len() && &self.buf[at..at + v.len()] == v.as_bytes() {
+                return Some(count as u8 + 1);
+            }
+            count += 1;
+        }
+        self.push(count, v.len() as u8, v.as_bytes())
     }
 
     /// The 1-based index of `v`, added when new; `None` when the table is full.
@@ -156,43 +211,36 @@ impl SharedValues {
         if let AttrValue::Str(s) = &v {
             return self.intern_str(s);
         }
-        let others = self.others.get_or_insert_with(Default::default);
-        let found = self.values.iter().position(|&(at, i)| at == OTHER && others[usize::from(i)] == v);
-        if let Some(i) = found {
-            return Some(i as u8 + 1);
+        let others = self.others.as_deref().map_or(&[][..], |o| o.as_slice());
+        let mut count = 0;
+        for (len, at) in self.entries() {
+            if len == OTHER && others[usize::from(self.buf[at])] == v {
+                return Some(count as u8 + 1);
+            }
+            count += 1;
         }
-        if self.values.len() >= MAX_SHARED_VALUES {
-            return None;
-        }
-        others.push(v);
-        let at = others.len() as u16 - 1;
-        self.push((OTHER, at))
-    }
-
-    fn push(&mut self, value: (u16, u16)) -> Option<u8> {
-        if self.values.len() == self.values.capacity() {
-            self.values.reserve_exact(if self.values.is_empty() { SHARED_ATTRS.len() } else { 4 });
-        }
-        self.values.push(value);
-        Some(self.values.len() as u8)
-    }
-
-    fn str_at(&self, at: u16, len: u16) -> &str {
-        &self.text[usize::from(at)..usize::from(at) + usize::from(len)]
+        let place = others.len() as u8;
+        let index = self.push(count, OTHER, &[place])?;
+        self.others.get_or_insert_with(Default::default).push(v);
+        Some(index)
     }
 
     /// The value of a 1-based index.
     pub fn value(&self, index: u8) -> Option<AttrValue> {
-        let &(at, len) = self.values.get(usize::from(index).checked_sub(1)?)?;
-        Some(if at == OTHER { self.others.as_ref()?[usize::from(len)].clone() } else { AttrValue::Str(self.str_at(at, len).into()) })
+        let (len, at) = self.entries().nth(usize::from(index).checked_sub(1)?)?;
+        if len == OTHER {
+            return self.others.as_ref()?.get(usize::from(self.buf[at])).cloned();
+        }
+        let text = std::str::from_utf8(&self.buf[at..at + usize::from(len)]).ok()?;
+        Some(AttrValue::Str(text.into()))
     }
 
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.entries().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.buf.is_empty()
     }
 
     /// Puts each span's shared values into its own attributes (finalize; content assignment reads the run id).
@@ -217,7 +265,7 @@ impl SpanState {
                 kind: SpanKind::Internal,
                 start_ns: 0,
                 end_ns: 0,
-                status: Status::Unset,
+                status: OpenStatus::Unset,
                 attrs: Default::default(),
                 rare: None,
             },
@@ -286,9 +334,15 @@ impl Spans {
         let i = match self.position(&id) {
             Some(i) => i,
             None => {
-                // A few at a time while small (the slack is memory every open trace pays), doubling beyond.
+                // A turn's first six spans at once, then a few at a time while small (the slack is memory every
+                // open trace pays), doubling beyond.
                 if self.list.len() == self.list.capacity() {
-                    self.list.reserve_exact(if self.list.len() < INDEXED_FROM { 4 } else { self.list.len() });
+                    let more = match self.list.len() {
+                        0 => 6,
+                        n if n < INDEXED_FROM => 4,
+                        n => n,
+                    };
+                    self.list.reserve_exact(more);
                 }
                 self.list.push(Box::new(SpanState::new(id)));
                 let i = self.list.len() - 1;
@@ -368,7 +422,7 @@ pub struct TraceState {
     pub last_event_ms: f64,
     pub events: u64,
     /// Content waiting to be handed to its model calls at the end (`assemble/content.rs`).
-    pub notes: Vec<super::content::Note>,
+    pub notes: Notes,
     /// Its message was processed while another run was busy; the follow-up run that answers it is still to come
     /// (`correlate.rs`, `follow_up`), so its root's end does not close it yet.
     pub awaiting_follow_up: bool,
@@ -376,6 +430,25 @@ pub struct TraceState {
     pub check_at_ms: f64,
     /// Values its spans share (`SHARED_ATTRS`).
     pub shared: SharedValues,
+}
+
+/// A trace's content notes (`assemble/content.rs`) behind one pointer: only content capture takes any.
+#[derive(Debug, Default)]
+pub struct Notes(Option<Box<Vec<Note>>>);
+
+impl Notes {
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |n| n.len())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn push(&mut self, note: Note) {
+        self.0.get_or_insert_with(Default::default).push(note);
+    }
+    pub fn into_vec(self) -> Vec<Note> {
+        self.0.map(|n| *n).unwrap_or_default()
+    }
 }
 
 /// Open traces by id, boxed for the same reason as spans (`Spans`).
@@ -395,7 +468,7 @@ impl TraceState {
             created_ms: now_ms,
             last_event_ms: now_ms,
             events: 0,
-            notes: Vec::new(),
+            notes: Notes::default(),
             awaiting_follow_up: false,
             check_at_ms: f64::INFINITY,
             shared: SharedValues::default(),
