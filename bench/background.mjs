@@ -1,12 +1,11 @@
 // The background under many concurrent sessions (one process per session count): synthetic turns (bench/synth.js)
 // through the plugin's hot path into the addon, file sink. Measures
 //   - events per CPU-second of the addon's threads (N-API call to bytes written; the gateway thread not included),
-//   - bytes per open trace: native memory growth (RSS less the JS heap) per turn in flight, measured as the slope
-//     between half and all of the sessions having a turn in flight: the first half of the sessions is fed, then
-//     the second, so what the first paid once (the allocator's pages for transient event memory, the tables'
-//     first growth) is not spread over the traces. The growth from the start over all open traces is reported
-//     beside it (`bytes_per_open_trace_from_start`), and the addon's live heap slope when a bench build counts it
-//     (`heap_bytes_per_open_trace`),
+//   - bytes per open trace: native memory growth (RSS less the JS heap) once every session has a turn in flight,
+//     over the turns in flight (`bytes_per_open_trace`: what the process pays, the allocator's retention of
+//     transient event memory and its size classes included), and, with the bench addon (`benchHeapBytes`), the
+//     growth of the addon's live heap over the same turns (`heap_bytes_per_open_trace`: what the open traces hold,
+//     steady from run to run; `crates/core/tests/memory.rs` guards the assembler's share),
 //   - end-to-end latency: a turn's last event recorded → its trace in the file, fed at a steady rate.
 // Prints one JSON object as its last line. Args: --sessions N --rate EVENTS_PER_S --paced-seconds N.
 
@@ -50,10 +49,11 @@ const nativeBytes = () => {
 };
 const rss0 = process.memoryUsage().rss;
 const native0 = nativeBytes();
+// The bench addon's live heap (its counting allocator, src/bench.rs); null with another addon.
 const heap0 = ct.benchHeapBytes?.() ?? null;
 const cpu0 = addonThreads();
 
-// Phase 1, unpaced, memory measured half-way and at the end.
+// Phase 1, unpaced, then memory.
 const open = new Set();
 let i = 0;
 const note = (evt) => {
@@ -61,48 +61,25 @@ const note = (evt) => {
   if (evt.type === 'message.received') open.add(id);
   else if (evt.type === 'message.processed') open.delete(id);
 };
-/** Native memory, the addon's live heap (a bench build's counting allocator; null otherwise) and the turns in flight,
- * once what was fed is assembled and the garbage collected. */
-async function settle() {
-  record.drain();
-  while (ct.stats().queueLength > 0) await sleep(5);
-  await ct.flush(60_000);
-  global.gc?.();
-  await sleep(100);
-  return { rss: process.memoryUsage().rss, native: nativeBytes(), heap: ct.benchHeapBytes?.() ?? null, open: open.size };
-}
 const phase1 = Math.min(evs.length, PHASE1);
-// Phase 1 in two parts: the events of the first half of the sessions (by first appearance; events of no session
-// too), then those of the second half, each in its own order. `seq` is renumbered in the order fed, as a gateway
-// would have numbered them.
-const firstSeen = new Map();
-const part = (evt) => {
-  const key = evt.sessionKey;
-  if (key == null) return 0;
-  if (!firstSeen.has(key)) firstSeen.set(key, firstSeen.size);
-  return firstSeen.get(key) < SESSIONS / 2 ? 0 : 1;
-};
-const parts = [[], []];
-for (let k = 0; k < phase1; k++) parts[part(evs[k].evt)].push(evs[k]);
-parts[0].concat(parts[1]).forEach((r, k) => (evs[k] = r));
-let seq = 0;
-for (const r of evs) if (typeof r.evt.seq === 'number') r.evt.seq = ++seq;
-let half = null;
 while (i < phase1) {
-  const end = Math.min(phase1, i + 1000, i < parts[0].length ? parts[0].length : phase1);
+  const end = Math.min(phase1, i + 1000);
   for (; i < end; i++) {
     record(evs[i].evt, evs[i].meta);
     note(evs[i].evt);
   }
   // The queue drains between chunks: its transient peak (freed, but kept by the allocator) is not an open trace's.
   while (ct.stats().queueLength > 0) await sleep(1);
-  if (half == null && i >= parts[0].length) half = await settle();
 }
-const full = await settle();
-const rss1 = full.rss;
-const native1 = full.native;
-const openTraces = full.open;
-const slope = (a, b) => (a != null && b != null && full.open > half.open ? (b - a) / (full.open - half.open) : null);
+record.drain();
+while (ct.stats().queueLength > 0) await sleep(5);
+await ct.flush(60_000);
+global.gc?.();
+await sleep(100);
+const rss1 = process.memoryUsage().rss;
+const native1 = nativeBytes();
+const heap1 = ct.benchHeapBytes?.() ?? null;
+const openTraces = open.size;
 
 // Phase 2, paced at RATE: when each turn's last event was recorded, and when its trace reached the file.
 const done = new Map();
@@ -163,11 +140,8 @@ console.log(
     open_traces: openTraces,
     rss_growth_bytes: rss1 - rss0,
     native_growth_bytes: native1 - native0,
-    bytes_per_open_trace: slope(half.native, full.native),
-    bytes_per_open_trace_from_start: openTraces ? (native1 - native0) / openTraces : null,
-    heap_bytes_per_open_trace: heap0 != null && openTraces ? (full.heap - heap0) / openTraces : null,
-    heap_bytes_per_open_trace_marginal: slope(half.heap, full.heap),
-    open_traces_half: half.open,
+    bytes_per_open_trace: openTraces ? (native1 - native0) / openTraces : null,
+    heap_bytes_per_open_trace: heap0 != null && openTraces ? (heap1 - heap0) / openTraces : null,
     latency_ms: { turns: lat.length, missing, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) ?? null, grace_ms: GRACE_MS },
     dropped_queue_full: s.droppedQueueFull,
     spans_exported: s.spansExported,

@@ -500,3 +500,69 @@ impl TraceState {
             || (self.straggler && !self.spans.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: usize) -> SpanId {
+        (n as u64 + 1).to_be_bytes()
+    }
+
+    #[test]
+    fn spans_are_found_by_id_small_and_indexed_through_removals() {
+        let mut spans = Spans::default();
+        for n in 0..40 {
+            spans.get_or_insert(id(n)).span.start_ns = n as u64;
+            assert!(spans.index.is_some() == (n + 1 >= INDEXED_FROM), "indexed from {INDEXED_FROM} spans on");
+            assert_eq!(spans.len(), n + 1);
+        }
+        spans.get_or_insert(id(3)).span.end_ns = 7;
+        assert_eq!(spans.len(), 40, "an id already there is not made again");
+        // Removing swaps the last span into the hole: its place in the index moves with it.
+        for n in [0, 39, 17, 5] {
+            assert_eq!(spans.remove(&id(n)).map(|s| s.span.start_ns), Some(n as u64));
+            assert!(spans.remove(&id(n)).is_none());
+        }
+        spans.retain(|sid, _| *sid != id(20));
+        for n in 0..40 {
+            let gone = [0, 39, 17, 5, 20].contains(&n);
+            assert_eq!(spans.get(&id(n)).map(|s| s.span.start_ns), (!gone).then_some(n as u64), "span {n}");
+        }
+        assert_eq!(spans[&id(3)].span.end_ns, 7);
+        assert_eq!(spans.keys().count(), 35);
+        spans.retain(|sid, _| *sid == id(1) || *sid == id(2));
+        assert!(spans.index.is_none(), "a small trace is searched again");
+        assert!(spans.contains_key(&id(2)) && !spans.contains_key(&id(3)));
+    }
+
+    #[test]
+    fn a_trace_holds_at_most_its_cap_of_spans() {
+        let mut t = TraceState::new([1; 16], 0.0, false);
+        for n in 0..MAX_SPANS_PER_TRACE + 10 {
+            let made = t.span_mut(id(n)).is_some();
+            assert_eq!(made, n < MAX_SPANS_PER_TRACE, "span {n}");
+        }
+        assert_eq!(t.spans.len(), MAX_SPANS_PER_TRACE);
+        assert!(t.span_mut(id(0)).is_some(), "a span already there is still found");
+    }
+
+    #[test]
+    fn shared_values_hold_strings_and_other_values_and_leave_long_strings_to_the_span() {
+        let mut sh = SharedValues::default();
+        let a = sh.intern_str("agent:main:main");
+        let n = sh.intern(AttrValue::Int(7));
+        let b = sh.intern_str("gpt-4o-mini");
+        assert_eq!((a, n, b), (Some(1), Some(2), Some(3)));
+        assert_eq!(sh.intern(AttrValue::Int(7)), n);
+        assert_eq!(sh.intern_str("agent:main:main"), a);
+        assert_eq!(sh.value(2), Some(AttrValue::Int(7)));
+        assert_eq!(sh.value(3), Some(AttrValue::Str("gpt-4o-mini".into())));
+        assert_eq!(sh.value(4), None);
+        assert_eq!(sh.intern_str(&"x".repeat(MAX_SHARED_LEN + 1)), None, "its length is no byte");
+        let longest = "y".repeat(MAX_SHARED_LEN);
+        let at = sh.intern_str(&longest).expect("a length of a byte is shared");
+        assert_eq!(sh.value(at), Some(AttrValue::Str(longest)));
+        assert_eq!(sh.len(), 4);
+    }
+}
