@@ -114,8 +114,67 @@ pub struct SpanLink {
 
 /// An attribute key: one of clawtrace's own names (`"gen_ai.request.model"`), borrowed for free. No key is made at
 /// run time, so none is owned: an entry is 40 bytes, not the 48 a `Cow` key made it, in every open span's
-/// attributes (`docs/ARCHITECTURE.md`, "Contracts", bounded memory).
-pub type AttrKey = &'static str;
+/// attributes (`docs/ARCHITECTURE.md`, "Contracts", bounded memory). Made with `"name".into()`; reads as a `str`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttrKey(&'static str);
+
+impl AttrKey {
+    pub const fn new(name: &'static str) -> Self {
+        AttrKey(name)
+    }
+    pub const fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl From<&'static str> for AttrKey {
+    fn from(name: &'static str) -> Self {
+        AttrKey(name)
+    }
+}
+
+impl std::ops::Deref for AttrKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl AsRef<str> for AttrKey {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for AttrKey {
+    fn borrow(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for AttrKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl PartialEq<str> for AttrKey {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for AttrKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl Serialize for AttrKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
 
 /// A span's attributes, sorted by key so encodings are deterministic. A sorted vector rather than a `BTreeMap`: a
 /// span has a dozen attributes or so, and a map's smallest node is room for eleven, allocated even for one; here an
@@ -144,7 +203,7 @@ impl Attrs {
         self.0.reserve(additional);
     }
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| (*k).cmp(key))
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
     /// Sets `key`, returning the value it replaced.
     pub fn insert(&mut self, key: AttrKey, value: AttrValue) -> Option<AttrValue> {
