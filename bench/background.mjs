@@ -2,7 +2,10 @@
 // through the plugin's hot path into the addon, file sink. Measures
 //   - events per CPU-second of the addon's threads (N-API call to bytes written; the gateway thread not included),
 //   - bytes per open trace: native memory growth (RSS less the JS heap) once every session has a turn in flight,
-//     over the turns in flight,
+//     over the turns in flight (`bytes_per_open_trace`: what the process pays, the allocator's retention of
+//     transient event memory and its size classes included), and, with the bench addon (`benchHeapBytes`), the
+//     growth of the addon's live heap over the same turns (`heap_bytes_per_open_trace`: what the open traces hold,
+//     steady from run to run; `crates/core/tests/memory.rs` guards the assembler's share),
 //   - end-to-end latency: a turn's last event recorded → its trace in the file, fed at a steady rate.
 // Prints one JSON object as its last line. Args: --sessions N --rate EVENTS_PER_S --paced-seconds N.
 
@@ -46,6 +49,8 @@ const nativeBytes = () => {
 };
 const rss0 = process.memoryUsage().rss;
 const native0 = nativeBytes();
+// The bench addon's live heap (its counting allocator, src/bench.rs); null with another addon.
+const heap0 = ct.benchHeapBytes?.() ?? null;
 const cpu0 = addonThreads();
 
 // Phase 1, unpaced, then memory.
@@ -73,6 +78,7 @@ global.gc?.();
 await sleep(100);
 const rss1 = process.memoryUsage().rss;
 const native1 = nativeBytes();
+const heap1 = ct.benchHeapBytes?.() ?? null;
 const openTraces = open.size;
 
 // Phase 2, paced at RATE: when each turn's last event was recorded, and when its trace reached the file.
@@ -135,6 +141,7 @@ console.log(
     rss_growth_bytes: rss1 - rss0,
     native_growth_bytes: native1 - native0,
     bytes_per_open_trace: openTraces ? (native1 - native0) / openTraces : null,
+    heap_bytes_per_open_trace: heap0 != null && openTraces ? (heap1 - heap0) / openTraces : null,
     latency_ms: { turns: lat.length, missing, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) ?? null, grace_ms: GRACE_MS },
     dropped_queue_full: s.droppedQueueFull,
     spans_exported: s.spansExported,

@@ -1,7 +1,12 @@
 //! Benchmark-only entry points (`bench/boundary.mjs`), built only with `--features bench` (`npm run bench` builds
 //! that addon into `bench/.addon/`): never in the production addon or its types. They take the same diagnostic
 //! event across the boundary in different ways and enqueue it exactly like `recordDiagnostic`, so the only
-//! difference measured is the crossing.
+//! difference measured is the crossing. The bench addon also counts its live heap (`Counting`, `benchHeapBytes`):
+//! `bench/background.mjs` reports it per open trace beside the RSS growth, which moves with the allocator's retention.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
 use clawtrace_core::ingest::Body;
 use napi::bindgen_prelude::*;
@@ -174,4 +179,67 @@ pub fn bench_record_positional(
             .n("durationMs", duration_ms);
         bench_enqueue(Body::Value(o.0.into()))
     })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/// mimalloc, counting the bytes live (asked for, not the allocator's rounding) in a slot per thread that only its
+/// thread writes: a plain load and store, no locked instruction and no shared cache line on the background's hot
+/// path, so the count leaves the bench's CPU figures alone. Threads beyond the slots share the first, atomically.
+pub struct Counting;
+
+#[repr(align(64))]
+struct Slot(AtomicIsize);
+
+const SLOTS: usize = 64;
+static LIVE: [Slot; SLOTS] = [const { Slot(AtomicIsize::new(0)) }; SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// This thread's slot; `usize::MAX` until its first allocation. A `const` thread-local without a destructor:
+    /// reading it never allocates.
+    static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn count(bytes: isize) {
+    let i = MY_SLOT
+        .try_with(|s| {
+            if s.get() == usize::MAX {
+                let next = NEXT_SLOT.fetch_add(1, Relaxed);
+                s.set(if next < SLOTS { next } else { 0 });
+            }
+            s.get()
+        })
+        .unwrap_or(0);
+    let live = &LIVE[i].0;
+    if i == 0 {
+        live.fetch_add(bytes, Relaxed);
+    } else {
+        live.store(live.load(Relaxed) + bytes, Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        mimalloc::MiMalloc.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        mimalloc::MiMalloc.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        mimalloc::MiMalloc.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize);
+        mimalloc::MiMalloc.realloc(ptr, layout, new_size)
+    }
+}
+
+/// Internal benchmark entry point: bytes the addon has allocated and not freed, every thread together.
+#[napi]
+pub fn bench_heap_bytes() -> f64 {
+    LIVE.iter().map(|s| s.0.load(Relaxed)).sum::<isize>() as f64
 }

@@ -15,8 +15,14 @@ mod config_value;
 /// mimalloc rather than the system allocator: the background allocates and frees per event and per span, and
 /// glibc's malloc was a third of its CPU (`docs/ARCHITECTURE.md`, "Contracts"). Its thread-local state uses the
 /// local-dynamic TLS model, which works in a library loaded by `dlopen` (an addon) on glibc and musl alike.
+#[cfg(not(feature = "bench"))]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The benchmark's addon counts its live heap around the same allocator (`bench::Counting`).
+#[cfg(feature = "bench")]
+#[global_allocator]
+static ALLOC: bench::Counting = bench::Counting;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;

@@ -1,8 +1,5 @@
 //! The exporter-agnostic span model that assembly produces and every sink encodes.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 pub type TraceId = [u8; 16];
@@ -101,23 +98,83 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpanEvent {
     pub name: String,
     pub time_ns: u64,
     pub attrs: Attrs,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpanLink {
     pub trace_id: TraceId,
     pub span_id: SpanId,
     pub attrs: Attrs,
 }
 
-/// An attribute key: almost always one of clawtrace's own names (`"gen_ai.request.model"`), borrowed for free;
-/// owned only when made at run time. Saves an allocation per attribute set, and its memory per open span.
-pub type AttrKey = Cow<'static, str>;
+/// An attribute key: one of clawtrace's own names (`"gen_ai.request.model"`), borrowed for free. No key is made at
+/// run time, so none is owned: an entry is 40 bytes, not the 48 a `Cow` key made it, in every open span's
+/// attributes (`docs/ARCHITECTURE.md`, "Contracts", bounded memory). Made with `"name".into()`; reads as a `str`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttrKey(&'static str);
+
+impl AttrKey {
+    pub const fn new(name: &'static str) -> Self {
+        AttrKey(name)
+    }
+    pub const fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl From<&'static str> for AttrKey {
+    fn from(name: &'static str) -> Self {
+        AttrKey(name)
+    }
+}
+
+impl std::ops::Deref for AttrKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl AsRef<str> for AttrKey {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for AttrKey {
+    fn borrow(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for AttrKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl PartialEq<str> for AttrKey {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for AttrKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl Serialize for AttrKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
 
 /// A span's attributes, sorted by key so encodings are deterministic. A sorted vector rather than a `BTreeMap`: a
 /// span has a dozen attributes or so, and a map's smallest node is room for eleven, allocated even for one; here an
@@ -125,15 +182,19 @@ pub type AttrKey = Cow<'static, str>;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Attrs(Vec<(AttrKey, AttrValue)>);
 
+/// Attributes an open span's vector grows by (`Attrs::make_room`).
+const ROOM_STEP: usize = 2;
+
 impl Attrs {
     pub fn new() -> Self {
         Attrs(Vec::new())
     }
-    /// Grown a few at a time, not doubled: an open span's slack is memory every open trace pays. Most open spans
-    /// hold one to three attributes (the turn's shared ones are elsewhere, `assemble/state.rs`).
+    /// Grown two at a time, not doubled: an open span's slack is memory every open trace pays. Most open spans
+    /// hold one to three attributes (the turn's shared ones are elsewhere, `assemble/state.rs`); a span that
+    /// leaves the open state takes room for the rest at once (`reserve`).
     fn make_room(&mut self) {
         if self.0.len() == self.0.capacity() {
-            self.0.reserve_exact(if self.0.is_empty() { 3 } else { 4 });
+            self.0.reserve_exact(ROOM_STEP);
         }
     }
     /// Room for `additional` more at once: for a span leaving the open state (finalize, enrich), whose growth a
@@ -142,7 +203,7 @@ impl Attrs {
         self.0.reserve(additional);
     }
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
     /// Sets `key`, returning the value it replaced.
     pub fn insert(&mut self, key: AttrKey, value: AttrValue) -> Option<AttrValue> {
@@ -288,13 +349,7 @@ impl Serialize for Attrs {
     }
 }
 
-impl<'de> Deserialize<'de> for Attrs {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(BTreeMap::<String, AttrValue>::deserialize(d)?.into_iter().map(|(k, v)| (k.into(), v)).collect())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Span {
     pub trace_id: TraceId,
     pub span_id: SpanId,
@@ -329,7 +384,7 @@ impl Span {
 }
 
 /// A finished trace (or, when `straggler` is set, spans that arrived after their trace was exported).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trace {
     pub trace_id: TraceId,
     /// Spans in parent-before-child order; the root (if present) first.

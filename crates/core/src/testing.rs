@@ -42,11 +42,16 @@ pub fn span(trace: u8, id: u8, parent: Option<u8>, role: SpanRole) -> Span {
     }
 }
 
+/// A test's attribute key as the `'static` name an `AttrKey` is (leaked: tests only).
+fn static_key(k: &str) -> crate::model::AttrKey {
+    (&*Box::leak(k.to_string().into_boxed_str())).into()
+}
+
 /// `span` with a name and attributes.
 pub fn named(trace: u8, id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
     Span {
         name: name.into(),
-        attrs: attrs.iter().map(|(k, v)| (k.to_string().into(), v.clone())).collect(),
+        attrs: attrs.iter().map(|(k, v)| (static_key(k), v.clone())).collect(),
         ..span(trace, id, parent, role)
     }
 }

@@ -160,7 +160,7 @@ fn lifecycle(s: &mut SpanState, e: &Event, c: Content) -> bool {
         Some("error") => {
             let msg =
                 e.data_str("error").map(failure::clean_message).filter(|m| !m.is_empty()).unwrap_or("agent run failed");
-            s.span.status = Status::Error(truncate(msg, 512));
+            s.span.set_status(Status::Error(truncate(msg, 512)));
             end_turn(s);
         }
         Some("end") => {
@@ -178,7 +178,7 @@ fn agent_end(s: &mut SpanState, e: &Event, c: Content) -> bool {
     final_reply(s, e, c);
     if e.fields.get("success") == Some(&Value::Bool(false)) {
         let msg = e.str("error").unwrap_or("agent run failed");
-        s.span.status = Status::Error(truncate(msg, 512));
+        s.span.set_status(Status::Error(truncate(msg, 512)));
     }
     true
 }

@@ -59,7 +59,7 @@ fn share_str(s: &mut SpanState, sh: &mut SharedValues, slot: usize, v: &str) {
 
 /// Points the span's `slot` at a shared value; when the trace's table is full (it stays so), the span keeps its own
 /// copy instead.
-fn share(s: &mut SpanState, slot: usize, index: Option<u16>, own: impl FnOnce() -> AttrValue) {
+fn share(s: &mut SpanState, slot: usize, index: Option<u8>, own: impl FnOnce() -> AttrValue) {
     s.shared[slot] = index.unwrap_or(0);
     if index.is_none() {
         s.span.attrs.insert(SHARED_ATTRS[slot].into(), own());
@@ -129,7 +129,7 @@ fn point(s: &mut SpanState, e: &Event) {
 }
 
 fn error(s: &mut SpanState, msg: String) {
-    s.span.status = Status::Error(truncate(&msg, 512));
+    s.span.set_status(Status::Error(truncate(&msg, 512)));
 }
 
 fn outcome_status(s: &mut SpanState, e: &Event) {
@@ -139,7 +139,7 @@ fn outcome_status(s: &mut SpanState, e: &Event) {
             let outcome = e.str("outcome").unwrap_or("error");
             error(s, if detail.is_empty() { outcome.to_string() } else { format!("{outcome}: {detail}") });
         }
-        Some("completed") if !s.span.status.is_error() => s.span.status = Status::Ok,
+        Some("completed") if !s.span.status.is_error() => s.span.set_status(Status::Ok),
         _ => {}
     }
     copy_fields(s, e, &[("outcome", "openclaw.outcome"), ("reason", "openclaw.reason")]);
@@ -357,7 +357,7 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
         let failure = e.str("failureKind").map(|k| format!(" ({k})")).unwrap_or_default();
         error(s, format!("model call failed: {cat}{failure}"));
     } else if !s.span.status.is_error() {
-        s.span.status = Status::Ok;
+        s.span.set_status(Status::Ok);
     }
     end(s, e);
 }
@@ -382,7 +382,7 @@ fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
         EventKind::ToolExecutionStarted => return start(s, e),
         EventKind::ToolExecutionCompleted => {
             if !s.span.status.is_error() {
-                s.span.status = Status::Ok;
+                s.span.set_status(Status::Ok);
             }
             return end(s, e);
         }

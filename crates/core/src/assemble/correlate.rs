@@ -46,8 +46,9 @@ struct TurnRef {
 
 #[derive(Debug, Default)]
 struct SessionState {
-    /// The run most recently bound in this session (model.usage carries no runId).
-    last_run: Option<String>,
+    /// The run most recently bound in this session (model.usage carries no runId). A `Box<str>`, not a `String`: no
+    /// capacity to hold in every remembered session (`docs/ARCHITECTURE.md`, "Contracts", bounded memory).
+    last_run: Option<Box<str>>,
     touched_ms: f64,
     /// OpenClaw's traces that already have their turn's run (a later run in one is a follow-up's).
     answered: std::collections::VecDeque<TraceId>,
@@ -300,7 +301,7 @@ impl Correlator {
             let s = session_mut(&mut self.sessions, sk);
             s.touched_ms = now;
             if let Some(run) = e.str("runId").filter(|r| s.last_run.as_deref() != Some(*r)) {
-                s.last_run = Some(run.to_string());
+                s.last_run = Some(run.into());
             }
         }
         let Some(run_id) = e.str("runId") else { return };
@@ -429,7 +430,7 @@ impl Correlator {
         let sk = e.str("sessionKey")?;
         let session = self.sessions.get_mut(sk)?;
         session.touched_ms = e.arrived_ms;
-        let run_id = session.last_run.clone()?;
+        let run_id = session.last_run.as_deref()?.to_string();
         let run = self.runs.get(&run_id)?;
         let span_id = ids::span_id(&run.trace, &["usage", &run_id]);
         Some(Placement {
@@ -513,7 +514,7 @@ impl Correlator {
                 bind_run(&mut self.runs, session, i, run_id, now);
                 return;
             }
-            session.last_run = Some(run_id.to_string());
+            session.last_run = Some(run_id.into());
         }
         let trace = ids::trace_id(&["run", &e.pid.to_string(), run_id]);
         let turn = ids::span_id(&trace, &["turn"]);
@@ -584,7 +585,7 @@ fn bind_run(runs: &mut Table<String, RunRef>, session: &mut SessionState, i: usi
     let t = &mut session.turns_mut()[i];
     t.run_id = Some(run_id.to_string());
     let (trace, turn) = (t.trace, t.root);
-    session.last_run = Some(run_id.to_string());
+    session.last_run = Some(run_id.into());
     runs.insert(
         run_id.to_string(),
         RunRef { trace, turn, harness: None, run: None, model: None, attempt: 0, touched_ms: now },

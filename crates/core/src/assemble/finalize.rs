@@ -18,7 +18,7 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
         shared.materialize(s);
     }
     // Notes were truncated when taken; a call's tool round is bounded by its tools' own truncated texts.
-    super::content::assign(&mut spans, notes, usize::MAX);
+    super::content::assign(&mut spans, notes.into_vec(), usize::MAX);
     if straggler {
         // Parents referenced by late spans were exported already.
         spans.retain(|id, s| {
@@ -75,7 +75,7 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
         });
         let s = spans.get_mut(id).expect("span in order");
         if failed_call && matches!(s.span.role, SpanRole::Run | SpanRole::Harness) && !s.span.status.is_error() {
-            s.span.status = Status::Error("model call failed".into());
+            s.span.set_status(Status::Error("model call failed".into()));
         }
     }
     // An undescribed root (HTTP path, correlation turns) fails when its last attempt failed.
@@ -89,7 +89,7 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
         let failed = last_attempt.is_some_and(|k| spans[&k].span.status.is_error());
         let root = spans.get_mut(id).expect("root");
         if !root.described && failed && !root.span.status.is_error() {
-            root.span.status = Status::Error("agent run failed".into());
+            root.span.set_status(Status::Error("agent run failed".into()));
         }
     }
 

@@ -3,11 +3,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use super::content::Note;
 use crate::id_hash::IdHash;
 use crate::model::{AttrValue, Attrs, Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanRole, Status, TraceId};
 
 /// A span while its trace is open: a `Span` without what its trace knows (the trace id), and with what few spans
-/// have (events, links) behind one pointer. An open span is memory every open trace pays (`docs/ARCHITECTURE.md`,
+/// have (events, links, an error's text) behind one pointer. An open span is memory every open trace pays (`docs/ARCHITECTURE.md`,
 /// "Contracts", bounded memory); it becomes a `Span` at finalize.
 #[derive(Debug)]
 pub struct OpenSpan {
@@ -19,15 +20,31 @@ pub struct OpenSpan {
     pub kind: SpanKind,
     pub start_ns: u64,
     pub end_ns: u64,
-    pub status: Status,
+    /// Its status without an error's text (kept in `rare`): set with `set_status`.
+    pub status: OpenStatus,
     pub attrs: Attrs,
     rare: Option<Box<Rare>>,
+}
+
+/// An open span's `Status`: a byte, where a `Status` is 24 (most open spans have none yet, few fail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenStatus {
+    Unset,
+    Ok,
+    Error,
+}
+
+impl OpenStatus {
+    pub fn is_error(self) -> bool {
+        self == OpenStatus::Error
+    }
 }
 
 #[derive(Debug, Default)]
 struct Rare {
     events: Vec<SpanEvent>,
     links: Vec<SpanLink>,
+    error: String,
 }
 
 impl OpenSpan {
@@ -43,6 +60,16 @@ impl OpenSpan {
     pub fn links_mut(&mut self) -> &mut Vec<SpanLink> {
         &mut self.rare.get_or_insert_with(Default::default).links
     }
+    pub fn set_status(&mut self, status: Status) {
+        self.status = match status {
+            Status::Unset => OpenStatus::Unset,
+            Status::Ok => OpenStatus::Ok,
+            Status::Error(text) => {
+                self.rare.get_or_insert_with(Default::default).error = text;
+                OpenStatus::Error
+            }
+        };
+    }
     pub fn attr_str(&self, key: &str) -> Option<&str> {
         self.attrs.get_str(key)
     }
@@ -52,7 +79,12 @@ impl OpenSpan {
 
     /// The span of trace `trace_id` (finalize).
     pub fn into_span(self, trace_id: TraceId) -> Span {
-        let Rare { events, links } = self.rare.map(|r| *r).unwrap_or_default();
+        let Rare { events, links, error } = self.rare.map(|r| *r).unwrap_or_default();
+        let status = match self.status {
+            OpenStatus::Unset => Status::Unset,
+            OpenStatus::Ok => Status::Ok,
+            OpenStatus::Error => Status::Error(error),
+        };
         Span {
             trace_id,
             span_id: self.span_id,
@@ -62,7 +94,7 @@ impl OpenSpan {
             kind: self.kind,
             start_ns: self.start_ns,
             end_ns: self.end_ns,
-            status: self.status,
+            status,
             attrs: self.attrs,
             events,
             links,
@@ -86,8 +118,9 @@ pub struct SpanState {
     /// Events other than parent references touched it (placeholders in straggler traces are not re-sent).
     pub observed: bool,
     /// Its values of the turn's repeated attributes (`SHARED_ATTRS`): 1-based indices into its trace's
-    /// `SharedValues`, 0 when unset. They join `span.attrs` when the trace is finalized.
-    pub shared: [u16; SHARED_ATTRS.len()],
+    /// `SharedValues`, 0 when unset (a byte each: `MAX_SHARED_VALUES`). They join `span.attrs` when the trace is
+    /// finalized.
+    pub shared: [u8; SHARED_ATTRS.len()],
 }
 
 /// Attributes most spans of a turn repeat with the same value (its ids, channel, model). An open span holds an index
@@ -106,84 +139,109 @@ pub const SHARED_ATTRS: [&str; 10] = [
     "gen_ai.operation.name",
 ];
 
-/// A trace's distinct values of `SHARED_ATTRS`, each once: the strings packed into one buffer (a turn's ids are a
-/// dozen short strings: one allocation instead of one each), the rare other values as they are. Values are only
-/// added: a span's index stays valid.
+/// A trace's distinct values of `SHARED_ATTRS`, each once, in one buffer: each value its length (a byte) and its
+/// text, in the order they came (a turn's ids are a dozen short strings: one allocation instead of one each, and no
+/// table of where each is: a value is found by walking at most `MAX_SHARED_VALUES` lengths). The rare values that
+/// are no strings are kept as they are, the buffer holding `OTHER` and their place. Values are only added: a span's
+/// index stays valid.
 #[derive(Debug, Default)]
 pub struct SharedValues {
-    text: String,
-    /// Each value: a string's start and length in `text`, or (`OTHER`, its place in `others`).
-    values: Vec<(u32, u32)>,
-    others: Vec<AttrValue>,
+    buf: Vec<u8>,
+    #[allow(clippy::box_collection)] // 8 bytes in every trace, where a `Vec` is 24
+    others: Option<Box<Vec<AttrValue>>>,
 }
 
 /// Distinct shared values per trace, and bytes of their text: beyond either, spans take their own copies (a stream
 /// of ever-new run ids into one trace cannot grow the table without bound; each copy replaces the last on its span).
-pub const MAX_SHARED_VALUES: usize = 1024;
-pub const MAX_SHARED_TEXT: usize = 64 * 1024;
+/// A turn holds about ten values and 150 bytes; the cap lets a span's index be a byte.
+pub const MAX_SHARED_VALUES: usize = u8::MAX as usize;
+pub const MAX_SHARED_TEXT: usize = 16 * 1024;
 
-/// Marks a value of `SharedValues::others`.
-const OTHER: u32 = u32::MAX;
+/// Strings longer than this are not shared (their length is a byte, `OTHER` excluded): the spans keep their own.
+pub const MAX_SHARED_LEN: usize = OTHER as usize - 1;
+
+/// A length byte that marks a value of `SharedValues::others`; the next byte is its place there.
+const OTHER: u8 = u8::MAX;
+
+/// The buffer grows by at least this much: a few reallocations per turn, little slack.
+const BUF_STEP: usize = 32;
 
 impl SharedValues {
-    /// The 1-based index of the string `v`, added when new; `None` when the table is full.
-    pub fn intern_str(&mut self, v: &str) -> Option<u16> {
-        let found = self.values.iter().position(|&(at, len)| at != OTHER && self.str_at(at, len) == v);
-        if let Some(i) = found {
-            return Some(i as u16 + 1);
-        }
-        if self.values.len() >= MAX_SHARED_VALUES || self.text.len() + v.len() > MAX_SHARED_TEXT {
+    /// Each value's place in `buf`: (its length byte, where its text or place starts).
+    fn entries(&self) -> impl Iterator<Item = (u8, usize)> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let &len = self.buf.get(at)?;
+            let entry = (len, at + 1);
+            at += 1 + if len == OTHER { 1 } else { usize::from(len) };
+            Some(entry)
+        })
+    }
+
+    /// Appends an entry, returning its 1-based index; `None` when the table is full.
+    fn push(&mut self, count: usize, len: u8, body: &[u8]) -> Option<u8> {
+        if count >= MAX_SHARED_VALUES || self.buf.len() + 1 + body.len() > MAX_SHARED_TEXT {
             return None;
         }
         // Grown a few values at a time, not doubled: the slack is memory every open trace pays.
-        if self.text.capacity() - self.text.len() < v.len() {
-            self.text.reserve_exact(v.len().max(64));
+        if self.buf.capacity() - self.buf.len() < 1 + body.len() {
+            self.buf.reserve_exact((1 + body.len()).max(BUF_STEP));
         }
-        let at = self.text.len() as u32;
-        self.text.push_str(v);
-        self.push((at, v.len() as u32))
+        self.buf.push(len);
+        self.buf.extend_from_slice(body);
+        Some(count as u8 + 1)
+    }
+
+    /// The 1-based index of the string `v`, added when new; `None` when the table is full or `v` too long.
+    pub fn intern_str(&mut self, v: &str) -> Option<u8> {
+        if v.len() > MAX_SHARED_LEN {
+            return None;
+        }
+        let mut count = 0;
+        for (len, at) in self.entries() {
+            if usize::from(len) == v.len() && &self.buf[at..at + v.len()] == v.as_bytes() {
+                return Some(count as u8 + 1);
+            }
+            count += 1;
+        }
+        self.push(count, v.len() as u8, v.as_bytes())
     }
 
     /// The 1-based index of `v`, added when new; `None` when the table is full.
-    pub fn intern(&mut self, v: AttrValue) -> Option<u16> {
+    pub fn intern(&mut self, v: AttrValue) -> Option<u8> {
         if let AttrValue::Str(s) = &v {
             return self.intern_str(s);
         }
-        let found = self.values.iter().position(|&(at, i)| at == OTHER && self.others[i as usize] == v);
-        if let Some(i) = found {
-            return Some(i as u16 + 1);
+        let others = self.others.as_deref().map_or(&[][..], |o| o.as_slice());
+        let mut count = 0;
+        for (len, at) in self.entries() {
+            if len == OTHER && others[usize::from(self.buf[at])] == v {
+                return Some(count as u8 + 1);
+            }
+            count += 1;
         }
-        if self.values.len() >= MAX_SHARED_VALUES {
-            return None;
-        }
-        self.others.push(v);
-        self.push((OTHER, self.others.len() as u32 - 1))
-    }
-
-    fn push(&mut self, value: (u32, u32)) -> Option<u16> {
-        if self.values.len() == self.values.capacity() {
-            self.values.reserve_exact(if self.values.is_empty() { SHARED_ATTRS.len() } else { 4 });
-        }
-        self.values.push(value);
-        Some(self.values.len() as u16)
-    }
-
-    fn str_at(&self, at: u32, len: u32) -> &str {
-        &self.text[at as usize..(at + len) as usize]
+        let place = others.len() as u8;
+        let index = self.push(count, OTHER, &[place])?;
+        self.others.get_or_insert_with(Default::default).push(v);
+        Some(index)
     }
 
     /// The value of a 1-based index.
-    pub fn value(&self, index: u16) -> Option<AttrValue> {
-        let &(at, len) = self.values.get(usize::from(index).checked_sub(1)?)?;
-        Some(if at == OTHER { self.others[len as usize].clone() } else { AttrValue::Str(self.str_at(at, len).into()) })
+    pub fn value(&self, index: u8) -> Option<AttrValue> {
+        let (len, at) = self.entries().nth(usize::from(index).checked_sub(1)?)?;
+        if len == OTHER {
+            return self.others.as_ref()?.get(usize::from(self.buf[at])).cloned();
+        }
+        let text = std::str::from_utf8(&self.buf[at..at + usize::from(len)]).ok()?;
+        Some(AttrValue::Str(text.into()))
     }
 
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.entries().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.buf.is_empty()
     }
 
     /// Puts each span's shared values into its own attributes (finalize; content assignment reads the run id).
@@ -208,7 +266,7 @@ impl SpanState {
                 kind: SpanKind::Internal,
                 start_ns: 0,
                 end_ns: 0,
-                status: Status::Unset,
+                status: OpenStatus::Unset,
                 attrs: Default::default(),
                 rare: None,
             },
@@ -230,9 +288,130 @@ impl SpanState {
     }
 }
 
-/// A trace's spans by id. Boxed: a span's state is a few hundred bytes, and a hash table keeps up to half of its
-/// slots empty; empty slots of pointers cost little (`docs/ARCHITECTURE.md`, "Contracts", bounded memory).
-pub type Spans = HashMap<SpanId, Box<SpanState>, IdHash>;
+/// A trace's spans, with a map's interface. A turn has five to ten spans: a short vector of pointers searched in
+/// order costs a fraction of a hash table's memory (a table keeps up to half its slots empty, and its smallest has
+/// room for three); past `INDEXED_FROM` spans an index by id keeps lookups O(1) (`docs/ARCHITECTURE.md`,
+/// "Contracts", bounded memory). Each span boxed: a span's state is over a hundred bytes, moved only as a pointer.
+#[derive(Debug, Default)]
+pub struct Spans {
+    #[allow(clippy::vec_box)] // a slot of slack is a pointer, not a span state
+    list: Vec<Box<SpanState>>,
+    /// Positions in `list` by span id, once it holds `INDEXED_FROM` spans.
+    #[allow(clippy::box_collection)] // 8 bytes in every trace, where a map is 32
+    index: Option<Box<HashMap<SpanId, u32, IdHash>>>,
+}
+
+/// Spans a trace holds before lookups go through an index.
+const INDEXED_FROM: usize = 16;
+
+impl Spans {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn position(&self, id: &SpanId) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(id).map(|&i| i as usize),
+            None => self.list.iter().position(|s| s.span.span_id == *id),
+        }
+    }
+
+    pub fn contains_key(&self, id: &SpanId) -> bool {
+        self.position(id).is_some()
+    }
+
+    pub fn get(&self, id: &SpanId) -> Option<&SpanState> {
+        self.position(id).map(|i| &*self.list[i])
+    }
+
+    pub fn get_mut(&mut self, id: &SpanId) -> Option<&mut SpanState> {
+        self.position(id).map(|i| &mut *self.list[i])
+    }
+
+    /// The span `id`, made when new.
+    pub fn get_or_insert(&mut self, id: SpanId) -> &mut SpanState {
+        let i = match self.position(&id) {
+            Some(i) => i,
+            None => {
+                // A turn's first six spans at once, then a few at a time while small (the slack is memory every
+                // open trace pays), doubling beyond.
+                if self.list.len() == self.list.capacity() {
+                    let more = match self.list.len() {
+                        0 => 6,
+                        n if n < INDEXED_FROM => 4,
+                        n => n,
+                    };
+                    self.list.reserve_exact(more);
+                }
+                self.list.push(Box::new(SpanState::new(id)));
+                let i = self.list.len() - 1;
+                match &mut self.index {
+                    Some(index) => {
+                        index.insert(id, i as u32);
+                    }
+                    None if self.list.len() >= INDEXED_FROM => self.reindex(),
+                    None => {}
+                }
+                i
+            }
+        };
+        &mut self.list[i]
+    }
+
+    fn reindex(&mut self) {
+        self.index = (self.list.len() >= INDEXED_FROM).then(|| {
+            let mut index = HashMap::with_capacity_and_hasher(self.list.len(), IdHash::default());
+            index.extend(self.list.iter().enumerate().map(|(i, s)| (s.span.span_id, i as u32)));
+            Box::new(index)
+        });
+    }
+
+    pub fn remove(&mut self, id: &SpanId) -> Option<Box<SpanState>> {
+        let i = self.position(id)?;
+        let s = self.list.swap_remove(i);
+        if let Some(index) = &mut self.index {
+            index.remove(id);
+            if let Some(moved) = self.list.get(i) {
+                index.insert(moved.span.span_id, i as u32);
+            }
+        }
+        Some(s)
+    }
+
+    /// Keeps the spans for which `keep` says so.
+    pub fn retain(&mut self, mut keep: impl FnMut(&SpanId, &mut Box<SpanState>) -> bool) {
+        self.list.retain_mut(|s| {
+            let id = s.span.span_id;
+            keep(&id, s)
+        });
+        if self.index.is_some() {
+            self.reindex();
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &SpanId> {
+        self.list.iter().map(|s| &s.span.span_id)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Box<SpanState>> {
+        self.list.iter()
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Box<SpanState>> {
+        self.list.iter_mut()
+    }
+}
+
+impl std::ops::Index<&SpanId> for Spans {
+    type Output = SpanState;
+    fn index(&self, id: &SpanId) -> &SpanState {
+        self.get(id).expect("no such span")
+    }
+}
 
 #[derive(Debug)]
 pub struct TraceState {
@@ -246,7 +425,7 @@ pub struct TraceState {
     pub last_event_ms: f64,
     pub events: u64,
     /// Content waiting to be handed to its model calls at the end (`assemble/content.rs`).
-    pub notes: Vec<super::content::Note>,
+    pub notes: Notes,
     /// Its message was processed while another run was busy; the follow-up run that answers it is still to come
     /// (`correlate.rs`, `follow_up`), so its root's end does not close it yet.
     pub awaiting_follow_up: bool,
@@ -254,6 +433,26 @@ pub struct TraceState {
     pub check_at_ms: f64,
     /// Values its spans share (`SHARED_ATTRS`).
     pub shared: SharedValues,
+}
+
+/// A trace's content notes (`assemble/content.rs`) behind one pointer: only content capture takes any.
+#[derive(Debug, Default)]
+#[allow(clippy::box_collection)] // 8 bytes in every trace, where a `Vec` is 24
+pub struct Notes(Option<Box<Vec<Note>>>);
+
+impl Notes {
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |n| n.len())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn push(&mut self, note: Note) {
+        self.0.get_or_insert_with(Default::default).push(note);
+    }
+    pub fn into_vec(self) -> Vec<Note> {
+        self.0.map(|n| *n).unwrap_or_default()
+    }
 }
 
 /// Open traces by id, boxed for the same reason as spans (`Spans`).
@@ -266,14 +465,14 @@ impl TraceState {
     pub fn new(trace_id: TraceId, now_ms: f64, straggler: bool) -> Self {
         TraceState {
             trace_id,
-            spans: HashMap::default(),
+            spans: Spans::default(),
             agent_work: false,
             usage_seen: false,
             straggler,
             created_ms: now_ms,
             last_event_ms: now_ms,
             events: 0,
-            notes: Vec::new(),
+            notes: Notes::default(),
             awaiting_follow_up: false,
             check_at_ms: f64::INFINITY,
             shared: SharedValues::default(),
@@ -289,8 +488,7 @@ impl TraceState {
         if !self.spans.contains_key(&id) && self.spans.len() >= MAX_SPANS_PER_TRACE {
             return None;
         }
-        let s = self.spans.entry(id).or_insert_with(|| Box::new(SpanState::new(id)));
-        Some((s, &mut self.shared))
+        Some((self.spans.get_or_insert(id), &mut self.shared))
     }
 
     fn roots(&self) -> impl Iterator<Item = &Box<SpanState>> {
@@ -304,5 +502,71 @@ impl TraceState {
         }
         self.roots().any(|r| r.terminal || (self.usage_seen && !r.described))
             || (self.straggler && !self.spans.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: usize) -> SpanId {
+        (n as u64 + 1).to_be_bytes()
+    }
+
+    #[test]
+    fn spans_are_found_by_id_small_and_indexed_through_removals() {
+        let mut spans = Spans::default();
+        for n in 0..40 {
+            spans.get_or_insert(id(n)).span.start_ns = n as u64;
+            assert!(spans.index.is_some() == (n + 1 >= INDEXED_FROM), "indexed from {INDEXED_FROM} spans on");
+            assert_eq!(spans.len(), n + 1);
+        }
+        spans.get_or_insert(id(3)).span.end_ns = 7;
+        assert_eq!(spans.len(), 40, "an id already there is not made again");
+        // Removing swaps the last span into the hole: its place in the index moves with it.
+        for n in [0, 39, 17, 5] {
+            assert_eq!(spans.remove(&id(n)).map(|s| s.span.start_ns), Some(n as u64));
+            assert!(spans.remove(&id(n)).is_none());
+        }
+        spans.retain(|sid, _| *sid != id(20));
+        for n in 0..40 {
+            let gone = [0, 39, 17, 5, 20].contains(&n);
+            assert_eq!(spans.get(&id(n)).map(|s| s.span.start_ns), (!gone).then_some(n as u64), "span {n}");
+        }
+        assert_eq!(spans[&id(3)].span.end_ns, 7);
+        assert_eq!(spans.keys().count(), 35);
+        spans.retain(|sid, _| *sid == id(1) || *sid == id(2));
+        assert!(spans.index.is_none(), "a small trace is searched again");
+        assert!(spans.contains_key(&id(2)) && !spans.contains_key(&id(3)));
+    }
+
+    #[test]
+    fn a_trace_holds_at_most_its_cap_of_spans() {
+        let mut t = TraceState::new([1; 16], 0.0, false);
+        for n in 0..MAX_SPANS_PER_TRACE + 10 {
+            let made = t.span_mut(id(n)).is_some();
+            assert_eq!(made, n < MAX_SPANS_PER_TRACE, "span {n}");
+        }
+        assert_eq!(t.spans.len(), MAX_SPANS_PER_TRACE);
+        assert!(t.span_mut(id(0)).is_some(), "a span already there is still found");
+    }
+
+    #[test]
+    fn shared_values_hold_strings_and_other_values_and_leave_long_strings_to_the_span() {
+        let mut sh = SharedValues::default();
+        let a = sh.intern_str("agent:main:main");
+        let n = sh.intern(AttrValue::Int(7));
+        let b = sh.intern_str("gpt-4o-mini");
+        assert_eq!((a, n, b), (Some(1), Some(2), Some(3)));
+        assert_eq!(sh.intern(AttrValue::Int(7)), n);
+        assert_eq!(sh.intern_str("agent:main:main"), a);
+        assert_eq!(sh.value(2), Some(AttrValue::Int(7)));
+        assert_eq!(sh.value(3), Some(AttrValue::Str("gpt-4o-mini".into())));
+        assert_eq!(sh.value(4), None);
+        assert_eq!(sh.intern_str(&"x".repeat(MAX_SHARED_LEN + 1)), None, "its length is no byte");
+        let longest = "y".repeat(MAX_SHARED_LEN);
+        let at = sh.intern_str(&longest).expect("a length of a byte is shared");
+        assert_eq!(sh.value(at), Some(AttrValue::Str(longest)));
+        assert_eq!(sh.len(), 4);
     }
 }
