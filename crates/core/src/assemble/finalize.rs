@@ -9,12 +9,20 @@ use crate::id_hash::IdHash;
 use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
 
+/// Attributes enrichment adds to a span besides the root's own (`enrich/mod.rs`): its session, conversation and user,
+/// and `openclaw.incomplete` here.
+const ENRICHED_PER_SPAN: usize = 4;
+
 /// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and
 /// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
 pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent: &[SpanId]) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, notes, shared, .. } = state;
     let mut spans: Spans = spans;
     for s in spans.values_mut() {
+        // Room at once for the shared values and what enrichment adds to every span (`ENRICHED_PER_SPAN`): grown
+        // a few at a time, a leaving span would be reallocated again and again.
+        let shared_set = s.shared.iter().filter(|&&i| i != 0).count();
+        s.span.attrs.reserve(shared_set + ENRICHED_PER_SPAN);
         shared.materialize(s);
     }
     // Notes were truncated when taken; a call's tool round is bounded by its tools' own truncated texts.

@@ -21,14 +21,23 @@ pub fn encode_line(trace: &Trace, service_name: &str) -> String {
 /// The lines of a batch, each ending in a newline: the bytes appended to the file, written straight into one
 /// buffer (`transport/otlp_json.rs`).
 pub fn encode(batch: &[Arc<Trace>], service_name: &str) -> EncodedBatch {
-    let spans: usize = batch.iter().map(|t| t.spans.len()).sum();
-    let mut body = Vec::with_capacity(512 * batch.len() + 1024 * spans);
-    let (requests, mut extras) = (JsonRequests::new(service_name), Vec::new());
+    let mut body = Vec::with_capacity(body_size(batch));
+    write_lines(&mut body, batch, &JsonRequests::new(service_name));
+    EncodedBatch::new(body, CONTENT_TYPE, None, batch)
+}
+
+/// A guess at a batch's lines' size, to reserve once.
+pub fn body_size(batch: &[Arc<Trace>]) -> usize {
+    512 * batch.len() + 1024 * batch.iter().map(|t| t.spans.len()).sum::<usize>()
+}
+
+/// `encode`'s bytes, appended to `body` (the exporter's reused buffer, `transport/body_pool.rs`).
+pub fn write_lines(body: &mut Vec<u8>, batch: &[Arc<Trace>], requests: &JsonRequests) {
+    let mut extras = Vec::new();
     for t in batch {
-        requests.write(&mut body, std::iter::once(t.as_ref()), openinference, &mut extras);
+        requests.write(body, std::iter::once(t.as_ref()), openinference, &mut extras);
         body.push(b'\n');
     }
-    EncodedBatch::new(body, CONTENT_TYPE, None, batch)
 }
 
 #[cfg(test)]
