@@ -48,10 +48,13 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
         .filter(|s| s.span.parent_span_id.is_none_or(|p| !spans.contains_key(&p)))
         .map(|s| s.span.span_id)
         .collect();
-    break_cycles(&mut spans, &mut roots, &mut children);
-
-    // Extents, children before parents.
-    let order = post_order(&roots, &children);
+    // Extents, children before parents. Each span is in one list of children, so the walk from the roots meets
+    // every span once, unless some hang in a cycle: then they are cut loose and the walk taken again.
+    let mut order = post_order(&roots, &children);
+    if order.len() != spans.len() {
+        break_cycles(&mut spans, &mut roots, &mut children);
+        order = post_order(&roots, &children);
+    }
     for id in &order {
         let (kids_from, kids_to) = children.get(id).map_or((u64::MAX, 0), |kids| {
             kids.iter().fold((u64::MAX, 0), |(f, t), k| (f.min(spans[k].span.start_ns), t.max(spans[k].span.end_ns)))
@@ -153,5 +156,47 @@ fn break_cycles(spans: &mut Spans, roots: &mut Vec<SpanId>, children: &mut Child
             }
         }
         roots.push(orphan);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assemble::state::SpanState;
+
+    fn state(spans: &[(u8, Option<u8>)]) -> TraceState {
+        let mut t = TraceState::new([1; 16], 0.0, false);
+        for &(id, parent) in spans {
+            let mut s = SpanState::new([id; 8]);
+            s.span.parent_span_id = parent.map(|p| [p; 8]);
+            s.described = true;
+            s.span.start_ns = u64::from(id) * 10;
+            s.span.end_ns = u64::from(id) * 10 + 5;
+            t.spans.insert([id; 8], Box::new(s));
+        }
+        t
+    }
+
+    fn ids(t: &Trace) -> Vec<u8> {
+        t.spans.iter().map(|s| s.span_id[0]).collect()
+    }
+
+    #[test]
+    fn every_span_leaves_once_parents_first() {
+        let t = finalize(state(&[(3, Some(2)), (1, None), (2, Some(1)), (4, Some(1))]), false, &Stats::default(), &[])
+            .unwrap();
+        assert_eq!(ids(&t), [1, 2, 3, 4]);
+    }
+
+    /// Parent ids come from the wire: spans that hang in a cycle (2 under 3 under 2) are cut loose and still leave.
+    #[test]
+    fn spans_in_a_parent_cycle_leave_too() {
+        let t = finalize(state(&[(1, None), (2, Some(3)), (3, Some(2)), (4, Some(1))]), false, &Stats::default(), &[])
+            .unwrap();
+        let mut got = ids(&t);
+        got.sort();
+        assert_eq!(got, [1, 2, 3, 4]);
+        let roots = t.spans.iter().filter(|s| s.parent_span_id.is_none()).count();
+        assert_eq!(roots, 2, "the cycle is cut once: one of its spans becomes a root");
     }
 }
