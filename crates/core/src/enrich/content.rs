@@ -18,6 +18,7 @@ pub const TOOL_RESULTS: &str = "openclaw.content.tool_results";
 const TOOL_KEYS: [&str; 2] = ["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"];
 
 pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
+    let mut any_content = false;
     for s in trace.spans.iter_mut() {
         // Most spans hold no content (always without `captureContent`): one search says so.
         let has_content = has_content(s);
@@ -35,6 +36,11 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
                 s.attrs.remove(k);
             }
         }
+        any_content = any_content || (has_content && self::has_content(s));
+    }
+    // Without any content left, there is nothing to move into messages or onto the root.
+    if !any_content {
+        return;
     }
     let overall_input = trace
         .spans
@@ -50,7 +56,9 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
         .max_by_key(|s| s.end_ns)
         .and_then(|s| s.attr_str(OUTPUT))
         .map(str::to_string);
-    for s in trace.spans.iter_mut().filter(|s| matches!(s.role, SpanRole::ModelCall | SpanRole::Usage) && has_content(s)) {
+    for s in
+        trace.spans.iter_mut().filter(|s| matches!(s.role, SpanRole::ModelCall | SpanRole::Usage) && has_content(s))
+    {
         to_messages(s);
     }
     if let Some(root) = trace.spans.first_mut().filter(|r| r.parent_span_id.is_none()) {

@@ -318,6 +318,13 @@ mod tests {
     }
 
     #[test]
+    fn the_usage_keys_a_span_is_counted_by_have_the_prefix_searched_first() {
+        for k in [GEN_IN, GEN_OUT] {
+            assert!(k.starts_with(GEN_USAGE_PREFIX), "{k}");
+        }
+    }
+
+    #[test]
     fn request_model_only_on_model_calls_and_the_configured_price_is_the_cost() {
         let mut t = turn();
         enrich(&mut t, &cfg(&[("fake-model", 2.0, 8.0)], None));

@@ -72,4 +72,21 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["AGENT", "LLM", "TOOL"]);
     }
+
+    /// The exporter writes each batch into a buffer an earlier batch used (`transport/body_pool.rs`): its bytes are
+    /// those `encode` writes into a fresh one, with nothing left of the earlier, longer batch.
+    #[test]
+    fn a_reused_buffer_holds_exactly_the_batchs_lines() {
+        use crate::export::Exporter;
+        let [t, bare, _] = &crate::testing::encoder_traces()[..] else { unreachable!() };
+        let (long, short) = (vec![Arc::new(t.clone()), Arc::new(bare.clone())], vec![Arc::new(bare.clone())]);
+        let sink = super::super::FileExporter::new("unused.jsonl", "svc");
+        let first = sink.encode(&long).unwrap();
+        assert_eq!(first, encode(&long, "svc"));
+        let at = first.body.as_ptr();
+        drop(first);
+        let second = sink.encode(&short).unwrap();
+        assert_eq!(second.body.as_ptr(), at, "the first batch's buffer, used again");
+        assert_eq!(second, encode(&short, "svc"));
+    }
 }

@@ -180,12 +180,7 @@ impl HttpTransport {
                 zipped.into()
             }
         };
-        EncodedBatch::new(
-            body,
-            self.protocol.content_type(),
-            self.compression.content_encoding(),
-            batch,
-        )
+        EncodedBatch::new(body, self.protocol.content_type(), self.compression.content_encoding(), batch)
     }
 
     /// POSTs an encoded batch, labelled with its own content type and encoding (a batch encoded before a
