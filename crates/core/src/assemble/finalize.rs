@@ -105,13 +105,15 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
     }
 
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    // By start, then by id: siblings that started at once leave in the same order on every run, not in the order
+    // of the span table (its hash is seeded per process, `id_hash.rs`).
     let mut roots_sorted = roots;
-    roots_sorted.sort_by_key(|id| spans[id].span.start_ns);
+    roots_sorted.sort_by_key(|id| (spans[id].span.start_ns, *id));
     let mut stack: Vec<SpanId> = roots_sorted.into_iter().rev().collect();
     while let Some(id) = stack.pop() {
         let s = spans.remove(&id).expect("each span once");
         if let Some(kids) = children.get_mut(&id) {
-            kids.sort_by_key(|k| std::cmp::Reverse(spans[k].span.start_ns));
+            kids.sort_by_key(|k| std::cmp::Reverse((spans[k].span.start_ns, *k)));
             stack.extend(kids.iter().copied());
         }
         out.push(s.span.into_span(trace_id));
@@ -186,6 +188,18 @@ mod tests {
         let t = finalize(state(&[(3, Some(2)), (1, None), (2, Some(1)), (4, Some(1))]), false, &Stats::default(), &[])
             .unwrap();
         assert_eq!(ids(&t), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn siblings_that_started_at_once_leave_in_id_order() {
+        let mut spans: Vec<(u8, Option<u8>)> = vec![(1, None)];
+        spans.extend((2..12).rev().map(|id| (id, Some(1))));
+        let mut st = state(&spans);
+        for s in st.spans.values_mut().filter(|s| s.span.parent_span_id.is_some()) {
+            s.span.start_ns = 100;
+        }
+        let t = finalize(st, false, &Stats::default(), &[]).unwrap();
+        assert_eq!(ids(&t), (1..12).collect::<Vec<u8>>());
     }
 
     /// Parent ids come from the wire: spans that hang in a cycle (2 under 3 under 2) are cut loose and still leave.
