@@ -94,7 +94,9 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
         let last_attempt = children.get(id).and_then(|kids| {
             kids.iter()
                 .filter(|k| spans[*k].span.role == SpanRole::Harness)
-                .max_by_key(|k| spans[*k].span.start_ns)
+                // Attempts that started in the same millisecond: the one that ended last (then the greater id, so
+                // that the choice does not follow the span table's seeded hash order).
+                .max_by_key(|k| (spans[*k].span.start_ns, spans[*k].span.end_ns, **k))
                 .copied()
         });
         let failed = last_attempt.is_some_and(|k| spans[&k].span.status.is_error());
@@ -200,6 +202,25 @@ mod tests {
         }
         let t = finalize(st, false, &Stats::default(), &[]).unwrap();
         assert_eq!(ids(&t), (1..12).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn an_undescribed_root_fails_with_its_last_attempt_also_among_attempts_started_at_once() {
+        let mut spans: Vec<(u8, Option<u8>)> = vec![(1, None)];
+        spans.extend((2..9).map(|id| (id, Some(1))));
+        let mut st = state(&spans);
+        st.spans.get_mut(&[1; 8]).unwrap().described = false;
+        for s in st.spans.values_mut().filter(|s| s.span.parent_span_id.is_some()) {
+            s.span.role = SpanRole::Harness;
+            s.span.start_ns = 100;
+            s.span.end_ns = 200;
+        }
+        // Attempt 5 ended last, and failed.
+        let last = st.spans.get_mut(&[5; 8]).unwrap();
+        last.span.end_ns = 300;
+        last.span.status = Status::Error("boom".into());
+        let t = finalize(st, false, &Stats::default(), &[]).unwrap();
+        assert_eq!(t.spans[0].status, Status::Error("agent run failed".into()));
     }
 
     /// Parent ids come from the wire: spans that hang in a cycle (2 under 3 under 2) are cut loose and still leave.
