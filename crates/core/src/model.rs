@@ -240,6 +240,12 @@ impl Attrs {
     pub fn contains_key(&self, key: &str) -> bool {
         self.find(key).is_ok()
     }
+    /// Whether any key starts with `prefix`: one search instead of one per key of a family (the keys being
+    /// sorted, a family's keys follow one another from the first key not below `prefix`).
+    pub fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        let at = self.0.partition_point(|(k, _)| k.as_ref() < prefix);
+        self.0.get(at).is_some_and(|(k, _)| k.starts_with(prefix))
+    }
     pub fn remove(&mut self, key: &str) -> Option<AttrValue> {
         self.find(key).ok().map(|i| self.0.remove(i).1)
     }

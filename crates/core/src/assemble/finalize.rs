@@ -9,12 +9,20 @@ use crate::id_hash::IdHash;
 use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
 
+/// Attributes enrichment adds to a span besides the root's own (`enrich/mod.rs`): its session, conversation and user,
+/// and `openclaw.incomplete` here.
+const ENRICHED_PER_SPAN: usize = 4;
+
 /// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and
 /// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
 pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent: &[SpanId]) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, notes, shared, .. } = state;
     let mut spans: Spans = spans;
     for s in spans.values_mut() {
+        // Room at once for the shared values and what enrichment adds to every span (`ENRICHED_PER_SPAN`): grown
+        // a few at a time, a leaving span would be reallocated again and again.
+        let shared_set = s.shared.iter().filter(|&&i| i != 0).count();
+        s.span.attrs.reserve(shared_set + ENRICHED_PER_SPAN);
         shared.materialize(s);
     }
     // Notes were truncated when taken; a call's tool round is bounded by its tools' own truncated texts.
@@ -40,10 +48,13 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
         .filter(|s| s.span.parent_span_id.is_none_or(|p| !spans.contains_key(&p)))
         .map(|s| s.span.span_id)
         .collect();
-    break_cycles(&mut spans, &mut roots, &mut children);
-
-    // Extents, children before parents.
-    let order = post_order(&roots, &children);
+    // Extents, children before parents. Each span is in one list of children, so the walk from the roots meets
+    // every span once, unless some hang in a cycle: then they are cut loose and the walk taken again.
+    let mut order = post_order(&roots, &children);
+    if order.len() != spans.len() {
+        break_cycles(&mut spans, &mut roots, &mut children);
+        order = post_order(&roots, &children);
+    }
     for id in &order {
         let (kids_from, kids_to) = children.get(id).map_or((u64::MAX, 0), |kids| {
             kids.iter().fold((u64::MAX, 0), |(f, t), k| (f.min(spans[k].span.start_ns), t.max(spans[k].span.end_ns)))
@@ -83,7 +94,9 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
         let last_attempt = children.get(id).and_then(|kids| {
             kids.iter()
                 .filter(|k| spans[*k].span.role == SpanRole::Harness)
-                .max_by_key(|k| spans[*k].span.start_ns)
+                // Attempts that started in the same millisecond: the one that ended last (then the greater id, so
+                // that the choice does not follow the span table's seeded hash order).
+                .max_by_key(|k| (spans[*k].span.start_ns, spans[*k].span.end_ns, **k))
                 .copied()
         });
         let failed = last_attempt.is_some_and(|k| spans[&k].span.status.is_error());
@@ -94,13 +107,15 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
     }
 
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    // By start, then by id: siblings that started at once leave in the same order on every run, not in the order
+    // of the span table (its hash is seeded per process, `id_hash.rs`).
     let mut roots_sorted = roots;
-    roots_sorted.sort_by_key(|id| spans[id].span.start_ns);
+    roots_sorted.sort_by_key(|id| (spans[id].span.start_ns, *id));
     let mut stack: Vec<SpanId> = roots_sorted.into_iter().rev().collect();
     while let Some(id) = stack.pop() {
         let s = spans.remove(&id).expect("each span once");
         if let Some(kids) = children.get_mut(&id) {
-            kids.sort_by_key(|k| std::cmp::Reverse(spans[k].span.start_ns));
+            kids.sort_by_key(|k| std::cmp::Reverse((spans[k].span.start_ns, *k)));
             stack.extend(kids.iter().copied());
         }
         out.push(s.span.into_span(trace_id));
@@ -145,5 +160,78 @@ fn break_cycles(spans: &mut Spans, roots: &mut Vec<SpanId>, children: &mut Child
             }
         }
         roots.push(orphan);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assemble::state::SpanState;
+
+    fn state(spans: &[(u8, Option<u8>)]) -> TraceState {
+        let mut t = TraceState::new([1; 16], 0.0, false);
+        for &(id, parent) in spans {
+            let mut s = SpanState::new([id; 8]);
+            s.span.parent_span_id = parent.map(|p| [p; 8]);
+            s.described = true;
+            s.span.start_ns = u64::from(id) * 10;
+            s.span.end_ns = u64::from(id) * 10 + 5;
+            t.spans.insert([id; 8], Box::new(s));
+        }
+        t
+    }
+
+    fn ids(t: &Trace) -> Vec<u8> {
+        t.spans.iter().map(|s| s.span_id[0]).collect()
+    }
+
+    #[test]
+    fn every_span_leaves_once_parents_first() {
+        let t = finalize(state(&[(3, Some(2)), (1, None), (2, Some(1)), (4, Some(1))]), false, &Stats::default(), &[])
+            .unwrap();
+        assert_eq!(ids(&t), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn siblings_that_started_at_once_leave_in_id_order() {
+        let mut spans: Vec<(u8, Option<u8>)> = vec![(1, None)];
+        spans.extend((2..12).rev().map(|id| (id, Some(1))));
+        let mut st = state(&spans);
+        for s in st.spans.values_mut().filter(|s| s.span.parent_span_id.is_some()) {
+            s.span.start_ns = 100;
+        }
+        let t = finalize(st, false, &Stats::default(), &[]).unwrap();
+        assert_eq!(ids(&t), (1..12).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn an_undescribed_root_fails_with_its_last_attempt_also_among_attempts_started_at_once() {
+        let mut spans: Vec<(u8, Option<u8>)> = vec![(1, None)];
+        spans.extend((2..9).map(|id| (id, Some(1))));
+        let mut st = state(&spans);
+        st.spans.get_mut(&[1; 8]).unwrap().described = false;
+        for s in st.spans.values_mut().filter(|s| s.span.parent_span_id.is_some()) {
+            s.span.role = SpanRole::Harness;
+            s.span.start_ns = 100;
+            s.span.end_ns = 200;
+        }
+        // Attempt 5 ended last, and failed.
+        let last = st.spans.get_mut(&[5; 8]).unwrap();
+        last.span.end_ns = 300;
+        last.span.status = Status::Error("boom".into());
+        let t = finalize(st, false, &Stats::default(), &[]).unwrap();
+        assert_eq!(t.spans[0].status, Status::Error("agent run failed".into()));
+    }
+
+    /// Parent ids come from the wire: spans that hang in a cycle (2 under 3 under 2) are cut loose and still leave.
+    #[test]
+    fn spans_in_a_parent_cycle_leave_too() {
+        let t = finalize(state(&[(1, None), (2, Some(3)), (3, Some(2)), (4, Some(1))]), false, &Stats::default(), &[])
+            .unwrap();
+        let mut got = ids(&t);
+        got.sort();
+        assert_eq!(got, [1, 2, 3, 4]);
+        let roots = t.spans.iter().filter(|s| s.parent_span_id.is_none()).count();
+        assert_eq!(roots, 2, "the cycle is cut once: one of its spans becomes a root");
     }
 }

@@ -18,7 +18,10 @@ pub const TOOL_RESULTS: &str = "openclaw.content.tool_results";
 const TOOL_KEYS: [&str; 2] = ["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"];
 
 pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
+    let mut any_content = false;
     for s in trace.spans.iter_mut() {
+        // Most spans hold no content (always without `captureContent`): one search says so.
+        let has_content = has_content(s);
         if let Some(r) = redactor {
             for k in [INPUT, OUTPUT, SYSTEM].into_iter().chain(TOOL_KEYS) {
                 if let Some(AttrValue::Str(v)) = s.attrs.get_mut(k) {
@@ -28,27 +31,34 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
         }
         // An empty text is no content (a failed turn's reply is ""): backends would show an empty output. Three
         // lookups rather than a scan of every attribute: most spans hold none of these keys.
-        for k in [INPUT, OUTPUT, SYSTEM] {
+        for k in [INPUT, OUTPUT, SYSTEM].into_iter().filter(|_| has_content) {
             if s.attrs.get(k).is_some_and(is_blank) {
                 s.attrs.remove(k);
             }
         }
+        any_content = any_content || (has_content && self::has_content(s));
+    }
+    // Without any content left, there is nothing to move into messages or onto the root.
+    if !any_content {
+        return;
     }
     let overall_input = trace
         .spans
         .iter()
-        .filter(|s| s.attrs.contains_key(INPUT))
+        .filter(|s| has_content(s) && s.attrs.contains_key(INPUT))
         .min_by_key(|s| s.start_ns)
         .and_then(|s| s.attr_str(INPUT))
         .map(str::to_string);
     let overall_output = trace
         .spans
         .iter()
-        .filter(|s| s.attrs.contains_key(OUTPUT))
+        .filter(|s| has_content(s) && s.attrs.contains_key(OUTPUT))
         .max_by_key(|s| s.end_ns)
         .and_then(|s| s.attr_str(OUTPUT))
         .map(str::to_string);
-    for s in trace.spans.iter_mut().filter(|s| matches!(s.role, SpanRole::ModelCall | SpanRole::Usage)) {
+    for s in
+        trace.spans.iter_mut().filter(|s| matches!(s.role, SpanRole::ModelCall | SpanRole::Usage) && has_content(s))
+    {
         to_messages(s);
     }
     if let Some(root) = trace.spans.first_mut().filter(|r| r.parent_span_id.is_none()) {
@@ -59,6 +69,14 @@ pub fn shape(trace: &mut Trace, redactor: Option<&Redactor>) {
             root.attrs.insert(OUTPUT.into(), AttrValue::Str(o));
         }
     }
+}
+
+/// The keys of captured text (`INPUT`, `OUTPUT`, `SYSTEM`, `TOOL_CALLS`, `TOOL_RESULTS`) share this prefix.
+const CONTENT_PREFIX: &str = "openclaw.content.";
+
+/// Whether `s` holds any captured text of its own.
+pub fn has_content(s: &Span) -> bool {
+    s.attrs.has_key_with_prefix(CONTENT_PREFIX)
 }
 
 fn is_blank(v: &AttrValue) -> bool {
@@ -168,6 +186,26 @@ mod tests {
         assert!(!t.spans[0].attrs.contains_key(OUTPUT), "a failed turn sends no output");
         assert!(!t.spans[1].attrs.contains_key("gen_ai.output.messages"));
         assert_eq!(t.spans[0].attr_str(INPUT), Some("hi"));
+    }
+
+    #[test]
+    fn every_content_key_has_the_prefix_one_search_looks_for() {
+        for k in [INPUT, OUTPUT, SYSTEM, TOOL_CALLS, TOOL_RESULTS] {
+            assert!(k.starts_with(CONTENT_PREFIX), "{k}");
+        }
+    }
+
+    proptest::proptest! {
+        /// `has_key_with_prefix` finds a family of keys in one search: what a scan of every key would say.
+        #[test]
+        fn a_prefix_search_says_what_a_scan_says(
+            keys in proptest::collection::vec("[a-c.]{0,5}", 0..12),
+            prefix in "[a-c.]{0,3}",
+        ) {
+            let attrs: crate::model::Attrs = keys.iter().map(|k| (k.clone().into(), AttrValue::Int(0))).collect();
+            let scan = attrs.keys().any(|k| k.starts_with(prefix.as_str()));
+            proptest::prop_assert_eq!(attrs.has_key_with_prefix(&prefix), scan);
+        }
     }
 
     #[test]

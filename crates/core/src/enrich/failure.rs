@@ -55,6 +55,10 @@ struct Inherited {
 }
 
 pub fn describe(trace: &mut Trace) {
+    // Only failed spans are described: most traces have none, and then nothing is looked up.
+    if !trace.has_error() {
+        return;
+    }
     // The class is logged once per failed turn, on whichever span the log record landed.
     let trace_name = trace.spans.iter().find_map(|s| s.attr_str(CAUSE_NAME)).map(str::to_string);
     // Children come after their parents: walking backwards, every child is described before its parent.

@@ -35,6 +35,8 @@ impl EnrichConfig {
     }
 }
 
+/// What the GenAI usage keys below start with.
+const GEN_USAGE_PREFIX: &str = "gen_ai.usage.";
 const GEN_IN: &str = "gen_ai.usage.input_tokens";
 const GEN_OUT: &str = "gen_ai.usage.output_tokens";
 const GEN_CACHE_READ: &str = "gen_ai.usage.cache_read.input_tokens";
@@ -54,6 +56,9 @@ pub const COST_OUTPUT_USD: &str = "openclaw.cost.output_usd";
 /// request keys, Phoenix and Langfuse would count each of them as one more LLM call.
 pub const MODEL: &str = "openclaw.model";
 pub const PROVIDER: &str = "openclaw.provider";
+
+/// The most attributes `enrich_turn` adds to the root, room for them made at once.
+const ROOT_ATTRS: usize = 16;
 
 /// Whether a span is one model call as backends count them: a `model.call.*` span, or the usage summary standing in
 /// for the calls when a host emits none (`promote_usage_summary`).
@@ -135,7 +140,10 @@ fn enrich_turn(trace: &mut Trace, cfg: &EnrichConfig) {
     let mut turn_cost: Option<f64> = None;
     let mut queue_wait = 0.0f64;
     let mut first_ttfb: Option<(u64, f64)> = None;
-    let has_usage = |s: &Span| s.attrs.contains_key(GEN_IN) || s.attrs.contains_key(GEN_OUT);
+    // One search rules out most spans (no usage key at all) before the two exact ones.
+    let has_usage = |s: &Span| {
+        s.attrs.has_key_with_prefix(GEN_USAGE_PREFIX) && (s.attrs.contains_key(GEN_IN) || s.attrs.contains_key(GEN_OUT))
+    };
     // Model calls rebuilt on an early-2026 host without content capture know no usage of their own: the run's
     // usage summary then gives the turn's totals.
     let from_summary = !trace.spans.iter().any(|s| is_model_call(s) && has_usage(s));
@@ -186,6 +194,7 @@ fn enrich_turn(trace: &mut Trace, cfg: &EnrichConfig) {
     let Some(root) = trace.spans.first_mut() else { return };
     root.name = format!("invoke_agent {agent}");
     let a = &mut root.attrs;
+    a.reserve(ROOT_ATTRS);
     a.insert("gen_ai.operation.name".into(), "invoke_agent".into());
     a.insert("gen_ai.agent.name".into(), agent.into());
     a.insert("openclaw.span.root_role".into(), root.role.as_str().into());
@@ -305,6 +314,13 @@ mod tests {
             redactor: None,
             hash_session_keys: false,
             id_namespace: ns.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_usage_keys_a_span_is_counted_by_have_the_prefix_searched_first() {
+        for k in [GEN_IN, GEN_OUT] {
+            assert!(k.starts_with(GEN_USAGE_PREFIX), "{k}");
         }
     }
 

@@ -21,14 +21,23 @@ pub fn encode_line(trace: &Trace, service_name: &str) -> String {
 /// The lines of a batch, each ending in a newline: the bytes appended to the file, written straight into one
 /// buffer (`transport/otlp_json.rs`).
 pub fn encode(batch: &[Arc<Trace>], service_name: &str) -> EncodedBatch {
-    let spans: usize = batch.iter().map(|t| t.spans.len()).sum();
-    let mut body = Vec::with_capacity(512 * batch.len() + 1024 * spans);
-    let (requests, mut extras) = (JsonRequests::new(service_name), Vec::new());
+    let mut body = Vec::with_capacity(body_size(batch));
+    write_lines(&mut body, batch, &JsonRequests::new(service_name));
+    EncodedBatch::new(body, CONTENT_TYPE, None, batch)
+}
+
+/// A guess at a batch's lines' size, to reserve once.
+pub fn body_size(batch: &[Arc<Trace>]) -> usize {
+    512 * batch.len() + 1024 * batch.iter().map(|t| t.spans.len()).sum::<usize>()
+}
+
+/// `encode`'s bytes, appended to `body` (the exporter's reused buffer, `transport/body_pool.rs`).
+pub fn write_lines(body: &mut Vec<u8>, batch: &[Arc<Trace>], requests: &JsonRequests) {
+    let mut extras = Vec::new();
     for t in batch {
-        requests.write(&mut body, std::iter::once(t.as_ref()), openinference, &mut extras);
+        requests.write(body, std::iter::once(t.as_ref()), openinference, &mut extras);
         body.push(b'\n');
     }
-    EncodedBatch::new(body, CONTENT_TYPE, None, batch)
 }
 
 #[cfg(test)]
@@ -62,5 +71,22 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["AGENT", "LLM", "TOOL"]);
+    }
+
+    /// The exporter writes each batch into a buffer an earlier batch used (`transport/body_pool.rs`): its bytes are
+    /// those `encode` writes into a fresh one, with nothing left of the earlier, longer batch.
+    #[test]
+    fn a_reused_buffer_holds_exactly_the_batchs_lines() {
+        use crate::export::Exporter;
+        let [t, bare, _] = &crate::testing::encoder_traces()[..] else { unreachable!() };
+        let (long, short) = (vec![Arc::new(t.clone()), Arc::new(bare.clone())], vec![Arc::new(bare.clone())]);
+        let sink = super::super::FileExporter::new("unused.jsonl", "svc");
+        let first = sink.encode(&long).unwrap();
+        assert_eq!(first, encode(&long, "svc"));
+        let at = first.body.as_ptr();
+        drop(first);
+        let second = sink.encode(&short).unwrap();
+        assert_eq!(second.body.as_ptr(), at, "the first batch's buffer, used again");
+        assert_eq!(second, encode(&short, "svc"));
     }
 }

@@ -12,11 +12,15 @@ use std::sync::{Arc, Mutex};
 pub use config::FileConfig;
 
 use super::registry::SinkContext;
+use super::transport::body_pool::BodyPool;
+use super::transport::otlp_json::JsonRequests;
 use super::{BoxFuture, EncodedBatch, ExportError, Exporter};
 use crate::model::Trace;
 
 pub struct FileExporter {
-    service_name: String,
+    /// Each line's opening (resource and scope), written once.
+    requests: JsonRequests,
+    pool: Arc<BodyPool>,
     /// Shared with the blocking task of the call in progress. The runner never calls concurrently, but a call
     /// whose deadline passed leaves its blocking task running; the next call waits for it here.
     out: Arc<Mutex<Appender>>,
@@ -65,7 +69,8 @@ impl Appender {
 impl FileExporter {
     pub fn new(path: impl Into<PathBuf>, service_name: &str) -> Self {
         FileExporter {
-            service_name: service_name.to_string(),
+            requests: JsonRequests::new(service_name),
+            pool: BodyPool::new(),
             out: Arc::new(Mutex::new(Appender { path: path.into(), out: None })),
         }
     }
@@ -103,7 +108,9 @@ impl Exporter for FileExporter {
     }
 
     fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
-        Ok(encode::encode(batch, &self.service_name))
+        let mut body = self.pool.take(encode::body_size(batch));
+        encode::write_lines(&mut body, batch, &self.requests);
+        Ok(EncodedBatch::new(self.pool.body(body), encode::CONTENT_TYPE, None, batch))
     }
 
     fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {

@@ -25,14 +25,23 @@ pub fn request(batch: &[Arc<Trace>], service_name: &str) -> ExportTraceServiceRe
 
 /// The same request as `request`, written straight into bytes in `protocol` (uncompressed): no prost tree.
 pub fn body(batch: &[Arc<Trace>], service_name: &str, protocol: Protocol) -> Vec<u8> {
-    let traces = batch.iter().map(|t| t.as_ref());
-    let spans: usize = batch.iter().map(|t| t.spans.len()).sum();
-    let mut out = Vec::with_capacity(256 + 768 * spans);
-    match protocol {
-        Protocol::Protobuf => otlp_protobuf::write_request(&mut out, traces, service_name, openinference),
-        Protocol::Json => otlp_json::write_request_with(&mut out, traces, service_name, openinference),
-    }
+    let mut out = Vec::with_capacity(body_size(batch));
+    write_body(&mut out, batch, service_name, protocol);
     out
+}
+
+/// A guess at a batch's request size, to reserve once.
+pub fn body_size(batch: &[Arc<Trace>]) -> usize {
+    256 + 768 * batch.iter().map(|t| t.spans.len()).sum::<usize>()
+}
+
+/// `body`'s bytes, appended to `out` (the exporter's reused buffer, `transport/body_pool.rs`).
+pub fn write_body(out: &mut Vec<u8>, batch: &[Arc<Trace>], service_name: &str, protocol: Protocol) {
+    let traces = batch.iter().map(|t| t.as_ref());
+    match protocol {
+        Protocol::Protobuf => otlp_protobuf::write_request(out, traces, service_name, openinference),
+        Protocol::Json => otlp_json::write_request_with(out, traces, service_name, openinference),
+    }
 }
 
 /// OpenInference's span kind: the turn and the runs in it are the agent, a model call the LLM (exactly one per
@@ -59,6 +68,8 @@ pub fn openinference<'a>(trace: &'a Trace, span: &'a Span, out: &mut Vec<Extra<'
     let (input, output) = match kind {
         "LLM" => (json(span, "gen_ai.input.messages"), json(span, "gen_ai.output.messages")),
         "TOOL" => (json(span, "gen_ai.tool.call.arguments"), json(span, "gen_ai.tool.call.result")),
+        // Most such spans hold no content: one search says so.
+        _ if !content::has_content(span) => (None, None),
         _ => (text(span, content::INPUT), text(span, content::OUTPUT)),
     };
     for (value, key, mime_key) in

@@ -9,6 +9,7 @@ use std::sync::Arc;
 pub use config::{OtlpConfig, OtlpSettings};
 
 use super::registry::SinkContext;
+use super::transport::body_pool::BodyPool;
 use super::transport::http::HttpTransport;
 use super::{BoxFuture, EncodedBatch, ExportError, Exporter};
 use crate::model::Trace;
@@ -16,6 +17,7 @@ use crate::model::Trace;
 pub struct OtlpExporter {
     transport: HttpTransport,
     service_name: String,
+    pool: Arc<BodyPool>,
 }
 
 impl OtlpExporter {
@@ -29,7 +31,7 @@ impl OtlpExporter {
             settings.compression,
             settings.timeout,
         )?;
-        Ok(OtlpExporter { transport, service_name: service_name.to_string() })
+        Ok(OtlpExporter { transport, service_name: service_name.to_string(), pool: BodyPool::new() })
     }
 }
 
@@ -46,8 +48,9 @@ impl Exporter for OtlpExporter {
 
     fn encode(&self, batch: &[Arc<Trace>]) -> Result<EncodedBatch, ExportError> {
         // Written straight into bytes (`transport/otlp_protobuf.rs`, `otlp_json.rs`): no prost tree per batch.
-        let raw = encode::body(batch, &self.service_name, self.transport.protocol());
-        Ok(self.transport.encode_written(raw, batch))
+        let mut raw = self.pool.take(encode::body_size(batch));
+        encode::write_body(&mut raw, batch, &self.service_name, self.transport.protocol());
+        Ok(self.transport.encode_written(raw, batch, &self.pool))
     }
 
     fn send<'a>(&'a mut self, batch: &'a EncodedBatch) -> BoxFuture<'a, Result<(), ExportError>> {

@@ -11,6 +11,7 @@ use prost::Message;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;
 
+use super::body_pool::BodyPool;
 use crate::export::{EncodedBatch, ExportError};
 use crate::model::Trace;
 
@@ -96,12 +97,14 @@ pub fn encode_body(req: &ExportTraceServiceRequest, protocol: Protocol, compress
 pub fn compress(raw: Vec<u8>, compression: Compression) -> Vec<u8> {
     match compression {
         Compression::None => raw,
-        Compression::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::fast());
-            enc.write_all(&raw).expect("writing to a Vec cannot fail");
-            enc.finish().expect("writing to a Vec cannot fail")
-        }
+        Compression::Gzip => gzip(&raw),
     }
+}
+
+fn gzip(raw: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::fast());
+    enc.write_all(raw).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
 }
 
 /// Everything needed to POST OTLP to one endpoint. Header values may hold secrets: they are marked sensitive and
@@ -167,13 +170,17 @@ impl HttpTransport {
     }
 
     /// A request already written in this transport's protocol (uncompressed), compressed as configured.
-    pub fn encode_written(&self, raw: Vec<u8>, batch: &[Arc<Trace>]) -> EncodedBatch {
-        EncodedBatch::new(
-            compress(raw, self.compression),
-            self.protocol.content_type(),
-            self.compression.content_encoding(),
-            batch,
-        )
+    /// `raw`, a buffer of `pool`, is sent as it is when uncompressed, and given back once compressed.
+    pub fn encode_written(&self, raw: Vec<u8>, batch: &[Arc<Trace>], pool: &Arc<BodyPool>) -> EncodedBatch {
+        let body = match self.compression {
+            Compression::None => pool.body(raw),
+            Compression::Gzip => {
+                let zipped = gzip(&raw);
+                pool.put(raw);
+                zipped.into()
+            }
+        };
+        EncodedBatch::new(body, self.protocol.content_type(), self.compression.content_encoding(), batch)
     }
 
     /// POSTs an encoded batch, labelled with its own content type and encoding (a batch encoded before a

@@ -12,24 +12,27 @@ use crate::model::{Attrs, Span, SpanKind, Status, Trace};
 const FLAGS: u32 = 0x100 | 0x01;
 
 /// One `ExportTraceServiceRequest` for `traces`, appended to `out`; `extra` adds a sink's own attributes to a span.
+/// Two passes: the spans' lengths first (a message's length precedes it, and the enclosing messages' lengths are
+/// their sum), from the lengths the span model already holds; then every byte once, straight into `out`: no span
+/// is written into a scratch buffer and copied, and no buffer grows by copying.
 pub fn write_request<'a>(
     out: &mut Vec<u8>,
     traces: impl IntoIterator<Item = &'a Trace>,
     service_name: &str,
     mut extra: impl FnMut(&'a Trace, &'a Span, &mut Vec<Extra<'a>>),
 ) {
-    // Spans first, each as field 2 of ScopeSpans: the enclosing lengths are known once they are written.
-    let mut spans = Vec::new();
-    let (mut one, mut scratch) = (Vec::new(), Vec::new());
+    // Each span with its length and its extra attributes (a range of `extras`).
+    let mut spans: Vec<(&'a Span, usize, std::ops::Range<usize>)> = Vec::new();
     let mut extras = Vec::new();
+    let mut spans_len = 0;
     for t in traces {
         touch(t);
         for s in &t.spans {
-            extras.clear();
+            let from = extras.len();
             extra(t, s, &mut extras);
-            one.clear();
-            span(&mut one, s, &extras, &mut scratch);
-            bytes_field(&mut spans, 2, &one);
+            let len = span_len(s, &extras[from..]);
+            spans_len += field_len(2, len);
+            spans.push((s, len, from..extras.len()));
         }
     }
     let mut resource = Vec::new();
@@ -44,14 +47,41 @@ pub fn write_request<'a>(
     let mut scope = Vec::new();
     string_field(&mut scope, 1, SCOPE_NAME);
     string_field(&mut scope, 2, SCOPE_VERSION);
-    let scope_spans_len = field_len(1, scope.len()) + spans.len();
+    let scope_spans_len = field_len(1, scope.len()) + spans_len;
     let resource_spans_len = field_len(1, resource.len()) + field_len(2, scope_spans_len);
     out.reserve(field_len(1, resource_spans_len));
     len_prefix(out, 1, resource_spans_len);
     bytes_field(out, 1, &resource);
     len_prefix(out, 2, scope_spans_len);
     bytes_field(out, 1, &scope);
-    out.extend_from_slice(&spans);
+    let mut scratch = Vec::new();
+    for (s, len, at) in spans {
+        len_prefix(out, 2, len);
+        let start = out.len();
+        span(out, s, &extras[at], &mut scratch);
+        debug_assert_eq!(out.len() - start, len, "span_len and span agree");
+    }
+}
+
+/// The length of `span`'s fields, as `span` writes them.
+fn span_len(s: &Span, extras: &[Extra]) -> usize {
+    let mut len = field_len(1, s.trace_id.len()) + field_len(2, s.span_id.len());
+    if let Some(p) = &s.parent_span_id {
+        len += field_len(4, p.len());
+    }
+    len += string_len(5, &s.name) + 2 + fixed64_len(s.start_ns) + fixed64_len(s.end_ns);
+    len += attributes_len(9, &s.attrs);
+    len += extras.iter().map(|(k, v)| key_value_len(9, k, *v)).sum::<usize>();
+    for e in &s.events {
+        len += field_len(11, fixed64_len(e.time_ns) + string_len(2, &e.name) + attributes_len(3, &e.attrs));
+    }
+    for l in &s.links {
+        let link = field_len(1, l.trace_id.len()) + field_len(2, l.span_id.len()) + attributes_len(4, &l.attrs) + 5; // flags: field 6
+        len += field_len(13, link);
+    }
+    let (message, code) = status_of(&s.status);
+    // `flags` (field 16: a two-byte key) and its four bytes.
+    len + field_len(15, status_len(message, code)) + 6
 }
 
 /// One span's fields; `scratch` holds an event or a link while its length is found.
@@ -90,20 +120,31 @@ fn span(out: &mut Vec<u8>, s: &Span, extras: &[Extra], scratch: &mut Vec<u8>) {
         fixed32_field(scratch, 6, FLAGS);
         bytes_field(out, 13, scratch);
     }
-    let (message, code) = match &s.status {
-        Status::Unset => ("", 0),
-        Status::Ok => ("", 1),
-        Status::Error(m) => (m.as_str(), 2),
-    };
-    let status_len = if message.is_empty() { 0 } else { field_len(2, message.len()) }
-        + if code == 0 { 0 } else { 1 + encoded_len_varint(code) };
-    len_prefix(out, 15, status_len);
+    let (message, code) = status_of(&s.status);
+    len_prefix(out, 15, status_len(message, code));
     string_field(out, 2, message);
     if code != 0 {
         encode_key(3, WireType::Varint, out);
         encode_varint(code, out);
     }
     fixed32_field(out, 16, FLAGS);
+}
+
+/// A status's message and code (0 unset, 1 ok, 2 error).
+fn status_of(status: &Status) -> (&str, u64) {
+    match status {
+        Status::Unset => ("", 0),
+        Status::Ok => ("", 1),
+        Status::Error(m) => (m.as_str(), 2),
+    }
+}
+
+fn status_len(message: &str, code: u64) -> usize {
+    string_len(2, message) + if code == 0 { 0 } else { 1 + encoded_len_varint(code) }
+}
+
+fn attributes_len(tag: u32, attrs: &Attrs) -> usize {
+    attrs.iter().map(|(k, v)| key_value_len(tag, k, AttrRef::of(v))).sum()
 }
 
 fn attributes(out: &mut Vec<u8>, tag: u32, attrs: &Attrs) {
@@ -115,14 +156,8 @@ fn attributes(out: &mut Vec<u8>, tag: u32, attrs: &Attrs) {
 /// A `KeyValue` as field `tag`: `key` (1) and an `AnyValue` (2) holding one of string (1), bool (2), int (3) or
 /// double (4). A oneof member is written even at its default: it says which one is set.
 fn key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: AttrRef) {
-    let any_len = match value {
-        AttrRef::Str(s) => field_len(1, s.len()),
-        AttrRef::Bool(_) => 2,
-        AttrRef::Int(i) => 1 + encoded_len_varint(i as u64),
-        AttrRef::F64(_) => 9,
-    };
-    let key_len = if key.is_empty() { 0 } else { field_len(1, key.len()) };
-    len_prefix(out, tag, key_len + field_len(2, any_len));
+    let any_len = any_value_len(value);
+    len_prefix(out, tag, string_len(1, key) + field_len(2, any_len));
     string_field(out, 1, key);
     len_prefix(out, 2, any_len);
     match value {
@@ -143,6 +178,38 @@ fn key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: AttrRef) {
             encode_key(4, WireType::SixtyFourBit, out);
             out.extend_from_slice(&f.to_le_bytes());
         }
+    }
+}
+
+fn any_value_len(value: AttrRef) -> usize {
+    match value {
+        AttrRef::Str(s) => field_len(1, s.len()),
+        AttrRef::Bool(_) => 2,
+        AttrRef::Int(i) => 1 + encoded_len_varint(i as u64),
+        AttrRef::F64(_) => 9,
+    }
+}
+
+/// Bytes of `key_value`'s field.
+fn key_value_len(tag: u32, key: &str, value: AttrRef) -> usize {
+    field_len(tag, string_len(1, key) + field_len(2, any_value_len(value)))
+}
+
+/// Bytes of `string_field`'s field.
+fn string_len(tag: u32, s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        field_len(tag, s.len())
+    }
+}
+
+/// Bytes of `fixed64_field`'s field (tags below 16: a one-byte key).
+fn fixed64_len(v: u64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        9
     }
 }
 
