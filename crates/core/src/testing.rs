@@ -43,7 +43,7 @@ pub fn span(trace: u8, id: u8, parent: Option<u8>, role: SpanRole) -> Span {
 }
 
 /// A test's attribute key as the `'static` name an `AttrKey` is (leaked: tests only).
-fn static_key(k: &str) -> crate::model::AttrKey {
+pub fn static_key(k: &str) -> crate::model::AttrKey {
     (&*Box::leak(k.to_string().into_boxed_str())).into()
 }
 

@@ -166,17 +166,15 @@ fn break_cycles(spans: &mut Spans, roots: &mut Vec<SpanId>, children: &mut Child
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::state::SpanState;
 
     fn state(spans: &[(u8, Option<u8>)]) -> TraceState {
         let mut t = TraceState::new([1; 16], 0.0, false);
         for &(id, parent) in spans {
-            let mut s = SpanState::new([id; 8]);
+            let s = t.spans.get_or_insert([id; 8]);
             s.span.parent_span_id = parent.map(|p| [p; 8]);
             s.described = true;
             s.span.start_ns = u64::from(id) * 10;
             s.span.end_ns = u64::from(id) * 10 + 5;
-            t.spans.insert([id; 8], Box::new(s));
         }
         t
     }
@@ -218,7 +216,7 @@ mod tests {
         // Attempt 5 ended last, and failed.
         let last = st.spans.get_mut(&[5; 8]).unwrap();
         last.span.end_ns = 300;
-        last.span.status = Status::Error("boom".into());
+        last.span.set_status(Status::Error("boom".into()));
         let t = finalize(st, false, &Stats::default(), &[]).unwrap();
         assert_eq!(t.spans[0].status, Status::Error("agent run failed".into()));
     }

@@ -202,7 +202,8 @@ mod tests {
             keys in proptest::collection::vec("[a-c.]{0,5}", 0..12),
             prefix in "[a-c.]{0,3}",
         ) {
-            let attrs: crate::model::Attrs = keys.iter().map(|k| (k.clone().into(), AttrValue::Int(0))).collect();
+            let attrs: crate::model::Attrs =
+                keys.iter().map(|k| (crate::testing::static_key(k), AttrValue::Int(0))).collect();
             let scan = attrs.keys().any(|k| k.starts_with(prefix.as_str()));
             proptest::prop_assert_eq!(attrs.has_key_with_prefix(&prefix), scan);
         }

@@ -326,7 +326,7 @@ impl Reader<'_> {
     fn whole(&mut self) -> Option<u64> {
         let v = self.slot()?;
         // Whole when the integer round-trips (`fract()` is a libm call on baseline x86-64, per slot).
-        (v >= 0.0 && v < 9_007_199_254_740_992.0 && (v as u64) as f64 == v).then_some(v as u64)
+        ((0.0..9_007_199_254_740_992.0).contains(&v) && (v as u64) as f64 == v).then_some(v as u64)
     }
 
     /// The next event of the batch.
