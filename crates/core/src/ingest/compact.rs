@@ -315,7 +315,7 @@ struct Reader<'a> {
     trace: Option<TraceCtx>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn slot(&mut self) -> Option<f64> {
         let v = *self.b.slots.get(self.at)?;
         self.at += 1;
@@ -446,28 +446,34 @@ impl Reader<'_> {
             return None;
         }
         let mask = self.whole()?;
+        // In `TRACE`'s order: traceId, spanId, parentSpanId.
         let mut ids: [Option<&[u16]>; 3] = [None; 3];
-        for (k, field) in sub.iter().enumerate() {
+        for (k, id) in ids.iter_mut().enumerate().take(sub.len()) {
             if mask & (1 << k) == 0 {
                 continue;
             }
             if *self.b.tags.get(self.at)? & tag::KIND != tag::STR {
                 return None;
             }
-            let len = self.whole()? as usize;
-            let units = self.b.text.get(self.text_at..self.text_at.checked_add(len)?)?;
-            self.text_at += len;
-            let slot = ["traceId", "spanId", "parentSpanId"].iter().position(|n| *n == field.name())?;
-            ids[slot] = Some(units);
+            *id = Some(self.units()?);
         }
-        let span = |units: Option<&[u16]>| units.map(lower_hex::<8>);
-        let tc = TraceCtx {
-            trace_id: lower_hex::<16>(ids[0]?)?,
-            span_id: span(ids[1]).map_or(Some(None), |s| s.map(Some))?,
-            parent_span_id: span(ids[2]).map_or(Some(None), |s| s.map(Some))?,
+        // An absent span id is none; one that is there must read.
+        let span = |units: Option<&[u16]>| match units {
+            None => Some(None),
+            Some(u) => lower_hex::<8>(u).map(Some),
         };
+        let tc =
+            TraceCtx { trace_id: lower_hex::<16>(ids[0]?)?, span_id: span(ids[1])?, parent_span_id: span(ids[2])? };
         *bytes = bytes.saturating_add(ids.iter().flatten().map(|u| u.len()).sum());
         Some(tc)
+    }
+
+    /// A string slot's UTF-16 units: its length, then that many units of the batch's text.
+    fn units(&mut self) -> Option<&'a [u16]> {
+        let len = self.whole()? as usize;
+        let units = self.b.text.get(self.text_at..self.text_at.checked_add(len)?)?;
+        self.text_at += len;
+        Some(units)
     }
 
     /// One value as its event had it (as its JSON text would have parsed): an object rebuilt from its sub-fields.
@@ -475,9 +481,7 @@ impl Reader<'_> {
         let t = *self.b.tags.get(self.at)? & tag::KIND;
         Some(match t {
             tag::STR => {
-                let len = self.whole()? as usize;
-                let units = self.b.text.get(self.text_at..self.text_at.checked_add(len)?)?;
-                self.text_at += len;
+                let units = self.units()?;
                 // A lone surrogate (a string cut mid-emoji) becomes U+FFFD, as in JSON text (`surrogates.rs`).
                 let s = utf16_to_string(units);
                 *bytes = bytes.saturating_add(s.len());
@@ -876,12 +880,14 @@ mod tests {
             format!(r#"{{"spanId":"{s}"}}"#),
             "{}".to_string(),
         ];
-        for form in forms {
-            let text = format!(r#"{{"type":"run.started","runId":"r","trace":{form}}}"#);
+        // A number where an id belongs is not read as a string's length (here: the 16 units of the string after it).
+        let number = format!(r#"{{"type":"run.started","trace":{{"traceId":"{t}","spanId":16}},"trigger":"{s}"}}"#);
+        let texts = forms.iter().map(|form| format!(r#"{{"type":"run.started","runId":"r","trace":{form}}}"#));
+        for text in texts.chain([number]) {
             let e = decode(expanded(compact(&[(&text, false)])).remove(0)).unwrap();
             let whole = decode(Inbound { pid: 7, ..crate::testing::diagnostic(text.clone(), 5.0) }).unwrap();
             assert_eq!((e.trace, e.bad_trace), (whole.trace, whole.bad_trace), "{text}");
-            assert_eq!(e.str("runId"), Some("r"));
+            assert_eq!((e.str("runId"), e.str("trigger")), (whole.str("runId"), whole.str("trigger")), "{text}");
         }
     }
 
