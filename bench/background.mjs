@@ -2,8 +2,9 @@
 // through the plugin's hot path into the addon, file sink. Measures
 //   - events per CPU-second of the addon's threads (N-API call to bytes written; the gateway thread not included),
 //   - bytes per open trace: native memory growth (RSS less the JS heap) once every session has a turn in flight,
-//     over the turns in flight (`bytes_per_open_trace`: what the process pays, the allocator's retention of
-//     transient event memory and its size classes included), and, with the bench addon (`benchHeapBytes`), the
+//     over the turns in flight (`bytes_per_open_trace`: what the process pays once quiet, past the worker's idle
+//     release, the allocator's size classes included; `bytes_per_open_trace_right_after_burst`: the same while the
+//     allocator still keeps the burst's freed pages), and, with the bench addon (`benchHeapBytes`), the
 //     growth of the addon's live heap over the same turns (`heap_bytes_per_open_trace`: what the open traces hold,
 //     steady from run to run; `crates/core/tests/memory.rs` guards the assembler's share),
 //   - end-to-end latency: a turn's last event recorded → its trace in the file, fed at a steady rate.
@@ -27,7 +28,9 @@ const RATE = arg('rate', 20_000);
 const PACED_S = arg('paced-seconds', 3);
 /** Unpaced until every session has a turn in flight (about six events each), then paced for PACED_S seconds. */
 const PHASE1 = Math.max(20_000, SESSIONS * 6);
-const EVENTS = PHASE1 + RATE * PACED_S;
+/** A turn is 12–19 events; the generator plans each session's first turn only while the total allows it, so the
+ * total covers every session's first turn (else a short run leaves a third of 10,000 sessions without one). */
+const EVENTS = Math.max(PHASE1 + RATE * PACED_S, SESSIONS * 20);
 const GRACE_MS = 2000;
 
 const ct = loadAddon();
@@ -76,6 +79,11 @@ while (ct.stats().queueLength > 0) await sleep(5);
 await ct.flush(60_000);
 global.gc?.();
 await sleep(100);
+// Right after the burst: the allocator still keeps the burst's freed pages for reuse.
+const nativeBusy = nativeBytes();
+// Then quiet, past the worker's idle release (crates/core/src/pipeline/worker.rs, `IDLE_RELEASE`, plus a tick):
+// what the open turns hold while the gateway waits on them.
+await sleep(2000);
 const rss1 = process.memoryUsage().rss;
 const native1 = nativeBytes();
 const heap1 = ct.benchHeapBytes?.() ?? null;
@@ -141,6 +149,7 @@ console.log(
     rss_growth_bytes: rss1 - rss0,
     native_growth_bytes: native1 - native0,
     bytes_per_open_trace: openTraces ? (native1 - native0) / openTraces : null,
+    bytes_per_open_trace_right_after_burst: openTraces ? (nativeBusy - native0) / openTraces : null,
     heap_bytes_per_open_trace: heap0 != null && openTraces ? (heap1 - heap0) / openTraces : null,
     latency_ms: { turns: lat.length, missing, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) ?? null, grace_ms: GRACE_MS },
     dropped_queue_full: s.droppedQueueFull,

@@ -19,6 +19,19 @@ mod config_value;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Freed memory goes back to the OS when the pipeline goes quiet (`clawtrace_core::pipeline`,
+/// `set_release_freed_memory`): mimalloc keeps freed pages a second for reuse, and a forced collect returns them
+/// (its arenas are process-wide, so one call covers pages freed by any of the addon's threads).
+fn release_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointers and may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
+#[napi_derive::module_init]
+fn init() {
+    clawtrace_core::pipeline::set_release_freed_memory(release_freed_memory);
+}
+
 /// The benchmark's addon counts its live heap around the same allocator (`bench::Counting`).
 #[cfg(feature = "bench")]
 #[global_allocator]

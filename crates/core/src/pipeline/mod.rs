@@ -47,6 +47,21 @@ pub(crate) enum Control {
 /// backend (so what was recorded before leaves before `configure()` resolves), never as long as a hanging one.
 const CONFIGURE_HANDOVER: Duration = Duration::from_secs(2);
 
+/// Gives the allocator's freed memory back to the OS (the addon sets it to mimalloc's collect: the core does not
+/// choose the allocator). The worker calls it once per quiet period (`worker.rs`, `IDLE_RELEASE`).
+static RELEASE_FREED_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what `release_freed_memory` calls (the first setting stays).
+pub fn set_release_freed_memory(release: fn()) {
+    let _ = RELEASE_FREED_MEMORY.set(release);
+}
+
+fn release_freed_memory() {
+    if let Some(release) = RELEASE_FREED_MEMORY.get() {
+        release();
+    }
+}
+
 /// The sinks in service, published for `stats()` without a round trip to the worker.
 pub type SinkRegistry = Arc<std::sync::Mutex<Vec<(&'static str, Arc<SinkStats>)>>>;
 

@@ -81,6 +81,7 @@ pub(super) async fn run(
         released: Vec::new(),
         finished: Vec::new(),
         recorder: None,
+        released_after: None,
     };
     w.set_recorder(&cfg);
     // Before configure() the environment decides; if it is unusable, the default file still catches every trace.
@@ -111,6 +112,7 @@ pub(super) async fn run(
             }
             _ = tokio::time::sleep_until(next_tick) => {
                 w.tick();
+                w.release_memory_when_idle();
                 next_tick = tokio::time::Instant::now() + w.until_next_tick();
             }
         }
@@ -124,6 +126,11 @@ pub(super) async fn run(
 const TICK_MIN: Duration = Duration::from_millis(10);
 const TICK_BUSY: Duration = Duration::from_millis(100);
 const TICK_IDLE: Duration = Duration::from_millis(1000);
+/// How long no event may arrive before the worker gives freed memory back (once per quiet period, from the tick
+/// that follows: within `IDLE_RELEASE + TICK_IDLE` of the last event). The allocator keeps freed pages for a
+/// while (mimalloc: a second) to reuse them under load; a gateway that goes quiet with thousands of turns open
+/// would otherwise hold a burst's transient event memory beside them (`docs/ARCHITECTURE.md`, "Memory").
+const IDLE_RELEASE: Duration = Duration::from_millis(500);
 const TICK_MIN_MS: f64 = TICK_MIN.as_millis() as f64;
 const TICK_BUSY_MS: f64 = TICK_BUSY.as_millis() as f64;
 
@@ -144,6 +151,8 @@ struct Worker {
     finished: Vec<crate::model::Trace>,
     /// Writes what crosses to the record file (`record`), off this task.
     recorder: Option<Recorder>,
+    /// The last arrival before freed memory was last given back (`release_memory_when_idle`).
+    released_after: Option<Instant>,
 }
 
 impl Worker {
@@ -215,6 +224,15 @@ impl Worker {
         self.assemble_released(now);
         self.assembler.tick(now, &mut self.finished);
         self.offer_finished();
+    }
+
+    /// Once no event has arrived for `IDLE_RELEASE` since the last release, gives freed memory back.
+    fn release_memory_when_idle(&mut self) {
+        let last = self.clock.at;
+        if self.released_after != Some(last) && last.elapsed() >= IDLE_RELEASE {
+            self.released_after = Some(last);
+            super::release_freed_memory();
+        }
     }
 
     /// Enrich, then the sampling decision (counted when it drops the trace).
