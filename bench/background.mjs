@@ -4,9 +4,10 @@
 //   - bytes per open trace: native memory growth (RSS less the JS heap) once every session has a turn in flight,
 //     over the turns in flight (`bytes_per_open_trace`: what the process pays once quiet, past the worker's idle
 //     release, the allocator's size classes included; `bytes_per_open_trace_right_after_burst`: the same while the
-//     allocator still keeps the burst's freed pages), and, with the bench addon (`benchHeapBytes`), the
-//     growth of the addon's live heap over the same turns (`heap_bytes_per_open_trace`: what the open traces hold,
-//     steady from run to run; `crates/core/tests/memory.rs` guards the assembler's share),
+//     allocator still keeps the burst's freed pages; `allocator_bytes_per_open_trace`: the growth of the resident
+//     memory of the addon's own allocator once quiet, which leaves out node's own), and, with the bench addon
+//     (`benchHeapBytes`), the growth of the addon's live heap over the same turns (`heap_bytes_per_open_trace`:
+//     what the open traces hold, steady from run to run; `crates/core/tests/memory.rs` guards the assembler's share),
 //   - end-to-end latency: a turn's last event recorded → its trace in the file, fed at a steady rate.
 // Prints one JSON object as its last line. Args: --sessions N --rate EVENTS_PER_S --paced-seconds N.
 
@@ -54,6 +55,8 @@ const rss0 = process.memoryUsage().rss;
 const native0 = nativeBytes();
 // The bench addon's live heap (its counting allocator, src/bench.rs); null with another addon.
 const heap0 = ct.benchHeapBytes?.() ?? null;
+// The resident bytes of the addon's own allocator (the bench addon reads its mappings; null with another addon).
+const alloc0 = ct.benchAllocatorRssBytes?.() ?? null;
 const cpu0 = addonThreads();
 
 // Phase 1, unpaced, then memory.
@@ -87,6 +90,7 @@ await sleep(2000);
 const rss1 = process.memoryUsage().rss;
 const native1 = nativeBytes();
 const heap1 = ct.benchHeapBytes?.() ?? null;
+const alloc1 = ct.benchAllocatorRssBytes?.() ?? null;
 const openTraces = open.size;
 
 // Phase 2, paced at RATE: when each turn's last event was recorded, and when its trace reached the file.
@@ -151,6 +155,7 @@ console.log(
     bytes_per_open_trace: openTraces ? (native1 - native0) / openTraces : null,
     bytes_per_open_trace_right_after_burst: openTraces ? (nativeBusy - native0) / openTraces : null,
     heap_bytes_per_open_trace: heap0 != null && openTraces ? (heap1 - heap0) / openTraces : null,
+    allocator_bytes_per_open_trace: alloc0 != null && openTraces ? (alloc1 - alloc0) / openTraces : null,
     latency_ms: { turns: lat.length, missing, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) ?? null, grace_ms: GRACE_MS },
     dropped_queue_full: s.droppedQueueFull,
     spans_exported: s.spansExported,

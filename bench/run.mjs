@@ -62,6 +62,7 @@ async function measure() {
     },
     bytes_per_open_trace: r(background[10_000].bytes_per_open_trace),
     bytes_per_open_trace_right_after_burst: r(background[10_000].bytes_per_open_trace_right_after_burst),
+    allocator_bytes_per_open_trace: r(background[10_000].allocator_bytes_per_open_trace),
     heap_bytes_per_open_trace: r(background[10_000].heap_bytes_per_open_trace),
     idle_wakeups_per_second: r(gateway.idle.wakeups_per_second, 1),
     latency_p99_ms: r(background[10_000].latency_ms.p99),
@@ -85,7 +86,7 @@ const rows = Object.entries(v)
   .map(([k, x]) => `| ${k} | ${n(x.gateway_ns_per_event)} | ${n(x.process_ns_per_event)} | ${n(x.eld_ms.p50, 2)} / ${n(x.eld_ms.p99, 2)} / ${n(x.eld_ms.max, 1)} | ${n(x.spans_exported)} | ${n(x.dropped)} |`)
   .join('\n');
 const bgRows = Object.values(background)
-  .map((b) => `| ${n(b.sessions)} | ${n(b.events)} | ${n(b.events_per_cpu_second)} | ${n(b.open_traces)} | ${n(b.bytes_per_open_trace_right_after_burst)} / ${n(b.bytes_per_open_trace)} | ${n(b.heap_bytes_per_open_trace)} | ${n(b.latency_ms.p50)} / ${n(b.latency_ms.p99)} (${n(b.latency_ms.turns)} turns, ${n(b.latency_ms.missing)} missing) | ${n(b.dropped_queue_full)} |`)
+  .map((b) => `| ${n(b.sessions)} | ${n(b.events)} | ${n(b.events_per_cpu_second)} | ${n(b.open_traces)} | ${n(b.bytes_per_open_trace_right_after_burst)} / ${n(b.bytes_per_open_trace)} | ${n(b.allocator_bytes_per_open_trace)} | ${n(b.heap_bytes_per_open_trace)} | ${n(b.latency_ms.p50)} / ${n(b.latency_ms.p99)} (${n(b.latency_ms.turns)} turns, ${n(b.latency_ms.missing)} missing) | ${n(b.dropped_queue_full)} |`)
   .join('\n');
 const md = `# Benchmarks
 
@@ -115,8 +116,8 @@ threads (file sink), ${n(v.clawtrace_otlp.background_events_per_cpu_second)} (OT
 
 ## The background under concurrent sessions (bench/synth.js, file sink)
 
-| sessions | events | events per addon CPU-second | turns in flight | native memory growth per turn in flight, right after the burst / once quiet (bytes) | live heap growth per turn in flight (bytes) | latency last event → file, p50 / p99 (ms) | dropped |
-|---|---|---|---|---|---|---|---|
+| sessions | events | events per addon CPU-second | turns in flight | native memory growth per turn in flight, right after the burst / once quiet (bytes) | the addon's allocator's resident growth per turn, once quiet (bytes) | live heap growth per turn in flight (bytes) | latency last event → file, p50 / p99 (ms) | dropped |
+|---|---|---|---|---|---|---|---|---|
 ${bgRows}
 
 Latency includes the grace window (${background[10_000].latency_ms.grace_ms} ms): a finished turn waits that long for late events.
@@ -126,7 +127,8 @@ mostly the allocator's and V8's own growth spread over few traces. Right after t
 allocator keeps of the transient memory of the events that built those turns; once quiet (2 s later, past the
 worker's idle release of freed memory) what remains is the turns, the allocator's size classes and partly used
 pages, and the process's own growth (a no-op recorder fed the same events grows node's own heap by about 6 MB,
-600 bytes per turn at 10,000). The live heap growth (the bench addon
+600 bytes per turn at 10,000). The allocator's resident growth leaves that out: it is the RSS of the mappings the
+addon's allocator (mimalloc) owns. The live heap growth (the bench addon
 counts its allocations: \`heap_bytes_per_open_trace\`) is what the open turns and their share of the tables hold.
 
 ## Idle

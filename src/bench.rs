@@ -243,3 +243,30 @@ unsafe impl GlobalAlloc for Counting {
 pub fn bench_heap_bytes() -> f64 {
     LIVE.iter().map(|s| s.0.load(Relaxed)).sum::<isize>() as f64
 }
+
+/// Internal benchmark entry point: the resident bytes of the addon's allocator, the RSS of the mappings that hold
+/// its allocations (mimalloc's arenas: found by where a fresh small and a fresh large block land), from
+/// `/proc/self/smaps`; `null` where there is no such file. Node's own allocations (glibc, V8) are elsewhere: the
+/// process's RSS growth mixes those in.
+#[napi]
+pub fn bench_allocator_rss_bytes() -> Option<f64> {
+    let small = Box::new(0u64);
+    let large: Vec<u8> = Vec::with_capacity(1 << 20);
+    let probes = [&*small as *const u64 as usize, large.as_ptr() as usize];
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut ours = false;
+    let mut bytes = 0u64;
+    for line in smaps.lines() {
+        let first = line.split_ascii_whitespace().next().unwrap_or("");
+        if let Some(kb) = line.strip_prefix("Rss:") {
+            if ours {
+                bytes += kb.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0) * 1024;
+            }
+        } else if let Some((start, end)) = first.split_once('-') {
+            // A mapping's header line: `start-end perms offset dev inode path`.
+            let range = usize::from_str_radix(start, 16).ok().zip(usize::from_str_radix(end, 16).ok());
+            ours = range.is_some_and(|(start, end)| probes.iter().any(|p| (start..end).contains(p)));
+        }
+    }
+    Some(bytes as f64)
+}
