@@ -337,19 +337,23 @@ impl<'a> Reader<'a> {
         let trusted = head % 2 == 1;
         // Bytes of the strings read: an event over the bound is refused as a whole event would be.
         let mut bytes = 0usize;
-        // A type the table names crosses as its number: its kind is known without a parse.
+        // A type the table names crosses as its number: its kind is known without a parse, and its name is not
+        // made a field (an allocation per event that nothing reads: `Body::Fields` carries the kind, and a
+        // recording writes its name back, `record.rs`).
         let (ty, known) = if self.b.tags.get(self.at).map(|t| t & tag::KIND) == Some(tag::KNOWN) {
             let n = self.whole()? as usize;
             let (name, kind) = (*known_types().get(n)?, known_kinds()[n]);
             bytes += name.len();
-            (Value::String(name.to_string()), Some(kind))
+            (Value::Null, Some(kind))
         } else {
             (self.value(&Scalar("type"), &mut bytes)?, None)
         };
+        // Room for `type` when it is kept as a field.
+        let room = usize::from(!ty.is_null());
         let mut map = if std::ptr::eq(schema, &SCHEMAS[INFRA]) {
-            self.fields(schema.fields, &mut bytes)?
+            self.fields(schema.fields, room, &mut bytes)?
         } else {
-            self.keyed(schema.fields, &mut bytes)?
+            self.keyed(schema.fields, room, &mut bytes)?
         };
         if bytes > MAX_EVENT_BYTES {
             return Some((Body::Invalid(DecodeError::TooLarge), trusted));
@@ -368,10 +372,11 @@ impl<'a> Reader<'a> {
     }
 
     /// `count` (the next slot) values, each naming its field by number.
-    fn keyed(&mut self, list: &'static [Field], bytes: &mut usize) -> Option<Fields> {
+    /// `room`: entries to leave room for after them.
+    fn keyed(&mut self, list: &'static [Field], room: usize, bytes: &mut usize) -> Option<Fields> {
         let count = self.whole()?;
-        // One more for `type`; a count beyond the schema's fields is the plugin's bug or garbage, not a size.
-        let mut fields = Fields::with_capacity((count as usize).min(list.len()) + 1);
+        // A count beyond the schema's fields is the plugin's bug or garbage, not a size.
+        let mut fields = Fields::with_capacity((count as usize).min(list.len()) + room);
         // Which of the schema's fields were read: a field the plugin wrote twice (garbage) replaces its value, as a
         // repeated key in JSON text would; any other is appended without a lookup.
         let mut seen = 0u64;
@@ -399,13 +404,9 @@ impl<'a> Reader<'a> {
     }
 
     /// The fields the mask (the next slot) says are present, by name.
-    fn fields(&mut self, list: &'static [Field], bytes: &mut usize) -> Option<Fields> {
+    fn fields(&mut self, list: &'static [Field], room: usize, bytes: &mut usize) -> Option<Fields> {
         let mask = self.whole()?;
-        self.present(list, mask, bytes)
-    }
-
-    fn present(&mut self, list: &'static [Field], mask: u64, bytes: &mut usize) -> Option<Fields> {
-        let mut fields = Fields::with_capacity(mask.count_ones() as usize + 1);
+        let mut fields = Fields::with_capacity(mask.count_ones() as usize + room);
         for (k, field) in list.iter().enumerate() {
             if mask & (1 << k) != 0 && !self.canonical_trace(field, bytes) {
                 fields.push_new(field.name(), self.value(field, bytes)?);
@@ -745,9 +746,10 @@ mod tests {
             whole.pid = 7;
             let (a, b) = (decode(inbound), decode(whole));
             let (a, b) = (a.unwrap(), b.unwrap());
-            // A canonical trace context is read into ids, not kept as a field: it is compared as ids.
+            // A canonical trace context is read into ids, not kept as a field: it is compared as ids; a known type
+            // crosses as its number and is compared as a kind.
             let fields = |e: &crate::ingest::Event| -> Map<String, Value> {
-                let kept = e.fields.iter().filter(|(k, v)| !v.is_null() && *k != "trace");
+                let kept = e.fields.iter().filter(|(k, v)| !v.is_null() && !["trace", "type"].contains(k));
                 kept.map(|(k, v)| (k.to_string(), v.clone())).collect()
             };
             assert_eq!(fields(&a), fields(&b), "{text}");
@@ -858,7 +860,7 @@ mod tests {
         twice.tags.push(twice.tags[3]);
         twice.text.push(u16::from(b's'));
         let e = decode(expanded(twice).remove(0)).unwrap();
-        assert_eq!((e.str("runId"), e.fields.len()), (Some("s"), 2));
+        assert_eq!((e.str("runId"), e.fields.len()), (Some("s"), 1));
     }
 
     #[test]

@@ -49,6 +49,11 @@ impl Fields {
         debug_assert!(self.find(key).is_none(), "{key} is there already");
         self.0.push((Cow::Borrowed(key), value));
     }
+    /// A value to change or take from: a reader that is a string's last (`assemble/apply.rs`) moves it out
+    /// instead of copying it and freeing the event's copy after.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.find(key).map(|i| &mut self.0[i].1)
+    }
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         self.find(key).map(|i| self.0.remove(i).1)
     }
