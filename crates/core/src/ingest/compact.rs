@@ -16,6 +16,7 @@
 use serde_json::{Map, Value};
 
 use super::catalogue::{Class, EventKind};
+use super::event::{expected_type, fits, FieldType};
 use super::{Body, DecodeError, Fields, Inbound, Source, TraceCtx, MAX_EVENT_BYTES};
 
 /// One field copied across: a scalar, or an object of which only the listed sub-fields are copied.
@@ -220,6 +221,13 @@ fn known_kinds() -> &'static [EventKind] {
     KINDS.get_or_init(|| known_types().iter().map(|t| EventKind::parse(Source::Diagnostic, t)).collect())
 }
 
+/// Per schema, the type assembly relies on for each of its fields, at the field's number (`event.rs`): a batch's
+/// reader checks each value as it reads it, without matching its name.
+fn expected_types() -> &'static [Vec<Option<FieldType>>] {
+    static TYPES: std::sync::OnceLock<Vec<Vec<Option<FieldType>>>> = std::sync::OnceLock::new();
+    TYPES.get_or_init(|| SCHEMAS.iter().map(|s| s.fields.iter().map(|f| expected_type(f.name())).collect()).collect())
+}
+
 /// The table as the plugin reads it (`projection()`): per schema, its exact type names and its fields, a field
 /// being its name or `[name, [sub-fields]]`; the slot tags; the longest string worth copying.
 pub fn projection() -> Value {
@@ -294,7 +302,7 @@ pub fn expand(batch: Inbound, mut f: impl FnMut(Inbound)) {
         ctx: None,
     };
     let mut emitted = 0u32;
-    let mut r = Reader { b: &b, at: 0, text_at: 0, trace: None };
+    let mut r = Reader { b: &b, at: 0, text_at: 0, trace: None, types: &[], wrong: 0 };
     while emitted < b.events {
         let Some((body, trusted)) = r.event() else { break };
         f(one(body, trusted));
@@ -313,6 +321,10 @@ struct Reader<'a> {
     text_at: usize,
     /// The event's trace context, when it crossed in canonical form (`Reader::canonical_trace`).
     trace: Option<TraceCtx>,
+    /// The event's schema's expected types (`expected_types`).
+    types: &'static [Option<FieldType>],
+    /// The fields (bit k: the schema's k-th) whose last value read has a type assembly does not expect.
+    wrong: u64,
 }
 
 impl<'a> Reader<'a> {
@@ -334,6 +346,7 @@ impl<'a> Reader<'a> {
         let head = self.whole()?;
         self.trace = None;
         let schema = SCHEMAS.get((head / 2) as usize)?;
+        (self.types, self.wrong) = (&expected_types()[(head / 2) as usize], 0);
         let trusted = head % 2 == 1;
         // Bytes of the strings read: an event over the bound is refused as a whole event would be.
         let mut bytes = 0usize;
@@ -364,6 +377,10 @@ impl<'a> Reader<'a> {
                 return Some((Body::Skipped { kind, seq: map.get("seq").and_then(Value::as_u64) }, trusted));
             }
         }
+        // What decode would refuse for a type it does not expect, after the size and the infra type.
+        if self.wrong != 0 || !fits(Some(FieldType::Str), &ty) {
+            return Some((Body::Invalid(DecodeError::WrongFieldType), trusted));
+        }
         // No schema lists `type` (it crosses first, on its own), so it is not among the fields read.
         if !ty.is_null() {
             map.push_new("type", ty);
@@ -393,6 +410,7 @@ impl<'a> Reader<'a> {
                 self.trace = None;
             }
             let v = self.value(field, bytes)?;
+            self.check(no, &v);
             if seen & (1 << no) == 0 {
                 seen |= 1 << no;
                 fields.push_new(field.name(), v);
@@ -409,10 +427,23 @@ impl<'a> Reader<'a> {
         let mut fields = Fields::with_capacity(mask.count_ones() as usize + room);
         for (k, field) in list.iter().enumerate() {
             if mask & (1 << k) != 0 && !self.canonical_trace(field, bytes) {
-                fields.push_new(field.name(), self.value(field, bytes)?);
+                let v = self.value(field, bytes)?;
+                self.check(k, &v);
+                fields.push_new(field.name(), v);
             }
         }
         Some(fields)
+    }
+
+    /// Notes whether the value just read for the schema's field `no` has the type assembly expects (a later value
+    /// of the same field decides, as the later key of JSON text would).
+    fn check(&mut self, no: usize, v: &Value) {
+        let bit = 1 << no;
+        if fits(self.types.get(no).copied().flatten(), v) {
+            self.wrong &= !bit;
+        } else {
+            self.wrong |= bit;
+        }
     }
 
     /// An object field's sub-fields, the mask says which, as the JSON object its text would parse to.
@@ -826,6 +857,51 @@ mod tests {
             "the huge string is not copied"
         );
         assert_eq!(reasons(huge), [Some(DecodeError::TooLarge), None]);
+    }
+
+    /// The reader checks each value's type itself (decode does not look again): every field of every schema, with
+    /// a value of each JSON type, is refused or kept compact as it is whole.
+    #[test]
+    fn every_field_with_a_value_of_any_type_is_refused_or_kept_as_its_text_would_be() {
+        let values = [r#""s""#, "3", "true", r#"{"a":1}"#, "[1]"];
+        for (i, schema) in SCHEMAS.iter().enumerate().skip(GENERIC) {
+            let ty = schema.kinds.first().map_or("run.custom", |k| k.name());
+            for f in schema.fields.iter().filter(|f| f.name() != "trace") {
+                for v in values {
+                    let text = format!(r#"{{"type":"{ty}","{}":{v}}}"#, f.name());
+                    let batch = compact(&[(&text, false)]);
+                    assert_eq!(batch.slots[0], (i * 2) as f64, "{text}");
+                    let a = decode(expanded(batch).remove(0)).map(|e| e.kind);
+                    let b = decode(Inbound { pid: 7, ..crate::testing::diagnostic(text.clone(), 5.0) }).map(|e| e.kind);
+                    assert_eq!(a, b, "{text}");
+                }
+            }
+        }
+        // An unknown type that is no string.
+        for v in ["3", "true", r#"{"a":1}"#, "[1]", "null"] {
+            let text = format!(r#"{{"type":{v},"runId":"r"}}"#);
+            let a = decode(expanded(compact(&[(&text, false)])).remove(0)).err();
+            let b = decode(Inbound { pid: 7, ..crate::testing::diagnostic(text.clone(), 5.0) }).err();
+            assert_eq!(a, b, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_field_written_twice_is_checked_by_its_last_value() {
+        let mut twice = compact(&[(r#"{"type":"run.started","runId":["x"]}"#, false)]);
+        assert_eq!(decode(expanded(twice.clone()).remove(0)).err(), Some(DecodeError::WrongFieldType));
+        // The same field again, now a string: JSON text's later key wins, and so does its type.
+        twice.slots[2] = 2.0;
+        twice.slots.push(1.0);
+        twice.tags.push(twice.tags[3] & !tag::KIND | tag::STR);
+        twice.text.push(u16::from(b's'));
+        assert_eq!(decode(expanded(twice.clone()).remove(0)).unwrap().str("runId"), Some("s"));
+        // And the other way round.
+        let mut back = compact(&[(r#"{"type":"run.started","runId":"r"}"#, false)]);
+        back.slots[2] = 2.0;
+        back.slots.push(0.0);
+        back.tags.push(back.tags[3] & !tag::KIND | tag::WRONG);
+        assert_eq!(decode(expanded(back).remove(0)).err(), Some(DecodeError::WrongFieldType));
     }
 
     #[test]
