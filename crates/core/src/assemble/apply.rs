@@ -504,6 +504,32 @@ mod tests {
     }
 
     #[test]
+    fn a_copied_string_moves_out_of_the_event_and_what_is_read_after_is_read_first() {
+        let json = r#"{"type":"model.call.error","ts":1,"runId":"r","model":"m","callId":"c1","api":"responses","failureKind":"timeout","errorCategory":"rate_limit"}"#;
+        let mut e = decode(diagnostic(json, 1.0)).unwrap();
+        let (mut sh, mut s) = (SharedValues::default(), SpanState::new([1; 8]));
+        apply(&mut s, &mut sh, &mut e);
+        assert_eq!(s.span.attr_str("openclaw.call_id"), Some("c1"));
+        assert_eq!(s.span.attr_str("openclaw.failure_kind"), Some("timeout"));
+        assert_eq!((e.str("callId"), e.str("failureKind")), (None, None), "moved, not copied");
+        assert_eq!(e.str("runId"), Some("r"), "a shared value is only read");
+        // The status reads the failure kind, which `copy_fields` moves out.
+        let status = s.span.into_span([0; 16]).status;
+        assert_eq!(status, Status::Error("model call failed: rate_limit (timeout)".into()));
+        // A string over the bound is cut, as before, and a number stays where it is.
+        let long = "x".repeat(MAX_ATTR_BYTES + 1);
+        let mut e = decode(diagnostic(
+            format!(r#"{{"type":"tool.execution.started","ts":1,"toolName":"{long}","toolCallId":"t","mutatingAction":true}}"#),
+            1.0,
+        ))
+        .unwrap();
+        let mut s = SpanState::new([2; 8]);
+        apply(&mut s, &mut sh, &mut e);
+        assert_eq!(s.span.attr_str("gen_ai.tool.name").map(str::len), Some(MAX_ATTR_BYTES + "…".len()));
+        assert_eq!(s.span.attrs.get("openclaw.tool.mutating"), Some(&AttrValue::Bool(true)));
+    }
+
+    #[test]
     fn a_trace_of_ever_new_values_keeps_its_table_bounded_and_the_last_value_wins() {
         let mut sh = SharedValues::default();
         let mut s = SpanState::new([1; 8]);

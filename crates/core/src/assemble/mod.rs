@@ -211,11 +211,11 @@ impl Assembler {
         if !self.traces.contains_key(&place.trace_id) {
             self.make_room(now_ms, out);
         }
-        let straggler = self.exported.contains_key(&place.trace_id);
-        let trace = self
-            .traces
-            .entry(place.trace_id)
-            .or_insert_with(|| Box::new(TraceState::new(place.trace_id, now_ms, straggler)));
+        // Whether it is a straggler is looked up only for a new trace (a lookup in a large table per event).
+        let exported = &self.exported;
+        let trace = self.traces.entry(place.trace_id).or_insert_with(|| {
+            Box::new(TraceState::new(place.trace_id, now_ms, exported.contains_key(&place.trace_id)))
+        });
         trace.last_event_ms = now_ms;
         // This event may have closed it: a look within the grace window, or at its TTL if sooner (`deadlines.rs`).
         self.deadlines.ensure(trace, (now_ms + self.cfg.grace_ms).min(trace.created_ms + self.cfg.trace_ttl_ms));

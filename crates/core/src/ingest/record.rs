@@ -298,6 +298,27 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_event_whose_type_crossed_as_its_number_is_recorded_with_its_type() {
+        let text = r#"{"type":"run.started","runId":"r","trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","spanId":"e4a1b1684ae49708"}}"#;
+        let read = crate::ingest::decode(crate::testing::diagnostic(text, 5.0)).unwrap();
+        let mut fields = read.fields.clone();
+        fields.remove("type");
+        fields.remove("trace");
+        for trace in [None, read.trace] {
+            let body = Body::Fields(fields.clone(), Some(read.kind), trace);
+            let line = encode_record(&Inbound { body, ..crate::testing::diagnostic("", 5.0) }).unwrap();
+            assert_eq!(line.matches(r#""type":"run.started""#).count(), 1, "{line}");
+            let Record::Event(again) = parse_record(&line, 1).unwrap() else { panic!("expected an event: {line}") };
+            let again = crate::ingest::decode(again).unwrap();
+            assert_eq!((again.kind, again.trace, again.str("runId")), (read.kind, trace, Some("r")), "{line}");
+        }
+        // A type that is among the fields is written once.
+        let body = Body::Fields(read.fields.clone(), Some(read.kind), None);
+        let line = encode_record(&Inbound { body, ..crate::testing::diagnostic("", 5.0) }).unwrap();
+        assert_eq!(line.matches(r#""type""#).count(), 1, "{line}");
+    }
+
+    #[test]
     fn an_encoded_event_parses_back_to_what_crossed() {
         let hook = Inbound {
             src: Source::Hook,
