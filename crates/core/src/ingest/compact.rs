@@ -509,6 +509,10 @@ impl<'a> Reader<'a> {
     }
 
     /// One value as its event had it (as its JSON text would have parsed): an object rebuilt from its sub-fields.
+    /// Inlined into the loops that store what it reads: returned through memory, each value was written in one
+    /// shape and read back in another (a stalled store forward, twice per field: bench/ profile); an object,
+    /// rare, is read out of line (`object_value`).
+    #[inline(always)]
     fn value(&mut self, field: &'static Field, bytes: &mut usize) -> Option<Value> {
         let t = *self.b.tags.get(self.at)? & tag::KIND;
         Some(match t {
@@ -534,13 +538,16 @@ impl<'a> Reader<'a> {
                 *bytes = usize::MAX;
                 Value::Null
             }
-            tag::OBJECT => {
-                let Object(_, sub) = field else { return None };
-                let mask = self.whole()?;
-                Value::Object(self.object(sub, mask, bytes)?)
-            }
+            tag::OBJECT => self.object_value(field, bytes)?,
             _ => return None,
         })
+    }
+
+    #[inline(never)]
+    fn object_value(&mut self, field: &'static Field, bytes: &mut usize) -> Option<Value> {
+        let Object(_, sub) = field else { return None };
+        let mask = self.whole()?;
+        Some(Value::Object(self.object(sub, mask, bytes)?))
     }
 }
 
