@@ -409,18 +409,14 @@ impl<'a> Reader<'a> {
             if matches!(field, Object("trace", _)) {
                 self.trace = None;
             }
-            let first = seen & (1 << no) == 0;
-            seen |= 1 << no;
-            let (types, mut wrong) = (self.types, self.wrong);
-            self.value_then(field, bytes, |v| {
-                check(types, &mut wrong, no, &v);
-                if first {
-                    fields.push_new(field.name(), v);
-                } else {
-                    fields.insert(field.name(), v);
-                }
-            })?;
-            self.wrong = wrong;
+            let v = self.value(field, bytes)?;
+            self.check(no, &v);
+            if seen & (1 << no) == 0 {
+                seen |= 1 << no;
+                fields.push_new(field.name(), v);
+            } else {
+                fields.insert(field.name(), v);
+            }
         }
         Some(fields)
     }
@@ -432,11 +428,22 @@ impl<'a> Reader<'a> {
         for (k, field) in list.iter().enumerate() {
             if mask & (1 << k) != 0 && !self.canonical_trace(field, bytes) {
                 let v = self.value(field, bytes)?;
-                check(self.types, &mut self.wrong, k, &v);
+                self.check(k, &v);
                 fields.push_new(field.name(), v);
             }
         }
         Some(fields)
+    }
+
+    /// Notes whether the value just read for the schema's field `no` has the type assembly expects (a later value
+    /// of the same field decides, as the later key of JSON text would).
+    fn check(&mut self, no: usize, v: &Value) {
+        let bit = 1 << no;
+        if fits(self.types.get(no).copied().flatten(), v) {
+            self.wrong &= !bit;
+        } else {
+            self.wrong |= bit;
+        }
     }
 
     /// An object field's sub-fields, the mask says which, as the JSON object its text would parse to.
@@ -502,47 +509,38 @@ impl<'a> Reader<'a> {
     }
 
     /// One value as its event had it (as its JSON text would have parsed): an object rebuilt from its sub-fields.
+    /// Inlined into the loops that store what it reads: returned through memory, each value was written in one
+    /// shape and read back in another (a stalled store forward, twice per field: bench/ profile); an object,
+    /// rare, is read out of line (`object_value`).
     #[inline(always)]
     fn value(&mut self, field: &'static Field, bytes: &mut usize) -> Option<Value> {
-        let mut read = None;
-        self.value_then(field, bytes, |v| read = Some(v))?;
-        read
-    }
-
-    /// Reads one value (as `value`) and hands it to `put` from the branch of its kind. Inlined into the loop that
-    /// stores what it reads, so each kind's value is written where it is stored: a value returned through memory
-    /// was written in one shape and read back in another (a stalled store forward, twice per field: bench/
-    /// profile). An object, rare, is read out of line (`object_value`).
-    #[inline(always)]
-    fn value_then(&mut self, field: &'static Field, bytes: &mut usize, put: impl FnOnce(Value)) -> Option<()> {
         let t = *self.b.tags.get(self.at)? & tag::KIND;
-        match t {
+        Some(match t {
             tag::STR => {
                 let units = self.units()?;
                 // A lone surrogate (a string cut mid-emoji) becomes U+FFFD, as in JSON text (`surrogates.rs`).
                 let s = utf16_to_string(units);
                 *bytes = bytes.saturating_add(s.len());
-                put(Value::String(s));
+                Value::String(s)
             }
-            tag::NUM => put(json_number(self.slot()?)),
-            tag::BOOL => put(Value::Bool(self.slot()? != 0.0)),
+            tag::NUM => json_number(self.slot()?),
+            tag::BOOL => Value::Bool(self.slot()? != 0.0),
             tag::WRONG => {
                 self.at += 1;
-                put(Value::Array(Vec::new()));
+                Value::Array(Vec::new())
             }
             tag::NULL => {
                 self.at += 1;
-                put(Value::Null);
+                Value::Null
             }
             tag::HUGE => {
                 self.at += 1;
                 *bytes = usize::MAX;
-                put(Value::Null);
+                Value::Null
             }
-            tag::OBJECT => put(self.object_value(field, bytes)?),
+            tag::OBJECT => self.object_value(field, bytes)?,
             _ => return None,
-        }
-        Some(())
+        })
     }
 
     #[inline(never)]
@@ -550,18 +548,6 @@ impl<'a> Reader<'a> {
         let Object(_, sub) = field else { return None };
         let mask = self.whole()?;
         Some(Value::Object(self.object(sub, mask, bytes)?))
-    }
-}
-
-/// Notes whether `v`, just read for a schema's field `no`, has the type assembly expects (`types`: the schema's,
-/// `expected_types`) in `wrong` (bit `no`; a later value of the same field decides, as the later key of JSON text
-/// would).
-fn check(types: &[Option<FieldType>], wrong: &mut u64, no: usize, v: &Value) {
-    let bit = 1 << no;
-    if fits(types.get(no).copied().flatten(), v) {
-        *wrong &= !bit;
-    } else {
-        *wrong |= bit;
     }
 }
 
