@@ -10,14 +10,27 @@ use crate::enrich::failure;
 use crate::ingest::{event::ms_to_ns, Event, EventKind};
 use crate::model::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
 
-/// Copies the scalar fields OpenClaw documents for this span into `openclaw.*` attributes.
-fn copy_fields(s: &mut SpanState, e: &Event, keys: &[(&str, &'static str)]) {
+/// Copies the scalar fields OpenClaw documents for this span into `openclaw.*` attributes. A string moves out of
+/// the event (left empty, which `Event::str` reads as absent): the event is dropped after it is applied, so a copy
+/// would be one more allocation and one more free per field. Read what you need from a field before copying it.
+fn copy_fields(s: &mut SpanState, e: &mut Event, keys: &[(&str, &'static str)]) {
     for (field, attr) in keys {
-        if let Some(v) = e.fields.get(*field) {
-            if let Some(a) = scalar(v) {
-                s.span.attrs.insert((*attr).into(), a);
-            }
+        if let Some(a) = e.fields.get_mut(field).and_then(take_scalar) {
+            s.span.attrs.insert((*attr).into(), a);
         }
+    }
+}
+
+/// As `scalar`, moving a string out of `v` instead of copying it.
+fn take_scalar(v: &mut Value) -> Option<AttrValue> {
+    match v {
+        Value::String(t) if !t.is_empty() && t.len() <= MAX_ATTR_BYTES => {
+            let mut t = std::mem::take(t);
+            // Exact, as a copy would be: an open span's slack is memory every open trace pays.
+            t.shrink_to_fit();
+            Some(AttrValue::Str(t))
+        }
+        v => scalar(v),
     }
 }
 
@@ -132,7 +145,7 @@ fn error(s: &mut SpanState, msg: String) {
     s.span.set_status(Status::Error(truncate(&msg, 512)));
 }
 
-fn outcome_status(s: &mut SpanState, e: &Event) {
+fn outcome_status(s: &mut SpanState, e: &mut Event) {
     match e.str("outcome") {
         Some("error") | Some("timed_out") => {
             let detail = e.str("error").or(e.str("errorCategory")).or(e.str("reason")).unwrap_or("");
@@ -204,7 +217,7 @@ pub fn point_role(kind: EventKind) -> Option<SpanRole> {
 
 /// Applies one placed diagnostic event to its span.
 /// `sh`: the values its trace's spans share (`state.rs`, `SharedValues`).
-pub fn apply(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+pub fn apply(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     use EventKind as K;
     match e.kind {
         K::MessageReceived => message_received(s, sh, e),
@@ -234,22 +247,23 @@ pub fn apply(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
 
 /// An error log names what OpenClaw's error events do not: the error's class (`FailoverError`) and, for a
 /// fallback decision, the provider's HTTP status and answer (`enrich/failure.rs` puts them on the failed spans).
-fn log_record(s: &mut SpanState, e: &Event) {
-    let Some(a) = e.obj("attributes") else { return };
-    if let Some(name) = a.get("errorName").and_then(scalar).filter(|_| e.str("level") == Some("ERROR")) {
+fn log_record(s: &mut SpanState, e: &mut Event) {
+    let error_level = e.str("level") == Some("ERROR");
+    let Some(Value::Object(a)) = e.fields.get_mut("attributes") else { return };
+    if let Some(name) = a.get_mut("errorName").filter(|_| error_level).and_then(take_scalar) {
         s.span.attrs.insert(failure::CAUSE_NAME.into(), name);
     }
     if a.get("decision").and_then(Value::as_str) == Some("candidate_failed") {
         if let Some(code) = a.get("status").and_then(Value::as_i64) {
             s.span.attrs.insert(failure::HTTP_STATUS.into(), AttrValue::Int(code));
         }
-        if let Some(p) = a.get("errorPreview").and_then(scalar) {
+        if let Some(p) = a.get_mut("errorPreview").and_then(take_scalar) {
             s.span.attrs.insert(failure::CAUSE_PROVIDER_MESSAGE.into(), p);
         }
     }
 }
 
-fn message_received(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+fn message_received(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
     start(s, e);
     copy_shared(s, sh, e, COMMON);
@@ -260,7 +274,7 @@ fn message_received(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     );
 }
 
-fn message_queued(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+fn message_queued(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     if s.span.role == SpanRole::Synthetic {
         set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
         start(s, e);
@@ -272,12 +286,12 @@ fn message_queued(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     }
 }
 
-fn message_dispatch_completed(s: &mut SpanState, e: &Event) {
+fn message_dispatch_completed(s: &mut SpanState, e: &mut Event) {
     copy_fields(s, e, &[("durationMs", "openclaw.dispatch.duration_ms")]);
     outcome_status(s, e);
 }
 
-fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     if s.span.role == SpanRole::Synthetic {
         set_role(s, SpanRole::Turn, "openclaw.message", SpanKind::Server);
     }
@@ -288,7 +302,7 @@ fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     s.terminal = true;
 }
 
-fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     set_role(s, SpanRole::Harness, "openclaw.harness.run", SpanKind::Internal);
     start(s, e);
     copy_shared(s, sh, e, COMMON);
@@ -296,7 +310,7 @@ fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
-fn harness_run_ended(s: &mut SpanState, e: &Event) {
+fn harness_run_ended(s: &mut SpanState, e: &mut Event) {
     set_role(s, SpanRole::Harness, "openclaw.harness.run", SpanKind::Internal);
     outcome_status(s, e);
     if e.kind == EventKind::HarnessRunError {
@@ -316,16 +330,21 @@ fn run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
-fn run_completed(s: &mut SpanState, e: &Event) {
+fn run_completed(s: &mut SpanState, e: &mut Event) {
     set_role(s, SpanRole::Run, "openclaw.run", SpanKind::Internal);
     outcome_status(s, e);
     copy_fields(s, e, &[("errorCategory", "error.type"), ("blockedBy", "openclaw.blocked_by")]);
     end(s, e);
 }
 
-fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     let model = e.str("model").unwrap_or("unknown");
     set_role(s, SpanRole::ModelCall, format!("chat {model}"), SpanKind::Client);
+    // Read before `copy_fields` moves it out.
+    let failure = match e.str("failureKind") {
+        Some(k) if e.kind == EventKind::ModelCallError => format!(" ({k})"),
+        _ => String::new(),
+    };
     share_str(s, sh, OPERATION, "chat");
     copy_shared(s, sh, e, COMMON);
     copy_fields(
@@ -354,7 +373,6 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     if e.kind == EventKind::ModelCallError {
         let cat = e.str("errorCategory").unwrap_or("Error");
         s.span.attrs.insert("error.type".into(), cat.into());
-        let failure = e.str("failureKind").map(|k| format!(" ({k})")).unwrap_or_default();
         error(s, format!("model call failed: {cat}{failure}"));
     } else if !s.span.status.is_error() {
         s.span.set_status(Status::Ok);
@@ -362,7 +380,7 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     end(s, e);
 }
 
-fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     let tool = e.str("toolName").unwrap_or("tool");
     set_role(s, SpanRole::Tool, format!("execute_tool {tool}"), SpanKind::Internal);
     share_str(s, sh, OPERATION, "execute_tool");
@@ -396,7 +414,7 @@ fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     end(s, e);
 }
 
-fn context_assembled(s: &mut SpanState, e: &Event) {
+fn context_assembled(s: &mut SpanState, e: &mut Event) {
     set_role(s, SpanRole::Context, "openclaw.context.assembled", SpanKind::Internal);
     copy_fields(
         s,
@@ -412,7 +430,7 @@ fn context_assembled(s: &mut SpanState, e: &Event) {
     point(s, e);
 }
 
-fn model_usage(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
+fn model_usage(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     set_role(s, SpanRole::Usage, "openclaw.model.usage", SpanKind::Internal);
     copy_shared(s, sh, e, COMMON);
     copy_shared(s, sh, e, PROVIDER_MODEL);
@@ -468,12 +486,12 @@ mod tests {
     fn spans_of_a_turn_share_one_copy_of_each_value_and_each_keeps_its_own() {
         let mut sh = SharedValues::default();
         let (mut harness, mut run) = (SpanState::new([1; 8]), SpanState::new([2; 8]));
-        apply(&mut harness, &mut sh, &event("harness.run.started", "r1"));
-        apply(&mut run, &mut sh, &event("run.started", "r1"));
+        apply(&mut harness, &mut sh, &mut event("harness.run.started", "r1"));
+        apply(&mut run, &mut sh, &mut event("run.started", "r1"));
         // session key, run id, provider, model: once each for both spans.
         assert_eq!(sh.len(), 4);
-        apply(&mut run, &mut sh, &event("run.completed", "r2"));
-        apply(&mut run, &mut sh, &event("run.started", "r2"));
+        apply(&mut run, &mut sh, &mut event("run.completed", "r2"));
+        apply(&mut run, &mut sh, &mut event("run.started", "r2"));
         assert_eq!(sh.len(), 5, "a new value is added once");
         for s in [&mut harness, &mut run] {
             assert!(s.span.attrs.get("openclaw.run_id").is_none(), "held by the trace while open");
@@ -486,12 +504,38 @@ mod tests {
     }
 
     #[test]
+    fn a_copied_string_moves_out_of_the_event_and_what_is_read_after_is_read_first() {
+        let json = r#"{"type":"model.call.error","ts":1,"runId":"r","model":"m","callId":"c1","api":"responses","failureKind":"timeout","errorCategory":"rate_limit"}"#;
+        let mut e = decode(diagnostic(json, 1.0)).unwrap();
+        let (mut sh, mut s) = (SharedValues::default(), SpanState::new([1; 8]));
+        apply(&mut s, &mut sh, &mut e);
+        assert_eq!(s.span.attr_str("openclaw.call_id"), Some("c1"));
+        assert_eq!(s.span.attr_str("openclaw.failure_kind"), Some("timeout"));
+        assert_eq!((e.str("callId"), e.str("failureKind")), (None, None), "moved, not copied");
+        assert_eq!(e.str("runId"), Some("r"), "a shared value is only read");
+        // The status reads the failure kind, which `copy_fields` moves out.
+        let status = s.span.into_span([0; 16]).status;
+        assert_eq!(status, Status::Error("model call failed: rate_limit (timeout)".into()));
+        // A string over the bound is cut, as before, and a number stays where it is.
+        let long = "x".repeat(MAX_ATTR_BYTES + 1);
+        let mut e = decode(diagnostic(
+            format!(r#"{{"type":"tool.execution.started","ts":1,"toolName":"{long}","toolCallId":"t","mutatingAction":true}}"#),
+            1.0,
+        ))
+        .unwrap();
+        let mut s = SpanState::new([2; 8]);
+        apply(&mut s, &mut sh, &mut e);
+        assert_eq!(s.span.attr_str("gen_ai.tool.name").map(str::len), Some(MAX_ATTR_BYTES + "…".len()));
+        assert_eq!(s.span.attrs.get("openclaw.tool.mutating"), Some(&AttrValue::Bool(true)));
+    }
+
+    #[test]
     fn a_trace_of_ever_new_values_keeps_its_table_bounded_and_the_last_value_wins() {
         let mut sh = SharedValues::default();
         let mut s = SpanState::new([1; 8]);
         let n = MAX_SHARED_VALUES + 100;
         for i in 0..n {
-            apply(&mut s, &mut sh, &event("run.started", &format!("r{i}")));
+            apply(&mut s, &mut sh, &mut event("run.started", &format!("r{i}")));
         }
         assert_eq!(sh.len(), MAX_SHARED_VALUES);
         sh.materialize(&mut s);

@@ -176,7 +176,7 @@ impl Assembler {
         self.translated = translated;
     }
 
-    fn ingest_diagnostic(&mut self, e: Event, now_ms: f64, out: &mut Vec<Trace>) {
+    fn ingest_diagnostic(&mut self, mut e: Event, now_ms: f64, out: &mut Vec<Trace>) {
         let kind = e.kind;
         match kind.class() {
             Class::Infra => return count(&self.stats.skipped_infra_event, &e),
@@ -211,11 +211,11 @@ impl Assembler {
         if !self.traces.contains_key(&place.trace_id) {
             self.make_room(now_ms, out);
         }
-        let straggler = self.exported.contains_key(&place.trace_id);
-        let trace = self
-            .traces
-            .entry(place.trace_id)
-            .or_insert_with(|| Box::new(TraceState::new(place.trace_id, now_ms, straggler)));
+        // Whether it is a straggler is looked up only for a new trace (a lookup in a large table per event).
+        let exported = &self.exported;
+        let trace = self.traces.entry(place.trace_id).or_insert_with(|| {
+            Box::new(TraceState::new(place.trace_id, now_ms, exported.contains_key(&place.trace_id)))
+        });
         trace.last_event_ms = now_ms;
         // This event may have closed it: a look within the grace window, or at its TTL if sooner (`deadlines.rs`).
         self.deadlines.ensure(trace, (now_ms + self.cfg.grace_ms).min(trace.created_ms + self.cfg.trace_ttl_ms));
@@ -254,8 +254,14 @@ impl Assembler {
                 s.span.links_mut().push(crate::model::SpanLink { trace_id: original, span_id: place.span_id, attrs });
             }
         }
-        apply::apply(s, shared, &e);
-        if kind == EventKind::MessageProcessed && e.str("reason") == Some("active_run_injected") {
+        // Read before `apply`, which moves the strings it copies out of the event.
+        let injected = kind == EventKind::MessageProcessed && e.str("reason") == Some("active_run_injected");
+        let tool_key = match kind {
+            EventKind::ToolExecutionStarted if !self.pending_tools.is_empty() => correlate::tool_key_of(&e),
+            _ => None,
+        };
+        apply::apply(s, shared, &mut e);
+        if injected {
             if let Some((trace_id, span_id)) = e.str("sessionKey").and_then(|sk| self.correlator.active_run(sk)) {
                 if trace_id != place.trace_id {
                     let mut attrs = crate::model::Attrs::new();
@@ -265,11 +271,9 @@ impl Assembler {
             }
         }
         count(&self.stats.events_in_spans, &e);
-        if kind == EventKind::ToolExecutionStarted {
-            if let Some(waiting) = correlate::tool_key_of(&e).and_then(|k| self.pending_tools.remove(&k)) {
-                for (note, _) in waiting {
-                    self.ingest_annotation(note, now_ms, false);
-                }
+        if let Some(waiting) = tool_key.and_then(|k| self.pending_tools.remove(&k)) {
+            for (note, _) in waiting {
+                self.ingest_annotation(note, now_ms, false);
             }
         }
     }

@@ -16,6 +16,7 @@
 use serde_json::{Map, Value};
 
 use super::catalogue::{Class, EventKind};
+use super::event::{expected_type, fits, FieldType};
 use super::{Body, DecodeError, Fields, Inbound, Source, TraceCtx, MAX_EVENT_BYTES};
 
 /// One field copied across: a scalar, or an object of which only the listed sub-fields are copied.
@@ -220,6 +221,13 @@ fn known_kinds() -> &'static [EventKind] {
     KINDS.get_or_init(|| known_types().iter().map(|t| EventKind::parse(Source::Diagnostic, t)).collect())
 }
 
+/// Per schema, the type assembly relies on for each of its fields, at the field's number (`event.rs`): a batch's
+/// reader checks each value as it reads it, without matching its name.
+fn expected_types() -> &'static [Vec<Option<FieldType>>] {
+    static TYPES: std::sync::OnceLock<Vec<Vec<Option<FieldType>>>> = std::sync::OnceLock::new();
+    TYPES.get_or_init(|| SCHEMAS.iter().map(|s| s.fields.iter().map(|f| expected_type(f.name())).collect()).collect())
+}
+
 /// The table as the plugin reads it (`projection()`): per schema, its exact type names and its fields, a field
 /// being its name or `[name, [sub-fields]]`; the slot tags; the longest string worth copying.
 pub fn projection() -> Value {
@@ -294,7 +302,7 @@ pub fn expand(batch: Inbound, mut f: impl FnMut(Inbound)) {
         ctx: None,
     };
     let mut emitted = 0u32;
-    let mut r = Reader { b: &b, at: 0, text_at: 0, trace: None };
+    let mut r = Reader { b: &b, at: 0, text_at: 0, trace: None, types: &[], wrong: 0 };
     while emitted < b.events {
         let Some((body, trusted)) = r.event() else { break };
         f(one(body, trusted));
@@ -313,6 +321,10 @@ struct Reader<'a> {
     text_at: usize,
     /// The event's trace context, when it crossed in canonical form (`Reader::canonical_trace`).
     trace: Option<TraceCtx>,
+    /// The event's schema's expected types (`expected_types`).
+    types: &'static [Option<FieldType>],
+    /// The fields (bit k: the schema's k-th) whose last value read has a type assembly does not expect.
+    wrong: u64,
 }
 
 impl<'a> Reader<'a> {
@@ -334,22 +346,27 @@ impl<'a> Reader<'a> {
         let head = self.whole()?;
         self.trace = None;
         let schema = SCHEMAS.get((head / 2) as usize)?;
+        (self.types, self.wrong) = (&expected_types()[(head / 2) as usize], 0);
         let trusted = head % 2 == 1;
         // Bytes of the strings read: an event over the bound is refused as a whole event would be.
         let mut bytes = 0usize;
-        // A type the table names crosses as its number: its kind is known without a parse.
+        // A type the table names crosses as its number: its kind is known without a parse, and its name is not
+        // made a field (an allocation per event that nothing reads: `Body::Fields` carries the kind, and a
+        // recording writes its name back, `record.rs`).
         let (ty, known) = if self.b.tags.get(self.at).map(|t| t & tag::KIND) == Some(tag::KNOWN) {
             let n = self.whole()? as usize;
             let (name, kind) = (*known_types().get(n)?, known_kinds()[n]);
             bytes += name.len();
-            (Value::String(name.to_string()), Some(kind))
+            (Value::Null, Some(kind))
         } else {
             (self.value(&Scalar("type"), &mut bytes)?, None)
         };
+        // Room for `type` when it is kept as a field.
+        let room = usize::from(!ty.is_null());
         let mut map = if std::ptr::eq(schema, &SCHEMAS[INFRA]) {
-            self.fields(schema.fields, &mut bytes)?
+            self.fields(schema.fields, room, &mut bytes)?
         } else {
-            self.keyed(schema.fields, &mut bytes)?
+            self.keyed(schema.fields, room, &mut bytes)?
         };
         if bytes > MAX_EVENT_BYTES {
             return Some((Body::Invalid(DecodeError::TooLarge), trusted));
@@ -360,6 +377,10 @@ impl<'a> Reader<'a> {
                 return Some((Body::Skipped { kind, seq: map.get("seq").and_then(Value::as_u64) }, trusted));
             }
         }
+        // What decode would refuse for a type it does not expect, after the size and the infra type.
+        if self.wrong != 0 || !fits(Some(FieldType::Str), &ty) {
+            return Some((Body::Invalid(DecodeError::WrongFieldType), trusted));
+        }
         // No schema lists `type` (it crosses first, on its own), so it is not among the fields read.
         if !ty.is_null() {
             map.push_new("type", ty);
@@ -368,10 +389,11 @@ impl<'a> Reader<'a> {
     }
 
     /// `count` (the next slot) values, each naming its field by number.
-    fn keyed(&mut self, list: &'static [Field], bytes: &mut usize) -> Option<Fields> {
+    /// `room`: entries to leave room for after them.
+    fn keyed(&mut self, list: &'static [Field], room: usize, bytes: &mut usize) -> Option<Fields> {
         let count = self.whole()?;
-        // One more for `type`; a count beyond the schema's fields is the plugin's bug or garbage, not a size.
-        let mut fields = Fields::with_capacity((count as usize).min(list.len()) + 1);
+        // A count beyond the schema's fields is the plugin's bug or garbage, not a size.
+        let mut fields = Fields::with_capacity((count as usize).min(list.len()) + room);
         // Which of the schema's fields were read: a field the plugin wrote twice (garbage) replaces its value, as a
         // repeated key in JSON text would; any other is appended without a lookup.
         let mut seen = 0u64;
@@ -388,6 +410,7 @@ impl<'a> Reader<'a> {
                 self.trace = None;
             }
             let v = self.value(field, bytes)?;
+            self.check(no, &v);
             if seen & (1 << no) == 0 {
                 seen |= 1 << no;
                 fields.push_new(field.name(), v);
@@ -399,19 +422,28 @@ impl<'a> Reader<'a> {
     }
 
     /// The fields the mask (the next slot) says are present, by name.
-    fn fields(&mut self, list: &'static [Field], bytes: &mut usize) -> Option<Fields> {
+    fn fields(&mut self, list: &'static [Field], room: usize, bytes: &mut usize) -> Option<Fields> {
         let mask = self.whole()?;
-        self.present(list, mask, bytes)
-    }
-
-    fn present(&mut self, list: &'static [Field], mask: u64, bytes: &mut usize) -> Option<Fields> {
-        let mut fields = Fields::with_capacity(mask.count_ones() as usize + 1);
+        let mut fields = Fields::with_capacity(mask.count_ones() as usize + room);
         for (k, field) in list.iter().enumerate() {
             if mask & (1 << k) != 0 && !self.canonical_trace(field, bytes) {
-                fields.push_new(field.name(), self.value(field, bytes)?);
+                let v = self.value(field, bytes)?;
+                self.check(k, &v);
+                fields.push_new(field.name(), v);
             }
         }
         Some(fields)
+    }
+
+    /// Notes whether the value just read for the schema's field `no` has the type assembly expects (a later value
+    /// of the same field decides, as the later key of JSON text would).
+    fn check(&mut self, no: usize, v: &Value) {
+        let bit = 1 << no;
+        if fits(self.types.get(no).copied().flatten(), v) {
+            self.wrong &= !bit;
+        } else {
+            self.wrong |= bit;
+        }
     }
 
     /// An object field's sub-fields, the mask says which, as the JSON object its text would parse to.
@@ -477,6 +509,10 @@ impl<'a> Reader<'a> {
     }
 
     /// One value as its event had it (as its JSON text would have parsed): an object rebuilt from its sub-fields.
+    /// Inlined into the loops that store what it reads: returned through memory, each value was written in one
+    /// shape and read back in another (a stalled store forward, twice per field: bench/ profile); an object,
+    /// rare, is read out of line (`object_value`).
+    #[inline(always)]
     fn value(&mut self, field: &'static Field, bytes: &mut usize) -> Option<Value> {
         let t = *self.b.tags.get(self.at)? & tag::KIND;
         Some(match t {
@@ -502,13 +538,16 @@ impl<'a> Reader<'a> {
                 *bytes = usize::MAX;
                 Value::Null
             }
-            tag::OBJECT => {
-                let Object(_, sub) = field else { return None };
-                let mask = self.whole()?;
-                Value::Object(self.object(sub, mask, bytes)?)
-            }
+            tag::OBJECT => self.object_value(field, bytes)?,
             _ => return None,
         })
+    }
+
+    #[inline(never)]
+    fn object_value(&mut self, field: &'static Field, bytes: &mut usize) -> Option<Value> {
+        let Object(_, sub) = field else { return None };
+        let mask = self.whole()?;
+        Some(Value::Object(self.object(sub, mask, bytes)?))
     }
 }
 
@@ -745,9 +784,10 @@ mod tests {
             whole.pid = 7;
             let (a, b) = (decode(inbound), decode(whole));
             let (a, b) = (a.unwrap(), b.unwrap());
-            // A canonical trace context is read into ids, not kept as a field: it is compared as ids.
+            // A canonical trace context is read into ids, not kept as a field: it is compared as ids; a known type
+            // crosses as its number and is compared as a kind.
             let fields = |e: &crate::ingest::Event| -> Map<String, Value> {
-                let kept = e.fields.iter().filter(|(k, v)| !v.is_null() && *k != "trace");
+                let kept = e.fields.iter().filter(|(k, v)| !v.is_null() && !["trace", "type"].contains(k));
                 kept.map(|(k, v)| (k.to_string(), v.clone())).collect()
             };
             assert_eq!(fields(&a), fields(&b), "{text}");
@@ -826,6 +866,51 @@ mod tests {
         assert_eq!(reasons(huge), [Some(DecodeError::TooLarge), None]);
     }
 
+    /// The reader checks each value's type itself (decode does not look again): every field of every schema, with
+    /// a value of each JSON type, is refused or kept compact as it is whole.
+    #[test]
+    fn every_field_with_a_value_of_any_type_is_refused_or_kept_as_its_text_would_be() {
+        let values = [r#""s""#, "3", "true", r#"{"a":1}"#, "[1]"];
+        for (i, schema) in SCHEMAS.iter().enumerate().skip(GENERIC) {
+            let ty = schema.kinds.first().map_or("run.custom", |k| k.name());
+            for f in schema.fields.iter().filter(|f| f.name() != "trace") {
+                for v in values {
+                    let text = format!(r#"{{"type":"{ty}","{}":{v}}}"#, f.name());
+                    let batch = compact(&[(&text, false)]);
+                    assert_eq!(batch.slots[0], (i * 2) as f64, "{text}");
+                    let a = decode(expanded(batch).remove(0)).map(|e| e.kind);
+                    let b = decode(Inbound { pid: 7, ..crate::testing::diagnostic(text.clone(), 5.0) }).map(|e| e.kind);
+                    assert_eq!(a, b, "{text}");
+                }
+            }
+        }
+        // An unknown type that is no string.
+        for v in ["3", "true", r#"{"a":1}"#, "[1]", "null"] {
+            let text = format!(r#"{{"type":{v},"runId":"r"}}"#);
+            let a = decode(expanded(compact(&[(&text, false)])).remove(0)).err();
+            let b = decode(Inbound { pid: 7, ..crate::testing::diagnostic(text.clone(), 5.0) }).err();
+            assert_eq!(a, b, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_field_written_twice_is_checked_by_its_last_value() {
+        let mut twice = compact(&[(r#"{"type":"run.started","runId":["x"]}"#, false)]);
+        assert_eq!(decode(expanded(twice.clone()).remove(0)).err(), Some(DecodeError::WrongFieldType));
+        // The same field again, now a string: JSON text's later key wins, and so does its type.
+        twice.slots[2] = 2.0;
+        twice.slots.push(1.0);
+        twice.tags.push(twice.tags[3] & !tag::KIND | tag::STR);
+        twice.text.push(u16::from(b's'));
+        assert_eq!(decode(expanded(twice.clone()).remove(0)).unwrap().str("runId"), Some("s"));
+        // And the other way round.
+        let mut back = compact(&[(r#"{"type":"run.started","runId":"r"}"#, false)]);
+        back.slots[2] = 2.0;
+        back.slots.push(0.0);
+        back.tags.push(back.tags[3] & !tag::KIND | tag::WRONG);
+        assert_eq!(decode(expanded(back).remove(0)).err(), Some(DecodeError::WrongFieldType));
+    }
+
     #[test]
     fn a_batch_cut_short_or_garbled_counts_every_event_it_claims() {
         let reasons = |b: Batch| expanded(b).into_iter().map(|i| decode(i).err()).collect::<Vec<_>>();
@@ -858,7 +943,7 @@ mod tests {
         twice.tags.push(twice.tags[3]);
         twice.text.push(u16::from(b's'));
         let e = decode(expanded(twice).remove(0)).unwrap();
-        assert_eq!((e.str("runId"), e.fields.len()), (Some("s"), 2));
+        assert_eq!((e.str("runId"), e.fields.len()), (Some("s"), 1));
     }
 
     #[test]

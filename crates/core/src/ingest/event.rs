@@ -70,8 +70,8 @@ pub enum DecodeError {
 }
 
 /// The JSON type assembly relies on for a field; a mismatch rejects the event rather than guessing.
-#[derive(Clone, Copy)]
-enum FieldType {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum FieldType {
     Str,
     Num,
     Obj,
@@ -108,6 +108,23 @@ fn field_type(key: &str) -> Option<(FieldType, Slot)> {
     })
 }
 
+/// The type assembly relies on for field `key` (`None`: any), for a batch's reader, which checks each value as
+/// it reads it (`compact.rs`) so decode need not look at every key again.
+pub(super) fn expected_type(key: &str) -> Option<FieldType> {
+    field_type(key).map(|(t, _)| t)
+}
+
+/// Whether `v` has the type assembly relies on (a null stands for an absent field).
+pub(super) fn fits(ty: Option<FieldType>, v: &Value) -> bool {
+    match ty {
+        None => true,
+        _ if v.is_null() => true,
+        Some(FieldType::Str) => v.is_string(),
+        Some(FieldType::Num) => v.is_number(),
+        Some(FieldType::Obj) => v.is_object(),
+    }
+}
+
 /// What decode reads of an event's fields (`Slot`).
 #[derive(Default)]
 struct Head<'a> {
@@ -123,13 +140,7 @@ fn well_typed(fields: &Fields) -> Option<Head<'_>> {
     let mut head = Head::default();
     for (k, v) in fields.iter() {
         let Some((ty, slot)) = field_type(k) else { continue };
-        let fits = match ty {
-            _ if v.is_null() => true,
-            FieldType::Str => v.is_string(),
-            FieldType::Num => v.is_number(),
-            FieldType::Obj => v.is_object(),
-        };
-        if !fits {
+        if !fits(Some(ty), v) {
             return None;
         }
         let at = match slot {
@@ -176,9 +187,9 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
     if let Body::Invalid(reason) = inbound.body {
         return Err(reason);
     }
-    let (known, read_trace) = match inbound.body {
-        Body::Fields(_, kind, trace) => (kind, trace),
-        _ => (None, None),
+    let (known, read_trace, checked) = match inbound.body {
+        Body::Fields(_, kind, trace) => (kind, trace, true),
+        _ => (None, None, false),
     };
     let fields = match projected {
         Some(map) => map,
@@ -188,7 +199,18 @@ pub fn decode(mut inbound: Inbound) -> Result<Event, DecodeError> {
         Some(body) => to_object(*body).unwrap_or_default(),
         None => Fields::new(),
     };
-    let head = well_typed(&fields).ok_or(DecodeError::WrongFieldType)?;
+    let head = match checked {
+        // A batch's reader checked every value as it read it, and knows the type or the trace context it read
+        // straight into ids: only what decode reads is looked up.
+        true => Head {
+            ty: if known.is_none() { fields.get("type") } else { None },
+            stream: None,
+            seq: fields.get("seq"),
+            ts: fields.get("ts"),
+            trace: if read_trace.is_none() { fields.get("trace") } else { None },
+        },
+        false => well_typed(&fields).ok_or(DecodeError::WrongFieldType)?,
+    };
     // A kind the compact crossing named by number needs no parse of its name.
     let name = match inbound.src {
         Source::Diagnostic if known.is_some() => "",

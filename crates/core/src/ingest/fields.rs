@@ -25,6 +25,7 @@ impl Fields {
     pub fn with_capacity(n: usize) -> Self {
         Fields(Vec::with_capacity(n))
     }
+    #[inline]
     fn find(&self, key: &str) -> Option<usize> {
         self.0.iter().position(|(k, _)| k.len() == key.len() && k.as_ref() == key)
     }
@@ -45,9 +46,15 @@ impl Fields {
     }
     /// Appends a field the caller knows is not there yet (a batch's reader tracks which of a schema's fields it
     /// read), without looking for it first.
+    #[inline]
     pub(crate) fn push_new(&mut self, key: &'static str, value: Value) {
         debug_assert!(self.find(key).is_none(), "{key} is there already");
         self.0.push((Cow::Borrowed(key), value));
+    }
+    /// A value to change or take from: a reader that is a string's last (`assemble/apply.rs`) moves it out
+    /// instead of copying it and freeing the event's copy after.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.find(key).map(|i| &mut self.0[i].1)
     }
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         self.find(key).map(|i| self.0.remove(i).1)

@@ -24,7 +24,8 @@ pub enum Body {
     Value(serde_json::Value),
     /// A diagnostic event's fields as a batch's reader decoded them (`compact.rs`), its kind when its type
     /// crossed as a number (so it needs no parse), and its trace context when it crossed in canonical form (then
-    /// read straight into ids: `trace` is not among the fields).
+    /// read straight into ids: `trace` is not among the fields). The reader checked each value's type as it read
+    /// it: decode does not go over them again.
     Fields(Fields, Option<EventKind>, Option<TraceCtx>),
     /// An event the plugin did not serialise because its type is `Infra` (`plugin/hotpath.mjs`): it is only
     /// counted, and its `seq` keeps the reorder buffer free of a gap to wait for.

@@ -135,11 +135,19 @@ fn json_text(b: &Body) -> Option<std::borrow::Cow<'_, str>> {
             Some(if text.contains(['\n', '\r']) { text.replace(['\n', '\r'], " ").into() } else { text.into() })
         }
         Body::Value(v) => serde_json::to_string(v).ok().map(Into::into),
-        Body::Fields(f, _, None) => serde_json::to_string(f).ok().map(Into::into),
+        // A type that crossed as its number is not among the fields (`compact.rs`): its name is written back last,
+        // where a batch's reader used to put it.
+        Body::Fields(f, kind, None) => match kind.filter(|_| f.get("type").is_none()) {
+            None => serde_json::to_string(f).ok().map(Into::into),
+            Some(kind) => serde_json::to_string(&WithType(f, kind.name())).ok().map(Into::into),
+        },
         // The trace context read straight into ids crossed in canonical form: its text is theirs again.
-        Body::Fields(f, _, Some(tc)) => {
+        Body::Fields(f, kind, Some(tc)) => {
             let mut o: serde_json::Map<String, serde_json::Value> =
                 f.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            if let Some(kind) = kind.filter(|_| f.get("type").is_none()) {
+                o.insert("type".into(), kind.name().into());
+            }
             o.insert("trace".into(), tc.to_json());
             serde_json::to_string(&o).ok().map(Into::into)
         }
@@ -154,6 +162,21 @@ fn json_text(b: &Body) -> Option<std::borrow::Cow<'_, str>> {
             }
             .into(),
         ),
+    }
+}
+
+/// A batch event's fields and then its type's name, as one JSON object.
+struct WithType<'a>(&'a super::Fields, &'static str);
+
+impl serde::Serialize for WithType<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len() + 1))?;
+        for (k, v) in self.0.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.serialize_entry("type", self.1)?;
+        map.end()
     }
 }
 
@@ -272,6 +295,27 @@ mod tests {
         let again = crate::ingest::decode(again).unwrap();
         assert!(read.trace.is_some_and(|t| t.span_id.is_none() && t.parent_span_id.is_some()));
         assert_eq!((again.trace, again.str("runId")), (read.trace, Some("r")), "{line}");
+    }
+
+    #[test]
+    fn a_batch_event_whose_type_crossed_as_its_number_is_recorded_with_its_type() {
+        let text = r#"{"type":"run.started","runId":"r","trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","spanId":"e4a1b1684ae49708"}}"#;
+        let read = crate::ingest::decode(crate::testing::diagnostic(text, 5.0)).unwrap();
+        let mut fields = read.fields.clone();
+        fields.remove("type");
+        fields.remove("trace");
+        for trace in [None, read.trace] {
+            let body = Body::Fields(fields.clone(), Some(read.kind), trace);
+            let line = encode_record(&Inbound { body, ..crate::testing::diagnostic("", 5.0) }).unwrap();
+            assert_eq!(line.matches(r#""type":"run.started""#).count(), 1, "{line}");
+            let Record::Event(again) = parse_record(&line, 1).unwrap() else { panic!("expected an event: {line}") };
+            let again = crate::ingest::decode(again).unwrap();
+            assert_eq!((again.kind, again.trace, again.str("runId")), (read.kind, trace, Some("r")), "{line}");
+        }
+        // A type that is among the fields is written once.
+        let body = Body::Fields(read.fields.clone(), Some(read.kind), None);
+        let line = encode_record(&Inbound { body, ..crate::testing::diagnostic("", 5.0) }).unwrap();
+        assert_eq!(line.matches(r#""type""#).count(), 1, "{line}");
     }
 
     #[test]

@@ -31,11 +31,15 @@ impl Clock {
     fn now(&self) -> f64 {
         self.last_arrival_ms + self.at.elapsed().as_secs_f64() * 1000.0
     }
-    fn arrive(&mut self, ms: f64) {
+    /// Records an arrival and returns the time now: the arrival itself when it sets the clock (the instant just
+    /// read is now), so an event costs one clock read, not two.
+    fn arrive(&mut self, ms: f64) -> f64 {
         if ms.is_finite() && ms > 0.0 {
             self.last_arrival_ms = ms;
             self.at = Instant::now();
+            return ms;
         }
+        self.now()
     }
 }
 
@@ -157,7 +161,7 @@ struct Worker {
 
 impl Worker {
     fn take(&mut self, inbound: Inbound) {
-        self.clock.arrive(inbound.arrived_ms);
+        let now = self.clock.arrive(inbound.arrived_ms);
         if let Some(r) = &self.recorder {
             r.offer(&inbound);
         }
@@ -166,7 +170,6 @@ impl Worker {
                 if e.bad_trace {
                     Stats::inc(&self.stats.invalid_trace_context);
                 }
-                let now = self.clock.now();
                 let forced = self.reorder.push(e, now, &mut self.released);
                 Stats::add(&self.stats.reorder_forced_releases, forced);
                 self.assemble_released(now);
