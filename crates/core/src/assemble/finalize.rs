@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::state::{Spans, TraceState};
+use super::state::{SharedValues, Spans, TraceState};
 use crate::id_hash::IdHash;
 use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
@@ -18,13 +18,13 @@ const ENRICHED_PER_SPAN: usize = 4;
 pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent: &[SpanId]) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, notes, shared, .. } = state;
     let mut spans: Spans = spans;
+    let decoded = shared.decoded();
     for s in spans.values_mut() {
         // Room at once for the shared values and what enrichment adds to every span (`ENRICHED_PER_SPAN`): grown
         // a few at a time, a leaving span would be reallocated again and again.
-        let shared_set = s.shared.iter().filter(|&&i| i != 0).count();
-        s.span.attrs.reserve(shared_set + ENRICHED_PER_SPAN);
-        shared.materialize(s);
+        SharedValues::materialize_from(&decoded, s, ENRICHED_PER_SPAN);
     }
+    drop(decoded);
     // Notes were truncated when taken; a call's tool round is bounded by its tools' own truncated texts.
     super::content::assign(&mut spans, notes.into_vec(), usize::MAX);
     if straggler {
