@@ -225,14 +225,18 @@ fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * n as u64) & !x & HIGH;
+    let hit = |x: u64| below(x, 0x20) | below(x ^ (ONES * b'"' as u64), 1) | below(x ^ (ONES * b'\\' as u64), 1) != 0;
     let mut words = bytes.chunks_exact(8);
     for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-        if below(x, 0x20) | below(x ^ (ONES * b'"' as u64), 1) | below(x ^ (ONES * b'\\' as u64), 1) != 0 {
+        if hit(u64::from_le_bytes(w.try_into().expect("eight bytes"))) {
             return true;
         }
     }
-    words.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    // The last few bytes as one word too, padded with a byte that needs no escape.
+    let rest = words.remainder();
+    let mut last = [b'a'; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    hit(u64::from_le_bytes(last))
 }
 
 /// A decimal number as `Display` writes it, without the formatting machinery: two digits at a time.
