@@ -19,7 +19,6 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
     let TraceState { trace_id, spans, straggler, notes, shared, .. } = state;
     let mut spans: Spans = spans;
     let decoded = shared.decoded();
-    touch(&spans);
     for s in spans.values_mut() {
         // Room at once for the shared values and what enrichment adds to every span (`ENRICHED_PER_SPAN`): grown
         // a few at a time, a leaving span would be reallocated again and again.
@@ -128,18 +127,6 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
         Stats::add(&stats.spans_straggler, out.len() as u64);
     }
     Some(Trace { trace_id, spans: out, straggler, incomplete })
-}
-
-/// Reads the first attribute of every span before finalize works on any. An open trace's spans and their attributes
-/// were allocated over its lifetime, all over the heap, and are rarely in cache when it closes (most of finalize's
-/// time with 10,000 open sessions): these reads do not depend on one another, so their misses overlap, where the
-/// work span by span would wait for each in turn (as `export/transport/attr_ref.rs`, `touch`, before encoding).
-fn touch(spans: &Spans) {
-    let mut x = 0usize;
-    for s in spans.values() {
-        x ^= s.span.attrs.iter().next().map_or(0, |(k, _)| k.len());
-    }
-    std::hint::black_box(x);
 }
 
 /// Each span's children, by id.
