@@ -12,6 +12,9 @@ use crate::stats::Stats;
 /// Attributes enrichment adds to a span besides the root's own (`enrich/mod.rs`): its session, conversation and user,
 /// and `openclaw.incomplete` here.
 const ENRICHED_PER_SPAN: usize = 4;
+/// What enrichment adds to a model call (or a usage summary standing in for the calls) besides: its cost, split,
+/// and where the price came from, or the GenAI usage keys (`enrich/mod.rs`).
+const ENRICHED_PER_CALL: usize = 4;
 
 /// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and
 /// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
@@ -22,7 +25,8 @@ pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent
     for s in spans.values_mut() {
         // Room at once for the shared values and what enrichment adds to every span (`ENRICHED_PER_SPAN`): grown
         // a few at a time, a leaving span would be reallocated again and again.
-        SharedValues::materialize_from(&decoded, s, ENRICHED_PER_SPAN);
+        let call = matches!(s.span.role, SpanRole::ModelCall | SpanRole::Usage);
+        SharedValues::materialize_from(&decoded, s, ENRICHED_PER_SPAN + if call { ENRICHED_PER_CALL } else { 0 });
     }
     drop(decoded);
     // Notes were truncated when taken; a call's tool round is bounded by its tools' own truncated texts.
