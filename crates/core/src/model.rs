@@ -1,5 +1,7 @@
 //! The exporter-agnostic span model that assembly produces and every sink encodes.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 pub type TraceId = [u8; 16];
@@ -276,6 +278,24 @@ impl Attrs {
     pub fn clear(&mut self) {
         self.0.clear();
     }
+    /// Sets every `(key, value)` of `sorted` (keys ascending, each once), as `insert` would one after another, and
+    /// makes room for `room` more: one pass and one allocation, where each `insert` would search and shift the
+    /// entries after it (finalize puts a turn's shared values on each of its spans this way, `assemble/state.rs`).
+    pub fn merge_sorted(&mut self, sorted: impl ExactSizeIterator<Item = (AttrKey, AttrValue)>, room: usize) {
+        let own = std::mem::take(&mut self.0);
+        let mut merged = Vec::with_capacity(own.len() + sorted.len() + room);
+        let mut own = own.into_iter().peekable();
+        for (key, value) in sorted {
+            while let Some(entry) = own.next_if(|(k, _)| k.as_str() < key.as_str()) {
+                merged.push(entry);
+            }
+            // The value set replaces the span's own, as `insert` does.
+            own.next_if(|(k, _)| k.as_str() == key.as_str());
+            merged.push((key, value));
+        }
+        merged.extend(own);
+        self.0 = merged;
+    }
 }
 
 /// `Attrs::entry`: a key that may be set already.
@@ -360,7 +380,8 @@ pub struct Span {
     pub trace_id: TraceId,
     pub span_id: SpanId,
     pub parent_span_id: Option<SpanId>,
-    pub name: String,
+    /// Most names are clawtrace's own constants (`openclaw.run`): borrowed, no copy made per span.
+    pub name: Cow<'static, str>,
     pub role: SpanRole,
     pub kind: SpanKind,
     pub start_ns: u64,

@@ -30,7 +30,7 @@ pub fn span(trace: u8, id: u8, parent: Option<u8>, role: SpanRole) -> Span {
         trace_id: [trace; 16],
         span_id: [id; 8],
         parent_span_id: parent.map(|p| [p; 8]),
-        name: format!("s{id}"),
+        name: format!("s{id}").into(),
         role,
         kind: SpanKind::Internal,
         start_ns: 1_700_000_000_000_000_000,
@@ -50,7 +50,7 @@ pub fn static_key(k: &str) -> crate::model::AttrKey {
 /// `span` with a name and attributes.
 pub fn named(trace: u8, id: u8, parent: Option<u8>, role: SpanRole, name: &str, attrs: &[(&str, AttrValue)]) -> Span {
     Span {
-        name: name.into(),
+        name: name.to_string().into(),
         attrs: attrs.iter().map(|(k, v)| (static_key(k), v.clone())).collect(),
         ..span(trace, id, parent, role)
     }

@@ -193,7 +193,7 @@ fn check_scenarios(all: &[Scenario], correlated: bool) {
     assert_eq!(shape(&s.traces[0]), want);
     let tool = spans_of(&s.traces[0], SpanRole::Tool)[0];
     assert_eq!(
-        (tool.name.as_str(), tool.attr_str("gen_ai.tool.name"), tool.attr_str("gen_ai.operation.name")),
+        (tool.name.as_ref(), tool.attr_str("gen_ai.tool.name"), tool.attr_str("gen_ai.operation.name")),
         ("execute_tool read", Some("read"), Some("execute_tool"))
     );
     assert!(!s.traces[0].has_error());
@@ -471,7 +471,7 @@ fn subagent_usage_never_renames_the_harness_run_whose_id_it_carries() {
     // the announcement's usage that carried its id seconds later.
     let attempt = harness.iter().find(|h| h.parent_span_id == Some(root.span_id)).unwrap();
     assert_eq!(attempt.end_ns, 1_795_932_675_679_000_000);
-    let tools: Vec<&str> = spans_of(t, SpanRole::Tool).iter().map(|s| s.name.as_str()).collect();
+    let tools: Vec<&str> = spans_of(t, SpanRole::Tool).iter().map(|s| s.name.as_ref()).collect();
     assert_eq!(tools, ["execute_tool sessions_spawn"]);
     let c = calls(t);
     assert_eq!(c.len(), 4, "{}", names(t));

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::state::{Spans, TraceState};
+use super::state::{SharedValues, Spans, TraceState};
 use crate::id_hash::IdHash;
 use crate::model::{AttrValue, Span, SpanId, SpanRole, Status, Trace};
 use crate::stats::Stats;
@@ -12,19 +12,23 @@ use crate::stats::Stats;
 /// Attributes enrichment adds to a span besides the root's own (`enrich/mod.rs`): its session, conversation and user,
 /// and `openclaw.incomplete` here.
 const ENRICHED_PER_SPAN: usize = 4;
+/// What enrichment adds to a model call (or a usage summary standing in for the calls) besides: its cost, split,
+/// and where the price came from, or the GenAI usage keys (`enrich/mod.rs`).
+const ENRICHED_PER_CALL: usize = 4;
 
 /// `already_sent`: span ids of this trace that left before (stragglers only). A span is exported once and
 /// complete (Langfuse v4 would duplicate it, MLflow would overwrite it): late news about it is counted, not sent.
 pub fn finalize(state: TraceState, incomplete: bool, stats: &Stats, already_sent: &[SpanId]) -> Option<Trace> {
     let TraceState { trace_id, spans, straggler, notes, shared, .. } = state;
     let mut spans: Spans = spans;
+    let decoded = shared.decoded();
     for s in spans.values_mut() {
         // Room at once for the shared values and what enrichment adds to every span (`ENRICHED_PER_SPAN`): grown
         // a few at a time, a leaving span would be reallocated again and again.
-        let shared_set = s.shared.iter().filter(|&&i| i != 0).count();
-        s.span.attrs.reserve(shared_set + ENRICHED_PER_SPAN);
-        shared.materialize(s);
+        let call = matches!(s.span.role, SpanRole::ModelCall | SpanRole::Usage);
+        SharedValues::materialize_from(&decoded, s, ENRICHED_PER_SPAN + if call { ENRICHED_PER_CALL } else { 0 });
     }
+    drop(decoded);
     // Notes were truncated when taken; a call's tool round is bounded by its tools' own truncated texts.
     super::content::assign(&mut spans, notes.into_vec(), usize::MAX);
     if straggler {

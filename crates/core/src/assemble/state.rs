@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::content::Note;
 use crate::id_hash::IdHash;
-use crate::model::{AttrValue, Attrs, Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanRole, Status, TraceId};
+use crate::model::{AttrKey, AttrValue, Attrs, Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanRole, Status, TraceId};
 
 /// A span while its trace is open: a `Span` without what its trace knows (the trace id), and with what few spans
 /// have (events, links, an error's text) behind one pointer. An open span is memory every open trace pays (`docs/ARCHITECTURE.md`,
@@ -89,7 +89,7 @@ impl OpenSpan {
             trace_id,
             span_id: self.span_id,
             parent_span_id: self.parent_span_id,
-            name: self.name.into_owned(),
+            name: self.name,
             role: self.role,
             kind: self.kind,
             start_ns: self.start_ns,
@@ -244,15 +244,89 @@ impl SharedValues {
         self.buf.is_empty()
     }
 
+    /// Every value, by its 1-based index less one, borrowed from the table: read once per trace at finalize, not
+    /// walked to once per span and key (`value`).
+    pub fn decoded(&self) -> Vec<SharedRef<'_>> {
+        let others = self.others.as_deref().map_or(&[][..], |o| o.as_slice());
+        self.entries()
+            .map(|(len, at)| match len {
+                OTHER => others.get(usize::from(self.buf[at])).map_or(SharedRef::Missing, SharedRef::Other),
+                len => {
+                    std::str::from_utf8(&self.buf[at..at + usize::from(len)]).map_or(SharedRef::Missing, SharedRef::Str)
+                }
+            })
+            .collect()
+    }
+
     /// Puts each span's shared values into its own attributes (finalize; content assignment reads the run id).
     pub fn materialize(&self, s: &mut SpanState) {
-        for (key, index) in SHARED_ATTRS.iter().zip(s.shared) {
-            if let Some(v) = self.value(index) {
-                s.span.attrs.insert((*key).into(), v);
+        Self::materialize_from(&self.decoded(), s, 0);
+    }
+
+    /// `materialize` with this table's `decoded()` read once for all of a trace's spans, and room for `room` more
+    /// attributes.
+    pub fn materialize_from(decoded: &[SharedRef<'_>], s: &mut SpanState, room: usize) {
+        let value = |index: u8| match decoded.get(usize::from(index).checked_sub(1)?)? {
+            SharedRef::Str(text) => Some(AttrValue::Str((*text).to_string())),
+            SharedRef::Other(v) => Some((*v).clone()),
+            SharedRef::Missing => None,
+        };
+        let mut set = [const { None }; SHARED_ATTRS.len()];
+        let mut n = 0;
+        for &i in &SHARED_BY_KEY {
+            if let Some(v) = value(s.shared[i]) {
+                set[n] = Some((AttrKey::new(SHARED_ATTRS[i]), v));
+                n += 1;
             }
         }
+        s.span.attrs.merge_sorted(set.iter_mut().take(n).map(|e| e.take().expect("set above")), room);
         s.shared = [0; SHARED_ATTRS.len()];
     }
+}
+
+/// A value of `SharedValues`, borrowed (`SharedValues::decoded`).
+#[derive(Debug, Clone, Copy)]
+pub enum SharedRef<'a> {
+    Str(&'a str),
+    Other(&'a AttrValue),
+    /// Never written: the table only holds what `intern` put there.
+    Missing,
+}
+
+/// `SHARED_ATTRS`' positions in the order of their keys, as attributes are kept (`Attrs::merge_sorted`).
+const SHARED_BY_KEY: [usize; SHARED_ATTRS.len()] = {
+    let mut order = [0; SHARED_ATTRS.len()];
+    let mut i = 0;
+    while i < order.len() {
+        order[i] = i;
+        i += 1;
+    }
+    // Insertion sort by key, in a constant.
+    let mut i = 1;
+    while i < order.len() {
+        let mut j = i;
+        while j > 0 && str_less(SHARED_ATTRS[order[j]], SHARED_ATTRS[order[j - 1]]) {
+            let t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+            j -= 1;
+        }
+        i += 1;
+    }
+    order
+};
+
+/// `a < b` as `str`'s `Ord` compares them (bytes, then length), usable in a constant.
+const fn str_less(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
 }
 
 impl SpanState {
@@ -549,6 +623,41 @@ mod tests {
         }
         assert_eq!(t.spans.len(), MAX_SPANS_PER_TRACE);
         assert!(t.span_mut(id(0)).is_some(), "a span already there is still found");
+    }
+
+    #[test]
+    fn shared_keys_are_merged_in_the_order_attributes_keep() {
+        let keys: Vec<&str> = SHARED_BY_KEY.iter().map(|&i| SHARED_ATTRS[i]).collect();
+        let mut sorted = SHARED_ATTRS.to_vec();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+    }
+
+    /// Finalize puts the turn's values on each span in one merge: the span's other attributes kept, a shared value
+    /// replacing the span's own copy of the same key (as inserting it did), in key order.
+    #[test]
+    fn materialized_values_join_the_spans_own_attributes() {
+        let mut sh = SharedValues::default();
+        let mut s = SpanState::new([1; 8]);
+        s.span.attrs.insert("a.first".into(), AttrValue::Int(1));
+        s.span.attrs.insert("openclaw.run_id".into(), "own copy".into());
+        s.span.attrs.insert("openclaw.trigger_x".into(), AttrValue::Bool(true));
+        s.span.attrs.insert("zz.last".into(), AttrValue::Int(2));
+        let key = |k: &str| SHARED_ATTRS.iter().position(|x| *x == k).unwrap();
+        s.shared[key("openclaw.run_id")] = sh.intern_str("run-1").unwrap();
+        s.shared[key("gen_ai.request.model")] = sh.intern_str("m").unwrap();
+        s.shared[key("openclaw.trigger")] = sh.intern(AttrValue::Int(7)).unwrap();
+        let mut want = s.span.attrs.clone();
+        for (k, i) in SHARED_ATTRS.iter().zip(s.shared) {
+            if let Some(v) = sh.value(i) {
+                want.insert((*k).into(), v);
+            }
+        }
+        SharedValues::materialize_from(&sh.decoded(), &mut s, 4);
+        assert_eq!(s.span.attrs, want);
+        assert_eq!(s.span.attrs.len(), 6, "the run id once");
+        assert!(s.span.attrs.keys().zip(s.span.attrs.keys().skip(1)).all(|(a, b)| a < b), "sorted");
+        assert_eq!(s.shared, [0; SHARED_ATTRS.len()]);
     }
 
     #[test]

@@ -192,7 +192,7 @@ fn enrich_turn(trace: &mut Trace, cfg: &EnrichConfig) {
     let incomplete = trace.incomplete;
     let duration = trace.duration_ms();
     let Some(root) = trace.spans.first_mut() else { return };
-    root.name = format!("invoke_agent {agent}");
+    root.name = format!("invoke_agent {agent}").into();
     let a = &mut root.attrs;
     a.reserve(ROOT_ATTRS);
     a.insert("gen_ai.operation.name".into(), "invoke_agent".into());
@@ -249,7 +249,7 @@ fn promote_usage_summary(trace: &mut Trace) {
             }
         }
         let model = s.attr_str("gen_ai.request.model").unwrap_or("unknown").to_string();
-        s.name = format!("chat {model}");
+        s.name = format!("chat {model}").into();
         s.attrs.insert("gen_ai.operation.name".into(), "chat".into());
     }
 }

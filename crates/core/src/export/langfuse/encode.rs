@@ -63,7 +63,7 @@ impl TraceLevel {
             .to_string();
         // Enrichment names the root `invoke_agent {agent}`; spans arriving after their trace (stragglers) have no
         // root with them, so the same name is derived the same way.
-        let name = root.map(|r| r.name.clone()).unwrap_or_else(|| format!("invoke_agent {agent}"));
+        let name = root.map(|r| r.name.to_string()).unwrap_or_else(|| format!("invoke_agent {agent}"));
         let mut tags = vec![format!("agent:{agent}")];
         if let Some(c) = first_str(trace, "openclaw.channel") {
             tags.push(format!("channel:{c}"));

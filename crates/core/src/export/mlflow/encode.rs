@@ -538,7 +538,7 @@ mod tests {
     #[test]
     fn stragglers_get_no_trace_tags_and_long_names_are_cut() {
         let mut t = turn("s");
-        t.spans[0].name = "n".repeat(5000);
+        t.spans[0].name = "n".repeat(5000).into();
         let req = encode(&t);
         assert_eq!(attr(spans(&req).last().unwrap(), TRACE_NAME_TAG).unwrap().chars().count(), MAX_TAG_CHARS);
         let mut late = turn("s");

@@ -160,34 +160,49 @@ fn attributes(out: &mut Vec<u8>, attrs: &Attrs, extras: &[Extra]) {
 }
 
 /// `{"key":…,"value":{…}}`: an int64 as a string, a double as serde_json writes it (a non-finite one as `null`).
+/// Room for the whole entry is made once, and a key that needs no escape (every key clawtrace sets) is written
+/// with the text around it: a few copies per attribute instead of one per quote and brace.
 fn key_value(out: &mut Vec<u8>, key: &str, value: AttrRef) {
-    out.extend_from_slice(b"{\"key\":");
-    string(out, key);
+    let text = if let AttrRef::Str(v) = value { v.len() } else { 0 };
+    out.reserve(key.len() + text + KEY_VALUE_FRAME);
+    if needs_escape(key.as_bytes()) {
+        out.extend_from_slice(b"{\"key\":");
+        string(out, key);
+        out.extend_from_slice(b",\"value\":{\"");
+    } else {
+        out.extend_from_slice(b"{\"key\":\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\",\"value\":{\"");
+    }
     match value {
+        AttrRef::Str(s) if !needs_escape(s.as_bytes()) => {
+            out.extend_from_slice(b"stringValue\":\"");
+            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(b"\"}}");
+        }
         AttrRef::Str(s) => {
-            out.extend_from_slice(b",\"value\":{\"stringValue\":");
+            out.extend_from_slice(b"stringValue\":");
             string(out, s);
             out.extend_from_slice(b"}}");
         }
         AttrRef::Int(i) => {
-            out.extend_from_slice(b",\"value\":{\"intValue\":\"");
+            out.extend_from_slice(b"intValue\":\"");
             int(out, i);
             out.extend_from_slice(b"\"}}");
         }
         AttrRef::F64(f) => {
-            out.extend_from_slice(b",\"value\":{\"doubleValue\":");
+            out.extend_from_slice(b"doubleValue\":");
             let _ = serde_json::to_writer(&mut *out, &f);
             out.extend_from_slice(b"}}");
         }
         AttrRef::Bool(b) => {
-            out.extend_from_slice(if b {
-                b",\"value\":{\"boolValue\":true}}"
-            } else {
-                b",\"value\":{\"boolValue\":false}}"
-            });
+            out.extend_from_slice(if b { b"boolValue\":true}}" } else { b"boolValue\":false}}" });
         }
     }
 }
+
+/// The bytes of an attribute entry besides its key's and its value's text, numbers included (at most 20 digits).
+const KEY_VALUE_FRAME: usize = 64;
 
 /// A JSON string, escaped exactly as serde_json escapes it. Almost every key and value needs no escape (serde_json
 /// escapes only `"`, `\\` and control characters): those are copied in one piece, without serde_json's per-byte
@@ -210,27 +225,40 @@ fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * n as u64) & !x & HIGH;
+    let hit = |x: u64| below(x, 0x20) | below(x ^ (ONES * b'"' as u64), 1) | below(x ^ (ONES * b'\\' as u64), 1) != 0;
     let mut words = bytes.chunks_exact(8);
     for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-        if below(x, 0x20) | below(x ^ (ONES * b'"' as u64), 1) | below(x ^ (ONES * b'\\' as u64), 1) != 0 {
+        if hit(u64::from_le_bytes(w.try_into().expect("eight bytes"))) {
             return true;
         }
     }
-    words.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    // The last few bytes as one word too, padded with a byte that needs no escape.
+    let rest = words.remainder();
+    let mut last = [b'a'; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    hit(u64::from_le_bytes(last))
 }
 
-/// A decimal number as `Display` writes it, without the formatting machinery.
+/// A decimal number as `Display` writes it, without the formatting machinery: two digits at a time.
 fn uint(out: &mut Vec<u8>, mut v: u64) {
+    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        digits[at] = b'0' + v as u8;
     }
     out.extend_from_slice(&digits[at..]);
 }
@@ -242,15 +270,15 @@ fn int(out: &mut Vec<u8>, v: i64) {
     uint(out, v.unsigned_abs());
 }
 
-fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+/// An id (8 or 16 bytes) as a quoted lowercase hex string, built on the stack and copied once.
+fn hex<const N: usize>(out: &mut Vec<u8>, bytes: &[u8; N]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2 + 2);
-    out.push(b'"');
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize]);
-        out.push(DIGITS[(b & 0xf) as usize]);
+    let mut text = [b'"'; 2 + 2 * 16];
+    for (i, b) in bytes.iter().enumerate() {
+        text[1 + 2 * i] = DIGITS[(b >> 4) as usize];
+        text[2 + 2 * i] = DIGITS[(b & 0xf) as usize];
     }
-    out.push(b'"');
+    out.extend_from_slice(&text[..2 + 2 * N]);
 }
 
 #[cfg(test)]
@@ -298,7 +326,16 @@ mod tests {
 
     #[test]
     fn numbers_are_written_as_display_writes_them() {
-        for v in [0, 1, -1, 9, 10, -10, 1_700_000_000_000_000_000, i64::MAX, i64::MIN] {
+        let mut cases =
+            vec![0, 1, -1, 9, 10, -10, 99, 100, 101, 999, 1000, 1_700_000_000_000_000_000, i64::MAX, i64::MIN];
+        // Every length, and every pair of digits at every place.
+        let mut p = 1i64;
+        for _ in 0..18 {
+            cases.extend([p - 1, p, p + 1, p * 7 + 3, -(p * 9 + 9)]);
+            p *= 10;
+        }
+        cases.extend((0..10_000).map(|i| i * 1_000_003));
+        for v in cases {
             let mut got = Vec::new();
             int(&mut got, v);
             assert_eq!(String::from_utf8(got).unwrap(), v.to_string());

@@ -44,7 +44,7 @@ pub fn encode_span(s: &Span) -> OtlpSpan {
         trace_state: String::new(),
         parent_span_id: s.parent_span_id.map(|p| p.to_vec()).unwrap_or_default(),
         flags: 0x100 | 0x01, // sampled; W3C "has is_remote" bit set, parent not remote
-        name: s.name.clone(),
+        name: s.name.to_string(),
         kind: match s.kind {
             SpanKind::Internal => span::SpanKind::Internal,
             SpanKind::Server => span::SpanKind::Server,
