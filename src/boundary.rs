@@ -271,16 +271,6 @@ pub fn now_ms() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
 }
 
-/// A JS number as JSON would parse it: integral values become integers (so `seq` stays a `u64` for the decoder
-/// and counts in a configuration deserialise as integers).
-pub fn json_number(f: f64) -> serde_json::Value {
-    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-        if f >= 0.0 {
-            (f as u64).into()
-        } else {
-            (f as i64).into()
-        }
-    } else {
-        serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
-    }
-}
+/// A JS number as JSON would parse it (integral values integers: counts in a configuration deserialise as such):
+/// the core's, which the compact crossing uses for event fields too.
+pub use clawtrace_core::ingest::compact::json_number;

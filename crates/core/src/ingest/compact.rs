@@ -596,8 +596,9 @@ fn utf16_to_string(units: &[u16]) -> String {
 }
 
 /// A JS number as its JSON text parses (`JSON.stringify` then serde_json): NaN and infinities become null, whole
-/// numbers integers when they fit, so `seq` stays a `u64` for the decoder.
-fn json_number(f: f64) -> Value {
+/// numbers integers when they fit, so `seq` stays a `u64` for the decoder (and counts in a configuration
+/// deserialise as integers: the addon's boundary uses it too).
+pub fn json_number(f: f64) -> Value {
     // Whole when the integer round-trips: within each range the cast truncates exactly.
     if (0.0..18_446_744_073_709_551_616.0).contains(&f) && (f as u64) as f64 == f {
         return Value::from(f as u64);

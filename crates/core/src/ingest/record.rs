@@ -282,17 +282,32 @@ mod tests {
         assert_eq!(lines(&[0u8; 1000], 16).await, vec![(1, Line::TooLong)], "no newline at all: one long line");
     }
 
+    /// A batch event with `body` recorded, and read back: its record line and the event decoded from that.
+    fn recorded_and_read_back(body: Body) -> (String, crate::ingest::Event) {
+        let line = encode_record(&Inbound { body, ..crate::testing::diagnostic("", 5.0) }).unwrap();
+        let Record::Event(again) = parse_record(&line, 1).unwrap() else { panic!("expected an event: {line}") };
+        let again = crate::ingest::decode(again).unwrap();
+        (line, again)
+    }
+
+    /// `text` decoded, and its fields without `leave_out` (what a batch event carries beside them).
+    fn decoded_and_fields_without(
+        text: &str,
+        leave_out: &[&str],
+    ) -> (crate::ingest::Event, crate::ingest::fields::Fields) {
+        let read = crate::ingest::decode(crate::testing::diagnostic(text, 5.0)).unwrap();
+        let mut fields = read.fields.clone();
+        for key in leave_out {
+            fields.remove(key);
+        }
+        (read, fields)
+    }
+
     #[test]
     fn a_batch_events_trace_context_read_into_ids_is_recorded_as_its_text() {
         let text = r#"{"type":"run.started","runId":"r","trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","parentSpanId":"e4a1b1684ae49708"}}"#;
-        let read = crate::ingest::decode(crate::testing::diagnostic(text, 5.0)).unwrap();
-        let mut fields = read.fields.clone();
-        fields.remove("trace");
-        let batched =
-            Inbound { body: Body::Fields(fields, Some(read.kind), read.trace), ..crate::testing::diagnostic("", 5.0) };
-        let line = encode_record(&batched).unwrap();
-        let Record::Event(again) = parse_record(&line, 1).unwrap() else { panic!("expected an event: {line}") };
-        let again = crate::ingest::decode(again).unwrap();
+        let (read, fields) = decoded_and_fields_without(text, &["trace"]);
+        let (line, again) = recorded_and_read_back(Body::Fields(fields, Some(read.kind), read.trace));
         assert!(read.trace.is_some_and(|t| t.span_id.is_none() && t.parent_span_id.is_some()));
         assert_eq!((again.trace, again.str("runId")), (read.trace, Some("r")), "{line}");
     }
@@ -300,16 +315,10 @@ mod tests {
     #[test]
     fn a_batch_event_whose_type_crossed_as_its_number_is_recorded_with_its_type() {
         let text = r#"{"type":"run.started","runId":"r","trace":{"traceId":"9ec7be0fb910e91ed558a422cd89a402","spanId":"e4a1b1684ae49708"}}"#;
-        let read = crate::ingest::decode(crate::testing::diagnostic(text, 5.0)).unwrap();
-        let mut fields = read.fields.clone();
-        fields.remove("type");
-        fields.remove("trace");
+        let (read, fields) = decoded_and_fields_without(text, &["type", "trace"]);
         for trace in [None, read.trace] {
-            let body = Body::Fields(fields.clone(), Some(read.kind), trace);
-            let line = encode_record(&Inbound { body, ..crate::testing::diagnostic("", 5.0) }).unwrap();
+            let (line, again) = recorded_and_read_back(Body::Fields(fields.clone(), Some(read.kind), trace));
             assert_eq!(line.matches(r#""type":"run.started""#).count(), 1, "{line}");
-            let Record::Event(again) = parse_record(&line, 1).unwrap() else { panic!("expected an event: {line}") };
-            let again = crate::ingest::decode(again).unwrap();
             assert_eq!((again.kind, again.trace, again.str("runId")), (read.kind, trace, Some("r")), "{line}");
         }
         // A type that is among the fields is written once.
