@@ -227,6 +227,7 @@ impl SharedValues {
     }
 
     /// The value of a 1-based index.
+    #[cfg(test)]
     pub fn value(&self, index: u8) -> Option<AttrValue> {
         let (len, at) = self.entries().nth(usize::from(index).checked_sub(1)?)?;
         if len == OTHER {
@@ -258,7 +259,9 @@ impl SharedValues {
             .collect()
     }
 
-    /// Puts each span's shared values into its own attributes (finalize; content assignment reads the run id).
+    /// Puts each span's shared values into its own attributes (tests; finalize reads the table once per trace,
+    /// `materialize_from`).
+    #[cfg(test)]
     pub fn materialize(&self, s: &mut SpanState) {
         Self::materialize_from(&self.decoded(), s, 0);
     }
