@@ -1,8 +1,8 @@
 // The background under many concurrent sessions (one process per session count): synthetic turns (bench/synth.js)
 // through the plugin's hot path into the addon, file sink. Measures
 //   - events per CPU-second of the addon's threads (N-API call to bytes written; the gateway thread not included),
-//   - bytes per open trace: native memory growth (RSS less the JS heap) once every session has a turn in flight,
-//     over the turns in flight (`bytes_per_open_trace`: what the process pays once quiet, past the worker's idle
+//   - bytes per open trace: native memory growth (RSS less the JS heap), from after a warm-up (`fixed_bytes`: what
+//     the first traffic costs once) to once every session has a turn in flight, over the turns in flight (`bytes_per_open_trace`: what the process pays once quiet, past the worker's idle
 //     release, the allocator's size classes included; `bytes_per_open_trace_right_after_burst`: the same while the
 //     allocator still keeps the burst's freed pages; `allocator_bytes_per_open_trace`: the growth of the resident
 //     memory of the addon's own allocator once quiet, which leaves out node's own), and, with the bench addon
@@ -39,8 +39,14 @@ const record = recorder(ct);
 const dir = mkdtempSync(join(tmpdir(), 'clawtrace-bench-bg-'));
 const file = join(dir, 'traces.jsonl');
 
+// The warm-up: complete turns of 100 other sessions (their own keys, `seq` before the measured stream's), every one
+// exported, then quiet past the worker's idle release. What the first traffic costs once, whatever the number of
+// sessions (the allocator's arenas, the sink's buffers, the hot path's compiled code), is reported apart
+// (`fixed_bytes`) rather than spread over the turns in flight after it; the CPU measured is the steady state's.
+const warm = [];
+const warmed = await generate({ sessions: 100, events: 20_000, seed: 7, keyPrefix: 'warm', startMs: Date.now() - 60_000, onRecords: (rs) => void warm.push(...rs) });
 const evs = [];
-await generate({ sessions: SESSIONS, events: EVENTS, startMs: Date.now(), onRecords: (rs) => void evs.push(...rs) });
+await generate({ sessions: SESSIONS, events: EVENTS, seqStart: warmed.events, startMs: Date.now(), onRecords: (rs) => void evs.push(...rs) });
 
 await ct.configure({ exporters: { file: { path: file } }, queueCapacity: 1 << 20, queueMaxBytes: 1 << 30, graceMs: GRACE_MS, maxOpenTraces: 2 * SESSIONS + 10_000 });
 global.gc?.();
@@ -51,6 +57,27 @@ const nativeBytes = () => {
   const m = process.memoryUsage();
   return m.rss - m.heapTotal;
 };
+const cold = { native: nativeBytes(), alloc: ct.benchAllocatorRssBytes?.() ?? null };
+/** Records `list[from..to)` in chunks, the queue drained between them: its transient peak (freed, but kept by the
+ * allocator) is not an open trace's. */
+async function feed(list, from, to, each = () => {}) {
+  for (let k = from; k < to; ) {
+    const end = Math.min(to, k + 1000);
+    for (; k < end; k++) {
+      record(list[k].evt, list[k].meta);
+      each(list[k].evt);
+    }
+    while (ct.stats().queueLength > 0) await sleep(1);
+  }
+  record.drain();
+}
+await feed(warm, 0, warm.length);
+await ct.flush(60_000);
+await sleep(GRACE_MS + 500);
+await ct.flush(60_000);
+global.gc?.();
+await sleep(1500);
+
 const rss0 = process.memoryUsage().rss;
 const native0 = nativeBytes();
 // The bench addon's live heap (its counting allocator, src/bench.rs); null with another addon.
@@ -61,23 +88,14 @@ const cpu0 = addonThreads();
 
 // Phase 1, unpaced, then memory.
 const open = new Set();
-let i = 0;
 const note = (evt) => {
   const id = evt.trace?.traceId;
   if (evt.type === 'message.received') open.add(id);
   else if (evt.type === 'message.processed') open.delete(id);
 };
 const phase1 = Math.min(evs.length, PHASE1);
-while (i < phase1) {
-  const end = Math.min(phase1, i + 1000);
-  for (; i < end; i++) {
-    record(evs[i].evt, evs[i].meta);
-    note(evs[i].evt);
-  }
-  // The queue drains between chunks: its transient peak (freed, but kept by the allocator) is not an open trace's.
-  while (ct.stats().queueLength > 0) await sleep(1);
-}
-record.drain();
+await feed(evs, 0, phase1, note);
+let i = phase1;
 while (ct.stats().queueLength > 0) await sleep(5);
 await ct.flush(60_000);
 global.gc?.();
@@ -152,6 +170,8 @@ console.log(
     open_traces: openTraces,
     rss_growth_bytes: rss1 - rss0,
     native_growth_bytes: native1 - native0,
+    fixed_bytes: native0 - cold.native,
+    allocator_fixed_bytes: alloc0 != null && cold.alloc != null ? alloc0 - cold.alloc : null,
     bytes_per_open_trace: openTraces ? (native1 - native0) / openTraces : null,
     bytes_per_open_trace_right_after_burst: openTraces ? (nativeBusy - native0) / openTraces : null,
     heap_bytes_per_open_trace: heap0 != null && openTraces ? (heap1 - heap0) / openTraces : null,

@@ -61,6 +61,8 @@ async function measure() {
       ...Object.fromEntries(Object.entries(background).map(([n, b]) => [`sessions_${n}`, r(b.events_per_cpu_second)])),
     },
     bytes_per_open_trace: r(background[10_000].bytes_per_open_trace),
+    fixed_bytes: r(background[10_000].fixed_bytes),
+    allocator_fixed_bytes: r(background[10_000].allocator_fixed_bytes),
     bytes_per_open_trace_right_after_burst: r(background[10_000].bytes_per_open_trace_right_after_burst),
     allocator_bytes_per_open_trace: r(background[10_000].allocator_bytes_per_open_trace),
     heap_bytes_per_open_trace: r(background[10_000].heap_bytes_per_open_trace),
@@ -86,7 +88,7 @@ const rows = Object.entries(v)
   .map(([k, x]) => `| ${k} | ${n(x.gateway_ns_per_event)} | ${n(x.process_ns_per_event)} | ${n(x.eld_ms.p50, 2)} / ${n(x.eld_ms.p99, 2)} / ${n(x.eld_ms.max, 1)} | ${n(x.spans_exported)} | ${n(x.dropped)} |`)
   .join('\n');
 const bgRows = Object.values(background)
-  .map((b) => `| ${n(b.sessions)} | ${n(b.events)} | ${n(b.events_per_cpu_second)} | ${n(b.open_traces)} | ${n(b.bytes_per_open_trace_right_after_burst)} / ${n(b.bytes_per_open_trace)} | ${n(b.allocator_bytes_per_open_trace)} | ${n(b.heap_bytes_per_open_trace)} | ${n(b.latency_ms.p50)} / ${n(b.latency_ms.p99)} (${n(b.latency_ms.turns)} turns, ${n(b.latency_ms.missing)} missing) | ${n(b.dropped_queue_full)} |`)
+  .map((b) => `| ${n(b.sessions)} | ${n(b.events)} | ${n(b.events_per_cpu_second)} | ${n(b.open_traces)} | ${n(b.bytes_per_open_trace_right_after_burst)} / ${n(b.bytes_per_open_trace)} | ${n(b.allocator_bytes_per_open_trace)} | ${n(b.heap_bytes_per_open_trace)} | ${n(b.fixed_bytes / 2 ** 20, 1)} / ${n(b.allocator_fixed_bytes / 2 ** 20, 1)} | ${n(b.latency_ms.p50)} / ${n(b.latency_ms.p99)} (${n(b.latency_ms.turns)} turns, ${n(b.latency_ms.missing)} missing) | ${n(b.dropped_queue_full)} |`)
   .join('\n');
 const md = `# Benchmarks
 
@@ -116,20 +118,23 @@ threads (file sink), ${n(v.clawtrace_otlp.background_events_per_cpu_second)} (OT
 
 ## The background under concurrent sessions (bench/synth.js, file sink)
 
-| sessions | events | events per addon CPU-second | turns in flight | native memory growth per turn in flight, right after the burst / once quiet (bytes) | the addon's allocator's resident growth per turn, once quiet (bytes) | live heap growth per turn in flight (bytes) | latency last event → file, p50 / p99 (ms) | dropped |
-|---|---|---|---|---|---|---|---|---|
+| sessions | events | events per addon CPU-second | turns in flight | native memory growth per turn in flight, right after the burst / once quiet (bytes) | the addon's allocator's resident growth per turn, once quiet (bytes) | live heap growth per turn in flight (bytes) | warm-up's lasting growth, native / allocator (MiB) | latency last event → file, p50 / p99 (ms) | dropped |
+|---|---|---|---|---|---|---|---|---|---|
 ${bgRows}
 
 Latency includes the grace window (${background[10_000].latency_ms.grace_ms} ms): a finished turn waits that long for late events.
 "Missing" turns had not reached the file 1.5 s after the last event's grace window: the background was behind.
-Native memory growth (RSS less the JS heap) per turn in flight counts at 10,000 sessions (the headline \`bytes_per_open_trace\`); with fewer sessions it is
-mostly the allocator's and V8's own growth spread over few traces. Right after the burst it includes what the
-allocator keeps of the transient memory of the events that built those turns; once quiet (2 s later, past the
-worker's idle release of freed memory) what remains is the turns, the allocator's size classes and partly used
-pages, and the process's own growth (a no-op recorder fed the same events grows node's own heap by about 6 MB,
-600 bytes per turn at 10,000). The allocator's resident growth leaves that out: it is the RSS of the mappings the
-addon's allocator (mimalloc) owns. The live heap growth (the bench addon
-counts its allocations: \`heap_bytes_per_open_trace\`) is what the open turns and their share of the tables hold.
+Each run first warms up: 20,000 events of complete turns in 100 other sessions, all exported, then quiet past the
+worker's idle release. What that first traffic leaves resident whatever the number of sessions (the allocator's
+arenas and thread caches, the sink's buffers, the hot path's compiled code, node's own heap) is the "warm-up's
+lasting growth"; the per-turn figures and the CPU are measured from there. Native memory growth (RSS less the JS
+heap) per turn in flight counts at 10,000 sessions (the headline \`bytes_per_open_trace\`); with fewer sessions it
+is mostly noise spread over few traces. Right after the burst it includes what the allocator keeps of the
+transient memory of the events that built those turns; once quiet (2 s later, past the worker's idle release of
+freed memory) what remains is the turns, the allocator's size classes and partly used pages, and the process's own
+growth. The allocator's resident growth leaves node's own out: it is the RSS of the mappings the addon's allocator
+(mimalloc) owns. The live heap growth (the bench addon counts its allocations: \`heap_bytes_per_open_trace\`) is
+what the open turns and their share of the tables hold.
 
 ## Idle
 

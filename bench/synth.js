@@ -59,6 +59,8 @@ const MODELS = [
  * @param {number} [opts.infraRate]    infra events per turn event (default 0.05)
  * @param {number} [opts.pid]
  * @param {number} [opts.startMs]    event time of the first record (ms since epoch; default 1795760000000)
+ * @param {number} [opts.seqStart]   the `seq` before the first event's (default 0), to continue another stream
+ * @param {string} [opts.keyPrefix]  session keys are `agent:main:PREFIX-N` (default `synth`)
  * @returns {Promise<{events:number, lines:number, turns:number, spans:number, modelCalls:number, toolCalls:number,
  *   errors:number, failedTurns:number, infraEvents:number, sessions:number, inputTokens:number, outputTokens:number}>}
  */
@@ -71,7 +73,7 @@ async function generate(opts) {
   const failRate = opts.failRate ?? 0.05
   const infraRate = opts.infraRate ?? 0.05
   const pid = opts.pid ?? 4242
-  let seq = 0
+  let seq = opts.seqStart ?? 0
   // Event time: the real corpus was recorded from 1795760006224 (ms since epoch); 1 ms per event.
   let now = opts.startMs ?? 1795760000000
   const hex = (n) => {
@@ -112,6 +114,7 @@ async function generate(opts) {
 
   // A turn is a list of thunks producing events lazily (ts is assigned at emission).
   let sessionCounter = 0
+  const keyPrefix = opts.keyPrefix ?? 'synth'
   function planTurn(sess) {
     sess.turn += 1
     const runId = `${sess.key.split(':').pop()}-${sess.turn}`
@@ -248,7 +251,7 @@ async function generate(opts) {
 
   function newSession() {
     sessionCounter += 1
-    const key = `agent:main:synth-${sessionCounter}`
+    const key = `agent:main:${keyPrefix}-${sessionCounter}`
     sessionKeysUsed.add(key)
     return { key, id: `sess-${sessionCounter}-${hex(8)}`, turn: 0, modelIdx: Math.floor(rnd() * MODELS.length), steps: null, next: 0 }
   }

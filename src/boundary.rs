@@ -103,28 +103,29 @@ pub unsafe fn read_string(raw_env: sys::napi_env, value: sys::napi_value) -> Opt
 }
 
 /// A JS string's UTF-16 code units, copied as V8 holds them (a one-byte string is widened unit by unit): no
-/// transcoding on the gateway's thread. `None` for what is no string.
-pub unsafe fn read_utf16(raw_env: sys::napi_env, value: sys::napi_value) -> Option<Vec<u16>> {
+/// transcoding on the gateway's thread, into `buf` (its memory reused). False for what is no string.
+pub unsafe fn read_utf16(raw_env: sys::napi_env, value: sys::napi_value, buf: &mut Vec<u16>) -> bool {
     unsafe {
         let mut ty = 0;
         if sys::napi_typeof(raw_env, value, &mut ty) != sys::Status::napi_ok || ty != sys::ValueType::napi_string {
-            return None;
+            return false;
         }
         let mut units = 0usize;
         if sys::napi_get_value_string_utf16(raw_env, value, ptr::null_mut(), 0, &mut units) != sys::Status::napi_ok {
-            return None;
+            return false;
         }
         // One more unit for the NUL V8 always writes.
-        let mut buf: Vec<u16> = Vec::with_capacity(units + 1);
+        buf.clear();
+        buf.reserve(units + 1);
         let mut written = 0usize;
         if sys::napi_get_value_string_utf16(raw_env, value, buf.as_mut_ptr(), units + 1, &mut written)
             != sys::Status::napi_ok
             || written != units
         {
-            return None;
+            return false;
         }
         buf.set_len(written);
-        Some(buf)
+        true
     }
 }
 
@@ -139,13 +140,18 @@ impl Element for u16 {
     const TYPE: sys::napi_typedarray_type = sys::TypedarrayType::uint16_array;
 }
 
-/// The first `n` elements of a typed array of `T`, copied in one `memcpy`. `None` when `value` is not one, or
-/// is shorter.
-pub unsafe fn typed_array<T: Element>(raw_env: sys::napi_env, value: sys::napi_value, n: usize) -> Option<Vec<T>> {
+/// The first `n` elements of a typed array of `T`, copied in one `memcpy` into `buf` (its memory reused). False
+/// when `value` is not one, or is shorter.
+pub unsafe fn typed_array<T: Element>(
+    raw_env: sys::napi_env,
+    value: sys::napi_value,
+    n: usize,
+    buf: &mut Vec<T>,
+) -> bool {
     unsafe {
         let mut is = false;
         if sys::napi_is_typedarray(raw_env, value, &mut is) != sys::Status::napi_ok || !is {
-            return None;
+            return false;
         }
         let (mut ty, mut len, mut data) = (0, 0usize, ptr::null_mut());
         let (mut buffer, mut offset) = (ptr::null_mut(), 0usize);
@@ -154,16 +160,18 @@ pub unsafe fn typed_array<T: Element>(raw_env: sys::napi_env, value: sys::napi_v
             || ty != T::TYPE
             || len < n
         {
-            return None;
+            return false;
         }
+        buf.clear();
         if n == 0 {
-            return Some(Vec::new());
+            return true;
         }
         if data.is_null() {
-            return None;
+            return false;
         }
         // A typed array's data is aligned to its element size (its byte offset must be a multiple of it).
-        Some(std::slice::from_raw_parts(data.cast::<T>(), n).to_vec())
+        buf.extend_from_slice(std::slice::from_raw_parts(data.cast::<T>(), n));
+        true
     }
 }
 

@@ -127,21 +127,20 @@ pub fn record_diagnostic_batch(
     guarded(false, || {
         let n = slot_count as usize;
         let raw = env.raw();
-        let batch = unsafe {
-            match (
-                boundary::read_utf16(raw, text.raw()),
-                boundary::typed_array::<f64>(raw, slots.raw(), n),
-                boundary::typed_array::<u16>(raw, tags.raw(), n),
-            ) {
-                (Some(text), Some(slots), Some(tags)) => Some(compact::Batch { slots, tags, text, events }),
-                _ => None,
-            }
+        // Copied into a spare batch (`compact::spare_batch`): the gateway thread reuses memory the worker gave back.
+        let mut batch = compact::spare_batch();
+        let copied = unsafe {
+            boundary::read_utf16(raw, text.raw(), &mut batch.text)
+                && boundary::typed_array::<f64>(raw, slots.raw(), n, &mut batch.slots)
+                && boundary::typed_array::<u16>(raw, tags.raw(), n, &mut batch.tags)
         };
-        let Some(batch) = batch else {
+        if !copied {
+            compact::recycle(batch);
             clawtrace_core::stats::Stats::add(&REGISTRY.stats.events_received, events as u64);
             clawtrace_core::stats::Stats::add(&REGISTRY.stats.invalid_unserializable, events as u64);
             return false;
-        };
+        }
+        batch.events = events;
         REGISTRY.record(compact::batch_inbound(batch, pid(), now_ms()))
     })
 }

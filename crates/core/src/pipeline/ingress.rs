@@ -233,7 +233,7 @@ mod tests {
                 text: "run".repeat(n).encode_utf16().collect(),
                 events: n as u32,
             };
-            compact::batch_inbound(b, 1, 0.0)
+            compact::batch_inbound(Box::new(b), 1, 0.0)
         };
         let q = Ingress::new(5, usize::MAX);
         assert!(q.push(batch(3)).is_ok());
