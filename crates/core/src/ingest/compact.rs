@@ -294,6 +294,8 @@ pub fn recycle(batch: Box<Batch>) {
     SPARE_BATCHES.keep(batch)
 }
 
+// Boxed as a queued body holds it (`Body::Batch`): the box is reused too.
+#[allow(clippy::vec_box)]
 struct SpareBatches(Mutex<Vec<Box<Batch>>>);
 
 impl SpareBatches {
