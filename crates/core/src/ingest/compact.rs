@@ -13,8 +13,9 @@
 //! object's sub-fields: a mask, then its value. So nothing a hostile value holds is read and one hostile event
 //! never spoils a batch. Adding a field assembly reads means adding it here, nowhere else.
 
-use std::sync::Mutex;
+use std::sync::LazyLock;
 
+use crossbeam_queue::ArrayQueue;
 use serde_json::{Map, Value};
 
 use super::catalogue::{Class, EventKind};
@@ -282,7 +283,7 @@ impl Batch {
 /// the thread that allocated it, which only that thread gives back (the worker's idle release cannot), so every
 /// burst left its batches' pages resident (about 4 MB after 20,000 events, bench/background.mjs), and each new
 /// batch touched fresh pages on the gateway thread. Reused, a batch's memory stays the same few buffers.
-static SPARE_BATCHES: SpareBatches = SpareBatches::new();
+static SPARE_BATCHES: LazyLock<SpareBatches> = LazyLock::new(SpareBatches::new);
 
 /// An empty batch: a spare one when there is one. Never waits (the gateway thread calls it).
 pub fn spare_batch() -> Box<Batch> {
@@ -294,9 +295,8 @@ pub fn recycle(batch: Box<Batch>) {
     SPARE_BATCHES.keep(batch)
 }
 
-// Boxed as a queued body holds it (`Body::Batch`): the box is reused too.
-#[allow(clippy::vec_box)]
-struct SpareBatches(Mutex<Vec<Box<Batch>>>);
+/// Boxed as a queued body holds them (`Body::Batch`): the box is reused too.
+struct SpareBatches(ArrayQueue<Box<Batch>>);
 
 impl SpareBatches {
     /// The batch being filled, those queued at a steady rate and the one being read.
@@ -305,13 +305,12 @@ impl SpareBatches {
     /// whatever crossed once.
     const MAX_BYTES: usize = 1 << 20;
 
-    const fn new() -> SpareBatches {
-        SpareBatches(Mutex::new(Vec::new()))
+    fn new() -> SpareBatches {
+        SpareBatches(ArrayQueue::new(Self::COUNT))
     }
 
     fn take(&self) -> Box<Batch> {
-        let spare = self.0.try_lock().ok().and_then(|mut s| s.pop());
-        spare.unwrap_or_default()
+        self.0.pop().unwrap_or_default()
     }
 
     fn keep(&self, mut batch: Box<Batch>) {
@@ -323,11 +322,8 @@ impl SpareBatches {
         batch.tags.clear();
         batch.text.clear();
         batch.events = 0;
-        if let Ok(mut spare) = self.0.lock() {
-            if spare.len() < Self::COUNT {
-                spare.push(batch);
-            }
-        }
+        // Full: enough are spare, this one is freed.
+        let _ = self.0.push(batch);
     }
 }
 
