@@ -272,9 +272,10 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The bytes it holds while queued.
+    /// The bytes it holds while queued: its buffers' whole room, as a reused batch ([`spare_batch`]) may hold more
+    /// than its events fill, and the queue's bound in bytes is a bound on memory.
     pub fn bytes(&self) -> usize {
-        self.slots.len() * 8 + self.tags.len() * 2 + self.text.len() * 2
+        self.slots.capacity() * 8 + self.tags.capacity() * 2 + self.text.capacity() * 2
     }
 }
 
@@ -314,8 +315,7 @@ impl SpareBatches {
     }
 
     fn keep(&self, mut batch: Box<Batch>) {
-        let capacity = batch.slots.capacity() * 8 + batch.tags.capacity() * 2 + batch.text.capacity() * 2;
-        if capacity > Self::MAX_BYTES {
+        if batch.bytes() > Self::MAX_BYTES {
             return;
         }
         batch.slots.clear();
@@ -682,6 +682,11 @@ mod tests {
 
         spares.keep(full(SpareBatches::MAX_BYTES / 2 + 1));
         assert_eq!(spares.take().text.capacity(), 0, "too large to keep");
+
+        spares.keep(full(1000));
+        let mut reused = spares.take();
+        reused.text.push(1);
+        assert!(reused.bytes() >= 2000, "a reused batch counts its room, not only what it holds");
 
         for _ in 0..SpareBatches::COUNT + 3 {
             spares.keep(full(10));
