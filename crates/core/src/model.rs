@@ -204,6 +204,16 @@ impl Attrs {
     pub fn reserve(&mut self, additional: usize) {
         self.0.reserve(additional);
     }
+    /// Sets each `(key, value)` in turn, as `insert` does, growing once by exactly the keys not set yet (an event's
+    /// attributes, `assemble/apply.rs`): no slack for an open span to hold, and one reallocation where growing two
+    /// at a time made one per two new keys.
+    pub fn insert_all(&mut self, pairs: &mut [Option<(AttrKey, AttrValue)>]) {
+        let new = pairs.iter().flatten().filter(|(k, _)| self.find(k).is_err()).count();
+        self.0.reserve_exact(new);
+        for (key, value) in pairs.iter_mut().filter_map(Option::take) {
+            self.insert(key, value);
+        }
+    }
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }

@@ -562,7 +562,8 @@ impl TraceState {
 
     /// A span (made when new, within `MAX_SPANS_PER_TRACE`) and the values its trace's spans share.
     pub fn span_and_shared(&mut self, id: SpanId) -> Option<(&mut SpanState, &mut SharedValues)> {
-        if !self.spans.contains_key(&id) && self.spans.len() >= MAX_SPANS_PER_TRACE {
+        // The cap first: below it, the span is searched for once (`get_or_insert`), not twice.
+        if self.spans.len() >= MAX_SPANS_PER_TRACE && !self.spans.contains_key(&id) {
             return None;
         }
         Some((self.spans.get_or_insert(id), &mut self.shared))
