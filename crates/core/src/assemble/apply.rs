@@ -38,8 +38,8 @@ const SHARED_FIELDS: [&str; 8] =
     ["sessionKey", "sessionId", "runId", "channel", "agentId", "trigger", "provider", "model"];
 /// The turn's ids, channel and trigger (slots of `SHARED_FIELDS`).
 const COMMON: std::ops::Range<usize> = 0..6;
-/// The provider and model.
-const PROVIDER_MODEL: std::ops::Range<usize> = 6..8;
+/// Those and the provider and model, in one pass over the fields (`copy_shared`).
+const COMMON_AND_MODEL: std::ops::Range<usize> = 0..8;
 /// `gen_ai.response.model` and `gen_ai.operation.name` (slots of `SHARED_ATTRS`).
 const RESPONSE_MODEL: usize = 8;
 const OPERATION: usize = 9;
@@ -332,9 +332,8 @@ fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
 fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     set_role(s, SpanRole::Harness, "openclaw.harness.run", SpanKind::Internal);
     start(s, e);
-    copy_shared(s, sh, e, COMMON);
+    copy_shared(s, sh, e, COMMON_AND_MODEL);
     copy_fields(s, e, &[("harnessId", "openclaw.harness_id")]);
-    copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
 fn harness_run_ended(s: &mut SpanState, e: &mut Event) {
@@ -353,8 +352,7 @@ fn harness_run_ended(s: &mut SpanState, e: &mut Event) {
 fn run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     set_role(s, SpanRole::Run, "openclaw.run", SpanKind::Internal);
     start(s, e);
-    copy_shared(s, sh, e, COMMON);
-    copy_shared(s, sh, e, PROVIDER_MODEL);
+    copy_shared(s, sh, e, COMMON_AND_MODEL);
 }
 
 fn run_completed(s: &mut SpanState, e: &mut Event) {
@@ -373,7 +371,7 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
         _ => String::new(),
     };
     share_str(s, sh, OPERATION, "chat");
-    copy_shared(s, sh, e, COMMON);
+    copy_shared(s, sh, e, COMMON_AND_MODEL);
     copy_fields(
         s,
         e,
@@ -387,7 +385,6 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
             ("failureKind", "openclaw.failure_kind"),
         ],
     );
-    copy_shared(s, sh, e, PROVIDER_MODEL);
     if let Some(m) = e.str("model") {
         share_str(s, sh, RESPONSE_MODEL, m);
     }
@@ -459,8 +456,7 @@ fn context_assembled(s: &mut SpanState, e: &mut Event) {
 
 fn model_usage(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     set_role(s, SpanRole::Usage, "openclaw.model.usage", SpanKind::Internal);
-    copy_shared(s, sh, e, COMMON);
-    copy_shared(s, sh, e, PROVIDER_MODEL);
+    copy_shared(s, sh, e, COMMON_AND_MODEL);
     copy_fields(s, e, &[("costUsd", "openclaw.cost_usd")]);
     if let Some(u) = e.obj("usage") {
         usage_attrs(s, u, &OPENCLAW_USAGE);
