@@ -477,6 +477,27 @@ pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
 mod tests {
     use super::*;
 
+    /// An event's attributes at once: as inserting them one after another (a value set replaces the span's own),
+    /// the vector grown once by exactly the keys it lacked.
+    #[test]
+    fn attributes_set_at_once_are_set_as_one_by_one_and_take_no_slack() {
+        let mut attrs = Attrs::from([("b".into(), AttrValue::Int(1)), ("d".into(), AttrValue::Int(2))]);
+        attrs.0.shrink_to_fit();
+        let mut want = attrs.clone();
+        let pairs = [
+            Some(("c".into(), AttrValue::Int(3))),
+            None,
+            Some(("b".into(), AttrValue::from("replaced"))),
+            Some(("a".into(), AttrValue::Bool(true))),
+        ];
+        for (k, v) in pairs.iter().flatten().cloned() {
+            want.insert(k, v);
+        }
+        attrs.insert_all(&mut { pairs });
+        assert_eq!(attrs, want);
+        assert_eq!((attrs.len(), attrs.0.capacity()), (4, 4), "room for the two new keys, no more");
+    }
+
     #[test]
     fn hex_round_trip_and_rejects_bad_ids() {
         let id: [u8; 8] = parse_hex("e4a1b1684ae49708").unwrap();

@@ -552,6 +552,33 @@ mod tests {
         assert_eq!(s.span.attrs.get("openclaw.tool.mutating"), Some(&AttrValue::Bool(true)));
     }
 
+    /// A call's or tool's name is made once, by the event that opened it, and made again only when a later event
+    /// names another model or tool.
+    #[test]
+    fn a_span_named_after_its_model_or_tool_follows_the_last_name() {
+        let mut sh = SharedValues::default();
+        let mut s = SpanState::new([1; 8]);
+        let call = |ty: &str, model: &str| {
+            decode(diagnostic(format!(r#"{{"type":"{ty}","ts":1,"runId":"r","model":"{model}"}}"#), 1.0)).unwrap()
+        };
+        apply(&mut s, &mut sh, &mut call("model.call.started", "gpt-4o"));
+        assert_eq!(s.span.name, "chat gpt-4o");
+        apply(&mut s, &mut sh, &mut call("model.call.completed", "gpt-4o-mini"));
+        assert_eq!(s.span.name, "chat gpt-4o-mini", "a name that only starts the same is made again");
+        apply(&mut s, &mut sh, &mut call("model.call.completed", "4o-mini"));
+        assert_eq!(s.span.name, "chat 4o-mini", "nor one that only ends the same");
+        let mut t = SpanState::new([2; 8]);
+        let tool = |ty: &str, name: &str| {
+            decode(diagnostic(format!(r#"{{"type":"{ty}","ts":1,"toolName":"{name}","toolCallId":"t"}}"#), 1.0))
+                .unwrap()
+        };
+        apply(&mut t, &mut sh, &mut tool("tool.execution.started", "read"));
+        apply(&mut t, &mut sh, &mut tool("tool.execution.completed", "read"));
+        assert_eq!((t.span.name.as_ref(), t.span.role), ("execute_tool read", SpanRole::Tool));
+        apply(&mut t, &mut sh, &mut tool("tool.execution.completed", "exec"));
+        assert_eq!(t.span.name, "execute_tool exec", "nor one as long");
+    }
+
     #[test]
     fn each_shared_field_fills_its_own_slot() {
         for (i, field) in SHARED_FIELDS.iter().enumerate() {

@@ -647,6 +647,34 @@ mod tests {
         decode(diagnostic(json, at)).unwrap()
     }
 
+    /// A traced event's session is made on first sight and kept after: its latest run is where an injected
+    /// follow-up links (`active_run`).
+    #[test]
+    fn a_traced_session_is_made_once_and_follows_its_latest_run() {
+        let mut c = Correlator::default();
+        let turn = |c: &mut Correlator, n: u8| {
+            let (trace, root, harness) = (format!("{n:032x}"), format!("{:016x}", n), format!("{:016x}", n + 100));
+            for (ty, span, parent) in [
+                ("message.received", &root, None),
+                ("session.turn.created", &root, None),
+                ("harness.run.started", &harness, Some(&root)),
+            ] {
+                let parent = parent.map_or(String::new(), |p| format!(r#","parentSpanId":"{p}""#));
+                let ctx = format!(r#"{{"traceId":"{trace}","spanId":"{span}"{parent}}}"#);
+                let json = format!(r#"{{"type":"{ty}","sessionKey":"agent:main:s","runId":"r{n}","trace":{ctx}}}"#);
+                assert!(c.place_diagnostic(&event(json, 1.0)).is_some(), "{ty}");
+            }
+        };
+        turn(&mut c, 1);
+        assert_eq!(c.sizes(), (1, 1), "one run, one session");
+        let first = c.active_run("agent:main:s").expect("a run");
+        turn(&mut c, 2);
+        assert_eq!(c.sizes(), (2, 1), "the same session");
+        let second = c.active_run("agent:main:s").expect("a run");
+        assert_ne!(first, second, "the latest run");
+        assert_eq!(crate::model::hex(&second.0), format!("{:032x}", 2));
+    }
+
     #[test]
     fn a_bounded_correlator_stays_bounded_and_keeps_the_newest() {
         let limit = 128;
