@@ -519,13 +519,19 @@ impl Correlator {
     fn bind_unknown_run(&mut self, e: &Event, run_id: &str) {
         let now = e.arrived_ms;
         if let Some(sk) = e.str("sessionKey") {
-            let session = session_mut(&mut self.sessions, sk);
-            session.touched_ms = now;
-            if let Some(i) = first(session.turns(), |t| t.run_id.is_none() && !t.steered && t.queued) {
-                bind_run(&mut self.runs, session, i, run_id, now);
+            let runs = &mut self.runs;
+            let bound = with_session(&mut self.sessions, sk, |session| {
+                session.touched_ms = now;
+                if let Some(i) = first(session.turns(), |t| t.run_id.is_none() && !t.steered && t.queued) {
+                    bind_run(runs, session, i, run_id, now);
+                    return true;
+                }
+                session.last_run = Some(run_id.into());
+                false
+            });
+            if bound {
                 return;
             }
-            session.last_run = Some(run_id.into());
         }
         let trace = ids::trace_id(&["run", &e.pid.to_string(), run_id]);
         let turn = ids::span_id(&trace, &["turn"]);
@@ -551,17 +557,9 @@ fn evict_oldest<V>(map: &mut Table<String, V>, limit: usize, touched: impl Fn(&V
     }
 }
 
-/// The session's state, made on first sight: the key is copied only then, not on every event.
-fn session_mut<'a>(sessions: &'a mut Table<String, SessionState>, sk: &str) -> &'a mut SessionState {
-    if !sessions.contains_key(sk) {
-        sessions.insert(sk.to_string(), SessionState::default());
-    }
-    sessions.get_mut(sk).expect("inserted above")
-}
-
-/// `f` on the session's state, made on first sight as `session_mut` makes it, but with one lookup of the key where
-/// the session is known (nearly every event): a reference found by `get_mut` cannot be returned past the insert
-/// that might follow it, a closure's result can.
+/// `f` on the session's state, made on first sight: the key is copied only then, not on every event, and looked up
+/// once where the session is known (nearly every event). A closure, because a reference found by `get_mut` cannot
+/// be returned past the insert that might follow it; a result that borrows nothing can.
 fn with_session<R>(sessions: &mut Table<String, SessionState>, sk: &str, f: impl FnOnce(&mut SessionState) -> R) -> R {
     if let Some(s) = sessions.get_mut(sk) {
         return f(s);
