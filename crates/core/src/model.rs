@@ -204,6 +204,16 @@ impl Attrs {
     pub fn reserve(&mut self, additional: usize) {
         self.0.reserve(additional);
     }
+    /// Sets each `(key, value)` in turn, as `insert` does, growing once by exactly the keys not set yet (an event's
+    /// attributes, `assemble/apply.rs`): no slack for an open span to hold, and one reallocation where growing two
+    /// at a time made one per two new keys.
+    pub fn insert_all(&mut self, pairs: &mut [Option<(AttrKey, AttrValue)>]) {
+        let new = pairs.iter().flatten().filter(|(k, _)| self.find(k).is_err()).count();
+        self.0.reserve_exact(new);
+        for (key, value) in pairs.iter_mut().filter_map(Option::take) {
+            self.insert(key, value);
+        }
+    }
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
@@ -466,6 +476,27 @@ pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An event's attributes at once: as inserting them one after another (a value set replaces the span's own),
+    /// the vector grown once by exactly the keys it lacked.
+    #[test]
+    fn attributes_set_at_once_are_set_as_one_by_one_and_take_no_slack() {
+        let mut attrs = Attrs::from([("b".into(), AttrValue::Int(1)), ("d".into(), AttrValue::Int(2))]);
+        attrs.0.shrink_to_fit();
+        let mut want = attrs.clone();
+        let pairs = [
+            Some(("c".into(), AttrValue::Int(3))),
+            None,
+            Some(("b".into(), AttrValue::from("replaced"))),
+            Some(("a".into(), AttrValue::Bool(true))),
+        ];
+        for (k, v) in pairs.iter().flatten().cloned() {
+            want.insert(k, v);
+        }
+        attrs.insert_all(&mut { pairs });
+        assert_eq!(attrs, want);
+        assert_eq!((attrs.len(), attrs.0.capacity()), (4, 4), "room for the two new keys, no more");
+    }
 
     #[test]
     fn hex_round_trip_and_rejects_bad_ids() {

@@ -13,12 +13,10 @@ use crate::model::{AttrValue, SpanEvent, SpanKind, SpanRole, Status};
 /// Copies the scalar fields OpenClaw documents for this span into `openclaw.*` attributes. A string moves out of
 /// the event (left empty, which `Event::str` reads as absent): the event is dropped after it is applied, so a copy
 /// would be one more allocation and one more free per field. Read what you need from a field before copying it.
-fn copy_fields(s: &mut SpanState, e: &mut Event, keys: &[(&str, &'static str)]) {
-    for (field, attr) in keys {
-        if let Some(a) = e.fields.get_mut(field).and_then(take_scalar) {
-            s.span.attrs.insert((*attr).into(), a);
-        }
-    }
+/// The span's attributes grow once per event, by the keys it did not have (`Attrs::insert_all`).
+fn copy_fields<const N: usize>(s: &mut SpanState, e: &mut Event, keys: &[(&str, &'static str); N]) {
+    let taken = keys.map(|(field, attr)| e.fields.get_mut(field).and_then(take_scalar).map(|a| (attr.into(), a)));
+    s.span.attrs.insert_all(&mut { taken });
 }
 
 /// As `scalar`, moving a string out of `v` instead of copying it.
@@ -40,17 +38,19 @@ const SHARED_FIELDS: [&str; 8] =
     ["sessionKey", "sessionId", "runId", "channel", "agentId", "trigger", "provider", "model"];
 /// The turn's ids, channel and trigger (slots of `SHARED_FIELDS`).
 const COMMON: std::ops::Range<usize> = 0..6;
-/// The provider and model.
-const PROVIDER_MODEL: std::ops::Range<usize> = 6..8;
+/// Those and the provider and model, in one pass over the fields (`copy_shared`).
+const COMMON_AND_MODEL: std::ops::Range<usize> = 0..8;
 /// `gen_ai.response.model` and `gen_ai.operation.name` (slots of `SHARED_ATTRS`).
 const RESPONSE_MODEL: usize = 8;
 const OPERATION: usize = 9;
 
 /// Copies fields of `SHARED_FIELDS` (the slots `slots`) as `copy_fields` would, but into the trace's one copy of
 /// each value; the span keeps an index (`state.rs`, `SharedValues`).
+/// One pass over the event's fields, each name matched once, rather than a search of the fields per slot (their
+/// order only decides which index a new value gets in the table).
 fn copy_shared(s: &mut SpanState, sh: &mut SharedValues, e: &Event, slots: std::ops::Range<usize>) {
-    for slot in slots {
-        let Some(v) = e.fields.get(SHARED_FIELDS[slot]) else { continue };
+    for (field, v) in e.fields.iter() {
+        let Some(slot) = shared_slot(field).filter(|i| slots.contains(i)) else { continue };
         match v {
             Value::String(t) if t.is_empty() => {}
             // Looked up before it is copied: the value is most often there already.
@@ -63,6 +63,23 @@ fn copy_shared(s: &mut SpanState, sh: &mut SharedValues, e: &Event, slots: std::
             }
         }
     }
+}
+
+/// The slot of `SHARED_FIELDS` a field fills.
+fn shared_slot(field: &str) -> Option<usize> {
+    let slot = match field {
+        "sessionKey" => 0,
+        "sessionId" => 1,
+        "runId" => 2,
+        "channel" => 3,
+        "agentId" => 4,
+        "trigger" => 5,
+        "provider" => 6,
+        "model" => 7,
+        _ => return None,
+    };
+    debug_assert_eq!(SHARED_FIELDS[slot], field);
+    Some(slot)
 }
 
 /// Sets a shared attribute to the string `v`, as it is.
@@ -105,6 +122,20 @@ pub fn truncate(s: &str, max: usize) -> String {
 fn set_role(s: &mut SpanState, role: SpanRole, name: impl Into<Cow<'static, str>>, kind: SpanKind) {
     s.span.role = role;
     s.span.name = name.into();
+    s.span.kind = kind;
+    s.described = true;
+}
+
+/// `set_role` with a name made of a prefix and what the event names (`chat gpt-4o`): made only when it differs
+/// from the span's name, which the event that opened the span most often set already (one allocation and one
+/// free fewer for each closing event).
+fn set_role_named(s: &mut SpanState, role: SpanRole, prefix: &str, what: &str, kind: SpanKind) {
+    let name = &s.span.name;
+    let same = name.len() == prefix.len() + what.len() && name.starts_with(prefix) && name.ends_with(what);
+    if !same {
+        s.span.name = Cow::Owned(format!("{prefix}{what}"));
+    }
+    s.span.role = role;
     s.span.kind = kind;
     s.described = true;
 }
@@ -190,20 +221,16 @@ fn usage_attrs(s: &mut SpanState, usage: &serde_json::Map<String, Value>, keys: 
     let cache_write = get("cacheWrite").unwrap_or(0);
     // gen_ai input tokens are inclusive of cache tokens; OpenClaw's `input` is not.
     let prompt = get("promptTokens").unwrap_or(input + cache_read + cache_write);
-    let attrs = &mut s.span.attrs;
-    attrs.insert(keys.input.into(), AttrValue::Int(prompt));
-    if let Some(o) = get("output") {
-        attrs.insert(keys.output.into(), AttrValue::Int(o));
-    }
-    attrs.insert(keys.cache_read.into(), AttrValue::Int(cache_read));
-    attrs.insert(keys.cache_write.into(), AttrValue::Int(cache_write));
-    if let Some(r) = get("reasoningTokens") {
-        attrs.insert(keys.reasoning.into(), AttrValue::Int(r));
-    }
+    let int = |key: &'static str, v: Option<i64>| v.map(|v| (key.into(), AttrValue::Int(v)));
     let cost = usage.get("cost").and_then(|c| c.get("total")).and_then(Value::as_f64);
-    if let Some(c) = cost.filter(|c| *c > 0.0) {
-        attrs.insert("openclaw.cost_usd".into(), AttrValue::F64(c));
-    }
+    s.span.attrs.insert_all(&mut [
+        int(keys.input, Some(prompt)),
+        int(keys.output, get("output")),
+        int(keys.cache_read, Some(cache_read)),
+        int(keys.cache_write, Some(cache_write)),
+        int(keys.reasoning, get("reasoningTokens")),
+        cost.filter(|c| *c > 0.0).map(|c| ("openclaw.cost_usd".into(), AttrValue::F64(c))),
+    ]);
 }
 
 /// The role of the span a point event (one event that is a whole span) describes.
@@ -305,9 +332,8 @@ fn message_processed(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
 fn harness_run_started(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     set_role(s, SpanRole::Harness, "openclaw.harness.run", SpanKind::Internal);
     start(s, e);
-    copy_shared(s, sh, e, COMMON);
+    copy_shared(s, sh, e, COMMON_AND_MODEL);
     copy_fields(s, e, &[("harnessId", "openclaw.harness_id")]);
-    copy_shared(s, sh, e, PROVIDER_MODEL);
 }
 
 fn harness_run_ended(s: &mut SpanState, e: &mut Event) {
@@ -326,8 +352,7 @@ fn harness_run_ended(s: &mut SpanState, e: &mut Event) {
 fn run_started(s: &mut SpanState, sh: &mut SharedValues, e: &Event) {
     set_role(s, SpanRole::Run, "openclaw.run", SpanKind::Internal);
     start(s, e);
-    copy_shared(s, sh, e, COMMON);
-    copy_shared(s, sh, e, PROVIDER_MODEL);
+    copy_shared(s, sh, e, COMMON_AND_MODEL);
 }
 
 fn run_completed(s: &mut SpanState, e: &mut Event) {
@@ -339,14 +364,14 @@ fn run_completed(s: &mut SpanState, e: &mut Event) {
 
 fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     let model = e.str("model").unwrap_or("unknown");
-    set_role(s, SpanRole::ModelCall, format!("chat {model}"), SpanKind::Client);
+    set_role_named(s, SpanRole::ModelCall, "chat ", model, SpanKind::Client);
     // Read before `copy_fields` moves it out.
     let failure = match e.str("failureKind") {
         Some(k) if e.kind == EventKind::ModelCallError => format!(" ({k})"),
         _ => String::new(),
     };
     share_str(s, sh, OPERATION, "chat");
-    copy_shared(s, sh, e, COMMON);
+    copy_shared(s, sh, e, COMMON_AND_MODEL);
     copy_fields(
         s,
         e,
@@ -360,7 +385,6 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
             ("failureKind", "openclaw.failure_kind"),
         ],
     );
-    copy_shared(s, sh, e, PROVIDER_MODEL);
     if let Some(m) = e.str("model") {
         share_str(s, sh, RESPONSE_MODEL, m);
     }
@@ -382,7 +406,7 @@ fn model_call(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
 
 fn tool_execution(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     let tool = e.str("toolName").unwrap_or("tool");
-    set_role(s, SpanRole::Tool, format!("execute_tool {tool}"), SpanKind::Internal);
+    set_role_named(s, SpanRole::Tool, "execute_tool ", tool, SpanKind::Internal);
     share_str(s, sh, OPERATION, "execute_tool");
     copy_shared(s, sh, e, COMMON);
     copy_fields(
@@ -432,8 +456,7 @@ fn context_assembled(s: &mut SpanState, e: &mut Event) {
 
 fn model_usage(s: &mut SpanState, sh: &mut SharedValues, e: &mut Event) {
     set_role(s, SpanRole::Usage, "openclaw.model.usage", SpanKind::Internal);
-    copy_shared(s, sh, e, COMMON);
-    copy_shared(s, sh, e, PROVIDER_MODEL);
+    copy_shared(s, sh, e, COMMON_AND_MODEL);
     copy_fields(s, e, &[("costUsd", "openclaw.cost_usd")]);
     if let Some(u) = e.obj("usage") {
         usage_attrs(s, u, &OPENCLAW_USAGE);
@@ -527,6 +550,41 @@ mod tests {
         apply(&mut s, &mut sh, &mut e);
         assert_eq!(s.span.attr_str("gen_ai.tool.name").map(str::len), Some(MAX_ATTR_BYTES + "…".len()));
         assert_eq!(s.span.attrs.get("openclaw.tool.mutating"), Some(&AttrValue::Bool(true)));
+    }
+
+    /// A call's or tool's name is made once, by the event that opened it, and made again only when a later event
+    /// names another model or tool.
+    #[test]
+    fn a_span_named_after_its_model_or_tool_follows_the_last_name() {
+        let mut sh = SharedValues::default();
+        let mut s = SpanState::new([1; 8]);
+        let call = |ty: &str, model: &str| {
+            decode(diagnostic(format!(r#"{{"type":"{ty}","ts":1,"runId":"r","model":"{model}"}}"#), 1.0)).unwrap()
+        };
+        apply(&mut s, &mut sh, &mut call("model.call.started", "gpt-4o"));
+        assert_eq!(s.span.name, "chat gpt-4o");
+        apply(&mut s, &mut sh, &mut call("model.call.completed", "gpt-4o-mini"));
+        assert_eq!(s.span.name, "chat gpt-4o-mini", "a name that only starts the same is made again");
+        apply(&mut s, &mut sh, &mut call("model.call.completed", "4o-mini"));
+        assert_eq!(s.span.name, "chat 4o-mini", "nor one that only ends the same");
+        let mut t = SpanState::new([2; 8]);
+        let tool = |ty: &str, name: &str| {
+            decode(diagnostic(format!(r#"{{"type":"{ty}","ts":1,"toolName":"{name}","toolCallId":"t"}}"#), 1.0))
+                .unwrap()
+        };
+        apply(&mut t, &mut sh, &mut tool("tool.execution.started", "read"));
+        apply(&mut t, &mut sh, &mut tool("tool.execution.completed", "read"));
+        assert_eq!((t.span.name.as_ref(), t.span.role), ("execute_tool read", SpanRole::Tool));
+        apply(&mut t, &mut sh, &mut tool("tool.execution.completed", "exec"));
+        assert_eq!(t.span.name, "execute_tool exec", "nor one as long");
+    }
+
+    #[test]
+    fn each_shared_field_fills_its_own_slot() {
+        for (i, field) in SHARED_FIELDS.iter().enumerate() {
+            assert_eq!(shared_slot(field), Some(i), "{field}");
+        }
+        assert_eq!(shared_slot("sessionKeys"), None);
     }
 
     #[test]

@@ -195,8 +195,12 @@ impl Correlator {
         let placed = match e.trace {
             Some(tc) => {
                 let span_id = tc.span_id?;
-                let (trace_id, span_id, parent) = self.follow_up(e, tc.trace_id, span_id, tc.parent_span_id);
-                self.learn(e, trace_id, span_id, parent);
+                let run = e.str("runId");
+                if let Some(sk) = e.str("sessionKey") {
+                    self.follow_session(e, sk, run, tc.trace_id, span_id, tc.parent_span_id);
+                }
+                let (trace_id, span_id, parent) = self.follow_up(run, tc.trace_id, span_id, tc.parent_span_id);
+                self.learn(e, run, trace_id, span_id, parent);
                 Some(Placement { trace_id, span_id, parent, correlated: false })
             }
             None => self.correlate(e),
@@ -217,50 +221,64 @@ impl Correlator {
         self.last_moved
     }
 
+    /// What an event with trace context tells its session (`sk`): the follow-ups it waits for (`follow_up`), when
+    /// it was last active and its latest run (`active_run`, `place_usage`). The session is looked up once per event.
+    fn follow_session(
+        &mut self,
+        e: &Event,
+        sk: &str,
+        run: Option<&str>,
+        trace: TraceId,
+        span: SpanId,
+        parent: Option<SpanId>,
+    ) {
+        let moved_runs = &mut self.moved_runs;
+        with_session(&mut self.sessions, sk, |s| {
+            match e.kind {
+                EventKind::SessionTurnCreated => {
+                    if let Some(run) = run {
+                        if s.answered.contains(&trace) {
+                            let next = s.queues.as_mut().and_then(|q| q.waiting.pop_front());
+                            s.tidy();
+                            if let Some((to_trace, to_root)) = next {
+                                let m = Moved { to_trace, to_root, from_trace: trace, from_root: span };
+                                moved_runs.insert(run.to_string(), m);
+                            }
+                        } else {
+                            push_capped(&mut s.answered, trace);
+                        }
+                    }
+                }
+                EventKind::HarnessRunStarted => s.running += 1,
+                EventKind::HarnessRunCompleted | EventKind::HarnessRunError => s.running = s.running.saturating_sub(1),
+                EventKind::MessageProcessed if parent.is_none() => {
+                    let injected = e.str("reason") == Some("active_run_injected");
+                    if s.running > 0 && !injected && !s.answered.contains(&trace) {
+                        push_capped(s.waiting_mut(), (trace, span));
+                    }
+                }
+                _ => {}
+            }
+            s.touched_ms = e.arrived_ms;
+            if let Some(run) = run.filter(|r| s.last_run.as_deref() != Some(*r)) {
+                s.last_run = Some(run.into());
+            }
+        });
+    }
+
     /// OpenClaw puts every follow-up run of a busy session (queue mode `followup`) into the trace of the message
     /// whose run was active, and leaves each queued message's own trace with a lone root. One trace per turn: each
     /// follow-up run goes to the oldest message still waiting for its answer (first in, first out), keeping
-    /// OpenClaw's span ids; its root span becomes that message's root.
+    /// OpenClaw's span ids; its root span becomes that message's root. (Which message waits, and which run moves,
+    /// its session learnt first: `follow_session`.)
     fn follow_up(
         &mut self,
-        e: &Event,
+        run: Option<&str>,
         trace: TraceId,
         span: SpanId,
         parent: Option<SpanId>,
     ) -> (TraceId, SpanId, Option<SpanId>) {
-        let sk = e.str("sessionKey");
-        match (e.kind, sk) {
-            (EventKind::SessionTurnCreated, Some(sk)) => {
-                let s = session_mut(&mut self.sessions, sk);
-                if let Some(run) = e.str("runId") {
-                    if s.answered.contains(&trace) {
-                        let next = s.queues.as_mut().and_then(|q| q.waiting.pop_front());
-                        s.tidy();
-                        if let Some((to_trace, to_root)) = next {
-                            let m = Moved { to_trace, to_root, from_trace: trace, from_root: span };
-                            self.moved_runs.insert(run.to_string(), m);
-                        }
-                    } else {
-                        push_capped(&mut s.answered, trace);
-                    }
-                }
-            }
-            (EventKind::HarnessRunStarted, Some(sk)) => session_mut(&mut self.sessions, sk).running += 1,
-            (EventKind::HarnessRunCompleted | EventKind::HarnessRunError, Some(sk)) => {
-                let s = session_mut(&mut self.sessions, sk);
-                s.running = s.running.saturating_sub(1);
-            }
-            (EventKind::MessageProcessed, Some(sk)) if parent.is_none() => {
-                let s = session_mut(&mut self.sessions, sk);
-                let injected = e.str("reason") == Some("active_run_injected");
-                if s.running > 0 && !injected && !s.answered.contains(&trace) {
-                    push_capped(s.waiting_mut(), (trace, span));
-                }
-            }
-            _ => {}
-        }
-        let moved = e
-            .str("runId")
+        let moved = run
             .and_then(|r| self.moved_runs.get(r))
             .or_else(|| self.moved_spans.get(&span))
             .or_else(|| parent.and_then(|p| self.moved_spans.get(&p)))
@@ -294,17 +312,10 @@ impl Correlator {
         self.tools.get(&tool_key_of(e)?).copied()
     }
 
-    /// Records what trace-context events teach about runs and tools.
-    fn learn(&mut self, e: &Event, trace: TraceId, span: SpanId, parent: Option<SpanId>) {
+    /// Records what trace-context events teach about runs and tools (`run`: the event's run id).
+    fn learn(&mut self, e: &Event, run: Option<&str>, trace: TraceId, span: SpanId, parent: Option<SpanId>) {
         let now = e.arrived_ms;
-        if let Some(sk) = e.str("sessionKey") {
-            let s = session_mut(&mut self.sessions, sk);
-            s.touched_ms = now;
-            if let Some(run) = e.str("runId").filter(|r| s.last_run.as_deref() != Some(*r)) {
-                s.last_run = Some(run.into());
-            }
-        }
-        let Some(run_id) = e.str("runId") else { return };
+        let Some(run_id) = run else { return };
         let entry = match self.runs.get_mut(run_id) {
             Some(entry) => entry,
             None => {
@@ -508,13 +519,19 @@ impl Correlator {
     fn bind_unknown_run(&mut self, e: &Event, run_id: &str) {
         let now = e.arrived_ms;
         if let Some(sk) = e.str("sessionKey") {
-            let session = session_mut(&mut self.sessions, sk);
-            session.touched_ms = now;
-            if let Some(i) = first(session.turns(), |t| t.run_id.is_none() && !t.steered && t.queued) {
-                bind_run(&mut self.runs, session, i, run_id, now);
+            let runs = &mut self.runs;
+            let bound = with_session(&mut self.sessions, sk, |session| {
+                session.touched_ms = now;
+                if let Some(i) = first(session.turns(), |t| t.run_id.is_none() && !t.steered && t.queued) {
+                    bind_run(runs, session, i, run_id, now);
+                    return true;
+                }
+                session.last_run = Some(run_id.into());
+                false
+            });
+            if bound {
                 return;
             }
-            session.last_run = Some(run_id.into());
         }
         let trace = ids::trace_id(&["run", &e.pid.to_string(), run_id]);
         let turn = ids::span_id(&trace, &["turn"]);
@@ -540,12 +557,14 @@ fn evict_oldest<V>(map: &mut Table<String, V>, limit: usize, touched: impl Fn(&V
     }
 }
 
-/// The session's state, made on first sight: the key is copied only then, not on every event.
-fn session_mut<'a>(sessions: &'a mut Table<String, SessionState>, sk: &str) -> &'a mut SessionState {
-    if !sessions.contains_key(sk) {
-        sessions.insert(sk.to_string(), SessionState::default());
+/// `f` on the session's state, made on first sight: the key is copied only then, not on every event, and looked up
+/// once where the session is known (nearly every event). A closure, because a reference found by `get_mut` cannot
+/// be returned past the insert that might follow it; a result that borrows nothing can.
+fn with_session<R>(sessions: &mut Table<String, SessionState>, sk: &str, f: impl FnOnce(&mut SessionState) -> R) -> R {
+    if let Some(s) = sessions.get_mut(sk) {
+        return f(s);
     }
-    sessions.get_mut(sk).expect("inserted above")
+    f(sessions.entry(sk.to_string()).or_default())
 }
 
 fn push_capped<T>(q: &mut std::collections::VecDeque<T>, v: T) {
@@ -624,6 +643,34 @@ mod tests {
 
     fn event(json: String, at: f64) -> Event {
         decode(diagnostic(json, at)).unwrap()
+    }
+
+    /// A traced event's session is made on first sight and kept after: its latest run is where an injected
+    /// follow-up links (`active_run`).
+    #[test]
+    fn a_traced_session_is_made_once_and_follows_its_latest_run() {
+        let mut c = Correlator::default();
+        let turn = |c: &mut Correlator, n: u8| {
+            let (trace, root, harness) = (format!("{n:032x}"), format!("{:016x}", n), format!("{:016x}", n + 100));
+            for (ty, span, parent) in [
+                ("message.received", &root, None),
+                ("session.turn.created", &root, None),
+                ("harness.run.started", &harness, Some(&root)),
+            ] {
+                let parent = parent.map_or(String::new(), |p| format!(r#","parentSpanId":"{p}""#));
+                let ctx = format!(r#"{{"traceId":"{trace}","spanId":"{span}"{parent}}}"#);
+                let json = format!(r#"{{"type":"{ty}","sessionKey":"agent:main:s","runId":"r{n}","trace":{ctx}}}"#);
+                assert!(c.place_diagnostic(&event(json, 1.0)).is_some(), "{ty}");
+            }
+        };
+        turn(&mut c, 1);
+        assert_eq!(c.sizes(), (1, 1), "one run, one session");
+        let first = c.active_run("agent:main:s").expect("a run");
+        turn(&mut c, 2);
+        assert_eq!(c.sizes(), (2, 1), "the same session");
+        let second = c.active_run("agent:main:s").expect("a run");
+        assert_ne!(first, second, "the latest run");
+        assert_eq!(crate::model::hex(&second.0), format!("{:032x}", 2));
     }
 
     #[test]

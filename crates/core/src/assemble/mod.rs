@@ -208,7 +208,8 @@ impl Assembler {
                 place = Placement { span_id: ids::span_id(&place.trace_id, key), parent, ..place };
             }
         }
-        if !self.traces.contains_key(&place.trace_id) {
+        // Below capacity there is room whatever the trace: its table is looked up once per event, not twice.
+        if self.traces.len() >= self.cfg.max_open_traces && !self.traces.contains_key(&place.trace_id) {
             self.make_room(now_ms, out);
         }
         // Whether it is a straggler is looked up only for a new trace (a lookup in a large table per event).

@@ -369,10 +369,11 @@ impl SpanState {
 /// order costs a fraction of a hash table's memory (a table keeps up to half its slots empty, and its smallest has
 /// room for three); past `INDEXED_FROM` spans an index by id keeps lookups O(1) (`docs/ARCHITECTURE.md`,
 /// "Contracts", bounded memory). Each span boxed: a span's state is over a hundred bytes, moved only as a pointer.
+/// Its id is kept beside the pointer: a search reads the vector alone, not every span it passes (each a cache
+/// line of its own, cold by the time a late event or finalize comes).
 #[derive(Debug, Default)]
 pub struct Spans {
-    #[allow(clippy::vec_box)] // a slot of slack is a pointer, not a span state
-    list: Vec<Box<SpanState>>,
+    list: Vec<(SpanId, Box<SpanState>)>,
     /// Positions in `list` by span id, once it holds `INDEXED_FROM` spans.
     #[allow(clippy::box_collection)] // 8 bytes in every trace, where a map is 32
     index: Option<Box<HashMap<SpanId, u32, IdHash>>>,
@@ -393,7 +394,7 @@ impl Spans {
     fn position(&self, id: &SpanId) -> Option<usize> {
         match &self.index {
             Some(index) => index.get(id).map(|&i| i as usize),
-            None => self.list.iter().position(|s| s.span.span_id == *id),
+            None => self.list.iter().position(|(sid, _)| sid == id),
         }
     }
 
@@ -402,11 +403,11 @@ impl Spans {
     }
 
     pub fn get(&self, id: &SpanId) -> Option<&SpanState> {
-        self.position(id).map(|i| &*self.list[i])
+        self.position(id).map(|i| &*self.list[i].1)
     }
 
     pub fn get_mut(&mut self, id: &SpanId) -> Option<&mut SpanState> {
-        self.position(id).map(|i| &mut *self.list[i])
+        self.position(id).map(|i| &mut *self.list[i].1)
     }
 
     /// The span `id`, made when new.
@@ -424,7 +425,7 @@ impl Spans {
                     };
                     self.list.reserve_exact(more);
                 }
-                self.list.push(Box::new(SpanState::new(id)));
+                self.list.push((id, Box::new(SpanState::new(id))));
                 let i = self.list.len() - 1;
                 match &mut self.index {
                     Some(index) => {
@@ -436,24 +437,24 @@ impl Spans {
                 i
             }
         };
-        &mut self.list[i]
+        &mut self.list[i].1
     }
 
     fn reindex(&mut self) {
         self.index = (self.list.len() >= INDEXED_FROM).then(|| {
             let mut index = HashMap::with_capacity_and_hasher(self.list.len(), IdHash::default());
-            index.extend(self.list.iter().enumerate().map(|(i, s)| (s.span.span_id, i as u32)));
+            index.extend(self.list.iter().enumerate().map(|(i, (sid, _))| (*sid, i as u32)));
             Box::new(index)
         });
     }
 
     pub fn remove(&mut self, id: &SpanId) -> Option<Box<SpanState>> {
         let i = self.position(id)?;
-        let s = self.list.swap_remove(i);
+        let (_, s) = self.list.swap_remove(i);
         if let Some(index) = &mut self.index {
             index.remove(id);
-            if let Some(moved) = self.list.get(i) {
-                index.insert(moved.span.span_id, i as u32);
+            if let Some((moved, _)) = self.list.get(i) {
+                index.insert(*moved, i as u32);
             }
         }
         Some(s)
@@ -461,25 +462,22 @@ impl Spans {
 
     /// Keeps the spans for which `keep` says so.
     pub fn retain(&mut self, mut keep: impl FnMut(&SpanId, &mut Box<SpanState>) -> bool) {
-        self.list.retain_mut(|s| {
-            let id = s.span.span_id;
-            keep(&id, s)
-        });
+        self.list.retain_mut(|(id, s)| keep(id, s));
         if self.index.is_some() {
             self.reindex();
         }
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &SpanId> {
-        self.list.iter().map(|s| &s.span.span_id)
+        self.list.iter().map(|(sid, _)| sid)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Box<SpanState>> {
-        self.list.iter()
+        self.list.iter().map(|(_, s)| s)
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Box<SpanState>> {
-        self.list.iter_mut()
+        self.list.iter_mut().map(|(_, s)| s)
     }
 }
 
@@ -562,7 +560,8 @@ impl TraceState {
 
     /// A span (made when new, within `MAX_SPANS_PER_TRACE`) and the values its trace's spans share.
     pub fn span_and_shared(&mut self, id: SpanId) -> Option<(&mut SpanState, &mut SharedValues)> {
-        if !self.spans.contains_key(&id) && self.spans.len() >= MAX_SPANS_PER_TRACE {
+        // The cap first: below it, the span is searched for once (`get_or_insert`), not twice.
+        if self.spans.len() >= MAX_SPANS_PER_TRACE && !self.spans.contains_key(&id) {
             return None;
         }
         Some((self.spans.get_or_insert(id), &mut self.shared))
