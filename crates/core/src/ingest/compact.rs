@@ -281,9 +281,9 @@ impl Batch {
 
 /// Emptied batches, for the gateway thread to fill again ([`spare_batch`], [`recycle`]). A batch is allocated on
 /// the gateway thread and freed on the worker: the allocator leaves memory freed by another thread with the heap of
-/// the thread that allocated it, which only that thread gives back (the worker's idle release cannot), so every
-/// burst left its batches' pages resident (about 4 MB after 20,000 events, bench/background.mjs), and each new
-/// batch touched fresh pages on the gateway thread. Reused, a batch's memory stays the same few buffers.
+/// the thread that allocated it, which only that thread gives back (the worker's idle release cannot), so a burst
+/// could leave its batches' pages resident with the gateway thread's heap, and each new batch touched fresh pages
+/// there. Reused, a batch's memory stays the same few buffers, and the gateway thread allocates none.
 static SPARE_BATCHES: LazyLock<SpareBatches> = LazyLock::new(SpareBatches::new);
 
 /// An empty batch: a spare one when there is one. Never waits (the gateway thread calls it).
